@@ -1,0 +1,39 @@
+package herald
+
+import "time"
+
+// Conn is a live client connection as the Hub sees it.
+type Conn interface {
+	// UserID is the authenticated user behind the connection.
+	UserID() string
+	// Send queues payload for writing without blocking. It returns false when
+	// the connection's queue is full or it is closed; the connection then
+	// closes itself as too slow. payload is shared and must not be modified.
+	Send(payload []byte) bool
+}
+
+// Hub indexes live connections by user and by channel, so a send to one user
+// or one channel costs time in proportion to its recipients.
+type Hub interface {
+	Deliverer
+	// Register adds c. It fails with EUNAVAILABLE when the node or the user is
+	// at its connection limit.
+	Register(c Conn) error
+	// Unregister removes c from every index. It is safe to call twice.
+	Unregister(c Conn)
+	// Subscribe adds c to channel; it fails with EINVALID when c is at its
+	// subscription limit. Subscribing twice is harmless.
+	Subscribe(c Conn, channel string) error
+	// Unsubscribe removes c from channel and reports whether it was subscribed.
+	Unsubscribe(c Conn, channel string) bool
+	// Stats returns the design document's getStats figures for this node.
+	Stats() Stats
+}
+
+// Stats is a snapshot of a node's connections, as the design document's getStats.
+type Stats struct {
+	TotalConnections int            `json:"totalConnections"`
+	TotalUsers       int            `json:"totalUsers"`
+	ChannelCounts    map[string]int `json:"channelCounts"`
+	Timestamp        time.Time      `json:"timestamp"`
+}

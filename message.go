@@ -1,0 +1,48 @@
+package herald
+
+import "context"
+
+// AudienceKind says how an Audience selects connections.
+type AudienceKind uint8
+
+// The audience kinds: the design document's sendToUser, sendToChannel and broadcast.
+const (
+	ToUser AudienceKind = iota + 1
+	ToChannel
+	ToAll
+)
+
+// Audience names who a message is for. Except, for ToAll, names a user left out.
+type Audience struct {
+	Kind   AudienceKind
+	Name   string // user id or channel name
+	Except string
+}
+
+// Message is one outbound message: a payload encoded once, as JSON, and shared
+// read-only by every recipient, and the audience it goes to.
+type Message struct {
+	To      Audience
+	Payload []byte
+}
+
+// Publisher sends messages to the connections of their audience, wherever in
+// the cluster they are. It returns how many local connections accepted it.
+type Publisher interface {
+	Publish(ctx context.Context, m *Message) (int, error)
+}
+
+// Broker carries messages between Herald nodes. The in-memory broker (single
+// node) hands each published message straight to the local Deliverer; the Redis
+// broker carries it to every node that has interest in its audience.
+type Broker interface {
+	Publisher
+	// Run delivers messages from other nodes to the local Deliverer until ctx ends.
+	Run(ctx context.Context) error
+}
+
+// Deliverer hands a message to the local connections of its audience and
+// returns how many accepted it. It never blocks on a slow connection.
+type Deliverer interface {
+	Deliver(m *Message) int
+}
