@@ -6,10 +6,10 @@ import "time"
 type Conn interface {
 	// UserID is the authenticated user behind the connection.
 	UserID() string
-	// Send queues payload for writing without blocking. It returns false when
-	// the connection's queue is full or it is closed; the connection then
-	// closes itself as too slow. payload is shared and must not be modified.
-	Send(payload []byte) bool
+	// Send queues m for writing without blocking. It returns false when the
+	// connection's queue is full or it is closed; the connection then closes
+	// itself as too slow. m is shared by every recipient and must not be modified.
+	Send(m *Message) bool
 }
 
 // Hub indexes live connections by user and by channel, so a send to one user

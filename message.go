@@ -24,6 +24,10 @@ type Audience struct {
 type Message struct {
 	To      Audience
 	Payload []byte
+	// Seq is the notification's seq when the message is a notification:new,
+	// and 0 otherwise. A connection replaying missed notifications uses it to
+	// drop live copies of what the replay already sent.
+	Seq int64
 }
 
 // Publisher sends messages to the connections of their audience, wherever in
