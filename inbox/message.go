@@ -1,0 +1,70 @@
+package inbox
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// The server messages the Service publishes (docs/protocol.md). Each is
+// encoded once and the bytes are shared by every recipient.
+
+type newMessage struct {
+	Type         string               `json:"type"`
+	Notification *herald.Notification `json:"notification"`
+	Timestamp    string               `json:"timestamp"`
+}
+
+type readMessage struct {
+	Type           string `json:"type"`
+	NotificationID string `json:"notificationId,omitempty"`
+	All            bool   `json:"all,omitempty"`
+	Timestamp      string `json:"timestamp"`
+}
+
+type deletedMessage struct {
+	Type           string `json:"type"`
+	NotificationID string `json:"notificationId"`
+	Timestamp      string `json:"timestamp"`
+}
+
+type countMessageBody struct {
+	Type  string `json:"type"`
+	Count int    `json:"count"`
+}
+
+// newNotificationMessage returns {"type":"notification:new","notification":…,"timestamp":…}.
+func newNotificationMessage(n *herald.Notification, at time.Time) ([]byte, error) {
+	return json.Marshal(newMessage{Type: herald.TypeNotificationNew, Notification: n, Timestamp: herald.FormatTime(at)})
+}
+
+// readOneMessage returns {"type":"notification:read","notificationId":…,"timestamp":…}.
+func readOneMessage(id string, at time.Time) []byte {
+	return mustMarshal(readMessage{Type: herald.TypeNotificationRead, NotificationID: id, Timestamp: herald.FormatTime(at)})
+}
+
+// readAllMessage returns {"type":"notification:read","all":true,"timestamp":…}.
+func readAllMessage(at time.Time) []byte {
+	return mustMarshal(readMessage{Type: herald.TypeNotificationRead, All: true, Timestamp: herald.FormatTime(at)})
+}
+
+// deletedMessageFor returns {"type":"notification:deleted","notificationId":…,"timestamp":…}.
+func deletedMessageFor(id string, at time.Time) []byte {
+	return mustMarshal(deletedMessage{Type: herald.TypeNotificationDelete, NotificationID: id, Timestamp: herald.FormatTime(at)})
+}
+
+// countMessage returns {"type":"notification:unread_count","count":n}.
+func countMessage(n int) []byte {
+	return mustMarshal(countMessageBody{Type: herald.TypeUnreadCount, Count: n})
+}
+
+// mustMarshal encodes messages made only of strings, booleans and integers,
+// which cannot fail to encode.
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("inbox: encoding a fixed message: " + err.Error())
+	}
+	return b
+}
