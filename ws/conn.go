@@ -1,0 +1,268 @@
+package ws
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/heraldhq/herald"
+)
+
+const opText = ws.OpText
+
+// frame is one queued outbound WebSocket frame. Text payloads are shared by
+// every recipient of a send; only the few header bytes are made per connection.
+type frame struct {
+	op      ws.OpCode
+	payload []byte
+}
+
+// conn is one client connection. A reader goroutine owns inbound traffic for
+// the connection's whole life; a writer goroutine exists only while frames are
+// queued, so an idle connection costs one parked goroutine and a few structs.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	user   string
+	claims *herald.Claims
+
+	connectedAt  time.Time
+	lastActivity atomic.Int64 // unix nanoseconds of the last inbound frame
+	awaitingPong atomic.Bool  // a heartbeat ping is unanswered
+
+	mu        sync.Mutex
+	queue     []frame
+	writing   bool // a writer goroutine is running
+	closing   bool // a close frame is queued or sent; nothing more is queued
+	replaying bool // live messages are held while missed ones are replayed
+	held      []*herald.Message
+	closeCode int
+	closeMsg  string
+	drained   chan struct{} // signalled by the writer after each batch
+	written   chan struct{} // closed when the close frame has been written (or failed)
+
+	wmu sync.Mutex // serialises writes to nc
+}
+
+func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
+	c := &conn{
+		srv:         srv,
+		nc:          nc,
+		user:        claims.UserID,
+		claims:      claims,
+		connectedAt: srv.cfg.Now(),
+		drained:     make(chan struct{}, 1),
+		written:     make(chan struct{}),
+	}
+	c.touch()
+	return c
+}
+
+// UserID implements herald.Conn.
+func (c *conn) UserID() string { return c.user }
+
+// Send implements herald.Conn: it queues m without blocking. A connection whose
+// queue is full is too slow to keep up; it is closed so that it can reconnect
+// and resume, and it never delays the sender or other recipients.
+func (c *conn) Send(m *herald.Message) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	if c.replaying {
+		if len(c.held) >= c.srv.cfg.QueueSize*4 {
+			c.mu.Unlock()
+			c.overflow()
+			return false
+		}
+		c.held = append(c.held, m)
+		c.mu.Unlock()
+		return true
+	}
+	if len(c.queue) >= c.srv.cfg.QueueSize {
+		c.mu.Unlock()
+		c.overflow()
+		return false
+	}
+	c.queue = append(c.queue, frame{ws.OpText, m.Payload})
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+	c.srv.metrics.messagesOut.Inc()
+	return true
+}
+
+// sendData queues a payload that only this connection receives (a reply).
+// wait makes it block for queue space instead of failing, for replays.
+func (c *conn) sendData(payload []byte, wait bool) bool {
+	for {
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			return false
+		}
+		if len(c.queue) < c.srv.cfg.QueueSize {
+			c.queue = append(c.queue, frame{ws.OpText, payload})
+			start := c.startWriterLocked()
+			c.mu.Unlock()
+			if start {
+				go c.flush()
+			}
+			c.srv.metrics.messagesOut.Inc()
+			return true
+		}
+		c.mu.Unlock()
+		if !wait {
+			c.overflow()
+			return false
+		}
+		select {
+		case <-c.drained:
+		case <-c.written:
+			return false
+		case <-time.After(c.srv.cfg.WriteTimeout):
+			c.overflow()
+			return false
+		}
+	}
+}
+
+// sendControl queues a control frame (ping, pong). Control frames are small and
+// do not count against the queue limit.
+func (c *conn) sendControl(op ws.OpCode, payload []byte) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, frame{op, payload})
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+}
+
+func (c *conn) startWriterLocked() bool {
+	if c.writing {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// overflow closes a connection that could not keep up.
+func (c *conn) overflow() {
+	c.srv.metrics.queueOverflows.Inc()
+	c.close(herald.CloseTryAgainLater, "Too slow to keep up; reconnect and resume", true)
+}
+
+// close queues a close frame with code and reason after what is queued (or
+// instead of it when drop is set) and stops the connection from taking more.
+// The reader then waits for the client's reply, briefly, and closes the socket.
+func (c *conn) close(code int, reason string, drop bool) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.closeCode, c.closeMsg = code, reason
+	c.held = nil
+	if drop {
+		c.queue = c.queue[:0]
+		// Unblock a writer stuck on a socket that does not drain.
+		_ = c.nc.SetWriteDeadline(time.Now())
+	}
+	c.queue = append(c.queue, frame{ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason)})
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+}
+
+// flush writes queued frames until the queue is empty, several frames in one
+// writev system call when they have piled up.
+func (c *conn) flush() {
+	var hdr bytes.Buffer
+	var bufs net.Buffers
+	var batch []frame
+	for {
+		c.mu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		if len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+
+		hdr.Reset()
+		ends := make([]int, 0, len(batch))
+		closing := false
+		for _, f := range batch {
+			_ = ws.WriteHeader(&hdr, ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))})
+			ends = append(ends, hdr.Len())
+			closing = closing || f.op == ws.OpClose
+		}
+		bufs = bufs[:0]
+		start := 0
+		for i, f := range batch {
+			bufs = append(bufs, hdr.Bytes()[start:ends[i]])
+			if len(f.payload) > 0 {
+				bufs = append(bufs, f.payload)
+			}
+			start = ends[i]
+		}
+		c.wmu.Lock()
+		err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		if err == nil {
+			_, err = bufs.WriteTo(c.nc)
+		}
+		c.wmu.Unlock()
+		clear(batch) // drop payload references for the GC
+		select {
+		case c.drained <- struct{}{}:
+		default:
+		}
+		if err != nil || closing {
+			c.finishWrites(err == nil)
+			return
+		}
+	}
+}
+
+// finishWrites ends the writer after the close frame or a write error. After a
+// close frame the client gets a moment to answer; otherwise the socket is shut
+// so the reader returns.
+func (c *conn) finishWrites(closeSent bool) {
+	c.mu.Lock()
+	c.closing = true
+	c.queue = nil
+	c.writing = true // no writer will start again
+	c.mu.Unlock()
+	if closeSent {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
+	} else {
+		_ = c.nc.Close()
+	}
+	select {
+	case <-c.written:
+	default:
+		close(c.written)
+	}
+}
+
+// touch records inbound activity, which also counts as a heartbeat answer.
+func (c *conn) touch() {
+	c.lastActivity.Store(c.srv.cfg.Now().UnixNano())
+	c.awaitingPong.Store(false)
+}

@@ -1,0 +1,200 @@
+package ws
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// dispatcher handles one connection's messages, on its reader goroutine.
+type dispatcher struct {
+	c       *conn
+	limiter *limiter
+}
+
+func (d *dispatcher) now() string { return herald.FormatTime(d.c.srv.cfg.Now()) }
+
+func (d *dispatcher) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+// connected greets a new connection and, when it asked with since, replays
+// what it missed before anything live.
+func (d *dispatcher) connected(since int64) {
+	msg := connectedMsg{Type: herald.TypeConnected, UserID: d.c.user, Timestamp: d.now()}
+	if inbox := d.c.srv.cfg.Inbox; inbox != nil {
+		ctx, cancel := d.ctx()
+		if n, err := inbox.UnreadCount(ctx, d.c.user); err == nil {
+			msg.UnreadCount = &n
+		} else {
+			d.c.srv.log.Error("unread count for connected message", "user", d.c.user, "err", err)
+		}
+		cancel()
+	}
+	d.c.sendData(encode(msg), true)
+	if since >= 0 {
+		d.replay(since)
+	}
+}
+
+// handle answers one complete client text message.
+func (d *dispatcher) handle(data []byte) {
+	m := d.c.srv.metrics
+	if ok, persist := d.limiter.allow(); !ok {
+		m.messagesIn.WithLabelValues("rate_limited").Inc()
+		if persist {
+			d.c.close(herald.ClosePolicy, "Rate limit exceeded", false)
+			return
+		}
+		if d.limiter.strikes == 1 { // one error per burst, not one per message
+			d.fail(herald.Errorf(herald.ERATELIMIT, "Rate limit exceeded"), "")
+		}
+		return
+	}
+	in, err := parseInbound(data)
+	if err != nil {
+		m.messagesIn.WithLabelValues("invalid").Inc()
+		d.fail(err, "")
+		return
+	}
+	switch in.Type {
+	case herald.TypePing:
+		d.reply(stampedMsg{Type: herald.TypePong, Timestamp: d.now()})
+	case herald.TypeSubscribe:
+		d.subscribe(in)
+	case herald.TypeUnsubscribe:
+		d.unsubscribe(in)
+	case herald.TypeMarkRead:
+		d.markRead(in)
+	case herald.TypeResume:
+		since, ok := intField(in.Since)
+		if !ok {
+			d.fail(herald.Errorf(herald.EINVALID, "since must be a non-negative integer"), "")
+			break
+		}
+		d.c.mu.Lock()
+		d.c.replaying = true
+		d.c.mu.Unlock()
+		d.replay(since)
+	default:
+		m.messagesIn.WithLabelValues("unknown").Inc()
+		d.fail(herald.Errorf(herald.EINVALID, "Unknown message type"), "")
+		return
+	}
+	m.messagesIn.WithLabelValues(in.Type).Inc()
+}
+
+func (d *dispatcher) reply(v any) { d.c.sendData(encode(v), false) }
+
+// fail answers with the protocol's error message.
+func (d *dispatcher) fail(err error, channel string) {
+	d.reply(errorMsg{Type: herald.TypeError, Message: herald.ErrorMessage(err), Code: herald.CodeOf(err), Channel: channel})
+}
+
+func (d *dispatcher) channel(in *inbound) (string, bool) {
+	ch, ok := stringField(in.Channel)
+	if !ok || !validChannel(ch) {
+		d.fail(herald.Errorf(herald.EINVALID, "Invalid channel name"), "")
+		return "", false
+	}
+	return ch, true
+}
+
+func (d *dispatcher) subscribe(in *inbound) {
+	ch, ok := d.channel(in)
+	if !ok {
+		return
+	}
+	if err := mayJoin(d.c.claims, ch); err != nil {
+		d.fail(err, ch)
+		return
+	}
+	if err := d.c.srv.cfg.Hub.Subscribe(d.c, ch); err != nil {
+		d.fail(err, ch)
+		return
+	}
+	d.reply(channelMsg{Type: herald.TypeSubscribed, Channel: ch, Timestamp: d.now()})
+}
+
+func (d *dispatcher) unsubscribe(in *inbound) {
+	ch, ok := d.channel(in)
+	if !ok {
+		return
+	}
+	d.c.srv.cfg.Hub.Unsubscribe(d.c, ch)
+	d.reply(channelMsg{Type: herald.TypeUnsubscribed, Channel: ch, Timestamp: d.now()})
+}
+
+// markRead hands mark_read to the inbox, which tells every connection of the
+// user, this one included, once the change is committed.
+func (d *dispatcher) markRead(in *inbound) {
+	id, ok := stringField(in.NotificationID)
+	if !ok || id == "" || len(id) > 128 {
+		d.fail(herald.Errorf(herald.EINVALID, "notificationId must be a non-empty string"), "")
+		return
+	}
+	inbox := d.c.srv.cfg.Inbox
+	if inbox == nil {
+		d.fail(herald.Errorf(herald.EUNAVAILABLE, "Notifications are not available"), "")
+		return
+	}
+	ctx, cancel := d.ctx()
+	defer cancel()
+	if err := inbox.MarkRead(ctx, d.c.user, id); err != nil {
+		if herald.CodeOf(err) == herald.EINTERNAL {
+			d.c.srv.log.Error("mark_read", "user", d.c.user, "err", err)
+		}
+		d.fail(err, "")
+	}
+}
+
+// replay sends every notification with seq > since, in order, while live
+// messages are held; then it releases the held ones, dropping notifications
+// the replay already sent. Registering before reading the store is what makes
+// the boundary gap-free: anything committed after the read is held live.
+func (d *dispatcher) replay(since int64) {
+	c := d.c
+	last, count := since, 0
+	inbox := c.srv.cfg.Inbox
+	for inbox != nil {
+		ctx, cancel := d.ctx()
+		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: c.user, Since: last, Limit: c.srv.cfg.ReplayPageSize})
+		cancel()
+		if err != nil {
+			c.srv.log.Error("resume", "user", c.user, "err", err)
+			d.fail(herald.Errorf(herald.EINTERNAL, "Resume failed; reconnect to retry"), "")
+			c.close(herald.CloseServerError, "Internal server error", false)
+			return
+		}
+		for _, n := range ns {
+			if !c.sendData(encode(notificationMsg{Type: herald.TypeNotificationNew, Notification: n, Timestamp: d.now(), Replayed: true}), true) {
+				return
+			}
+			last = n.Seq
+			count++
+		}
+		if len(ns) < c.srv.cfg.ReplayPageSize {
+			break
+		}
+	}
+	done := encode(resumedMsg{Type: TypeResumed, Since: since, LastSeq: last, Replayed: count, Timestamp: d.now()})
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, frame{opText, done})
+	for _, m := range c.held {
+		if m.Seq != 0 && m.Seq <= last {
+			continue
+		}
+		c.queue = append(c.queue, frame{opText, m.Payload})
+	}
+	c.held, c.replaying = nil, false
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+}

@@ -1,0 +1,132 @@
+package ws
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"github.com/heraldhq/herald"
+)
+
+// closeError is a protocol failure that ends a connection with a close code.
+type closeError struct {
+	code   int
+	reason string
+}
+
+func (e *closeError) Error() string { return e.reason }
+
+var (
+	errProtocol = &closeError{1002, "Protocol error"}
+	errBinary   = &closeError{herald.CloseUnsupported, "Binary messages are not supported"}
+	errUTF8     = &closeError{herald.CloseInvalidPayload, "Invalid UTF-8 in text message"}
+	errTooLarge = &closeError{herald.CloseTooLarge, "Message too large"}
+)
+
+// clientClosed reports that the client sent a close frame.
+type clientClosed struct {
+	code   int
+	reason string
+}
+
+func (e *clientClosed) Error() string { return "closed by client" }
+
+// readLoop reads frames until the connection ends, answering control frames
+// and handing each complete text message to handle. It returns why it ended.
+func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
+	var msg []byte
+	var inMessage bool
+	max := int64(c.srv.cfg.MaxMessageBytes)
+	for {
+		h, err := ws.ReadHeader(r)
+		if err != nil {
+			if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+				return errProtocol
+			}
+			return err
+		}
+		if !h.Masked || h.Rsv != 0 {
+			return errProtocol
+		}
+		if h.OpCode.IsControl() {
+			if !h.Fin || h.Length > 125 {
+				return errProtocol
+			}
+		} else if h.Length > max || int64(len(msg))+h.Length > max {
+			return errTooLarge
+		}
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return err
+		}
+		ws.Cipher(payload, h.Mask, 0)
+		c.touch()
+
+		switch h.OpCode {
+		case ws.OpPing:
+			c.sendControl(ws.OpPong, payload)
+		case ws.OpPong:
+		case ws.OpClose:
+			return c.closeFromClient(payload)
+		case ws.OpText, ws.OpBinary:
+			if inMessage {
+				return errProtocol
+			}
+			if h.OpCode == ws.OpBinary {
+				return errBinary
+			}
+			msg, inMessage = payload, !h.Fin
+		case ws.OpContinuation:
+			if !inMessage {
+				return errProtocol
+			}
+			msg = append(msg, payload...)
+			inMessage = !h.Fin
+		default:
+			return errProtocol
+		}
+		if h.OpCode.IsData() && !inMessage && msg != nil {
+			if !utf8.Valid(msg) {
+				return errUTF8
+			}
+			handle(msg)
+			msg = nil
+		}
+	}
+}
+
+// closeFromClient answers a client's close frame by echoing its code, as RFC
+// 6455 asks, and reports that the client closed.
+func (c *conn) closeFromClient(body []byte) error {
+	code, reason := herald.CloseNormal, ""
+	switch {
+	case len(body) == 1:
+		return errProtocol
+	case len(body) >= 2:
+		code = int(binary.BigEndian.Uint16(body))
+		if !validCloseCode(code) || !utf8.Valid(body[2:]) {
+			return errProtocol
+		}
+		reason = string(body[2:])
+	}
+	c.close(code, "", false)
+	return &clientClosed{code, reason}
+}
+
+// validCloseCode reports whether a client may send code (RFC 6455 section 7.4).
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 3000 && code <= 4999:
+		return true
+	case code >= 1000 && code <= 1014:
+		return code != 1004 && code != 1005 && code != 1006
+	}
+	return false
+}
+
+// isTimeout reports whether err is a deadline expiry.
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

@@ -1,0 +1,368 @@
+// Package ws is Herald's WebSocket endpoint: the handshake with its token
+// check, the read loop that validates every frame, the message protocol of
+// docs/protocol.md, the per-connection outbound queue and the heartbeat.
+//
+// It speaks RFC 6455 through github.com/gobwas/ws, a low-level library that
+// leaves buffering and goroutines to the caller: that is what lets an idle
+// connection cost one parked goroutine, and a fan-out write a shared payload.
+package ws
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/heraldhq/herald"
+)
+
+// Config configures a Server. Only Hub and Verifier are required; every other
+// zero field takes the default documented beside it.
+type Config struct {
+	Hub      herald.Hub
+	Verifier herald.TokenVerifier
+	// Inbox serves mark_read, the unread count in "connected" and resume. Nil
+	// answers those with an error message.
+	Inbox  herald.Inbox
+	Logger *slog.Logger // default: discard
+
+	HeartbeatInterval time.Duration // protocol ping period; default 30s
+	MaxMessageBytes   int           // inbound message limit, close 1009 over it; default 16 KiB
+	QueueSize         int           // outbound frames queued per connection before it is closed as slow; default 512
+	WriteTimeout      time.Duration // a write that takes longer fails the connection; default 10s
+	CloseTimeout      time.Duration // wait for the client's close reply; default 2s
+	RateLimit         float64       // inbound messages per second per connection; default 20
+	RateBurst         int           // burst above RateLimit; default 40
+	ReplayPageSize    int           // notifications fetched per resume page; default 200
+
+	// AllowedOrigins lists the exact Origin values browsers may connect from.
+	// Empty allows any origin (the design document's behaviour).
+	AllowedOrigins []string
+	// DisableQueryToken refuses ?token= and accepts only the Authorization
+	// header. The default accepts both, as the design document's clients need.
+	DisableQueryToken bool
+
+	Metrics *Metrics         // default: a fresh, unregistered set
+	Now     func() time.Time // default time.Now
+}
+
+func (cfg *Config) setDefaults() {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur(&cfg.HeartbeatInterval, 30*time.Second)
+	def(&cfg.MaxMessageBytes, 16<<10)
+	def(&cfg.QueueSize, 512)
+	defDur(&cfg.WriteTimeout, 10*time.Second)
+	defDur(&cfg.CloseTimeout, 2*time.Second)
+	def(&cfg.RateBurst, 40)
+	def(&cfg.ReplayPageSize, 200)
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = 20
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+}
+
+// Server is the /ws endpoint. It implements http.Handler.
+type Server struct {
+	cfg     Config
+	metrics *Metrics
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	stopping bool
+	wg       sync.WaitGroup // one per live connection
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	cfg.setDefaults()
+	return &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{})}
+}
+
+// ServeHTTP upgrades the request and authenticates it. Failures are upgraded
+// too and then closed with the design document's codes (4001, 4002, 4003,
+// 4000) so that a browser, which cannot see an HTTP error status, can tell them
+// apart.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.originAllowed(r) {
+		s.metrics.authFailures.WithLabelValues("origin").Inc()
+		http.Error(w, `{"error":{"code":"forbidden","message":"Origin not allowed"}}`, http.StatusForbidden)
+		return
+	}
+	token, userID, src := s.credentials(r)
+	since, sinceErr := parseSince(r.URL.Query().Get("since"))
+
+	nc, rw, _, err := ws.HTTPUpgrader{Timeout: 5 * time.Second}.Upgrade(r, w)
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// Bytes the client sent right after the handshake may sit in the
+	// server's read buffer; read them first, then the socket directly.
+	var rd io.Reader = nc
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ := rw.Reader.Peek(n)
+		rd = io.MultiReader(strings.NewReader(string(early)), nc)
+	}
+
+	claims, err := s.authenticate(r.Context(), token, userID, src)
+	if err == nil && sinceErr != nil {
+		err = sinceErr
+	}
+	if err != nil {
+		code, reason := herald.CodeOf(err).CloseCode()
+		s.log.Info("websocket refused", "remote", r.RemoteAddr, "code", code, "reason", reason)
+		rejectConn(nc, rd, code, reason, s.cfg.CloseTimeout)
+		return
+	}
+
+	c := newConn(s, nc, claims)
+	if err := s.track(c); err != nil {
+		code, reason := herald.CodeOf(err).CloseCode()
+		s.metrics.refused.WithLabelValues(reason).Inc()
+		s.log.Info("websocket refused", "remote", r.RemoteAddr, "user", claims.UserID, "code", code, "reason", herald.ErrorMessage(err))
+		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout)
+		return
+	}
+	// Handshake done: the rest of the connection's life runs on this
+	// goroutine, which the server handed over by hijacking.
+	s.serve(c, rd, since)
+}
+
+// credentials finds the token: the Authorization header first, then the
+// document's query string. src names where it came from, for the userId rule.
+func (s *Server) credentials(r *http.Request) (token, userID, src string) {
+	q := r.URL.Query()
+	userID = q.Get("userId")
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), userID, "header"
+	}
+	if !s.cfg.DisableQueryToken {
+		return q.Get("token"), userID, "query"
+	}
+	return "", userID, "query"
+}
+
+// authenticate applies the document's handshake rules: a query token needs a
+// userId beside it, the token must verify, and its user must be that userId.
+func (s *Server) authenticate(ctx context.Context, token, userID, src string) (*herald.Claims, error) {
+	if token == "" || (src == "query" && userID == "") {
+		s.metrics.authFailures.WithLabelValues("missing").Inc()
+		return nil, herald.Errorf(herald.ECREDENTIALS, "Missing authentication credentials")
+	}
+	claims, err := s.cfg.Verifier.Verify(ctx, token)
+	if err != nil {
+		if herald.CodeOf(err) == herald.EINTERNAL {
+			s.log.Error("token verification failed", "err", err)
+			s.metrics.authFailures.WithLabelValues("internal").Inc()
+			return nil, err
+		}
+		s.metrics.authFailures.WithLabelValues("invalid").Inc()
+		return nil, herald.Errorf(herald.ETOKEN, "Invalid or expired token")
+	}
+	if userID != "" && claims.UserID != userID {
+		s.metrics.authFailures.WithLabelValues("mismatch").Inc()
+		return nil, herald.Errorf(herald.EMISMATCH, "User ID mismatch")
+	}
+	return claims, nil
+}
+
+func (s *Server) originAllowed(r *http.Request) bool {
+	if len(s.cfg.AllowedOrigins) == 0 {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser; browsers always send Origin on WebSocket
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+func parseSince(v string) (int64, error) {
+	if v == "" {
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, herald.Errorf(herald.EINVALID, "since must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// track registers c with the server and the hub.
+func (s *Server) track(c *conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return herald.Errorf(herald.EUNAVAILABLE, "Server shutting down")
+	}
+	if err := s.cfg.Hub.Register(c); err != nil {
+		return err
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return nil
+}
+
+func (s *Server) untrack(c *conn) {
+	s.cfg.Hub.Unregister(c)
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// serve runs a registered connection until it ends.
+func (s *Server) serve(c *conn, rd io.Reader, since int64) {
+	s.metrics.connects.Inc()
+	s.log.Info("websocket connected", "user", c.user, "remote", c.nc.RemoteAddr().String())
+	d := &dispatcher{c: c, limiter: newLimiter(s.cfg.RateLimit, s.cfg.RateBurst, s.cfg.Now)}
+	d.connected(since)
+
+	err := c.readLoop(rd, d.handle)
+
+	code, reason := s.endReason(c, err)
+	c.close(code, reason, false)
+	select { // let the close frame go out before the socket shuts
+	case <-c.written:
+	case <-time.After(s.cfg.CloseTimeout):
+	}
+	_ = c.nc.Close()
+	s.untrack(c)
+	s.metrics.disconnects.WithLabelValues(strconv.Itoa(code)).Inc()
+	s.log.Info("websocket disconnected", "user", c.user, "code", code, "reason", reason,
+		"duration", s.cfg.Now().Sub(c.connectedAt).Round(time.Millisecond).String())
+}
+
+// endReason turns the read loop's result into the close code to send (when
+// none was sent) and to log.
+func (s *Server) endReason(c *conn, err error) (int, string) {
+	c.mu.Lock()
+	code, reason, closing := c.closeCode, c.closeMsg, c.closing
+	c.mu.Unlock()
+	var ce *closeError
+	var cc *clientClosed
+	switch {
+	case errors.As(err, &cc):
+		return cc.code, "closed by client"
+	case closing && code != 0:
+		return code, reason
+	case errors.As(err, &ce):
+		return ce.code, ce.reason
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return 1006, "connection lost"
+	case isTimeout(err):
+		return 1006, "read timeout"
+	}
+	return 1006, "connection lost"
+}
+
+// rejectConn ends a connection that failed the handshake checks: close frame
+// with code, a short wait for the client's reply, then the socket is shut.
+func rejectConn(nc net.Conn, rd io.Reader, code int, reason string, wait time.Duration) {
+	_ = nc.SetWriteDeadline(time.Now().Add(wait))
+	_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	_ = nc.SetReadDeadline(time.Now().Add(wait))
+	// Read until the client's close frame, so that closing does not reset the
+	// connection before the client has read ours.
+	for range 16 {
+		f, err := ws.ReadFrame(io.LimitReader(rd, 64<<10))
+		if err != nil || f.Header.OpCode == ws.OpClose {
+			break
+		}
+	}
+	_ = nc.Close()
+}
+
+// Run sends the heartbeat until ctx ends: every HeartbeatInterval each
+// connection gets a protocol ping, and one that has not answered the previous
+// ping (with a pong or any frame) is terminated and removed from every index.
+func (s *Server) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.heartbeat()
+		}
+	}
+}
+
+func (s *Server) heartbeat() {
+	for _, c := range s.snapshot() {
+		if c.awaitingPong.Load() {
+			s.metrics.heartbeatTimeouts.Inc()
+			s.log.Info("terminating unresponsive connection", "user", c.user)
+			_ = c.nc.Close() // the reader returns and removes it
+			continue
+		}
+		c.awaitingPong.Store(true)
+		c.sendControl(ws.OpPing, nil)
+	}
+}
+
+func (s *Server) snapshot() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Shutdown refuses new connections, closes every open one with 1001 (going
+// away) after what is already queued for it, and waits for them to end until
+// ctx is done, when it shuts what remains.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	for _, c := range s.snapshot() {
+		c.close(herald.CloseGoingAway, "Server shutting down", false)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range s.snapshot() {
+			_ = c.nc.Close()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
