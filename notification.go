@@ -29,6 +29,10 @@ type Notification struct {
 	// IdempotencyKey makes a retried create return the first result instead of
 	// creating a second notification. It is unique per user and not exposed.
 	IdempotencyKey string `json:"-"`
+	// Replayed is set on a notification Inbox.Create returns when its
+	// IdempotencyKey matched one stored earlier, so the call created nothing:
+	// the REST API answers such a retry 200 instead of 201. It is not stored.
+	Replayed bool `json:"-"`
 }
 
 // Limits on notification fields, enforced by Validate.
@@ -116,6 +120,8 @@ type Store interface {
 // Inbox is the notification service the transports use: it persists through a
 // Store and then tells the user's connections, so pushes always follow commits.
 type Inbox interface {
+	// Create stores ns and returns the stored notifications in order; one whose
+	// IdempotencyKey was seen before comes back as first stored, with Replayed set.
 	Create(ctx context.Context, ns []*Notification) ([]*Notification, error)
 	MarkRead(ctx context.Context, userID, id string) error
 	MarkAllRead(ctx context.Context, userID string) (int, error)
