@@ -186,6 +186,16 @@ func (h *Hub) Counts() (conns, users int) {
 	return len(h.conns), len(h.users)
 }
 
+// Each calls f for every live connection, under the hub's read lock: f must
+// not call back into the hub.
+func (h *Hub) Each(f func(herald.Conn)) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.conns {
+		f(c)
+	}
+}
+
 // UserConns returns how many connections user has on this node.
 func (h *Hub) UserConns(user string) int {
 	h.mu.RLock()

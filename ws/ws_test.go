@@ -1,0 +1,450 @@
+package ws_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	gws "github.com/gobwas/ws"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/jwt"
+	"github.com/heraldhq/herald/ws"
+)
+
+func TestConnected(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	_, m := e.connect("alice")
+	if m["userId"] != "alice" {
+		t.Errorf("userId = %v", m["userId"])
+	}
+	ts, _ := m["timestamp"].(string)
+	if _, err := time.Parse(herald.TimeLayout, ts); err != nil {
+		t.Errorf("timestamp %q is not ISO-8601 UTC with milliseconds: %v", ts, err)
+	}
+	if m["unreadCount"] != float64(0) {
+		t.Errorf("unreadCount = %v, want 0", m["unreadCount"])
+	}
+}
+
+func TestHandshakeCloseCodes(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	past := jwt.NewIssuer(jwt.Config{Secret: secret, Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }})
+	expired, err := past.Issue("alice", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		url  string
+		code websocket.StatusCode
+		rsn  string
+	}{
+		{"no token", e.urlFor("alice", ""), 4001, "Missing authentication credentials"},
+		{"no userId", e.urlFor("", e.token("alice")), 4001, "Missing authentication credentials"},
+		{"garbage token", e.urlFor("alice", "not.a.jwt"), 4002, "Invalid or expired token"},
+		{"expired token", e.urlFor("alice", expired), 4002, "Invalid or expired token"},
+		{"user mismatch", e.urlFor("bob", e.token("alice")), 4003, "User ID mismatch"},
+		{"bad since", e.urlFor("alice", e.token("alice"), "since", "-3"), 1008, "Invalid message"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cl, err := e.dialURL(tc.url, nil)
+			if err != nil {
+				t.Fatalf("the handshake must succeed and then close; got %v", err)
+			}
+			code, reason := cl.closeCode()
+			if code != tc.code || reason != tc.rsn {
+				t.Errorf("close = %d %q, want %d %q", code, reason, tc.code, tc.rsn)
+			}
+		})
+	}
+	if strings.Contains(fmt.Sprint(e.hub.Stats()), "alice") || e.hub.Stats().TotalConnections != 0 {
+		t.Error("refused connections must not be registered")
+	}
+}
+
+func TestAuthorizationHeader(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	h := http.Header{"Authorization": {"Bearer " + e.token("carol")}}
+	cl, err := e.dialURL(e.url, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cl.read(); m["type"] != "connected" || m["userId"] != "carol" {
+		t.Fatalf("got %v", m)
+	}
+}
+
+func TestQueryTokenCanBeDisabled(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.DisableQueryToken = true })
+	cl, err := e.dialURL(e.urlFor("alice", e.token("alice")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := cl.closeCode(); code != 4001 {
+		t.Fatalf("close = %d, want 4001", code)
+	}
+}
+
+func TestOriginAllowlist(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.AllowedOrigins = []string{"https://app.example"} })
+	if _, err := e.dialURL(e.urlFor("alice", e.token("alice")), http.Header{"Origin": {"https://evil.example"}}); err == nil {
+		t.Fatal("a foreign origin was accepted")
+	}
+	cl, err := e.dialURL(e.urlFor("alice", e.token("alice")), http.Header{"Origin": {"https://app.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.readType("connected")
+}
+
+func TestMessages(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	cl, _ := e.connect("alice", "ignored", "x")
+
+	cl.send(map[string]any{"type": "ping"})
+	if m := cl.read(); m["type"] != "pong" || m["timestamp"] == nil {
+		t.Errorf("ping → %v", m)
+	}
+	cl.send(map[string]any{"type": "subscribe", "channel": "notifications"})
+	if m := cl.read(); m["type"] != "subscribed" || m["channel"] != "notifications" || m["timestamp"] == nil {
+		t.Errorf("subscribe → %v", m)
+	}
+	if got := e.hub.Stats().ChannelCounts["notifications"]; got != 1 {
+		t.Errorf("channel count = %d, want 1", got)
+	}
+	cl.send(map[string]any{"type": "unsubscribe", "channel": "notifications"})
+	if m := cl.read(); m["type"] != "unsubscribed" || m["channel"] != "notifications" {
+		t.Errorf("unsubscribe → %v", m)
+	}
+	if got := e.hub.Stats().ChannelCounts["notifications"]; got != 0 {
+		t.Errorf("channel count after unsubscribe = %d", got)
+	}
+	cl.send(map[string]any{"type": "dance"})
+	if m := cl.read(); m["type"] != "error" || m["message"] != "Unknown message type" {
+		t.Errorf("unknown → %v", m)
+	}
+	for _, bad := range []string{`{not json`, `[1,2]`, `"ping"`, `null`, `{"type":7}`} {
+		cl.sendRaw(websocket.MessageText, []byte(bad))
+		if m := cl.read(); m["type"] != "error" || m["message"] != "Failed to process message" {
+			t.Errorf("%s → %v", bad, m)
+		}
+	}
+	for _, ch := range []any{"", strings.Repeat("x", 129), "bad channel", 5, nil, "tab\t"} {
+		cl.send(map[string]any{"type": "subscribe", "channel": ch})
+		if m := cl.read(); m["type"] != "error" || m["code"] != "invalid" {
+			t.Errorf("subscribe %q → %v", ch, m)
+		}
+	}
+}
+
+func TestChannelPermissions(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	tok := e.token("alice", "private:team-1")
+	cl, err := e.dialURL(e.urlFor("alice", tok), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.readType("connected")
+	for ch, want := range map[string]string{
+		"user:alice":     "subscribed",
+		"user:bob":       "error",
+		"private:team-1": "subscribed",
+		"private:team-2": "error",
+		"news:sports":    "subscribed",
+	} {
+		cl.send(map[string]any{"type": "subscribe", "channel": ch})
+		m := cl.read()
+		if m["type"] != want {
+			t.Errorf("subscribe %s → %v, want %s", ch, m, want)
+		}
+		if want == "error" && m["code"] != "forbidden" {
+			t.Errorf("subscribe %s: code %v, want forbidden", ch, m["code"])
+		}
+	}
+	n := e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "user:bob"}, Payload: []byte(`{"x":1}`)})
+	if n != 0 {
+		t.Errorf("a refused subscription received %d messages", n)
+	}
+}
+
+func TestSubscriptionLimit(t *testing.T) {
+	e := newEnv(t, hub.Config{MaxSubscriptions: 2}, nil)
+	cl, _ := e.connect("alice")
+	for i, want := range []string{"subscribed", "subscribed", "error"} {
+		cl.send(map[string]any{"type": "subscribe", "channel": fmt.Sprintf("c%d", i)})
+		if m := cl.read(); m["type"] != want {
+			t.Errorf("subscribe #%d → %v, want %s", i, m, want)
+		}
+	}
+}
+
+func TestFanout(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	a1, _ := e.connect("alice")
+	a2, _ := e.connect("alice")
+	b, _ := e.connect("bob")
+	b.send(map[string]any{"type": "subscribe", "channel": "news"})
+	b.readType("subscribed")
+
+	payload := []byte(`{"type":"custom","n":1}`)
+	if n := e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: "alice"}, Payload: payload}); n != 2 {
+		t.Errorf("to user delivered %d, want 2", n)
+	}
+	for _, c := range []*client{a1, a2} {
+		if m := c.read(); m["type"] != "custom" {
+			t.Errorf("got %v", m)
+		}
+	}
+	if n := e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "news"}, Payload: payload}); n != 1 {
+		t.Errorf("to channel delivered %d, want 1", n)
+	}
+	b.readType("custom")
+	if n := e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToAll, Except: "alice"}, Payload: []byte(`{"type":"all"}`)}); n != 1 {
+		t.Errorf("broadcast except alice delivered %d, want 1", n)
+	}
+	b.readType("all")
+	if _, err := a1.tryRead(100 * time.Millisecond); err == nil {
+		t.Error("excluded user received the broadcast")
+	}
+}
+
+func TestInboundLimits(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.MaxMessageBytes = 1024 })
+	t.Run("too large", func(t *testing.T) {
+		cl, _ := e.connect("alice")
+		cl.sendRaw(websocket.MessageText, bytes.Repeat([]byte("x"), 2048))
+		if code, _ := cl.closeCode(); code != 1009 {
+			t.Errorf("close = %d, want 1009", code)
+		}
+	})
+	t.Run("binary", func(t *testing.T) {
+		cl, _ := e.connect("alice")
+		cl.sendRaw(websocket.MessageBinary, []byte{1, 2, 3})
+		if code, _ := cl.closeCode(); code != 1003 {
+			t.Errorf("close = %d, want 1003", code)
+		}
+	})
+	t.Run("invalid utf8", func(t *testing.T) {
+		cl, _ := e.connect("alice")
+		cl.sendRaw(websocket.MessageText, []byte{'{', 0xff, 0xfe, '}'})
+		if code, _ := cl.closeCode(); code != 1007 {
+			t.Errorf("close = %d, want 1007", code)
+		}
+	})
+	t.Run("unmasked frame", func(t *testing.T) {
+		r := e.rawDial("alice")
+		gws.WriteFrame(r, gws.NewTextFrame([]byte(`{"type":"ping"}`))) // servers must get masked frames
+		for {
+			f, err := r.readFrame(5 * time.Second)
+			if err != nil {
+				t.Fatalf("no close frame: %v", err)
+			}
+			if f.Header.OpCode == gws.OpClose {
+				code, _ := gws.ParseCloseFrameData(f.Payload)
+				if code != 1002 {
+					t.Errorf("close = %d, want 1002", code)
+				}
+				return
+			}
+		}
+	})
+	t.Run("fragmented message is reassembled", func(t *testing.T) {
+		r := e.rawDial("alice")
+		gws.WriteFrame(r, gws.MaskFrameInPlace(gws.NewFrame(gws.OpText, false, []byte(`{"type":`))))
+		gws.WriteFrame(r, gws.MaskFrameInPlace(gws.NewFrame(gws.OpContinuation, true, []byte(`"ping"}`))))
+		for {
+			f, err := r.readFrame(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(f.Payload, []byte(`"pong"`)) {
+				return
+			}
+		}
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.RateLimit = 5; c.RateBurst = 5 })
+	cl, _ := e.connect("alice")
+	for range 5 {
+		cl.send(map[string]any{"type": "ping"})
+	}
+	for range 5 {
+		cl.readType("pong")
+	}
+	// Past the burst: an error first, then a close with 1008 if it goes on.
+	var sawError bool
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if cl.c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
+				return
+			}
+		}
+	}()
+	for {
+		m, err := cl.tryRead(5 * time.Second)
+		if err != nil {
+			if websocket.CloseStatus(err) != 1008 {
+				t.Fatalf("ended with %v, want close 1008", err)
+			}
+			break
+		}
+		if m["type"] == "error" && m["code"] == "rate_limited" {
+			sawError = true
+		}
+	}
+	if !sawError {
+		t.Error("no rate_limited error before the close")
+	}
+}
+
+func TestHeartbeatRemovesUnresponsive(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.HeartbeatInterval = 50 * time.Millisecond })
+	good, _ := e.connect("alice") // coder/websocket answers pings while reading
+	go func() {
+		for {
+			if _, err := good.tryRead(10 * time.Second); err != nil {
+				return
+			}
+		}
+	}()
+	r := e.rawDial("mute") // reads nothing, answers nothing
+	_ = r
+	waitFor(t, "both registered", func() bool { c, _ := e.hub.Counts(); return c == 2 })
+	waitFor(t, "mute removed", func() bool { return e.hub.UserConns("mute") == 0 })
+	time.Sleep(200 * time.Millisecond) // several more heartbeats
+	if e.hub.UserConns("alice") != 1 {
+		t.Fatal("a responsive connection was terminated")
+	}
+}
+
+func TestConnectionLimits(t *testing.T) {
+	e := newEnv(t, hub.Config{MaxConnections: 3, MaxPerUser: 2}, nil)
+	e.connect("alice")
+	e.connect("alice")
+	cl, err := e.dialURL(e.urlFor("alice", e.token("alice")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := cl.closeCode(); code != 1013 || !strings.Contains(reason, "Per-user") {
+		t.Errorf("third alice: close %d %q, want 1013 per-user", code, reason)
+	}
+	e.connect("bob")
+	cl, _ = e.dialURL(e.urlFor("carol", e.token("carol")), nil)
+	if code, _ := cl.closeCode(); code != 1013 {
+		t.Errorf("over node limit: close %d, want 1013", code)
+	}
+}
+
+// TestSlowConsumer: one client stops reading; every other client still gets
+// every message, the sender never blocks, and the slow one is closed.
+func TestSlowConsumer(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.QueueSize = 64; c.WriteTimeout = time.Second })
+	slow := e.rawDial("slow")
+	slow.Conn.(interface{ SetReadBuffer(int) error }).SetReadBuffer(4096)
+	waitFor(t, "slow registered", func() bool { return e.hub.UserConns("slow") == 1 })
+	const fast, msgs = 5, 1000
+	var clients []*client
+	for i := range fast {
+		c, _ := e.connect(fmt.Sprintf("fast%d", i))
+		c.send(map[string]any{"type": "subscribe", "channel": "room"})
+		c.readType("subscribed")
+		clients = append(clients, c)
+	}
+	if err := e.hub.Subscribe(findConn(t, e, "slow"), "room"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	counts := make([]int, fast)
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for counts[i] < msgs {
+				m, err := c.tryRead(10 * time.Second)
+				if err != nil {
+					t.Errorf("fast client %d: %v", i, err)
+					return
+				}
+				if m["type"] == "tick" {
+					counts[i]++
+				}
+			}
+		}()
+	}
+	payload := bytes.Repeat([]byte("x"), 8000)
+	sent := make(chan struct{})
+	go func() {
+		for i := range msgs {
+			if i%16 == 15 { // bursts, as a busy backend sends: fast readers keep up
+				time.Sleep(2 * time.Millisecond)
+			}
+			e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "room"},
+				Payload: fmt.Appendf(nil, `{"type":"tick","i":%d,"pad":%q}`, i, payload)})
+		}
+		close(sent)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sender was blocked by a slow consumer")
+	}
+	wg.Wait()
+	for i, n := range counts {
+		if n != msgs {
+			t.Errorf("client %d received %d of %d", i, n, msgs)
+		}
+	}
+	waitFor(t, "slow consumer closed", func() bool { return e.hub.UserConns("slow") == 0 })
+}
+
+// findConn returns the hub's connection for user, via a delivery probe.
+func findConn(t *testing.T, e *env, user string) herald.Conn {
+	t.Helper()
+	var found herald.Conn
+	e.hub.Each(func(c herald.Conn) {
+		if c.UserID() == user {
+			found = c
+		}
+	})
+	if found == nil {
+		t.Fatalf("no connection for %s", user)
+	}
+	return found
+}
+
+func TestShutdownClosesWith1001(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	a, _ := e.connect("alice")
+	b, _ := e.connect("bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.ws.Shutdown(ctx) }()
+	for _, c := range []*client{a, b} {
+		if code, _ := c.closeCode(); code != 1001 {
+			t.Errorf("close = %d, want 1001", code)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cl, err := e.dialURL(e.urlFor("carol", e.token("carol")), nil)
+	if err == nil {
+		if code, _ := cl.closeCode(); code != 1013 {
+			t.Errorf("connect during shutdown: close %d, want 1013", code)
+		}
+	}
+}
