@@ -1,0 +1,352 @@
+// Package memory holds Herald's in-process implementations: a Store that keeps
+// notifications in maps, for tests and for running without a database
+// (--store=memory), and a Broker for a single node. Nothing survives a restart.
+package memory
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/heraldhq/herald"
+)
+
+// Default and maximum page sizes of FindNotifications, the same as the
+// database stores'.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// Config configures a Store. The zero value works.
+type Config struct {
+	// Now is the clock that stamps CreatedAt and, when MarkRead is given a
+	// zero time, ReadAt. Default: time.Now.
+	Now func() time.Time
+}
+
+// Store is a herald.Store kept in memory behind one mutex. It behaves like the
+// database stores, including per-user sequence numbers that are never reused
+// and idempotency keys, so tests written against it hold for them too.
+type Store struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	byID   map[string]*herald.Notification
+	users  map[string]*inbox
+	closed bool
+}
+
+// inbox is one user's notifications in ascending Seq order.
+type inbox struct {
+	lastSeq int64 // last Seq handed out, kept after deletes so none is reused
+	list    []*herald.Notification
+	keys    map[string]*herald.Notification // by IdempotencyKey
+	unread  int
+}
+
+// NewStore returns an empty Store.
+func NewStore(c Config) *Store {
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		now:   now,
+		byID:  make(map[string]*herald.Notification),
+		users: make(map[string]*inbox),
+	}
+}
+
+var _ herald.Store = (*Store)(nil)
+
+// CreateNotifications stores ns all together or not at all. See herald.Store.
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+
+	now := s.now().UTC().Truncate(time.Microsecond)
+	out := make([]herald.Notification, len(ns))
+	created := make([]bool, len(ns))
+	dupOf := make(map[int]int)          // index of an in-batch duplicate -> its first occurrence
+	firstKey := make(map[[2]string]int) // (user, key) -> first index in this batch
+	newIDs := make(map[string]bool)
+	newSeqs := make(map[string]int64) // user -> notifications added in this batch
+
+	// First pass: decide everything without touching the maps, so an error
+	// leaves the store and ns as they were.
+	for i, n := range ns {
+		if n == nil {
+			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
+		}
+		ib := s.users[n.UserID]
+		if n.IdempotencyKey != "" {
+			if ib != nil && ib.keys[n.IdempotencyKey] != nil {
+				out[i] = clone(ib.keys[n.IdempotencyKey])
+				continue
+			}
+			k := [2]string{n.UserID, n.IdempotencyKey}
+			if j, ok := firstKey[k]; ok {
+				dupOf[i] = j
+				continue
+			}
+			firstKey[k] = i
+		}
+		id, err := notificationID(n.ID)
+		if err != nil {
+			return nil, err
+		}
+		if s.byID[id] != nil || newIDs[id] {
+			return nil, herald.Errorf(herald.ECONFLICT, "notification %s already exists", id)
+		}
+		newIDs[id] = true
+		var last int64
+		if ib != nil {
+			last = ib.lastSeq
+		}
+		newSeqs[n.UserID]++
+
+		out[i] = clone(n)
+		out[i].ID = id
+		out[i].Seq = last + newSeqs[n.UserID]
+		out[i].Read, out[i].ReadAt = false, nil
+		out[i].CreatedAt, out[i].Timestamp = now, now
+		created[i] = true
+	}
+	for i, j := range dupOf {
+		out[i] = clone(&out[j])
+	}
+
+	// Second pass: commit. Notifications of one user arrive in Seq order.
+	for i := range out {
+		if !created[i] {
+			continue
+		}
+		n := clone(&out[i])
+		ib := s.users[n.UserID]
+		if ib == nil {
+			ib = &inbox{keys: make(map[string]*herald.Notification)}
+			s.users[n.UserID] = ib
+		}
+		ib.lastSeq = n.Seq
+		ib.list = append(ib.list, &n)
+		ib.unread++
+		if n.IdempotencyKey != "" {
+			ib.keys[n.IdempotencyKey] = &n
+		}
+		s.byID[n.ID] = &n
+	}
+	for i := range out {
+		*ns[i] = out[i]
+	}
+	return created, nil
+}
+
+// MarkRead marks one of userID's notifications read at at (now when zero).
+func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, errClosed
+	}
+	n := s.owned(userID, id)
+	if n == nil {
+		return false, errNotFound
+	}
+	if n.Read {
+		return false, nil
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	n.Read, n.ReadAt = true, &at
+	s.users[userID].unread--
+	return true, nil
+}
+
+// MarkAllRead marks every unread notification of userID read.
+func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, errClosed
+	}
+	ib := s.users[userID]
+	if ib == nil || ib.unread == 0 {
+		return 0, nil
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	changed := 0
+	for _, n := range ib.list {
+		if !n.Read {
+			readAt := at
+			n.Read, n.ReadAt = true, &readAt
+			changed++
+		}
+	}
+	ib.unread = 0
+	return changed, nil
+}
+
+// DeleteNotification removes one of userID's notifications. Its Seq stays
+// used and its idempotency key is forgotten.
+func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, errClosed
+	}
+	n := s.owned(userID, id)
+	if n == nil {
+		return false, errNotFound
+	}
+	ib := s.users[userID]
+	i := sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq >= n.Seq })
+	ib.list = append(ib.list[:i], ib.list[i+1:]...)
+	if n.IdempotencyKey != "" {
+		delete(ib.keys, n.IdempotencyKey)
+	}
+	if !n.Read {
+		ib.unread--
+	}
+	delete(s.byID, n.ID)
+	return !n.Read, nil
+}
+
+// FindNotifications returns a page selected by f, as copies.
+func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+
+	page := []*herald.Notification{}
+	ib := s.users[f.UserID]
+	if ib == nil {
+		return page, nil
+	}
+	keep := func(n *herald.Notification) bool { return !f.UnreadOnly || !n.Read }
+	if f.Since > 0 {
+		i := sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq > f.Since })
+		for ; i < len(ib.list) && len(page) < limit; i++ {
+			if keep(ib.list[i]) {
+				n := clone(ib.list[i])
+				page = append(page, &n)
+			}
+		}
+		return page, nil
+	}
+	end := len(ib.list)
+	if f.Before > 0 {
+		end = sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq >= f.Before })
+	}
+	for i := end - 1; i >= 0 && len(page) < limit; i-- {
+		if keep(ib.list[i]) {
+			n := clone(ib.list[i])
+			page = append(page, &n)
+		}
+	}
+	return page, nil
+}
+
+// UnreadCount returns how many of userID's notifications are unread.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, errClosed
+	}
+	if ib := s.users[userID]; ib != nil {
+		return ib.unread, nil
+	}
+	return 0, nil
+}
+
+// Close makes later calls fail with EUNAVAILABLE and drops the contents.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.byID, s.users = nil, nil
+	return nil
+}
+
+var (
+	errNotFound = herald.Errorf(herald.ENOTFOUND, "notification not found")
+	errClosed   = herald.Errorf(herald.EUNAVAILABLE, "notification store is closed")
+)
+
+// owned returns userID's notification id, or nil when there is none.
+func (s *Store) owned(userID, id string) *herald.Notification {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return nil
+	}
+	n := s.byID[u.String()]
+	if n == nil || n.UserID != userID {
+		return nil
+	}
+	return n
+}
+
+// notificationID returns id in canonical form, or a new UUIDv7 when id is empty.
+func notificationID(id string) (string, error) {
+	if id == "" {
+		u, err := uuid.NewV7()
+		if err != nil {
+			return "", err
+		}
+		return u.String(), nil
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", herald.Errorf(herald.EINVALID, "notification id must be a UUID")
+	}
+	return u.String(), nil
+}
+
+// clone returns a copy of n that shares no memory with it.
+func clone(n *herald.Notification) herald.Notification {
+	c := *n
+	if n.Data != nil {
+		c.Data = append([]byte(nil), n.Data...)
+	}
+	if n.ReadAt != nil {
+		t := *n.ReadAt
+		c.ReadAt = &t
+	}
+	return c
+}

@@ -1,0 +1,253 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/heraldhq/herald"
+)
+
+func testCreate(t *testing.T, s herald.Store) {
+	n := &herald.Notification{
+		UserID:  "alice",
+		Type:    "booking:confirmed",
+		Title:   "Booking confirmed",
+		Message: "Your booking for 12 May is confirmed.",
+		Link:    "/bookings/42",
+		Data:    []byte(`{"bookingId":42}`),
+	}
+	before := time.Now().Truncate(time.Microsecond)
+	created := create(t, s, n)
+	after := time.Now()
+
+	if !created[0] {
+		t.Fatal("created[0] = false for a new notification")
+	}
+	u, err := uuid.Parse(n.ID)
+	if err != nil {
+		t.Fatalf("ID %q is not a UUID: %v", n.ID, err)
+	}
+	if u.Version() != 7 {
+		t.Errorf("ID %s is a version %d UUID, want 7", n.ID, u.Version())
+	}
+	if n.ID != u.String() {
+		t.Errorf("ID %q is not in canonical form %q", n.ID, u.String())
+	}
+	if n.Seq != 1 {
+		t.Errorf("Seq = %d, want 1 for a user's first notification", n.Seq)
+	}
+	if n.CreatedAt.Before(before) || n.CreatedAt.After(after) {
+		t.Errorf("CreatedAt = %v, want between %v and %v", n.CreatedAt, before, after)
+	}
+	if !n.Timestamp.Equal(n.CreatedAt) {
+		t.Errorf("Timestamp = %v, want CreatedAt %v", n.Timestamp, n.CreatedAt)
+	}
+	if n.Read || n.ReadAt != nil {
+		t.Errorf("new notification is read (Read %v, ReadAt %v)", n.Read, n.ReadAt)
+	}
+	wantUTC(t, "created", n)
+
+	got := all(t, s, "alice")
+	if len(got) != 1 {
+		t.Fatalf("found %d notifications, want 1", len(got))
+	}
+	sameNotification(t, "stored", got[0], n)
+	wantUnread(t, s, "alice", 1)
+
+	second := newNotification("alice", 2)
+	create(t, s, second)
+	if second.Seq != 2 {
+		t.Errorf("second Seq = %d, want 2", second.Seq)
+	}
+	if second.ID == n.ID {
+		t.Errorf("second notification reuses ID %s", n.ID)
+	}
+	if second.CreatedAt.Before(n.CreatedAt) {
+		t.Errorf("second CreatedAt %v before first %v", second.CreatedAt, n.CreatedAt)
+	}
+}
+
+func testCreateKeepsSuppliedID(t *testing.T, s herald.Store) {
+	id := uuid.New() // a version 4 id: the store must keep any UUID it is given
+	n := newNotification("alice", 1)
+	n.ID = strings.ToUpper(id.String())
+	create(t, s, n)
+	if n.ID != id.String() {
+		t.Fatalf("ID = %q, want the supplied %q in canonical form", n.ID, id.String())
+	}
+	if got := byID(t, s, "alice", id.String()); got == nil {
+		t.Fatalf("notification %s not found", id)
+	}
+	// Lookups accept the id in any form uuid.Parse does.
+	changed, err := s.MarkRead(ctx, "alice", strings.ToUpper(id.String()), time.Now())
+	if err != nil || !changed {
+		t.Fatalf("MarkRead with upper-case id = %v, %v; want true, nil", changed, err)
+	}
+}
+
+func testCreateRejectsMalformedID(t *testing.T, s herald.Store) {
+	ok := newNotification("alice", 1)
+	bad := newNotification("alice", 2)
+	bad.ID = "not-a-uuid"
+	_, err := s.CreateNotifications(ctx, []*herald.Notification{ok, bad})
+	wantCode(t, "create with malformed id", err, herald.EINVALID)
+	if len(all(t, s, "alice")) != 0 {
+		t.Fatal("a batch that failed stored notifications")
+	}
+	if ok.ID != "" || ok.Seq != 0 {
+		t.Fatalf("a batch that failed assigned ID %q, Seq %d", ok.ID, ok.Seq)
+	}
+}
+
+func testCreateDuplicateIDIsAtomic(t *testing.T, s herald.Store) {
+	first := newNotification("alice", 1)
+	create(t, s, first)
+
+	// A batch whose last notification reuses an id fails as a whole.
+	a := newNotification("alice", 2)
+	b := newNotification("bob", 3)
+	dup := newNotification("bob", 4)
+	dup.ID = first.ID
+	_, err := s.CreateNotifications(ctx, []*herald.Notification{a, b, dup})
+	wantCode(t, "create with an existing id", err, herald.ECONFLICT)
+	if got := len(all(t, s, "alice")); got != 1 {
+		t.Fatalf("alice has %d notifications after a failed batch, want 1", got)
+	}
+	if got := len(all(t, s, "bob")); got != 0 {
+		t.Fatalf("bob has %d notifications after a failed batch, want 0", got)
+	}
+	wantUnread(t, s, "alice", 1)
+	wantUnread(t, s, "bob", 0)
+	if a.ID != "" || a.Seq != 0 || b.Seq != 0 || dup.Seq != 0 {
+		t.Fatalf("a failed batch assigned ids or seqs: %q/%d, %d, %d", a.ID, a.Seq, b.Seq, dup.Seq)
+	}
+
+	// Two notifications of one batch with the same id fail it too.
+	x, y := newNotification("carol", 1), newNotification("carol", 2)
+	x.ID = uuid.NewString()
+	y.ID = x.ID
+	_, err = s.CreateNotifications(ctx, []*herald.Notification{x, y})
+	wantCode(t, "batch with one id twice", err, herald.ECONFLICT)
+	if got := len(all(t, s, "carol")); got != 0 {
+		t.Fatalf("carol has %d notifications after a failed batch, want 0", got)
+	}
+
+	// The store still works, and the failed batches used up no seq.
+	create(t, s, a, b)
+	if a.Seq != 2 || b.Seq != 1 {
+		t.Fatalf("after failed batches seqs are %d and %d, want 2 and 1", a.Seq, b.Seq)
+	}
+}
+
+func testCreateBatch(t *testing.T, s herald.Store) {
+	ns := []*herald.Notification{
+		newNotification("alice", 1),
+		newNotification("bob", 1),
+		newNotification("alice", 2),
+		newNotification("alice", 3),
+		newNotification("bob", 2),
+	}
+	created := create(t, s, ns...)
+	want := []int64{1, 1, 2, 3, 2}
+	ids := map[string]bool{}
+	for i, n := range ns {
+		if !created[i] {
+			t.Errorf("created[%d] = false", i)
+		}
+		if n.Seq != want[i] {
+			t.Errorf("ns[%d] (%s) Seq = %d, want %d", i, n.UserID, n.Seq, want[i])
+		}
+		if ids[n.ID] {
+			t.Errorf("ns[%d] reuses id %s", i, n.ID)
+		}
+		ids[n.ID] = true
+		if !n.CreatedAt.Equal(ns[0].CreatedAt) {
+			t.Errorf("ns[%d] CreatedAt %v differs within one batch from %v", i, n.CreatedAt, ns[0].CreatedAt)
+		}
+	}
+	wantSeqs(t, "alice", all(t, s, "alice"), []int64{1, 2, 3})
+	wantSeqs(t, "bob", all(t, s, "bob"), []int64{1, 2})
+	wantUnread(t, s, "alice", 3)
+	wantUnread(t, s, "bob", 2)
+	for _, n := range ns {
+		sameNotification(t, "stored "+n.Title, byID(t, s, n.UserID, n.ID), n)
+	}
+}
+
+func testCreateEmptyBatch(t *testing.T, s herald.Store) {
+	created, err := s.CreateNotifications(ctx, nil)
+	if err != nil {
+		t.Fatalf("CreateNotifications(nil): %v", err)
+	}
+	if len(created) != 0 {
+		t.Fatalf("CreateNotifications(nil) = %v, want no flags", created)
+	}
+	create(t, s, newNotification("alice", 1))
+	wantSeqs(t, "alice", all(t, s, "alice"), []int64{1})
+}
+
+func testCreateForcesUnread(t *testing.T, s herald.Store) {
+	at := time.Now()
+	n := newNotification("alice", 1)
+	n.Read, n.ReadAt = true, &at
+	create(t, s, n)
+	if n.Read || n.ReadAt != nil {
+		t.Fatalf("created notification is read (Read %v, ReadAt %v)", n.Read, n.ReadAt)
+	}
+	wantUnread(t, s, "alice", 1)
+}
+
+func testCreateCanceled(t *testing.T, s herald.Store) {
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	n := newNotification("alice", 1)
+	if _, err := s.CreateNotifications(c, []*herald.Notification{n}); err == nil {
+		t.Fatal("CreateNotifications with a canceled context succeeded")
+	}
+	if got := len(all(t, s, "alice")); got != 0 {
+		t.Fatalf("a canceled create stored %d notifications", got)
+	}
+	create(t, s, n)
+	if n.Seq != 1 {
+		t.Fatalf("Seq after a canceled create = %d, want 1", n.Seq)
+	}
+}
+
+func testSeqNeverReused(t *testing.T, s herald.Store) {
+	ns := createN(t, s, "alice", 3)
+	createN(t, s, "bob", 2)
+
+	// Deleting the newest must not hand its seq out again.
+	if _, err := s.DeleteNotification(ctx, "alice", ns[2].ID); err != nil {
+		t.Fatalf("DeleteNotification: %v", err)
+	}
+	n := newNotification("alice", 4)
+	create(t, s, n)
+	if n.Seq != 4 {
+		t.Fatalf("Seq after deleting the newest = %d, want 4", n.Seq)
+	}
+
+	// Nor after deleting every notification of the user.
+	for _, id := range []string{ns[0].ID, ns[1].ID, n.ID} {
+		if _, err := s.DeleteNotification(ctx, "alice", id); err != nil {
+			t.Fatalf("DeleteNotification: %v", err)
+		}
+	}
+	if got := len(all(t, s, "alice")); got != 0 {
+		t.Fatalf("alice has %d notifications after deleting all", got)
+	}
+	batch := []*herald.Notification{newNotification("alice", 5), newNotification("alice", 6)}
+	create(t, s, batch...)
+	if batch[0].Seq != 5 || batch[1].Seq != 6 {
+		t.Fatalf("seqs after deleting all = %d, %d; want 5, 6", batch[0].Seq, batch[1].Seq)
+	}
+	// Other users count on their own.
+	b := newNotification("bob", 3)
+	create(t, s, b)
+	if b.Seq != 3 {
+		t.Fatalf("bob's Seq = %d, want 3", b.Seq)
+	}
+}
