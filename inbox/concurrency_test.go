@@ -1,0 +1,149 @@
+package inbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/inbox"
+)
+
+// TestConcurrentChangesConvergeOnTheCount runs rounds of concurrent changes
+// for a few users and checks after each round that the last unread count
+// published to each user is the count in the store: a tab that applies counts
+// in arrival order ends on the truth. The store and publisher pause between
+// steps so that goroutines overtake one another as much as possible.
+func TestConcurrentChangesConvergeOnTheCount(t *testing.T) {
+	ctx := context.Background()
+	st := newTestStore()
+	st.onWrite, st.onCount = jitter, jitter
+	rec := &orderRecorder{}
+	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []string{"alice", "bob", "carol"}
+	var (
+		idsMu sync.Mutex
+		ids   = map[string][]string{}
+	)
+	pick := func(r *rand.Rand, user string) string {
+		idsMu.Lock()
+		defer idsMu.Unlock()
+		if len(ids[user]) == 0 {
+			return "none"
+		}
+		return ids[user][r.IntN(len(ids[user]))]
+	}
+	op := func(r *rand.Rand) {
+		user := users[r.IntN(len(users))]
+		switch r.IntN(6) {
+		case 0, 1, 2:
+			batch := []*herald.Notification{note(user, "x")}
+			if r.IntN(3) == 0 { // now and then a batch for two users
+				batch = append(batch, note(users[r.IntN(len(users))], "y"))
+			}
+			ns, err := svc.Create(ctx, batch)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			idsMu.Lock()
+			for _, n := range ns {
+				ids[n.UserID] = append(ids[n.UserID], n.ID)
+			}
+			idsMu.Unlock()
+		case 3:
+			if err := svc.MarkRead(ctx, user, pick(r, user)); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
+				t.Error(err)
+			}
+		case 4:
+			if _, err := svc.MarkAllRead(ctx, user); err != nil {
+				t.Error(err)
+			}
+		case 5:
+			if err := svc.Delete(ctx, user, pick(r, user)); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
+				t.Error(err)
+			}
+		}
+	}
+
+	const rounds, workers, ops = 25, 8, 4
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(round), uint64(w)))
+				for range ops {
+					op(r)
+				}
+			})
+		}
+		wg.Wait()
+
+		last := rec.lastCounts(t)
+		for _, u := range users {
+			want, err := svc.UnreadCount(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := last[u]; ok && got != want {
+				t.Fatalf("round %d: last count published to %s is %d, store has %d", round, u, got, want)
+			}
+		}
+	}
+	if len(rec.lastCounts(t)) != len(users) {
+		t.Fatal("some user never received a count")
+	}
+}
+
+// jitter pauses for a random few microseconds, or just yields, so that
+// goroutines overtake one another between a commit, the count read and the
+// publish. The test does not depend on the pauses; they only make a wrong
+// order likely to show.
+func jitter() {
+	if rand.IntN(2) == 0 {
+		runtime.Gosched()
+		return
+	}
+	time.Sleep(time.Duration(rand.IntN(50)) * time.Microsecond)
+}
+
+// orderRecorder records the order of publishes and pauses inside Publish.
+type orderRecorder struct {
+	mu   sync.Mutex
+	msgs []*herald.Message
+}
+
+func (r *orderRecorder) Publish(ctx context.Context, m *herald.Message) (int, error) {
+	jitter()
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	return 1, nil
+}
+
+// lastCounts returns the last unread count published to each user.
+func (r *orderRecorder) lastCounts(t *testing.T) map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last := map[string]int{}
+	for _, m := range r.msgs {
+		var body struct {
+			Type  string `json:"type"`
+			Count int    `json:"count"`
+		}
+		if err := json.Unmarshal(m.Payload, &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.Type == herald.TypeUnreadCount {
+			last[m.To.Name] = body.Count
+		}
+	}
+	return last
+}
