@@ -20,8 +20,8 @@ import (
 // steps so that goroutines overtake one another as much as possible.
 func TestConcurrentChangesConvergeOnTheCount(t *testing.T) {
 	ctx := context.Background()
-	st := newTestStore()
-	st.onWrite, st.onCount = jitter, jitter
+	st := newHookStore(nil)
+	st.afterWrite, st.afterCount = jitter, jitter
 	rec := &orderRecorder{}
 	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec})
 	if err != nil {

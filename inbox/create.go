@@ -9,8 +9,8 @@ import (
 
 // Create validates ns, stores them in one Store call and then, per user, pushes
 // each notification that is new followed by the user's unread count. A
-// notification whose idempotency key was seen before comes back as stored and
-// is not pushed again. The caller's notifications are not modified; the stored
+// notification whose idempotency key was seen before comes back as first
+// stored, with Replayed set, and is not pushed again. The caller's notifications are not modified; the stored
 // ones are returned in the same order.
 //
 // Publish failures are logged and do not fail the call: the notifications are
@@ -53,8 +53,9 @@ func (s *Service) Create(ctx context.Context, ns []*herald.Notification) ([]*her
 	if len(created) != len(batch) {
 		return nil, herald.Errorf(herald.EINTERNAL, "store reported %d results for %d notifications", len(created), len(batch))
 	}
-	for _, n := range batch {
+	for i, n := range batch {
 		n.Timestamp = n.CreatedAt
+		n.Replayed = !created[i]
 	}
 
 	pctx, cancel := s.afterCommit(ctx)

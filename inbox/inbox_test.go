@@ -69,9 +69,9 @@ var clock = time.Date(2025, 11, 10, 8, 15, 30, 123_000_000, time.UTC)
 
 const wantStamp = "2025-11-10T08:15:30.123Z"
 
-func newService(t *testing.T) (*inbox.Service, *testStore, *recorder) {
+func newService(t *testing.T) (*inbox.Service, *hookStore, *recorder) {
 	t.Helper()
-	st := newTestStore()
+	st := newHookStore(nil)
 	rec := &recorder{}
 	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec, Now: func() time.Time { return clock }})
 	if err != nil {
@@ -211,8 +211,11 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[0].ID != a[0].ID || b[0].Title != "once" {
-		t.Fatalf("replayed create returned %+v, want the stored %+v", b[0], a[0])
+	if b[0].ID != a[0].ID || b[0].Title != "once" || !b[0].Replayed {
+		t.Fatalf("replayed create returned %+v, want the stored %+v marked Replayed", b[0], a[0])
+	}
+	if a[0].Replayed || b[1].Replayed {
+		t.Fatal("a new notification is marked Replayed")
 	}
 	msgs := rec.take(t)
 	if len(msgs) != 2 || msgs[0].Notification == nil || msgs[0].Notification.Title != "fresh" || *msgs[1].Count != 2 {
@@ -230,7 +233,7 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 
 func TestPublishFailureDoesNotFailTheChange(t *testing.T) {
 	ctx := context.Background()
-	st := newTestStore()
+	st := newHookStore(nil)
 	rec := &recorder{fail: errors.New("broker down")}
 	var logs bytes.Buffer
 	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -254,7 +257,7 @@ func TestPublishFailureDoesNotFailTheChange(t *testing.T) {
 
 func TestNilPublisherOnlyCommits(t *testing.T) {
 	ctx := context.Background()
-	svc, err := inbox.New(inbox.Config{Store: newTestStore()})
+	svc, err := inbox.New(inbox.Config{Store: newHookStore(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,14 +271,14 @@ func TestNilPublisherOnlyCommits(t *testing.T) {
 }
 
 func TestPushFollowsCommitEvenIfCallerGoesAway(t *testing.T) {
-	st := newTestStore()
+	st := newHookStore(nil)
 	rec := &recorder{}
 	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st.onWrite = cancel // the caller leaves right after the commit
+	st.afterWrite = cancel // the caller leaves right after the commit
 	if _, err := svc.Create(ctx, []*herald.Notification{note("alice", "a")}); err != nil {
 		t.Fatal(err)
 	}
