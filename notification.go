@@ -90,6 +90,9 @@ type NotificationFilter struct {
 	// Since returns notifications with Seq > Since in ascending order; it is the
 	// resume query, and it overrides Before.
 	Since int64
+	// Ascending asks for the resume query even when Since is 0 (everything,
+	// oldest first); Since > 0 implies it.
+	Ascending bool
 	Limit int // 0 means a default of 50
 }
 

@@ -57,6 +57,7 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		connectedAt: srv.cfg.Now(),
 		drained:     make(chan struct{}, 1),
 		written:     make(chan struct{}),
+		replaying:   true, // hold live messages until "connected" is queued
 	}
 	c.touch()
 	return c

@@ -35,7 +35,9 @@ func (d *dispatcher) connected(since int64) {
 	d.c.sendData(encode(msg), true)
 	if since >= 0 {
 		d.replay(since)
+		return
 	}
+	d.release(nil, 0)
 }
 
 // handle answers one complete client text message.
@@ -159,7 +161,7 @@ func (d *dispatcher) replay(since int64) {
 	inbox := c.srv.cfg.Inbox
 	for inbox != nil {
 		ctx, cancel := d.ctx()
-		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: c.user, Since: last, Limit: c.srv.cfg.ReplayPageSize})
+		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: c.user, Since: last, Ascending: true, Limit: c.srv.cfg.ReplayPageSize})
 		cancel()
 		if err != nil {
 			c.srv.log.Error("resume", "user", c.user, "err", err)
@@ -178,13 +180,21 @@ func (d *dispatcher) replay(since int64) {
 			break
 		}
 	}
-	done := encode(resumedMsg{Type: TypeResumed, Since: since, LastSeq: last, Replayed: count, Timestamp: d.now()})
+	d.release(encode(resumedMsg{Type: TypeResumed, Since: since, LastSeq: last, Replayed: count, Timestamp: d.now()}), last)
+}
+
+// release queues first (when not nil) and then the live messages held so
+// far, minus notifications with seq <= last, and stops holding.
+func (d *dispatcher) release(first []byte, last int64) {
+	c := d.c
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return
 	}
-	c.queue = append(c.queue, frame{opText, done})
+	if first != nil {
+		c.queue = append(c.queue, frame{opText, first})
+	}
 	for _, m := range c.held {
 		if m.Seq != 0 && m.Seq <= last {
 			continue

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs Herald's whole test suite on a fresh Debian machine: installs what the
+# tests need (PostgreSQL and redis-server from Debian, the npm packages of the
+# end-to-end tests), then checks formatting, vets, and runs every Go test with
+# the race detector. Test helpers start their own PostgreSQL and Redis servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: please install: ${missing[*]} (or run as root)" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# PostgreSQL refuses to run as root; the test helper runs it as this user.
+id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres 2>/dev/null || true
+
+if [ -f e2e/package.json ]; then
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+echo "test.sh: gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on: $unformatted" >&2
+  exit 1
+fi
+echo "test.sh: go vet"
+go vet ./...
+echo "test.sh: go test -race"
+export HERALD_TEST_REQUIRE_SERVICES=1
+go test -race -count=1 -timeout 20m ./...

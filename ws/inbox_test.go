@@ -1,0 +1,133 @@
+package ws_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/hub"
+)
+
+func TestMarkReadSyncsTabs(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	tab1, _ := e.connect("alice")
+	tab2, _ := e.connect("alice")
+	n := notify(t, e, "alice", "hello")
+	for _, tab := range []*client{tab1, tab2} {
+		m := tab.readType("notification:new")
+		if got := m["notification"].(map[string]any)["id"]; got != n.ID {
+			t.Fatalf("notification id %v, want %s", got, n.ID)
+		}
+		if c := tab.readType("notification:unread_count"); c["count"] != float64(1) {
+			t.Fatalf("count %v, want 1", c["count"])
+		}
+	}
+
+	tab1.send(map[string]any{"type": "mark_read", "notificationId": n.ID})
+	for _, tab := range []*client{tab1, tab2} {
+		if m := tab.readType("notification:read"); m["notificationId"] != n.ID {
+			t.Errorf("read message %v", m)
+		}
+		if c := tab.readType("notification:unread_count"); c["count"] != float64(0) {
+			t.Errorf("count %v, want 0", c["count"])
+		}
+	}
+	// Marking twice is harmless: no error comes back.
+	tab1.send(map[string]any{"type": "mark_read", "notificationId": n.ID})
+	tab1.send(map[string]any{"type": "ping"})
+	if m := tab1.read(); m["type"] != "pong" {
+		t.Errorf("after a second mark_read got %v, want only the pong", m)
+	}
+}
+
+func TestMarkReadOfAnotherUser(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	n := notify(t, e, "alice", "private")
+	mallory, _ := e.connect("mallory")
+	mallory.send(map[string]any{"type": "mark_read", "notificationId": n.ID})
+	if m := mallory.read(); m["type"] != "error" || m["code"] != "not_found" {
+		t.Fatalf("got %v, want a not_found error", m)
+	}
+	if c, _ := e.inbox.UnreadCount(context.Background(), "alice"); c != 1 {
+		t.Fatalf("alice's unread count changed to %d", c)
+	}
+	for _, bad := range []any{nil, 42, ""} {
+		mallory.send(map[string]any{"type": "mark_read", "notificationId": bad})
+		if m := mallory.read(); m["type"] != "error" || m["code"] != "invalid" {
+			t.Errorf("notificationId %v: got %v", bad, m)
+		}
+	}
+}
+
+func TestResumeReplaysInOrder(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	var seqs []int64
+	for i := range 450 { // more than two replay pages
+		seqs = append(seqs, notify(t, e, "alice", fmt.Sprint(i)).Seq)
+	}
+	cl, hello := e.connect("alice", "since", fmt.Sprint(seqs[9]))
+	if hello["unreadCount"] != float64(450) {
+		t.Errorf("unreadCount %v", hello["unreadCount"])
+	}
+	for _, want := range seqs[10:] {
+		m := cl.read()
+		if m["type"] != "notification:new" || m["replayed"] != true {
+			t.Fatalf("got %v, want replayed notification %d", m, want)
+		}
+		if got := int64(m["notification"].(map[string]any)["seq"].(float64)); got != want {
+			t.Fatalf("seq %d, want %d", got, want)
+		}
+	}
+	if m := cl.read(); m["type"] != "resumed" || m["lastSeq"] != float64(seqs[len(seqs)-1]) || m["replayed"] != float64(440) {
+		t.Fatalf("got %v, want resumed", m)
+	}
+	// A resume message on an open connection does the same.
+	cl.send(map[string]any{"type": "resume", "since": seqs[447]})
+	for _, want := range seqs[448:] {
+		m := cl.readType("notification:new")
+		if got := int64(m["notification"].(map[string]any)["seq"].(float64)); got != want {
+			t.Fatalf("seq %d, want %d", got, want)
+		}
+	}
+	cl.readType("resumed")
+}
+
+// TestResumeBoundary creates notifications while a client resumes: every
+// one must arrive exactly once, in seq order, whether by replay or live.
+func TestResumeBoundary(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	const before, during = 300, 300
+	for i := range before {
+		notify(t, e, "alice", fmt.Sprint(i))
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range during {
+			if _, err := e.inbox.Create(context.Background(), []*herald.Notification{{UserID: "alice", Type: "t", Title: fmt.Sprint("live", i)}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	cl, _ := e.connect("alice", "since", "0")
+	var last int64
+	for last < before+during {
+		m := cl.read()
+		if m["type"] != "notification:new" {
+			continue
+		}
+		seq := int64(m["notification"].(map[string]any)["seq"].(float64))
+		if seq != last+1 {
+			t.Fatalf("got seq %d after %d: a gap or a duplicate at the replay boundary", seq, last)
+		}
+		last = seq
+	}
+	wg.Wait()
+	if m, err := cl.tryRead(200 * 1e6); err == nil && m["type"] == "notification:new" {
+		t.Fatalf("extra notification after the last: %v", m)
+	}
+}
