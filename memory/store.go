@@ -131,6 +131,7 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 			continue
 		}
 		n := clone(&out[i])
+		n.Replayed = false // a property of one call's answer, not of the notification
 		ib := s.users[n.UserID]
 		if ib == nil {
 			ib = &inbox{keys: make(map[string]*herald.Notification)}
@@ -256,7 +257,7 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 		return page, nil
 	}
 	keep := func(n *herald.Notification) bool { return !f.UnreadOnly || !n.Read }
-	if f.Since > 0 {
+	if f.Since > 0 || f.Ascending {
 		i := sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq > f.Since })
 		for ; i < len(ib.list) && len(page) < limit; i++ {
 			if keep(ib.list[i]) {
