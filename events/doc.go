@@ -39,8 +39,9 @@
 //   - title, message, link: text/template templates (title is required). They
 //     see the event data as "." and fail on a missing key (missingkey=error),
 //     so {{.tripId}} with no tripId in the event is refused rather than
-//     rendered as "<no value>". Fields whose names are not identifiers are
-//     reached with index: {{index . "trip-id"}}.
+//     rendered as "<no value>". An optional field is reached with index,
+//     which yields nothing for a missing key: {{with index . "note"}} ({{.}}){{end}}.
+//     So is a field whose name is not an identifier: {{index . "trip-id"}}.
 //   - data: the notification's data object, whose values are described below.
 //
 // A value in data is one of:
