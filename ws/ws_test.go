@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -367,43 +368,55 @@ func TestSlowConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	counts := make([]int, fast)
+	counts := make([]atomic.Int64, fast)
 	for i, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for counts[i] < msgs {
+			for counts[i].Load() < msgs {
 				m, err := c.tryRead(10 * time.Second)
 				if err != nil {
 					t.Errorf("fast client %d: %v", i, err)
 					return
 				}
 				if m["type"] == "tick" {
-					counts[i]++
+					counts[i].Add(1)
 				}
 			}
 		}()
 	}
+	// The sender keeps within a window of what the fast clients have read,
+	// so only the slow client can overflow; it never waits for the slow one.
+	slowest := func() int64 {
+		m := int64(msgs)
+		for i := range counts {
+			m = min(m, counts[i].Load())
+		}
+		return m
+	}
 	payload := bytes.Repeat([]byte("x"), 8000)
 	sent := make(chan struct{})
 	go func() {
+		defer close(sent)
 		for i := range msgs {
-			if i%16 == 15 { // bursts, as a busy backend sends: fast readers keep up
-				time.Sleep(2 * time.Millisecond)
+			for int64(i)-slowest() > 32 {
+				if t.Failed() {
+					return
+				}
+				time.Sleep(time.Millisecond)
 			}
 			e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "room"},
 				Payload: fmt.Appendf(nil, `{"type":"tick","i":%d,"pad":%q}`, i, payload)})
 		}
-		close(sent)
 	}()
 	select {
 	case <-sent:
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the sender was blocked by a slow consumer")
 	}
 	wg.Wait()
-	for i, n := range counts {
-		if n != msgs {
+	for i := range counts {
+		if n := counts[i].Load(); n != msgs {
 			t.Errorf("client %d received %d of %d", i, n, msgs)
 		}
 	}
