@@ -1,0 +1,175 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// createRequest is one CreateNotifications call waiting for the writer.
+type createRequest struct {
+	ctx    context.Context
+	ns     []*herald.Notification
+	result *created
+	err    error
+	done   chan struct{} // closed once result or err is set
+}
+
+// CreateNotifications stores ns in one transaction; see herald.Store. The call
+// queues ns for the writer loop, which may commit it together with other
+// callers' notifications: each call still succeeds or fails as a whole, on its
+// own.
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+	for i, n := range ns {
+		if n == nil {
+			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if len(ns) == 0 {
+		return []bool{}, nil
+	}
+
+	r := &createRequest{ctx: ctx, ns: ns, done: make(chan struct{})}
+	s.queueMu.RLock()
+	if s.closed.Load() {
+		s.queueMu.RUnlock()
+		return nil, errClosed
+	}
+	select {
+	case s.queue <- r:
+		s.queueMu.RUnlock()
+	case <-ctx.Done():
+		s.queueMu.RUnlock()
+		return nil, ctx.Err()
+	}
+
+	// Once queued, the request is the writer's: wait for its answer even if
+	// ctx ends meanwhile, so ns is never written while the caller uses it.
+	// The writer drops requests whose ctx ended before their turn.
+	<-r.done
+	if r.err != nil {
+		return nil, r.err
+	}
+	for i, n := range ns {
+		*n = r.result.out[i]
+	}
+	return r.result.new, nil
+}
+
+// commitLoop is the writer: it takes the queued requests, as many as fit in
+// maxBatch notifications, and commits them in one transaction. While one
+// transaction commits, the next requests queue up, so the busier the store,
+// the more each commit carries.
+func (s *Store) commitLoop() {
+	defer close(s.loopDone)
+	var batch []*createRequest
+	for r := range s.queue {
+		batch = append(batch[:0], r)
+		n := len(r.ns)
+	fill:
+		for n < s.maxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+				n += len(r.ns)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+		clear(batch) // let finished requests be collected
+	}
+}
+
+// commit runs batch in one transaction, each request inside its own savepoint
+// so a request that fails rolls back alone.
+func (s *Store) commit(batch []*createRequest) {
+	live := make([]*createRequest, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+
+	// The transaction serves several callers, so no one caller's context
+	// may cancel it.
+	ctx := context.Background()
+	now := s.now().UTC().Truncate(time.Microsecond)
+	s.commits.Add(1)
+	err := func() error {
+		tx, err := s.writer.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if len(live) == 1 {
+			if live[0].result, err = createInTx(ctx, tx, s.stmts, live[0].ns, now); err != nil {
+				live[0].err = err
+				return nil
+			}
+			return tx.Commit()
+		}
+		for _, r := range live {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT request`); err != nil {
+				return err
+			}
+			r.result, r.err = createInTx(ctx, tx, s.stmts, r.ns, now)
+			if r.err != nil {
+				r.result = nil
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO request`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE request`); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		err = storeError("create notifications", err)
+	}
+	for _, r := range live {
+		if r.err != nil {
+			r.err = storeError("create notifications", r.err)
+		}
+		if r.err == nil && err != nil {
+			r.err, r.result = err, nil
+		}
+		if r.err != nil {
+			r.result = nil
+		}
+		close(r.done)
+	}
+}
+
+// storeError wraps a database failure: a lock held too long by another
+// process is worth retrying, anything else is internal.
+func storeError(op string, err error) error {
+	var herr *herald.Error
+	if errors.As(err, &herr) {
+		return err
+	}
+	if isBusy(err) {
+		return herald.Errorf(herald.EUNAVAILABLE, "notification database is busy")
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}

@@ -1,0 +1,146 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// MarkRead marks one of userID's notifications read at at (now when zero).
+func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
+	id, ok := lookupID(id)
+	if !ok {
+		return false, errNotFound
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	res, err := s.writer.ExecContext(ctx,
+		`UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL`,
+		micros(at), id, userID)
+	if err != nil {
+		return false, storeError("mark read", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, storeError("mark read", err)
+	} else if n > 0 {
+		return true, nil
+	}
+	// Nothing changed: already read, or not userID's to mark.
+	var one int
+	err = s.readers.QueryRowContext(ctx, `SELECT 1 FROM notifications WHERE id = ? AND user_id = ?`, id, userID).Scan(&one)
+	switch {
+	case isNoRows(err):
+		return false, errNotFound
+	case err != nil:
+		return false, storeError("mark read", err)
+	}
+	return false, nil
+}
+
+// MarkAllRead marks every unread notification of userID read.
+func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	res, err := s.writer.ExecContext(ctx,
+		`UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`, micros(at), userID)
+	if err != nil {
+		return 0, storeError("mark all read", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, storeError("mark all read", err)
+	}
+	return int(n), nil
+}
+
+// DeleteNotification removes one of userID's notifications. Its seq stays
+// used, and its idempotency key is forgotten with it.
+func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
+	id, ok := lookupID(id)
+	if !ok {
+		return false, errNotFound
+	}
+	var wasUnread bool
+	err := s.writer.QueryRowContext(ctx,
+		`DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING read_at IS NULL`, id, userID).Scan(&wasUnread)
+	switch {
+	case isNoRows(err):
+		return false, errNotFound
+	case err != nil:
+		return false, storeError("delete", err)
+	}
+	return wasUnread, nil
+}
+
+// FindNotifications returns a page selected by f.
+func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+
+	q := `SELECT ` + columns + ` FROM notifications WHERE user_id = ?`
+	args := []any{f.UserID}
+	if f.UnreadOnly {
+		q += ` AND read_at IS NULL`
+	}
+	switch {
+	case f.Since > 0:
+		q += ` AND seq > ? ORDER BY seq ASC LIMIT ?`
+		args = append(args, f.Since, limit)
+	case f.Before > 0:
+		q += ` AND seq < ? ORDER BY seq DESC LIMIT ?`
+		args = append(args, f.Before, limit)
+	default:
+		q += ` ORDER BY seq DESC LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.readers.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, storeError("find", err)
+	}
+	defer rows.Close()
+	page := []*herald.Notification{}
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, storeError("find", err)
+		}
+		page = append(page, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError("find", err)
+	}
+	return page, nil
+}
+
+// UnreadCount counts userID's unread notifications, from an index of unread
+// ones only.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	var n int
+	err := s.readers.QueryRowContext(ctx,
+		`SELECT count(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&n)
+	if err != nil {
+		return 0, storeError("unread count", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// columns is the select list scanNotification reads.
+const columns = `id, seq, user_id, type, title, message, link, data, read_at, created_at, idempotency_key`
+
+// statements are the writer's prepared statements. The writer has one
+// connection, so each is prepared once and reused by every transaction.
+type statements struct {
+	byKey, bumpSeq, insert *sql.Stmt
+}
+
+func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
+	var st statements
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = db.PrepareContext(ctx, q)
+		return s
+	}
+	st.byKey = prep(`SELECT ` + columns + ` FROM notifications WHERE user_id = ? AND idempotency_key = ?`)
+	st.bumpSeq = prep(`INSERT INTO user_seqs (user_id, last_seq) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq
+		RETURNING last_seq`)
+	st.insert = prep(`INSERT INTO notifications (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	return &st, nil
+}
+
+func (st *statements) close() {
+	for _, s := range []*sql.Stmt{st.byKey, st.bumpSeq, st.insert} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanNotification reads a row selected with columns.
+func scanNotification(row scanner) (*herald.Notification, error) {
+	var (
+		n       herald.Notification
+		data    sql.NullString
+		readAt  sql.NullInt64
+		created int64
+		key     sql.NullString
+	)
+	err := row.Scan(&n.ID, &n.Seq, &n.UserID, &n.Type, &n.Title, &n.Message, &n.Link, &data, &readAt, &created, &key)
+	if err != nil {
+		return nil, err
+	}
+	if data.Valid {
+		n.Data = []byte(data.String)
+	}
+	if readAt.Valid {
+		t := fromMicros(readAt.Int64)
+		n.Read, n.ReadAt = true, &t
+	}
+	n.CreatedAt = fromMicros(created)
+	n.Timestamp = n.CreatedAt
+	n.IdempotencyKey = key.String
+	return &n, nil
+}
+
+// micros is how the schema stores a time.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// nullable stores an empty string as NULL.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// isNoRows reports whether err says a query found nothing.
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
