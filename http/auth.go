@@ -1,0 +1,77 @@
+package http
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald"
+)
+
+// handlerFunc is a route that returns its failure instead of answering it,
+// so every error goes through writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// userHandlerFunc is a route for an authenticated user.
+type userHandlerFunc func(w http.ResponseWriter, r *http.Request, c *herald.Claims) error
+
+// bearer returns the token of an "Authorization: Bearer <token>" header, or
+// "" when there is none. The scheme is case-insensitive (RFC 9110).
+func bearer(r *http.Request) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// backend wraps a server API route: the caller must present the API key.
+func (s *Server) backend(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := s.checkAPIKey(r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// checkAPIKey compares the request's bearer key with the configured one in
+// constant time. Both are hashed first, so neither the key's content nor its
+// length shows in the timing. With no key configured every key is refused.
+func (s *Server) checkAPIKey(r *http.Request) error {
+	key := bearer(r)
+	if key == "" {
+		return herald.Errorf(herald.ECREDENTIALS, "Missing API key")
+	}
+	given := sha256.Sum256([]byte(key))
+	if subtle.ConstantTimeCompare(given[:], s.apiKey[:]) != 1 || s.cfg.APIKey == "" {
+		return herald.Errorf(herald.ETOKEN, "Invalid API key")
+	}
+	return nil
+}
+
+// user wraps an inbox route: the caller must present a token the Verifier
+// accepts, and acts as the token's user. The API key is not a user token.
+func (s *Server) user(h userHandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := bearer(r)
+		if token == "" {
+			s.writeError(w, r, herald.Errorf(herald.ECREDENTIALS, "Missing authentication credentials"))
+			return
+		}
+		c, err := s.cfg.Verifier.Verify(r.Context(), token)
+		if err == nil && (c == nil || c.UserID == "") {
+			err = herald.Errorf(herald.ETOKEN, "Invalid or expired token")
+		}
+		if err == nil {
+			err = h(w, r, c)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}

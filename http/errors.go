@@ -1,0 +1,66 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/heraldhq/herald"
+)
+
+// codeMethodNotAllowed is the error code of a 405 answer. It is the one code
+// not in herald's table, since only HTTP routing can produce it.
+const codeMethodNotAllowed = "method_not_allowed"
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError answers err with its code's status and its safe message.
+// Internal errors are logged and answered generically, since their text may
+// hold details the caller must not see.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case herald.CodeOf(err) != herald.EINTERNAL:
+	case errors.Is(err, context.DeadlineExceeded):
+		err = herald.Errorf(herald.EUNAVAILABLE, "Request timed out")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads this answer.
+		s.log.Debug("http: request canceled", "method", r.Method, "path", r.URL.Path)
+		err = herald.Errorf(herald.EUNAVAILABLE, "Request canceled")
+	default:
+		s.log.Error("http: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		err = herald.Errorf(herald.EINTERNAL, "Internal server error")
+	}
+	code := herald.CodeOf(err)
+	if code == herald.ECREDENTIALS || code == herald.ETOKEN {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
+	writeJSON(w, code.HTTPStatus(), errorBody{errorDetail{string(code), herald.ErrorMessage(err)}})
+}
+
+// writeJSON answers v as JSON with status. Answers are never cached: they
+// hold a user's notifications or a node's live figures.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a value the server built wrong fails to encode.
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":{"code":"internal","message":"Internal server error"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,260 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/heraldhq/herald"
+)
+
+// Page sizes of GET /api/notifications.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// notificationInput is one notification as a backend sends it.
+type notificationInput struct {
+	ID             string          `json:"id"`
+	UserID         string          `json:"userId"`
+	Type           string          `json:"type"`
+	Title          string          `json:"title"`
+	Message        string          `json:"message"`
+	Link           string          `json:"link"`
+	Data           json.RawMessage `json:"data"`
+	IdempotencyKey string          `json:"idempotencyKey"`
+}
+
+// createInput is the body of POST /api/notifications: one notification, or a
+// batch under "notifications" (which then wins over any top-level fields).
+type createInput struct {
+	notificationInput
+	Notifications *[]notificationInput `json:"notifications"`
+}
+
+// notificationsResponse answers a batch create and an event.
+type notificationsResponse struct {
+	Notifications []*herald.Notification `json:"notifications"`
+}
+
+// notification converts in, checking what Notification.Validate does not.
+func (in *notificationInput) notification() (*herald.Notification, error) {
+	n := &herald.Notification{
+		ID:             in.ID,
+		UserID:         in.UserID,
+		Type:           in.Type,
+		Title:          in.Title,
+		Message:        in.Message,
+		Link:           in.Link,
+		IdempotencyKey: in.IdempotencyKey,
+	}
+	if in.ID != "" {
+		if err := checkNotificationID("id", in.ID); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.Data) > 0 && !bytes.Equal(in.Data, []byte("null")) {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, in.Data); err != nil {
+			return nil, herald.Errorf(herald.EINVALID, "data is not valid JSON")
+		}
+		n.Data = buf.Bytes()
+	}
+	return n, n.Validate()
+}
+
+// handleCreateNotifications stores one notification (201 with it) or a batch
+// (201 with {"notifications":[...]}) and pushes each to its user. A retry with
+// a known idempotency key (the Idempotency-Key header, or each batch item's
+// idempotencyKey) creates nothing and answers 200 with what was stored first.
+func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r, s.cfg.MaxBatchBodyBytes)
+	if err != nil {
+		return err
+	}
+	var in createInput
+	if err := decodeObject(body, &in, false); err != nil {
+		return err
+	}
+	key := r.Header.Get("Idempotency-Key")
+
+	if in.Notifications == nil {
+		if int64(len(body)) > s.cfg.MaxBodyBytes {
+			return tooLarge(s.cfg.MaxBodyBytes)
+		}
+		if key != "" {
+			in.IdempotencyKey = key
+		}
+		n, err := in.notification()
+		if err != nil {
+			return err
+		}
+		stored, err := s.create(r, []*herald.Notification{n})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, createdStatus(stored), stored[0])
+		return nil
+	}
+
+	items := *in.Notifications
+	switch {
+	case key != "":
+		return herald.Errorf(herald.EINVALID, "Idempotency-Key applies to a single notification; give each batch item an idempotencyKey")
+	case len(items) == 0:
+		return herald.Errorf(herald.EINVALID, "notifications must not be empty")
+	case len(items) > MaxBatch:
+		return herald.Errorf(herald.ETOOLARGE, "notifications holds more than %d items", MaxBatch)
+	}
+	ns := make([]*herald.Notification, len(items))
+	for i := range items {
+		n, err := items[i].notification()
+		if err != nil {
+			return herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
+		}
+		ns[i] = n
+	}
+	stored, err := s.create(r, ns)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, createdStatus(stored), notificationsResponse{Notifications: stored})
+	return nil
+}
+
+// create stores ns through the Inbox and checks it answered one per request.
+func (s *Server) create(r *http.Request, ns []*herald.Notification) ([]*herald.Notification, error) {
+	stored, err := s.cfg.Inbox.Create(r.Context(), ns)
+	if err != nil {
+		return nil, err
+	}
+	if len(stored) != len(ns) {
+		return nil, herald.Errorf(herald.EINTERNAL, "inbox returned %d notifications for %d", len(stored), len(ns))
+	}
+	return stored, nil
+}
+
+// createdStatus is 200 when every notification was an idempotent replay, and
+// 201 when the request created anything.
+func createdStatus(ns []*herald.Notification) int {
+	if len(ns) == 0 {
+		return http.StatusCreated
+	}
+	for _, n := range ns {
+		if !n.Replayed {
+			return http.StatusCreated
+		}
+	}
+	return http.StatusOK
+}
+
+// handleListNotifications answers a page of the user's notifications, newest
+// first: ?limit= (1 to MaxPageSize, default DefaultPageSize), ?before=<seq>
+// (the nextCursor of the previous page) and ?unread=true.
+func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
+	q := r.URL.Query()
+	f := herald.NotificationFilter{UserID: c.UserID, Limit: DefaultPageSize}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return herald.Errorf(herald.EINVALID, "limit must be an integer from 1 to %d", MaxPageSize)
+		}
+		f.Limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return herald.Errorf(herald.EINVALID, "before must be a positive seq, as given by nextCursor")
+		}
+		f.Before = n
+	}
+	if v := q.Get("unread"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return herald.Errorf(herald.EINVALID, "unread must be true or false")
+		}
+		f.UnreadOnly = b
+	}
+
+	page := f.Limit
+	f.Limit++ // one more than the page tells whether another page follows
+	ns, err := s.cfg.Inbox.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	count, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		Notifications []*herald.Notification `json:"notifications"`
+		NextCursor    *string                `json:"nextCursor"` // null on the last page
+		UnreadCount   int                    `json:"unreadCount"`
+	}{Notifications: ns, UnreadCount: count}
+	if len(ns) > page {
+		resp.Notifications = ns[:page]
+		next := strconv.FormatInt(ns[page-1].Seq, 10)
+		resp.NextCursor = &next
+	}
+	if resp.Notifications == nil {
+		resp.Notifications = []*herald.Notification{}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// handleUnreadCount answers {"count":N}.
+func (s *Server) handleUnreadCount(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
+	n, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Count int `json:"count"`
+	}{n})
+	return nil
+}
+
+// handleMarkRead marks one of the user's notifications read. Another user's
+// notification is not found.
+func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
+	id := r.PathValue("id")
+	if err := checkNotificationID("id", id); err != nil {
+		return err
+	}
+	if err := s.cfg.Inbox.MarkRead(r.Context(), c.UserID, id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ID   string `json:"id"`
+		Read bool   `json:"read"`
+	}{id, true})
+	return nil
+}
+
+// handleMarkAllRead marks all the user's notifications read: {"updated":N}.
+func (s *Server) handleMarkAllRead(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
+	n, err := s.cfg.Inbox.MarkAllRead(r.Context(), c.UserID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Updated int `json:"updated"`
+	}{n})
+	return nil
+}
+
+// handleDeleteNotification deletes one of the user's notifications: 204.
+func (s *Server) handleDeleteNotification(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
+	id := r.PathValue("id")
+	if err := checkNotificationID("id", id); err != nil {
+		return err
+	}
+	if err := s.cfg.Inbox.Delete(r.Context(), c.UserID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

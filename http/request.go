@@ -1,0 +1,148 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald"
+)
+
+// MaxChannelLen bounds channel names in paths.
+const MaxChannelLen = 128
+
+// readBody reads r's body, at most limit bytes of UTF-8. A body declared or
+// found larger is ETOOLARGE; a Content-Type other than JSON is EUNSUPPORTED
+// (no Content-Type at all is accepted, for curl users).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, herald.Errorf(herald.EUNSUPPORTED, "Content-Type must be application/json")
+		}
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return nil, tooLarge(limit)
+		}
+		return nil, herald.Errorf(herald.EINVALID, "Cannot read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, herald.Errorf(herald.EINVALID, "Request body is required")
+	}
+	if !utf8.Valid(body) {
+		return nil, herald.Errorf(herald.EINVALID, "Request body must be valid UTF-8")
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) error {
+	return herald.Errorf(herald.ETOOLARGE, "Request body is larger than %d bytes", limit)
+}
+
+// decodeObject decodes the JSON object body into v. Unknown fields are
+// ignored; a known field of the wrong type is an error naming it. useNumber
+// keeps numbers in maps as json.Number, so large ids keep every digit.
+func decodeObject(body []byte, v any, useNumber bool) error {
+	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' {
+		return herald.Errorf(herald.EINVALID, "Request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if useNumber {
+		dec.UseNumber()
+	}
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te) && te.Field != "":
+		return herald.Errorf(herald.EINVALID, "%s must be %s", te.Field, jsonKind(te.Type))
+	}
+	return herald.Errorf(herald.EINVALID, "Request body is not valid JSON")
+}
+
+// jsonKind names the JSON type that Go type t decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	}
+	return "a number"
+}
+
+// compactObject returns body compacted, once, for every recipient to share.
+// It must hold one JSON object.
+func compactObject(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(body))
+	if err := json.Compact(&buf, body); err != nil || buf.Len() == 0 || buf.Bytes()[0] != '{' {
+		return nil, herald.Errorf(herald.EINVALID, "Request body must be a JSON object")
+	}
+	return buf.Bytes(), nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkUserID validates a user id taken from field (a path or query parameter).
+func checkUserID(field, id string) error {
+	if id == "" || len(id) > herald.MaxUserIDLen || !printable(id) {
+		return herald.Errorf(herald.EINVALID, "%s must be 1 to %d bytes of printable text", field, herald.MaxUserIDLen)
+	}
+	return nil
+}
+
+// checkNotificationID validates a notification id from field.
+func checkNotificationID(field, id string) error {
+	if id == "" || len(id) > herald.MaxKeyLen || !printable(id) {
+		return herald.Errorf(herald.EINVALID, "%s must be 1 to %d bytes of printable text", field, herald.MaxKeyLen)
+	}
+	return nil
+}
+
+// checkChannel validates a channel name: 1 to MaxChannelLen characters of
+// A-Z a-z 0-9 _ - : . @ /. A "/" in a path parameter must be sent as %2F.
+func checkChannel(name string) error {
+	ok := name != "" && len(name) <= MaxChannelLen
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_-:.@/", c) >= 0
+	}
+	if !ok {
+		return herald.Errorf(herald.EINVALID, "channel must be 1 to %d characters of A-Z a-z 0-9 _ - : . @ /", MaxChannelLen)
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+// Package http is Herald's REST API over net/http. It serves three audiences:
+//
+//   - backends, with the API key as a bearer token: push messages to a user, a
+//     channel or everyone, create notifications, raise domain events, read stats;
+//   - users, with their own token: read and manage their inbox;
+//   - operators, with no credentials: /healthz, /readyz and /metrics.
+//
+// Every error is JSON, {"error":{"code":"...","message":"..."}}, with the
+// status of its herald.ErrorCode. Other handlers, such as the WebSocket
+// endpoint and the demo page, are mounted beside the API with Server.Handle.
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Defaults and limits of the Server.
+const (
+	// DefaultAddr is the design document's port on every interface.
+	DefaultAddr = ":3007"
+	// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is zero.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultMaxBatchBodyBytes bounds the body of a notification batch when
+	// Config.MaxBatchBodyBytes is zero: a full batch of MaxBatch small items.
+	DefaultMaxBatchBodyBytes = 1 << 20
+	// MaxBatch is the most notifications one batch request may create.
+	MaxBatch = 1000
+	// DefaultShutdownTimeout bounds the graceful shutdown Run starts when its
+	// context ends, when Config.ShutdownTimeout is zero.
+	DefaultShutdownTimeout = 10 * time.Second
+
+	// RequestTimeout bounds reading the body of and writing the answer to one
+	// API request. It is set per request rather than as the server's
+	// ReadTimeout and WriteTimeout, which would also cut WebSocket connections.
+	RequestTimeout = 30 * time.Second
+	// ReadHeaderTimeout bounds reading request headers, so idle or slow
+	// clients cannot hold connections open before sending a request.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout = 2 * time.Minute
+	// MaxHeaderBytes bounds request headers: room for a token and cookies,
+	// not for a megabyte of junk.
+	MaxHeaderBytes = 32 << 10
+	// ReadyTimeout bounds one call of Config.Ready.
+	ReadyTimeout = 2 * time.Second
+)
+
+// Config configures a Server. Its zero value serves /healthz and /readyz on
+// DefaultAddr; each other route is mounted only when the dependency it needs
+// is set, and answers 404 otherwise.
+type Config struct {
+	// Addr is the TCP address to listen on (default DefaultAddr).
+	Addr string
+	// APIKey is the bearer key backends present. Empty refuses every server
+	// API request with 401, rather than leaving the API open.
+	APIKey string
+	// Publisher sends the server API's messages (routes /api/users/{userId}/messages,
+	// /api/channels/{channel}/messages and /api/broadcast).
+	Publisher herald.Publisher
+	// Stats reports the node's connections (route /api/stats).
+	Stats func() herald.Stats
+	// Inbox stores notifications (POST /api/notifications, and with Verifier
+	// the user's inbox routes).
+	Inbox herald.Inbox
+	// Events turns domain events into notifications (POST /api/events).
+	Events herald.EventHandler
+	// Verifier checks users' tokens on the inbox routes.
+	Verifier herald.TokenVerifier
+	// Metrics serves /metrics, open to anyone who can reach the port.
+	Metrics http.Handler
+	// Ready reports whether the node can serve; /readyz answers 503 while it
+	// returns an error. A *herald.Error's message is shown as the reason;
+	// other errors are logged and shown as "Not ready". Nil is always ready.
+	Ready func(ctx context.Context) error
+	// Logger receives internal errors, panics and, at debug level, one line
+	// per request (default slog.Default()).
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// MaxBatchBodyBytes bounds the body of POST /api/notifications, which may
+	// carry a batch (default DefaultMaxBatchBodyBytes, never below MaxBodyBytes).
+	MaxBatchBodyBytes int64
+	// ShutdownTimeout bounds the graceful shutdown Run performs when its
+	// context ends (default DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is Herald's HTTP server. Create it with NewServer, mount extra
+// handlers with Handle, then Run it (or Listen and Serve) and Shutdown.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	apiKey [sha256.Size]byte // digest of cfg.APIKey, compared in constant time
+
+	api *http.ServeMux // the REST API, health and metrics
+	app *http.ServeMux // everything mounted with Handle
+	srv *http.Server
+
+	mu sync.Mutex
+	ln net.Listener
+
+	closing atomic.Bool
+}
+
+// NewServer returns a Server for c with every route mounted.
+func NewServer(c Config) *Server {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxBatchBodyBytes <= 0 {
+		c.MaxBatchBodyBytes = DefaultMaxBatchBodyBytes
+	}
+	c.MaxBatchBodyBytes = max(c.MaxBatchBodyBytes, c.MaxBodyBytes)
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	s := &Server{
+		cfg:    c,
+		log:    c.Logger,
+		apiKey: sha256.Sum256([]byte(c.APIKey)),
+		api:    http.NewServeMux(),
+		app:    http.NewServeMux(),
+	}
+	s.routes()
+	s.srv = &http.Server{
+		Addr:              c.Addr,
+		Handler:           s,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// routes mounts the API. Routes whose dependency is nil are left out.
+func (s *Server) routes() {
+	s.api.HandleFunc("GET /healthz", s.handleHealth)
+	s.api.HandleFunc("GET /readyz", s.handleReady)
+	if s.cfg.Metrics != nil {
+		s.api.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	if s.cfg.Publisher != nil {
+		s.api.HandleFunc("POST /api/users/{userId}/messages", s.backend(s.handleUserMessage))
+		s.api.HandleFunc("POST /api/channels/{channel}/messages", s.backend(s.handleChannelMessage))
+		s.api.HandleFunc("POST /api/broadcast", s.backend(s.handleBroadcast))
+	}
+	if s.cfg.Stats != nil {
+		s.api.HandleFunc("GET /api/stats", s.backend(s.handleStats))
+	}
+	if s.cfg.Inbox != nil {
+		s.api.HandleFunc("POST /api/notifications", s.backend(s.handleCreateNotifications))
+	}
+	if s.cfg.Events != nil {
+		s.api.HandleFunc("POST /api/events", s.backend(s.handleEvent))
+	}
+	if s.cfg.Inbox != nil && s.cfg.Verifier != nil {
+		s.api.HandleFunc("GET /api/notifications", s.user(s.handleListNotifications))
+		s.api.HandleFunc("GET /api/notifications/unread-count", s.user(s.handleUnreadCount))
+		s.api.HandleFunc("POST /api/notifications/read-all", s.user(s.handleMarkAllRead))
+		s.api.HandleFunc("POST /api/notifications/{id}/read", s.user(s.handleMarkRead))
+		s.api.HandleFunc("DELETE /api/notifications/{id}", s.user(s.handleDeleteNotification))
+	}
+}
+
+// reserved reports whether path belongs to the API rather than to handlers
+// mounted with Handle. Requests for unknown /api paths thus get a JSON 404
+// even when a catch-all page is mounted at "/".
+func reserved(path string) bool {
+	switch path {
+	case "/api", "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/api/")
+}
+
+// Handle mounts handler for pattern (a net/http ServeMux pattern) beside the
+// API, e.g. "GET /ws" or "/". It panics, as ServeMux does for conflicting
+// patterns, when pattern's path is one of the API's.
+func (s *Server) Handle(pattern string, handler http.Handler) {
+	path := pattern
+	if i := strings.IndexAny(path, " \t"); i >= 0 {
+		path = strings.TrimLeft(path[i:], " \t")
+	}
+	if i := strings.IndexByte(path, '/'); i > 0 {
+		path = path[i:] // drop a host
+	}
+	if reserved(strings.TrimSuffix(path, "{$}")) {
+		panic("http: pattern " + pattern + " is reserved for the Herald API")
+	}
+	s.app.Handle(pattern, handler)
+}
+
+// Handler returns the server's root handler, with its middleware, for tests
+// and for callers that bring their own http.Server.
+func (s *Server) Handler() http.Handler { return s }
+
+// RegisterOnShutdown registers f to be called when Shutdown begins, such as
+// closing WebSocket connections, which net/http does not track once hijacked.
+func (s *Server) RegisterOnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
+
+// Listen binds Config.Addr, so that Addr reports the port before Serve, as
+// tests on port 0 need. Calling it again does nothing.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the address the server listens on, or "" before Listen.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Serve serves requests, calling Listen first if needed, until Shutdown. It
+// returns nil after a Shutdown and the failure otherwise.
+func (s *Server) Serve() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully within
+// Config.ShutdownTimeout; or until Shutdown is called. It returns nil after a
+// clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.Shutdown(sctx)
+	if serr := <-errc; err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, runs the RegisterOnShutdown hooks,
+// and waits until in-flight requests finish or ctx ends. /readyz answers 503
+// from its start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	err := s.srv.Shutdown(ctx)
+	s.mu.Lock()
+	if s.ln != nil {
+		_ = s.ln.Close() // when Serve never ran; closing twice is harmless
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// ServeHTTP routes r to the API or to a mounted handler, with request
+// logging and panic recovery around both.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	start := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			s.recovered(sw, r, v)
+		}
+		s.logRequest(r, sw, time.Since(start))
+	}()
+
+	mux := s.app
+	rc := http.NewResponseController(sw)
+	if reserved(r.URL.Path) {
+		mux = s.api
+		deadline := time.Now().Add(RequestTimeout)
+		_ = rc.SetReadDeadline(deadline)
+		_ = rc.SetWriteDeadline(deadline)
+	} else {
+		// Clear the write deadline an earlier API request may have left on
+		// this keep-alive connection; a WebSocket must not inherit it.
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
+	if _, pattern := mux.Handler(r); pattern == "" {
+		// No route: the mux answers 404, 405 or a redirect. Render the errors as JSON.
+		mux.ServeHTTP(&fallbackWriter{statusWriter: sw, s: s, r: r}, r)
+		return
+	}
+	mux.ServeHTTP(sw, r)
+}
