@@ -1,0 +1,140 @@
+package hub_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/hub"
+)
+
+// conn is a recording herald.Conn; full makes it refuse like a slow client.
+type conn struct {
+	user string
+	got  atomic.Int64
+	full bool
+}
+
+func (c *conn) UserID() string { return c.user }
+func (c *conn) Send(*herald.Message) bool {
+	if c.full {
+		return false
+	}
+	c.got.Add(1)
+	return true
+}
+
+func msg(kind herald.AudienceKind, name, except string) *herald.Message {
+	return &herald.Message{To: herald.Audience{Kind: kind, Name: name, Except: except}, Payload: []byte(`{}`)}
+}
+
+func TestIndexes(t *testing.T) {
+	h := hub.New(hub.Config{})
+	a1, a2, b := &conn{user: "a"}, &conn{user: "a"}, &conn{user: "b"}
+	for _, c := range []*conn{a1, a2, b} {
+		if err := h.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Subscribe(a1, "news")
+	h.Subscribe(b, "news")
+	h.Subscribe(b, "news") // twice is harmless
+	if n := h.Deliver(msg(herald.ToUser, "a", "")); n != 2 {
+		t.Errorf("to user a: %d", n)
+	}
+	if n := h.Deliver(msg(herald.ToChannel, "news", "")); n != 2 {
+		t.Errorf("to news: %d", n)
+	}
+	if n := h.Deliver(msg(herald.ToAll, "", "a")); n != 1 {
+		t.Errorf("all except a: %d", n)
+	}
+	if n := h.Deliver(msg(herald.ToChannel, "nobody", "")); n != 0 {
+		t.Errorf("empty channel: %d", n)
+	}
+	st := h.Stats()
+	if st.TotalConnections != 3 || st.TotalUsers != 2 || st.ChannelCounts["news"] != 2 {
+		t.Errorf("stats %+v", st)
+	}
+	if !h.Unsubscribe(a1, "news") || h.Unsubscribe(a1, "news") {
+		t.Error("unsubscribe should report membership once")
+	}
+	h.Unregister(b)
+	h.Unregister(b)
+	st = h.Stats()
+	if st.TotalConnections != 2 || st.TotalUsers != 1 || len(st.ChannelCounts) != 0 {
+		t.Errorf("after unregister: %+v", st)
+	}
+	if err := h.Subscribe(b, "news"); herald.CodeOf(err) != herald.ECONFLICT {
+		t.Errorf("subscribe of an unregistered conn: %v", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	h := hub.New(hub.Config{MaxConnections: 3, MaxPerUser: 2, MaxSubscriptions: 1})
+	a1, a2, a3, b, c := &conn{user: "a"}, &conn{user: "a"}, &conn{user: "a"}, &conn{user: "b"}, &conn{user: "c"}
+	h.Register(a1)
+	h.Register(a2)
+	if err := h.Register(a3); herald.CodeOf(err) != herald.EUNAVAILABLE {
+		t.Errorf("third conn of a: %v", err)
+	}
+	h.Register(b)
+	if err := h.Register(c); herald.CodeOf(err) != herald.EUNAVAILABLE {
+		t.Errorf("fourth conn: %v", err)
+	}
+	h.Subscribe(b, "x")
+	if err := h.Subscribe(b, "y"); herald.CodeOf(err) != herald.EINVALID {
+		t.Errorf("second channel: %v", err)
+	}
+}
+
+func TestRefusingConnIsNotCounted(t *testing.T) {
+	h := hub.New(hub.Config{})
+	h.Register(&conn{user: "a"})
+	h.Register(&conn{user: "a", full: true})
+	if n := h.Deliver(msg(herald.ToUser, "a", "")); n != 1 {
+		t.Errorf("delivered %d, want 1", n)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	h := hub.New(hub.Config{MaxConnections: 100000})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				c := &conn{user: fmt.Sprint("u", w, "-", i%10)}
+				h.Register(c)
+				h.Subscribe(c, "room")
+				h.Deliver(msg(herald.ToChannel, "room", ""))
+				h.Deliver(msg(herald.ToAll, "", ""))
+				h.Stats()
+				h.Unregister(c)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := h.Stats(); st.TotalConnections != 0 || st.TotalUsers != 0 || len(st.ChannelCounts) != 0 {
+		t.Errorf("left behind: %+v", st)
+	}
+}
+
+// BenchmarkDeliverChannel measures fan-out to 5,000 subscribers: the hub's
+// share of the per-delivery cost (queueing), without sockets.
+func BenchmarkDeliverChannel(b *testing.B) {
+	h := hub.New(hub.Config{MaxConnections: 10000})
+	for i := range 5000 {
+		c := &conn{user: fmt.Sprint(i)}
+		h.Register(c)
+		h.Subscribe(c, "room")
+	}
+	m := msg(herald.ToChannel, "room", "")
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Deliver(m)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*5000), "ns/delivery")
+}
