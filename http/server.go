@@ -40,10 +40,8 @@ const (
 	// context ends, when Config.ShutdownTimeout is zero.
 	DefaultShutdownTimeout = 10 * time.Second
 
-	// RequestTimeout bounds reading the body of and writing the answer to one
-	// API request. It is set per request rather than as the server's
-	// ReadTimeout and WriteTimeout, which would also cut WebSocket connections.
-	RequestTimeout = 30 * time.Second
+	// DefaultRequestTimeout is Config.RequestTimeout's default.
+	DefaultRequestTimeout = 30 * time.Second
 	// ReadHeaderTimeout bounds reading request headers, so idle or slow
 	// clients cannot hold connections open before sending a request.
 	ReadHeaderTimeout = 10 * time.Second
@@ -91,6 +89,12 @@ type Config struct {
 	// MaxBatchBodyBytes bounds the body of POST /api/notifications, which may
 	// carry a batch (default DefaultMaxBatchBodyBytes, never below MaxBodyBytes).
 	MaxBatchBodyBytes int64
+	// RequestTimeout bounds reading the body of one API request, and twice
+	// it bounds writing the answer, against clients that trickle bytes
+	// (default DefaultRequestTimeout). It is set per request rather than as the
+	// server's ReadTimeout and WriteTimeout, which would also cut the
+	// WebSocket connections of mounted handlers.
+	RequestTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown Run performs when its
 	// context ends (default DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
@@ -130,6 +134,9 @@ func NewServer(c Config) *Server {
 		c.MaxBatchBodyBytes = DefaultMaxBatchBodyBytes
 	}
 	c.MaxBatchBodyBytes = max(c.MaxBatchBodyBytes, c.MaxBodyBytes)
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -312,16 +319,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	mux := s.app
-	rc := http.NewResponseController(sw)
 	if reserved(r.URL.Path) {
 		mux = s.api
-		deadline := time.Now().Add(RequestTimeout)
-		_ = rc.SetReadDeadline(deadline)
-		_ = rc.SetWriteDeadline(deadline)
-	} else {
-		// Clear the write deadline an earlier API request may have left on
-		// this keep-alive connection; a WebSocket must not inherit it.
-		_ = rc.SetWriteDeadline(time.Time{})
+		// The answer gets longer than the body, so that a client whose body
+		// timed out still hears why. net/http clears both deadlines before
+		// the next request on the connection.
+		rc := http.NewResponseController(sw)
+		now := time.Now()
+		_ = rc.SetReadDeadline(now.Add(s.cfg.RequestTimeout))
+		_ = rc.SetWriteDeadline(now.Add(2 * s.cfg.RequestTimeout))
 	}
 	if _, pattern := mux.Handler(r); pattern == "" {
 		// No route: the mux answers 404, 405 or a redirect. Render the errors as JSON.
