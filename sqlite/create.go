@@ -13,96 +13,111 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// created is what one create request will hand back once its transaction
-// commits: the notifications as stored, and which of them are new.
-type created struct {
-	out []herald.Notification
-	new []bool
+// requestError is the failure of one request of a group; the others may be
+// retried without it.
+type requestError struct {
+	request int
+	err     error
 }
 
-// createInTx stores ns inside tx, stamping new notifications with now. It only
-// reads ns, so a transaction that fails to commit leaves the caller's values
-// untouched.
-func createInTx(ctx context.Context, tx *sql.Tx, st *statements, ns []*herald.Notification, now time.Time) (*created, error) {
-	c := &created{out: make([]herald.Notification, len(ns)), new: make([]bool, len(ns))}
-	firstKey := make(map[[2]string]int) // (user, key) -> first new notification with it
-	dupOf := make(map[int]int)          // in-batch duplicate -> its first occurrence
+func (e *requestError) Error() string { return e.err.Error() }
+
+// createInTx stores the notifications of reqs inside tx, stamping the new
+// ones with now, and sets each request's result. A notification whose key an
+// earlier request of the group stored is a replay, as if that request had
+// committed first, which it does. Each request gets consecutive seqs per user.
+//
+// It only reads the requests' notifications, so a transaction that fails to
+// commit leaves the callers' values untouched. When one request cannot be
+// stored, it returns a *requestError naming it.
+func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createRequest, now time.Time) error {
+	type ref struct{ req, i int }
+	firstKey := make(map[[2]string]ref) // (user, key) -> first new notification with it
+	var dups [][2]ref                   // in-group duplicate, its first occurrence
 	counts := make(map[string]int64)    // user -> new notifications
 	var users []string                  // users in order of first appearance
 	byKey := tx.StmtContext(ctx, st.byKey)
 
-	for i, n := range ns {
-		if n.IdempotencyKey != "" {
-			k := [2]string{n.UserID, n.IdempotencyKey}
-			if j, ok := firstKey[k]; ok {
-				dupOf[i] = j
-				continue
+	for r, req := range reqs {
+		req.result = &created{out: make([]herald.Notification, len(req.ns)), new: make([]bool, len(req.ns))}
+		c := req.result
+		for i, n := range req.ns {
+			if n.IdempotencyKey != "" {
+				k := [2]string{n.UserID, n.IdempotencyKey}
+				if first, ok := firstKey[k]; ok {
+					dups = append(dups, [2]ref{{r, i}, first})
+					continue
+				}
+				stored, err := scanNotification(byKey.QueryRowContext(ctx, n.UserID, n.IdempotencyKey))
+				if err == nil {
+					c.out[i] = *stored
+					continue
+				}
+				if !isNoRows(err) {
+					return err
+				}
+				firstKey[k] = ref{r, i}
 			}
-			stored, err := scanNotification(byKey.QueryRowContext(ctx, n.UserID, n.IdempotencyKey))
-			if err == nil {
-				c.out[i] = *stored
-				continue
+			id, err := notificationID(n.ID)
+			if err != nil {
+				return &requestError{r, err}
 			}
-			if !isNoRows(err) {
-				return nil, err
+			c.out[i] = *n
+			c.out[i].ID = id
+			c.out[i].Read, c.out[i].ReadAt, c.out[i].Replayed = false, nil, false
+			c.out[i].CreatedAt, c.out[i].Timestamp = now, now
+			c.new[i] = true
+			if counts[n.UserID] == 0 {
+				users = append(users, n.UserID)
 			}
-			firstKey[k] = i
+			counts[n.UserID]++
 		}
-		id, err := notificationID(n.ID)
-		if err != nil {
-			return nil, err
-		}
-		c.out[i] = *n
-		c.out[i].ID = id
-		c.out[i].Read, c.out[i].ReadAt, c.out[i].Replayed = false, nil, false
-		c.out[i].CreatedAt, c.out[i].Timestamp = now, now
-		c.new[i] = true
-		if counts[n.UserID] == 0 {
-			users = append(users, n.UserID)
-		}
-		counts[n.UserID]++
 	}
 
-	// One counter bump per user reserves a run of seqs for the batch.
+	// One counter bump per user reserves a run of seqs for the whole group.
 	next := make(map[string]int64, len(users))
 	bump := tx.StmtContext(ctx, st.bumpSeq)
 	for _, u := range users {
 		var last int64
 		if err := bump.QueryRowContext(ctx, u, counts[u]).Scan(&last); err != nil {
-			return nil, err
+			return err
 		}
 		next[u] = last - counts[u] + 1
 	}
 
 	insert := tx.StmtContext(ctx, st.insert)
 	at := micros(now)
-	for i := range c.out {
-		if !c.new[i] {
-			continue
-		}
-		n := &c.out[i]
-		n.Seq = next[n.UserID]
-		next[n.UserID]++
-		var data any
-		if len(n.Data) > 0 {
-			data = string(n.Data)
-		}
-		_, err := insert.ExecContext(ctx, n.ID, n.Seq, n.UserID, n.Type, n.Title, n.Message, n.Link, data, at, nullable(n.IdempotencyKey))
-		if err != nil {
-			if isConstraint(err) && strings.Contains(err.Error(), "notifications.id") {
-				return nil, herald.Errorf(herald.ECONFLICT, "notification %s already exists", n.ID)
+	for r, req := range reqs {
+		c := req.result
+		for i := range c.out {
+			if !c.new[i] {
+				continue
 			}
-			return nil, err
+			n := &c.out[i]
+			n.Seq = next[n.UserID]
+			next[n.UserID]++
+			var data any
+			if len(n.Data) > 0 {
+				data = string(n.Data)
+			}
+			_, err := insert.ExecContext(ctx, n.ID, n.Seq, n.UserID, n.Type, n.Title, n.Message, n.Link, data, at, nullable(n.IdempotencyKey))
+			if err != nil {
+				if isConstraint(err) && strings.Contains(err.Error(), "notifications.id") {
+					return &requestError{r, herald.Errorf(herald.ECONFLICT, "notification %s already exists", n.ID)}
+				}
+				return err
+			}
 		}
 	}
-	for i, j := range dupOf {
-		c.out[i] = c.out[j]
-		c.out[i].Data = append([]byte(nil), c.out[j].Data...)
-		if c.out[j].Data == nil {
-			c.out[i].Data = nil
+	for _, d := range dups {
+		dup, first := d[0], d[1]
+		n := reqs[first.req].result.out[first.i]
+		if n.Data != nil {
+			n.Data = append([]byte(nil), n.Data...)
 		}
+		reqs[dup.req].result.out[dup.i] = n
 	}
-	return c, nil
+	return nil
 }
 
 // notificationID returns id in canonical form, or a new UUIDv7 when id is empty.

@@ -9,6 +9,13 @@ import (
 	"github.com/heraldhq/herald"
 )
 
+// created is what one create request hands back once its transaction
+// commits: the notifications as stored, and which of them are new.
+type created struct {
+	out []herald.Notification
+	new []bool
+}
+
 // createRequest is one CreateNotifications call waiting for the writer.
 type createRequest struct {
 	ctx    context.Context
@@ -26,6 +33,11 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 	for i, n := range ns {
 		if n == nil {
 			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
+		}
+		if n.ID != "" {
+			if _, ok := lookupID(n.ID); !ok {
+				return nil, herald.Errorf(herald.EINVALID, "notification id must be a UUID")
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -93,8 +105,10 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commit runs batch in one transaction, each request inside its own savepoint
-// so a request that fails rolls back alone.
+// commit runs batch in one transaction. When one request cannot be stored
+// (its supplied id is taken), the transaction is rolled back and run again
+// without it, so it fails alone; that is rare, and the common path pays for no
+// savepoints.
 func (s *Store) commit(batch []*createRequest) {
 	live := make([]*createRequest, 0, len(batch))
 	for _, r := range batch {
@@ -105,60 +119,45 @@ func (s *Store) commit(batch []*createRequest) {
 		}
 		live = append(live, r)
 	}
-	if len(live) == 0 {
-		return
-	}
 
 	// The transaction serves several callers, so no one caller's context
 	// may cancel it.
 	ctx := context.Background()
 	now := s.now().UTC().Truncate(time.Microsecond)
-	s.commits.Add(1)
-	err := func() error {
-		tx, err := s.writer.BeginTx(ctx, nil)
-		if err != nil {
-			return err
+	for len(live) > 0 {
+		s.commits.Add(1)
+		err := s.commitOnce(ctx, live, now)
+		var rerr *requestError
+		if errors.As(err, &rerr) {
+			failed := live[rerr.request]
+			failed.result, failed.err = nil, rerr.err
+			close(failed.done)
+			live = append(live[:rerr.request], live[rerr.request+1:]...)
+			continue
 		}
-		defer tx.Rollback()
-		if len(live) == 1 {
-			if live[0].result, err = createInTx(ctx, tx, s.stmts, live[0].ns, now); err != nil {
-				live[0].err = err
-				return nil
-			}
-			return tx.Commit()
+		if err != nil {
+			err = storeError("create notifications", err)
 		}
 		for _, r := range live {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT request`); err != nil {
-				return err
+			if err != nil {
+				r.result, r.err = nil, err
 			}
-			r.result, r.err = createInTx(ctx, tx, s.stmts, r.ns, now)
-			if r.err != nil {
-				r.result = nil
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO request`); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `RELEASE request`); err != nil {
-				return err
-			}
+			close(r.done)
 		}
-		return tx.Commit()
-	}()
+		return
+	}
+}
+
+func (s *Store) commitOnce(ctx context.Context, reqs []*createRequest, now time.Time) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		err = storeError("create notifications", err)
+		return err
 	}
-	for _, r := range live {
-		if r.err != nil {
-			r.err = storeError("create notifications", r.err)
-		}
-		if r.err == nil && err != nil {
-			r.err, r.result = err, nil
-		}
-		if r.err != nil {
-			r.result = nil
-		}
-		close(r.done)
+	defer tx.Rollback()
+	if err := createInTx(ctx, tx, s.stmts, reqs, now); err != nil {
+		return err
 	}
+	return tx.Commit()
 }
 
 // storeError wraps a database failure: a lock held too long by another
