@@ -231,6 +231,12 @@ func (p *recPublisher) last(t *testing.T) *herald.Message {
 	return p.msgs[len(p.msgs)-1]
 }
 
+func (p *recPublisher) failWith(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.err = err
+}
+
 func (p *recPublisher) count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -251,6 +257,27 @@ type recInbox struct {
 }
 
 func newRecInbox() *recInbox { return &recInbox{keys: map[string]*herald.Notification{}} }
+
+// stored returns how many notifications the inbox holds.
+func (b *recInbox) stored() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.all)
+}
+
+// callCount returns how many calls reached the inbox.
+func (b *recInbox) callCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls
+}
+
+// failWith makes every later call return err, or panic.
+func (b *recInbox) failWith(err error, panics bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.err, b.panics = err, panics
+}
 
 func (b *recInbox) fail() error {
 	b.calls++
@@ -412,14 +439,43 @@ func (h *recEvents) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald
 
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed and replaced on every write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.buf.Write(p)
+}
+
+// waitFor waits until the log holds s, for lines the server writes after
+// the client already has its answer. It fails the test after a long while.
+func (b *syncBuffer) waitFor(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		b.mu.Lock()
+		if strings.Contains(b.buf.String(), s) {
+			b.mu.Unlock()
+			return
+		}
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		ch := b.written
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("log never held %q:\n%s", s, b.String())
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {

@@ -129,11 +129,11 @@ func TestMessageBodyLimitStreamed(t *testing.T) {
 
 func TestPublishErrors(t *testing.T) {
 	e := newEnv(t, nil)
-	e.pub.err = herald.Errorf(herald.EUNAVAILABLE, "broker down")
+	e.pub.failWith(herald.Errorf(herald.EUNAVAILABLE, "broker down"))
 	if msg := expectError(t, e.backend("POST", "/api/broadcast", `{}`), 503, herald.EUNAVAILABLE); msg != "broker down" {
 		t.Errorf("message = %q", msg)
 	}
-	e.pub.err = fmt.Errorf("redis: dial 10.0.0.9:6379: %w", errors.New("refused"))
+	e.pub.failWith(fmt.Errorf("redis: dial 10.0.0.9:6379: %w", errors.New("refused")))
 	r := e.backend("POST", "/api/broadcast", `{}`)
 	if msg := expectError(t, r, 500, herald.EINTERNAL); msg != "Internal server error" {
 		t.Errorf("message = %q", msg)

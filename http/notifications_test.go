@@ -68,7 +68,7 @@ func TestCreateNotificationIdempotent(t *testing.T) {
 	if other := send("order-18", "Other"); other.status != http.StatusCreated {
 		t.Errorf("new key: %d", other.status)
 	}
-	if n := len(e.inbox.all); n != 2 {
+	if n := e.inbox.stored(); n != 2 {
 		t.Errorf("%d notifications stored, want 2", n)
 	}
 	msg := expectError(t, send(strings.Repeat("k", herald.MaxKeyLen+1), "Long"), 400, herald.EINVALID)
@@ -103,16 +103,16 @@ func TestCreateNotificationBatch(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("replay: %d %s", r.status, r.body)
 	}
-	if !strings.Contains(string(r.body), `"title":"One"`) || len(e.inbox.all) != 3 {
-		t.Errorf("replay answered %s with %d stored", r.body, len(e.inbox.all))
+	if !strings.Contains(string(r.body), `"title":"One"`) || e.inbox.stored() != 3 {
+		t.Errorf("replay answered %s with %d stored", r.body, e.inbox.stored())
 	}
 
 	// One new item among replays makes it a 201.
 	r = e.backend("POST", "/api/notifications", `{"notifications":[
 		{"userId":"alice","type":"t","title":"One","idempotencyKey":"k1"},
 		{"userId":"carol","type":"t","title":"New"}]}`)
-	if r.status != http.StatusCreated || len(e.inbox.all) != 4 {
-		t.Errorf("mixed: %d with %d stored", r.status, len(e.inbox.all))
+	if r.status != http.StatusCreated || e.inbox.stored() != 4 {
+		t.Errorf("mixed: %d with %d stored", r.status, e.inbox.stored())
 	}
 
 	// The largest batch passes.
@@ -174,19 +174,19 @@ func TestCreateNotificationValidation(t *testing.T) {
 	if msg := expectError(t, r, 400, herald.EINVALID); !strings.Contains(msg, "idempotencyKey") {
 		t.Errorf("message = %q", msg)
 	}
-	if len(e.inbox.all) != 0 {
-		t.Errorf("refused requests stored %d notifications", len(e.inbox.all))
+	if e.inbox.stored() != 0 {
+		t.Errorf("refused requests stored %d notifications", e.inbox.stored())
 	}
 }
 
 func TestCreateNotificationInboxErrors(t *testing.T) {
 	e := newEnv(t, nil)
-	e.inbox.err = herald.Errorf(herald.EUNAVAILABLE, "store busy")
+	e.inbox.failWith(herald.Errorf(herald.EUNAVAILABLE, "store busy"), false)
 	body := `{"userId":"u","type":"t","title":"T"}`
 	if msg := expectError(t, e.backend("POST", "/api/notifications", body), 503, herald.EUNAVAILABLE); msg != "store busy" {
 		t.Errorf("message = %q", msg)
 	}
-	e.inbox.err = fmt.Errorf("pq: password authentication failed for user herald")
+	e.inbox.failWith(fmt.Errorf("pq: password authentication failed for user herald"), false)
 	r := e.backend("POST", "/api/notifications", body)
 	expectError(t, r, 500, herald.EINTERNAL)
 	if strings.Contains(string(r.body), "password") {
