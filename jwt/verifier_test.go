@@ -204,3 +204,17 @@ func TestVerifierCopiesSecret(t *testing.T) {
 		t.Fatalf("Verify after caller reused its slice: %v", err)
 	}
 }
+
+// BenchmarkVerify measures one token check, paid on every WebSocket handshake
+// and every inbox request.
+func BenchmarkVerify(b *testing.B) {
+	v := newVerifier()
+	token := hs256(b, valid())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
