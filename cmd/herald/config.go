@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// setting is one configuration knob: its environment name (the design
+// document's where it has one), its flag, its default and what it does. The
+// table drives flags, environment, the config file and --help alike.
+type setting struct {
+	env, flag, def, help string
+}
+
+var settings = []setting{
+	{"PORT", "port", "3007", "TCP port for HTTP and WebSocket (0: any free port)"},
+	{"HERALD_HOST", "host", "", "address to listen on (empty: all interfaces)"},
+	{"HERALD_ENV", "env", "development", "development or production; production refuses to start without JWT_SECRET and HERALD_API_KEY"},
+	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for connection tokens (development mode generates one)"},
+	{"JWT_LEEWAY", "jwt-leeway", "5s", "clock skew allowed on exp and nbf"},
+	{"HERALD_API_KEY", "api-key", "", "bearer key for the server API (development mode generates one)"},
+	{"WS_HEARTBEAT_INTERVAL", "heartbeat-interval", "30000", "protocol ping period in milliseconds; a client that misses one is dropped"},
+	{"WS_MAX_CONNECTIONS", "max-connections", "10000", "WebSocket connections per node; more are closed with 1013"},
+	{"WS_MAX_CONNECTIONS_PER_USER", "max-connections-per-user", "32", "WebSocket connections per user; more are closed with 1013"},
+	{"WS_MAX_SUBSCRIPTIONS", "max-subscriptions", "64", "channels one connection may join"},
+	{"WS_MAX_MESSAGE_BYTES", "max-message-bytes", "16384", "largest client message; larger ones close with 1009"},
+	{"WS_QUEUE_SIZE", "queue-size", "512", "outbound messages queued per connection before it is closed as too slow (1013)"},
+	{"WS_RATE_LIMIT", "rate-limit", "20", "client messages per second per connection"},
+	{"WS_RATE_BURST", "rate-burst", "40", "burst above the rate limit"},
+	{"WS_ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated exact Origins allowed to connect (empty: any)"},
+	{"WS_DISABLE_QUERY_TOKEN", "disable-query-token", "false", "refuse ?token= and require the Authorization header"},
+	{"HERALD_DB_PATH", "db", "herald.db", "SQLite database file (the embedded default store)"},
+	{"DATABASE_URL", "database-url", "", "PostgreSQL URL; when set, used instead of SQLite"},
+	{"HERALD_EVENTS_FILE", "events-file", "", "JSON file of extra domain-event templates"},
+	{"HERALD_SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long shutdown waits for queued messages to flush"},
+	{"HERALD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+	{"HERALD_LOG_FORMAT", "log-format", "text", "text or json"},
+}
+
+// config is the resolved configuration, in the order flags > environment >
+// config file > default.
+type config map[string]string
+
+// loadConfig resolves every setting for args (after the subcommand).
+func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config, error) {
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		vals[s.env] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
+	}
+	file := fs.String("config", getenv("HERALD_CONFIG"), "file of KEY=VALUE lines with the environment names above (env HERALD_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	fromFile := map[string]string{}
+	if *file != "" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+		fromFile, err = parseConfigFile(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %w", *file, err)
+		}
+	}
+	cfg := config{}
+	for _, s := range settings {
+		v := s.def
+		if fv, ok := fromFile[s.env]; ok {
+			v = fv
+		}
+		if ev := getenv(s.env); ev != "" {
+			v = ev
+		}
+		if fl := *vals[s.env]; fl != "" {
+			v = fl
+		}
+		cfg[s.env] = v
+	}
+	return cfg, cfg.validate()
+}
+
+// parseConfigFile reads KEY=VALUE lines; blank lines and # comments are skipped.
+func parseConfigFile(r io.Reader) (map[string]string, error) {
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.env] = true
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || !known[k] {
+			return nil, fmt.Errorf("line %d: expected KEY=VALUE with a known key, got %q", n, k)
+		}
+		out[k] = strings.Trim(strings.TrimSpace(v), `"'`)
+	}
+	return out, sc.Err()
+}
+
+func (c config) str(k string) string { return c[k] }
+
+func (c config) int(k string) int {
+	n, _ := strconv.Atoi(c[k])
+	return n
+}
+
+func (c config) bool(k string) bool {
+	b, _ := strconv.ParseBool(c[k])
+	return b
+}
+
+func (c config) dur(k string) time.Duration {
+	d, _ := time.ParseDuration(c[k])
+	return d
+}
+
+func (c config) float(k string) float64 {
+	f, _ := strconv.ParseFloat(c[k], 64)
+	return f
+}
+
+func (c config) list(k string) []string {
+	var out []string
+	for _, p := range strings.Split(c[k], ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validate checks each typed setting parses and is in range, so a typo fails
+// at start with the setting's name instead of running on a default.
+func (c config) validate() error {
+	if n, err := strconv.Atoi(c["PORT"]); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("PORT must be a port number from 0 (any free port) to 65535, got %q", c["PORT"])
+	}
+	ints := []string{"WS_HEARTBEAT_INTERVAL", "WS_MAX_CONNECTIONS", "WS_MAX_CONNECTIONS_PER_USER",
+		"WS_MAX_SUBSCRIPTIONS", "WS_MAX_MESSAGE_BYTES", "WS_QUEUE_SIZE", "WS_RATE_BURST"}
+	for _, k := range ints {
+		n, err := strconv.Atoi(c[k])
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%s must be a positive integer, got %q", k, c[k])
+		}
+	}
+	for _, k := range []string{"JWT_LEEWAY", "HERALD_SHUTDOWN_TIMEOUT"} {
+		if d, err := time.ParseDuration(c[k]); err != nil || d < 0 {
+			return fmt.Errorf("%s must be a duration such as 5s, got %q", k, c[k])
+		}
+	}
+	if f, err := strconv.ParseFloat(c["WS_RATE_LIMIT"], 64); err != nil || f <= 0 {
+		return fmt.Errorf("WS_RATE_LIMIT must be a positive number, got %q", c["WS_RATE_LIMIT"])
+	}
+	if _, err := strconv.ParseBool(c["WS_DISABLE_QUERY_TOKEN"]); err != nil {
+		return fmt.Errorf("WS_DISABLE_QUERY_TOKEN must be true or false")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c["HERALD_LOG_LEVEL"])); err != nil {
+		return fmt.Errorf("HERALD_LOG_LEVEL must be debug, info, warn or error, got %q", c["HERALD_LOG_LEVEL"])
+	}
+	switch c["HERALD_LOG_FORMAT"] {
+	case "text", "json":
+	default:
+		return fmt.Errorf("HERALD_LOG_FORMAT must be text or json, got %q", c["HERALD_LOG_FORMAT"])
+	}
+	switch c["HERALD_ENV"] {
+	case "development", "production":
+	default:
+		return fmt.Errorf("HERALD_ENV must be development or production, got %q", c["HERALD_ENV"])
+	}
+	if c["HERALD_ENV"] == "production" {
+		if c["JWT_SECRET"] == "" {
+			return fmt.Errorf("JWT_SECRET is required when HERALD_ENV=production")
+		}
+		if c["HERALD_API_KEY"] == "" {
+			return fmt.Errorf("HERALD_API_KEY is required when HERALD_ENV=production")
+		}
+	}
+	if s := c["JWT_SECRET"]; s != "" && len(s) < 32 && c["HERALD_ENV"] == "production" {
+		return fmt.Errorf("JWT_SECRET must be at least 32 bytes in production")
+	}
+	return nil
+}

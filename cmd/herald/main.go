@@ -1,0 +1,71 @@
+// Command herald runs the Herald notification service and its helpers.
+//
+//	herald [serve] [flags]   run the server (the default command)
+//	herald token --user ID   print a connection token signed with JWT_SECRET
+//	herald help              list every setting with its default
+//
+// cmd/herald is the only package that reads configuration and wires the
+// others together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// run dispatches to a subcommand; it is main without the process globals, so
+// tests can run the real program in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, args, getenv, stdout, stderr)
+	case "token":
+		return tokenCmd(args, getenv, stdout, stderr)
+	case "help":
+		usage(stdout)
+		return nil
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Herald: real-time notifications over WebSocket, with a durable inbox.
+
+Usage:
+  herald [serve] [flags]          run the server (default)
+  herald token --user ID [--ttl]  print a connection token signed with JWT_SECRET
+  herald help                     this text
+
+Settings (flag, environment variable, default). Flags win over the environment,
+which wins over the --config file (KEY=VALUE lines), which wins over defaults:
+`)
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%-26s %-28s %s\n      %s\n", s.flag, s.env, def, s.help)
+	}
+}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/events"
+	apihttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/inbox"
+	"github.com/heraldhq/herald/jwt"
+	"github.com/heraldhq/herald/memory"
+	"github.com/heraldhq/herald/postgres"
+	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/ws"
+)
+
+// app is a wired Herald node.
+type app struct {
+	cfg    config
+	log    *slog.Logger
+	store  herald.Store
+	hub    *hub.Hub
+	broker herald.Broker
+	ws     *ws.Server
+	api    *apihttp.Server
+	ln     net.Listener
+}
+
+func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr) }
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	devToken := cfg.str("JWT_SECRET") == ""
+	devKey := cfg.str("HERALD_API_KEY") == ""
+	if devToken {
+		cfg["JWT_SECRET"] = randomHex(32)
+	}
+	if devKey {
+		cfg["HERALD_API_KEY"] = randomHex(24)
+	}
+	a, err := newApp(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	if devToken || devKey {
+		a.printDevHelp(stdout, devToken, devKey)
+	}
+	return a.run(ctx)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.str("HERALD_LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.str("HERALD_LOG_FORMAT") == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// newApp opens the store, wires every part and starts listening, so that the
+// port is known (and taken) when it returns.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	var err error
+	if u := cfg.str("DATABASE_URL"); u != "" {
+		a.store, err = postgres.Open(ctx, postgres.Config{URL: u})
+		log.Info("store: postgresql", "host", hostOf(u))
+	} else {
+		a.store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.str("HERALD_DB_PATH")})
+		log.Info("store: sqlite", "path", cfg.str("HERALD_DB_PATH"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+
+	a.hub = hub.New(hub.Config{
+		MaxConnections:   cfg.int("WS_MAX_CONNECTIONS"),
+		MaxPerUser:       cfg.int("WS_MAX_CONNECTIONS_PER_USER"),
+		MaxSubscriptions: cfg.int("WS_MAX_SUBSCRIPTIONS"),
+	})
+	a.broker = memory.NewBroker(a.hub)
+	ib, err := inbox.New(inbox.Config{Store: a.store, Publisher: a.broker, Logger: log})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	tmpl := events.Defaults()
+	if f := cfg.str("HERALD_EVENTS_FILE"); f != "" {
+		if tmpl, err = events.LoadFile(f); err != nil {
+			a.store.Close()
+			return nil, err
+		}
+	}
+	ev, err := events.New(events.Config{Inbox: ib, Templates: tmpl})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	verifier := jwt.NewVerifier(jwt.Config{Secret: []byte(cfg.str("JWT_SECRET")), Leeway: cfg.dur("JWT_LEEWAY")})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	wsMetrics := ws.NewMetrics()
+	reg.MustRegister(wsMetrics.Collectors()...)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_connections", Help: "Live WebSocket connections on this node."},
+		func() float64 { c, _ := a.hub.Counts(); return float64(c) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_users", Help: "Distinct users connected to this node."},
+		func() float64 { _, u := a.hub.Counts(); return float64(u) }))
+
+	a.ws = ws.New(ws.Config{
+		Hub:               a.hub,
+		Verifier:          verifier,
+		Inbox:             ib,
+		Logger:            log,
+		HeartbeatInterval: time.Duration(cfg.int("WS_HEARTBEAT_INTERVAL")) * time.Millisecond,
+		MaxMessageBytes:   cfg.int("WS_MAX_MESSAGE_BYTES"),
+		QueueSize:         cfg.int("WS_QUEUE_SIZE"),
+		RateLimit:         cfg.float("WS_RATE_LIMIT"),
+		RateBurst:         cfg.int("WS_RATE_BURST"),
+		AllowedOrigins:    cfg.list("WS_ALLOWED_ORIGINS"),
+		DisableQueryToken: cfg.bool("WS_DISABLE_QUERY_TOKEN"),
+		Metrics:           wsMetrics,
+	})
+	a.api = apihttp.NewServer(apihttp.Config{
+		Addr:      net.JoinHostPort(cfg.str("HERALD_HOST"), cfg.str("PORT")),
+		APIKey:    cfg.str("HERALD_API_KEY"),
+		Publisher: a.broker,
+		Stats:     a.hub.Stats,
+		Inbox:     ib,
+		Events:    ev,
+		Verifier:  verifier,
+		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Ready:     a.ready,
+		Logger:    log,
+	})
+	a.api.Handle("/ws", a.ws)
+	if err := a.api.Listen(); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// ready reports whether the node can serve: the store answers.
+func (a *app) ready(ctx context.Context) error {
+	if _, err := a.store.UnreadCount(ctx, "readiness-probe"); err != nil {
+		return herald.Errorf(herald.EUNAVAILABLE, "store unavailable")
+	}
+	return nil
+}
+
+// run serves until ctx ends, then shuts down gracefully: the listener stops,
+// every socket gets 1001 after what is queued for it, and the store closes.
+func (a *app) run(ctx context.Context) error {
+	a.log.Info("herald listening", "addr", a.api.Addr(), "ws", "ws://"+a.api.Addr()+"/ws")
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- a.api.Serve() }()
+	go func() { errc <- a.ws.Run(runCtx) }()
+	go func() { errc <- a.broker.Run(runCtx) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	a.log.Info("herald shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), a.cfg.dur("HERALD_SHUTDOWN_TIMEOUT"))
+	defer scancel()
+	apiDone := make(chan struct{})
+	go func() { _ = a.api.Shutdown(sctx); close(apiDone) }()
+	if serr := a.ws.Shutdown(sctx); serr != nil {
+		a.log.Warn("websocket shutdown deadline passed", "err", serr)
+	}
+	<-apiDone // in-flight API requests finish before the store closes
+	cancel()
+	if cerr := a.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	a.log.Info("herald stopped")
+	return err
+}
+
+// printDevHelp prints, in development mode, what a newcomer needs to try the
+// server: the generated key, a token and a wscat line. It goes to stdout, never
+// to the log.
+func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
+	// The port actually bound, which differs from PORT when PORT is 0.
+	port := a.cfg.str("PORT")
+	if _, p, err := net.SplitHostPort(a.api.Addr()); err == nil {
+		port = p
+	}
+	fmt.Fprintln(w, "Development mode: generated secrets are valid until this process stops.")
+	if devKey {
+		fmt.Fprintf(w, "  API key (HERALD_API_KEY): %s\n", a.cfg.str("HERALD_API_KEY"))
+	}
+	if devToken {
+		tok, err := jwt.NewIssuer(jwt.Config{Secret: []byte(a.cfg.str("JWT_SECRET"))}).Issue("demo", 24*time.Hour, nil)
+		if err == nil {
+			fmt.Fprintf(w, "  Token for user \"demo\" (24h): %s\n", tok)
+			fmt.Fprintf(w, "  Try: npx wscat -c \"ws://localhost:%s/ws?token=%s&userId=demo\"\n", port, tok)
+		}
+	}
+	fmt.Fprintf(w, "  Send: curl -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' http://localhost:%s/api/notifications\n",
+		a.cfg.str("HERALD_API_KEY"), port)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// hostOf returns the host of a database URL, without credentials, for logs.
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Host
+	}
+	return "?"
+}
+
+func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herald token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	user := fs.String("user", "", "user id the token is for (required)")
+	ttl := fs.Duration("ttl", 15*time.Minute, "lifetime of the token")
+	secret := fs.String("jwt-secret", getenv("JWT_SECRET"), "HS256 secret (env JWT_SECRET)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *user == "" || *secret == "" {
+		return errors.New("token needs --user and a JWT_SECRET")
+	}
+	tok, err := jwt.NewIssuer(jwt.Config{Secret: []byte(*secret)}).Issue(*user, *ttl, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
