@@ -45,6 +45,16 @@ type Broker interface {
 	Run(ctx context.Context) error
 }
 
+// Interest is how a node tells its Broker which audiences have local
+// connections, so that a cluster broker subscribes only to what this node
+// needs. The hub calls it when the first local connection of a user, or the
+// first local subscriber of a channel, appears (on=true) and when the last one
+// goes (on=false). It must not block: brokers record the change and apply it
+// asynchronously.
+type Interest interface {
+	SetInterest(a Audience, on bool)
+}
+
 // Deliverer hands a message to the local connections of its audience and
 // returns how many accepted it. It never blocks on a slow connection.
 type Deliverer interface {

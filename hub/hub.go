@@ -22,6 +22,10 @@ type Config struct {
 	MaxSubscriptions int
 	// Now is the clock used for Stats timestamps (default time.Now).
 	Now func() time.Time
+	// Interest, when set, is told when a user or channel gains its first
+	// local connection and loses its last one (see herald.Interest). It is
+	// called with the hub's lock held and must not block or call the hub.
+	Interest herald.Interest
 }
 
 // Default limits, applied where Config leaves a field zero.
@@ -88,7 +92,7 @@ func (h *Hub) Register(c herald.Conn) error {
 		return herald.Errorf(herald.EUNAVAILABLE, "Per-user connection limit reached")
 	}
 	h.conns[c] = nil
-	add(h.users, user, c)
+	h.add(h.users, herald.ToUser, user, c)
 	return nil
 }
 
@@ -101,9 +105,9 @@ func (h *Hub) Unregister(c herald.Conn) {
 		return
 	}
 	for ch := range chans {
-		remove(h.channels, ch, c)
+		h.remove(h.channels, herald.ToChannel, ch, c)
 	}
-	remove(h.users, c.UserID(), c)
+	h.remove(h.users, herald.ToUser, c.UserID(), c)
 	delete(h.conns, c)
 }
 
@@ -126,7 +130,7 @@ func (h *Hub) Subscribe(c herald.Conn, channel string) error {
 		h.conns[c] = chans
 	}
 	chans[channel] = struct{}{}
-	add(h.channels, channel, c)
+	h.add(h.channels, herald.ToChannel, channel, c)
 	return nil
 }
 
@@ -139,7 +143,7 @@ func (h *Hub) Unsubscribe(c herald.Conn, channel string) bool {
 		return false
 	}
 	delete(chans, channel)
-	remove(h.channels, channel, c)
+	h.remove(h.channels, herald.ToChannel, channel, c)
 	return true
 }
 
@@ -219,19 +223,28 @@ func (h *Hub) Stats() herald.Stats {
 	}
 }
 
-func add(index map[string]set, key string, c herald.Conn) {
+func (h *Hub) add(index map[string]set, kind herald.AudienceKind, key string, c herald.Conn) {
 	s := index[key]
 	if s == nil {
 		s = make(set, 1)
 		index[key] = s
+		if h.cfg.Interest != nil {
+			h.cfg.Interest.SetInterest(herald.Audience{Kind: kind, Name: key}, true)
+		}
 	}
 	s[c] = struct{}{}
 }
 
-func remove(index map[string]set, key string, c herald.Conn) {
-	s := index[key]
+func (h *Hub) remove(index map[string]set, kind herald.AudienceKind, key string, c herald.Conn) {
+	s, ok := index[key]
+	if !ok {
+		return
+	}
 	delete(s, c)
 	if len(s) == 0 {
 		delete(index, key)
+		if h.cfg.Interest != nil {
+			h.cfg.Interest.SetInterest(herald.Audience{Kind: kind, Name: key}, false)
+		}
 	}
 }

@@ -138,3 +138,33 @@ func BenchmarkDeliverChannel(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*5000), "ns/delivery")
 }
+
+type interestLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (l *interestLog) SetInterest(a herald.Audience, on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = append(l.log, fmt.Sprint(a.Kind, a.Name, on))
+}
+
+func TestInterest(t *testing.T) {
+	il := &interestLog{}
+	h := hub.New(hub.Config{Interest: il})
+	a1, a2 := &conn{user: "a"}, &conn{user: "a"}
+	h.Register(a1)
+	h.Register(a2)
+	h.Subscribe(a1, "x")
+	h.Subscribe(a2, "x")
+	h.Unregister(a1)
+	h.Unregister(a2)
+	want := []string{
+		fmt.Sprint(herald.ToUser, "a", true), fmt.Sprint(herald.ToChannel, "x", true),
+		fmt.Sprint(herald.ToChannel, "x", false), fmt.Sprint(herald.ToUser, "a", false),
+	}
+	if fmt.Sprint(il.log) != fmt.Sprint(want) {
+		t.Errorf("interest log %v, want %v", il.log, want)
+	}
+}
