@@ -26,9 +26,22 @@ type proc struct {
 
 // startProc runs the binary with only the environment given (and PATH), on
 // a free loopback port, and waits until /healthz answers. The process is
-// killed when the test ends, if it is still running.
+// killed when the test ends, if it is still running. A port another program
+// took between freePort and the bind is retried on another.
 func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p, err := tryStartProc(t, env, args...)
+		if err == nil {
+			return p
+		}
+		if attempt == 3 || !strings.Contains(p.stderr.String(), "address already in use") {
+			t.Fatalf("%v\n%s", err, p.stderr.String())
+		}
+	}
+}
+
+func tryStartProc(t *testing.T, env map[string]string, args ...string) (*proc, error) {
 	port := strconv.Itoa(freePort(t))
 	p := &proc{t: t, addr: "127.0.0.1:" + port, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(heraldBin, args...)
@@ -38,7 +51,7 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return p, err
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
@@ -47,31 +60,36 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 			t.Logf("herald stderr:\n%s", p.stderr.String())
 		}
 	})
-	p.waitHealthy()
-	return p
+	return p, p.waitHealthy()
 }
 
-// waitHealthy polls /healthz until it answers 200, failing if the process
-// exits first or takes more than 15 seconds.
-func (p *proc) waitHealthy() {
-	p.t.Helper()
+// waitHealthy waits until the process logs that it listens on its address,
+// so a server of someone else on that port cannot be mistaken for it, and
+// then until /healthz answers 200. It fails if the process exits first or
+// takes more than 15 seconds.
+func (p *proc) waitHealthy() error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	listening := `msg="herald listening" addr=` + p.addr
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
 		case <-p.done:
-			p.t.Fatalf("herald exited before serving: %v\n%s", p.err, p.stderr.String())
+			return fmt.Errorf("herald exited before serving: %v", p.err)
 		default:
 		}
-		resp, err := client.Get("http://" + p.addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
+		var err error
+		if strings.Contains(p.stderr.String(), listening) {
+			var resp *http.Response
+			if resp, err = client.Get("http://" + p.addr + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return nil
+				}
+				err = fmt.Errorf("healthz answered %d", resp.StatusCode)
 			}
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("herald did not answer /healthz within 15s: %v\n%s", err, p.stderr.String())
+			return fmt.Errorf("herald did not serve /healthz on %s within 15s (%v)", p.addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
