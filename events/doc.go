@@ -1,5 +1,5 @@
 // Package events turns domain events from backends, such as
-// "booking:confirmed", into notifications. Each event name has a Template
+// "booking:confirmed", into notifications. Each event name has a template
 // that says who the notification is for, what it says and what data it
 // carries; Handler renders it and creates the result through a herald.Inbox,
 // so the notification is stored and then pushed like any other.

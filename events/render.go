@@ -39,7 +39,7 @@ func checkName(name string) error {
 }
 
 // render turns e, whose name is t's, into its notifications.
-func (t *Template) render(e *herald.Event) ([]*herald.Notification, error) {
+func (t *eventTemplate) render(e *herald.Event) ([]*herald.Notification, error) {
 	var missing []string
 	for _, f := range t.required {
 		if v, ok := e.Data[f]; !ok || v == nil {
@@ -88,7 +88,7 @@ func (t *Template) render(e *herald.Event) ([]*herald.Notification, error) {
 }
 
 // exec runs tmpl (nil renders "") over view, keeping at most max bytes.
-func (t *Template) exec(tmpl *template.Template, field string, view any, max int) (string, error) {
+func (t *eventTemplate) exec(tmpl *template.Template, field string, view any, max int) (string, error) {
 	if tmpl == nil {
 		return "", nil
 	}
@@ -117,7 +117,7 @@ func execMessage(err error) string {
 
 // renderData builds the notification's data object, or nil when the template
 // has none.
-func (t *Template) renderData(data map[string]any, view any) (json.RawMessage, error) {
+func (t *eventTemplate) renderData(data map[string]any, view any) (json.RawMessage, error) {
 	if len(t.data) == 0 {
 		return nil, nil
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Template is the compiled definition of one event: how its data becomes a
+// eventTemplate is the compiled definition of one event: how its data becomes a
 // notification. It is immutable and safe for concurrent use.
-type Template struct {
+type eventTemplate struct {
 	event    string
 	required []string // always includes userId
 	typ      string
@@ -53,11 +53,11 @@ const maxDataKeyLen = 64
 
 // compile checks d and compiles its templates. Errors name the field at fault;
 // the caller adds the file and event.
-func compile(event string, d *definition) (*Template, error) {
+func compile(event string, d *definition) (*eventTemplate, error) {
 	if err := checkName(event); err != nil {
 		return nil, errors.New(herald.ErrorMessage(err))
 	}
-	t := &Template{event: event, typ: d.Type}
+	t := &eventTemplate{event: event, typ: d.Type}
 	switch {
 	case d.Type == "":
 		return nil, errors.New("type is required")

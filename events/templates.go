@@ -16,7 +16,7 @@ import (
 // Templates is a set of event templates keyed by event name. It is immutable
 // and safe for concurrent use.
 type Templates struct {
-	byName map[string]*Template
+	byName map[string]*eventTemplate
 }
 
 //go:embed defaults.json
@@ -60,7 +60,7 @@ func parseDoc(source string, doc []byte) (*Templates, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("events: %s: the document must be a JSON object of event definitions", source)
 	}
-	ts := &Templates{byName: make(map[string]*Template, len(raw))}
+	ts := &Templates{byName: make(map[string]*eventTemplate, len(raw))}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		var d definition
 		dec := json.NewDecoder(bytes.NewReader(raw[name]))
@@ -86,12 +86,6 @@ func mustParse(source string, doc []byte) *Templates {
 	return ts
 }
 
-// Lookup returns the template of the event name.
-func (ts *Templates) Lookup(name string) (*Template, bool) {
-	t, ok := ts.byName[name]
-	return t, ok
-}
-
 // Names returns the event names ts knows, sorted.
 func (ts *Templates) Names() []string {
 	return slices.Sorted(maps.Keys(ts.byName))
@@ -111,7 +105,7 @@ func (ts *Templates) Render(e *herald.Event) ([]*herald.Notification, error) {
 	if len(e.ID) > MaxIDLen || !utf8.ValidString(e.ID) {
 		return nil, herald.Errorf(herald.EINVALID, "event id must be valid UTF-8 of at most %d bytes", MaxIDLen)
 	}
-	t, ok := ts.Lookup(e.Name)
+	t, ok := ts.byName[e.Name]
 	if !ok {
 		return nil, herald.Errorf(herald.EUNPROCESSABLE, "unknown event %q", e.Name)
 	}
