@@ -263,4 +263,3 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	fmt.Fprintln(stdout, tok)
 	return nil
 }
-
