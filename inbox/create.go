@@ -10,8 +10,9 @@ import (
 // Create validates ns, stores them in one Store call and then, per user, pushes
 // each notification that is new followed by the user's unread count. A
 // notification whose idempotency key was seen before comes back as first
-// stored, with Replayed set, and is not pushed again. The caller's notifications are not modified; the stored
-// ones are returned in the same order.
+// stored, with Replayed set, and is not pushed again. The caller's
+// notifications are not modified; the stored ones are returned in the same
+// order. An empty batch creates nothing and is not an error.
 //
 // Publish failures are logged and do not fail the call: the notifications are
 // committed and clients recover them by resuming.

@@ -40,6 +40,8 @@ type Config struct {
 	Store herald.Store
 	// Publisher tells the user's connections about changes. Nil publishes
 	// nothing: changes are committed and clients see them on their next resume.
+	// It is called while the user's stripe is held, so it must not call back
+	// into the Service (herald.Deliverer never blocks, which keeps this cheap).
 	Publisher herald.Publisher
 	// Now is the clock used for read times and message timestamps (default time.Now).
 	Now func() time.Time
