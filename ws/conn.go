@@ -40,12 +40,14 @@ type conn struct {
 	closing   bool // a close frame is queued or sent; nothing more is queued
 	replaying bool // live messages are held while missed ones are replayed
 	held      []*herald.Message
+	lastSeq   int64 // greatest notification seq queued to this connection
 	closeCode int
 	closeMsg  string
 	drained   chan struct{} // signalled by the writer after each batch
 	written   chan struct{} // closed when the close frame has been written (or failed)
 
-	wmu sync.Mutex // serialises writes to nc
+	wmu      sync.Mutex // serialises writes to nc
+	replayMu sync.Mutex // one replay at a time
 }
 
 func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
@@ -91,6 +93,7 @@ func (c *conn) Send(m *herald.Message) bool {
 		return false
 	}
 	c.queue = append(c.queue, frame{ws.OpText, m.Payload})
+	c.lastSeq = max(c.lastSeq, m.Seq)
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {

@@ -23,7 +23,8 @@ func (d *dispatcher) ctx() (context.Context, context.CancelFunc) {
 // what it missed before anything live.
 func (d *dispatcher) connected(since int64) {
 	msg := connectedMsg{Type: herald.TypeConnected, UserID: d.c.user, Timestamp: d.now()}
-	if inbox := d.c.srv.cfg.Inbox; inbox != nil {
+	inbox := d.c.srv.cfg.Inbox
+	if inbox != nil {
 		ctx, cancel := d.ctx()
 		if n, err := inbox.UnreadCount(ctx, d.c.user); err == nil {
 			msg.UnreadCount = &n
@@ -32,8 +33,21 @@ func (d *dispatcher) connected(since int64) {
 		}
 		cancel()
 	}
+	if since < 0 && inbox != nil {
+		// A live-only client still gets a resume point, so that the server
+		// can resync it by itself after a broker outage (Server.Resync).
+		ctx, cancel := d.ctx()
+		if ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: d.c.user, Limit: 1}); err == nil && len(ns) == 1 {
+			d.c.mu.Lock()
+			d.c.lastSeq = ns[0].Seq
+			d.c.mu.Unlock()
+		}
+		cancel()
+	}
 	d.c.sendData(encode(msg), true)
 	if since >= 0 {
+		d.c.replayMu.Lock()
+		defer d.c.replayMu.Unlock()
 		d.replay(since)
 		return
 	}
@@ -75,10 +89,7 @@ func (d *dispatcher) handle(data []byte) {
 			d.fail(herald.Errorf(herald.EINVALID, "since must be a non-negative integer"), "")
 			break
 		}
-		d.c.mu.Lock()
-		d.c.replaying = true
-		d.c.mu.Unlock()
-		d.replay(since)
+		d.c.resume(func(int64) int64 { return since })
 	default:
 		m.messagesIn.WithLabelValues("unknown").Inc()
 		d.fail(herald.Errorf(herald.EINVALID, "Unknown message type"), "")
@@ -200,11 +211,30 @@ func (d *dispatcher) release(first []byte, last int64) {
 			continue
 		}
 		c.queue = append(c.queue, frame{opText, m.Payload})
+		c.lastSeq = max(c.lastSeq, m.Seq)
 	}
+	c.lastSeq = max(c.lastSeq, last)
 	c.held, c.replaying = nil, false
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
 		go c.flush()
 	}
+}
+
+// resume replays, on a connection already live, everything after the seq
+// that from picks given the connection's own last seq: a client's resume
+// message, or Server.Resync after a broker outage.
+func (c *conn) resume(from func(last int64) int64) {
+	c.replayMu.Lock()
+	defer c.replayMu.Unlock()
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.replaying = true
+	since := from(c.lastSeq)
+	c.mu.Unlock()
+	(&dispatcher{c: c}).replay(since)
 }

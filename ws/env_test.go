@@ -36,6 +36,7 @@ type env struct {
 	hub    *hub.Hub
 	ws     *ws.Server
 	inbox  *inbox.Service
+	store  *memory.Store
 	issuer *jwt.Issuer
 	http   *httptest.Server
 	url    string // ws://127.0.0.1:port/ws
@@ -44,7 +45,8 @@ type env struct {
 func newEnv(t *testing.T, hcfg hub.Config, mod func(*ws.Config)) *env {
 	t.Helper()
 	h := hub.New(hcfg)
-	ib, err := inbox.New(inbox.Config{Store: memory.NewStore(memory.Config{}), Publisher: memory.NewBroker(h)})
+	st := memory.NewStore(memory.Config{})
+	ib, err := inbox.New(inbox.Config{Store: st, Publisher: memory.NewBroker(h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func newEnv(t *testing.T, hcfg hub.Config, mod func(*ws.Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
-	e := &env{t: t, hub: h, ws: srv, inbox: ib, issuer: jwt.NewIssuer(jwt.Config{Secret: secret}), http: hs,
+	e := &env{t: t, hub: h, ws: srv, inbox: ib, store: st, issuer: jwt.NewIssuer(jwt.Config{Secret: secret}), http: hs,
 		url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

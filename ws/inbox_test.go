@@ -131,3 +131,35 @@ func TestResumeBoundary(t *testing.T) {
 		t.Fatalf("extra notification after the last: %v", m)
 	}
 }
+
+// TestResync: notifications whose live push was lost (as in a broker outage)
+// reach every connection once when the server resyncs, with or without since.
+func TestResync(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	first := notify(t, e, "alice", "seen")
+	live, _ := e.connect("alice")                                    // no since: live only
+	resumed, _ := e.connect("alice", "since", fmt.Sprint(first.Seq)) // resumed at the latest
+	resumed.readType("resumed")
+	lost := []*herald.Notification{{UserID: "alice", Type: "t", Title: "lost 1"}, {UserID: "alice", Type: "t", Title: "lost 2"}}
+	if _, err := e.store.CreateNotifications(context.Background(), lost); err != nil { // stored, never pushed
+		t.Fatal(err)
+	}
+	e.ws.Resync()
+	for _, cl := range []*client{live, resumed} {
+		for _, want := range lost {
+			m := cl.readType("notification:new")
+			if got := m["notification"].(map[string]any)["title"]; got != want.Title {
+				t.Fatalf("got %v, want %s", got, want.Title)
+			}
+		}
+		if m := cl.readType("resumed"); m["replayed"] != float64(2) {
+			t.Fatalf("resumed %v", m)
+		}
+	}
+	e.ws.Resync() // nothing more to send
+	for _, cl := range []*client{live, resumed} {
+		if m := cl.read(); m["type"] != "resumed" || m["replayed"] != float64(0) {
+			t.Fatalf("second resync sent %v", m)
+		}
+	}
+}

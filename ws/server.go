@@ -343,6 +343,16 @@ func (s *Server) snapshot() []*conn {
 	return out
 }
 
+// Resync replays to every live connection the notifications committed after
+// the last one it was sent, then resumes live delivery. A cluster broker calls
+// it after an outage during which live messages may have been lost; clients
+// need not do anything, and get each notification once.
+func (s *Server) Resync() {
+	for _, c := range s.snapshot() {
+		go c.resume(func(last int64) int64 { return last })
+	}
+}
+
 // Shutdown refuses new connections, closes every open one with 1001 (going
 // away) after what is already queued for it, and waits for them to end until
 // ctx is done, when it shuts what remains.
