@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is the unit of utime and stime in /proc/PID/stat: USER_HZ, which
+// is 100 on every Linux ABI Go supports.
+const clockTick = 10 * time.Millisecond
+
+// memory is a process's resident memory from /proc/PID/status.
+type memory struct {
+	RSS     int64 `json:"rssBytes"`     // VmRSS
+	RSSAnon int64 `json:"rssAnonBytes"` // RssAnon: heap, stacks, buffers
+}
+
+// readMemory reads the resident set size of pid.
+func readMemory(pid int) (memory, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	defer f.Close()
+	var m memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch key {
+		case "VmRSS":
+			dst = &m.RSS
+		case "RssAnon":
+			dst = &m.RSSAnon
+		default:
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			return memory{}, fmt.Errorf("/proc/%d/status %s: %w", pid, key, err)
+		}
+		*dst = kb << 10
+	}
+	if m.RSS == 0 {
+		return m, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
+	}
+	return m, sc.Err()
+}
+
+// cpuTimes is the CPU a process has used so far, two ways: utime+stime from
+// /proc/PID/stat (the brief's measure, in 10 ms ticks) and the sum of its
+// threads' on-CPU nanoseconds from /proc/PID/task/*/schedstat, which is
+// precise but misses threads that have exited (Go rarely ends threads).
+type cpuTimes struct {
+	Stat      time.Duration
+	SchedStat time.Duration
+}
+
+// sub returns c - o for each measure.
+func (c cpuTimes) sub(o cpuTimes) cpuTimes {
+	return cpuTimes{Stat: c.Stat - o.Stat, SchedStat: c.SchedStat - o.SchedStat}
+}
+
+// readCPU reads the CPU time pid has used.
+func readCPU(pid int) (cpuTimes, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces;
+	// fields are counted after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return cpuTimes{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	// fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(fields) < 13 {
+		return cpuTimes{}, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return cpuTimes{}, fmt.Errorf("/proc/%d/stat: bad utime or stime", pid)
+	}
+	c := cpuTimes{Stat: time.Duration(utime+stime) * clockTick}
+
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, t := range tasks {
+		sb, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread ended between Glob and ReadFile
+		}
+		first, _, _ := strings.Cut(string(sb), " ")
+		if ns, err := strconv.ParseInt(first, 10, 64); err == nil {
+			c.SchedStat += time.Duration(ns)
+		}
+	}
+	return c, nil
+}
+
+// alive reports whether pid exists.
+func alive(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import "time"
+
+// The coordinator and its workers talk in JSON lines: the coordinator writes a
+// job and then commands to a worker's standard input; the worker writes events
+// to its standard output. Standard error is the worker's log.
+
+// Worker modes: what a worker's connections do once connected.
+const (
+	modeIdle   = "idle"   // authenticate, then only answer pings
+	modeFanout = "fanout" // authenticate, subscribe, time every channel message
+	modeNotify = "notify" // authenticate, time every notification:new
+	modeRaw    = "raw"    // upgrade only (the wslib mini servers), then answer pings
+)
+
+// job is the first line a worker reads: the connections it opens.
+type job struct {
+	Worker      int           `json:"worker"` // index, for logs
+	Mode        string        `json:"mode"`
+	URL         string        `json:"url"` // ws://host:port/path
+	JWTSecret   string        `json:"jwtSecret,omitempty"`
+	UserPrefix  string        `json:"userPrefix"` // user i is UserPrefix + i
+	First       int           `json:"first"`      // global index of the first connection
+	Count       int           `json:"count"`
+	Channel     string        `json:"channel,omitempty"`
+	Concurrency int           `json:"concurrency"` // handshakes in flight
+	DialTimeout time.Duration `json:"dialTimeout"`
+	// Lifetime bounds the worker: it exits after this long whatever happens.
+	Lifetime time.Duration `json:"lifetime"`
+}
+
+// Commands a worker accepts after its job.
+const (
+	cmdArm    = "arm"    // start a fan-out round: reset counters, expect Expect messages per connection
+	cmdReport = "report" // send a report event with the counters so far
+	cmdStop   = "stop"   // close every connection and exit
+)
+
+type command struct {
+	Cmd    string `json:"cmd"`
+	Round  int    `json:"round,omitempty"`
+	Expect int    `json:"expect,omitempty"`
+}
+
+// Events a worker sends.
+const (
+	evReady  = "ready"  // every connection is established (or failed)
+	evArmed  = "armed"  // a round is armed
+	evDone   = "done"   // every connection received the round's messages
+	evReport = "report" // counters and latencies, on request
+	evFatal  = "fatal"  // the worker cannot go on
+)
+
+type event struct {
+	Event  string `json:"event"`
+	Worker int    `json:"worker"`
+
+	// ready
+	Connected int            `json:"connected,omitempty"`
+	Failed    int            `json:"failed,omitempty"`
+	Errors    map[string]int `json:"errors,omitempty"` // failure reason → count
+	Took      time.Duration  `json:"took,omitempty"`
+
+	// done and report
+	Round      int       `json:"round,omitempty"`
+	LastUnixNs int64     `json:"lastUnixNs,omitempty"` // when the last expected message arrived
+	Received   int64     `json:"received,omitempty"`   // messages counted this round
+	Duplicates int64     `json:"duplicates,omitempty"` // seq seen twice on a connection
+	Reordered  int64     `json:"reordered,omitempty"`  // seq skipped ahead on a connection
+	Stray      int64     `json:"stray,omitempty"`      // messages of another round, or unparseable
+	Dropped    int       `json:"dropped,omitempty"`    // connections closed by the server since ready
+	Complete   int       `json:"complete,omitempty"`   // connections that got every expected message
+	Latency    *histData `json:"latency,omitempty"`
+
+	Error string `json:"error,omitempty"`
+}
