@@ -28,6 +28,10 @@ type Message struct {
 	// and 0 otherwise. A connection replaying missed notifications uses it to
 	// drop live copies of what the replay already sent.
 	Seq int64
+	// Latest marks a message that supersedes earlier ones of its kind, such
+	// as the unread count: a connection still holding an unsent one replaces
+	// it with this one instead of queueing both.
+	Latest bool
 }
 
 // Publisher sends messages to the connections of their audience, wherever in

@@ -107,7 +107,7 @@ func (s *Service) publishCount(ctx context.Context, userID string) {
 		s.log.Error("inbox: cannot read unread count after commit", "user", userID, "err", err)
 		return
 	}
-	s.publish(ctx, userID, countMessage(n), 0)
+	s.send(ctx, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: userID}, Payload: countMessage(n), Latest: true})
 }
 
 // publish sends payload to userID's connections and logs a failure. seq is
@@ -116,8 +116,11 @@ func (s *Service) publish(ctx context.Context, userID string, payload []byte, se
 	if s.pub == nil {
 		return
 	}
-	m := &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: userID}, Payload: payload, Seq: seq}
+	s.send(ctx, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: userID}, Payload: payload, Seq: seq})
+}
+
+func (s *Service) send(ctx context.Context, m *herald.Message) {
 	if _, err := s.pub.Publish(ctx, m); err != nil {
-		s.log.Warn("inbox: publish failed; the client recovers on resume", "user", userID, "err", err)
+		s.log.Warn("inbox: publish failed; the client recovers on resume", "user", m.To.Name, "err", err)
 	}
 }

@@ -19,6 +19,7 @@ const opText = ws.OpText
 type frame struct {
 	op      ws.OpCode
 	payload []byte
+	skip    bool // superseded by a later Latest message before it was written
 }
 
 // conn is one client connection. A reader goroutine owns inbound traffic for
@@ -41,6 +42,7 @@ type conn struct {
 	replaying bool // live messages are held while missed ones are replayed
 	held      []*herald.Message
 	lastSeq   int64 // greatest notification seq queued to this connection
+	latest    int   // index+1 in queue of the unsent Latest message, 0 if none
 	closeCode int
 	closeMsg  string
 	drained   chan struct{} // signalled by the writer after each batch
@@ -92,8 +94,7 @@ func (c *conn) Send(m *herald.Message) bool {
 		c.overflow()
 		return false
 	}
-	c.queue = append(c.queue, frame{ws.OpText, m.Payload})
-	c.lastSeq = max(c.lastSeq, m.Seq)
+	c.enqueueLocked(m)
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -113,7 +114,7 @@ func (c *conn) sendData(payload []byte, wait bool) bool {
 			return false
 		}
 		if len(c.queue) < c.srv.cfg.QueueSize {
-			c.queue = append(c.queue, frame{ws.OpText, payload})
+			c.queue = append(c.queue, frame{op: ws.OpText, payload: payload})
 			start := c.startWriterLocked()
 			c.mu.Unlock()
 			if start {
@@ -146,12 +147,24 @@ func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 		c.mu.Unlock()
 		return
 	}
-	c.queue = append(c.queue, frame{op, payload})
+	c.queue = append(c.queue, frame{op: op, payload: payload})
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
 		go c.flush()
 	}
+}
+
+// enqueueLocked appends m, replacing an unsent message it supersedes.
+func (c *conn) enqueueLocked(m *herald.Message) {
+	if m.Latest {
+		if c.latest > 0 {
+			c.queue[c.latest-1].skip = true
+		}
+		c.latest = len(c.queue) + 1
+	}
+	c.queue = append(c.queue, frame{op: ws.OpText, payload: m.Payload})
+	c.lastSeq = max(c.lastSeq, m.Seq)
 }
 
 func (c *conn) startWriterLocked() bool {
@@ -181,11 +194,11 @@ func (c *conn) close(code int, reason string, drop bool) {
 	c.closeCode, c.closeMsg = code, reason
 	c.held = nil
 	if drop {
-		c.queue = c.queue[:0]
+		c.queue, c.latest = c.queue[:0], 0
 		// Unblock a writer stuck on a socket that does not drain.
 		_ = c.nc.SetWriteDeadline(time.Now())
 	}
-	c.queue = append(c.queue, frame{ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason)})
+	c.queue = append(c.queue, frame{op: ws.OpClose, payload: ws.NewCloseFrameBody(ws.StatusCode(code), reason)})
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -202,6 +215,7 @@ func (c *conn) flush() {
 	for {
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
+		c.latest = 0
 		if len(batch) == 0 {
 			c.writing = false
 			c.mu.Unlock()
@@ -213,13 +227,18 @@ func (c *conn) flush() {
 		ends := make([]int, 0, len(batch))
 		closing := false
 		for _, f := range batch {
-			_ = ws.WriteHeader(&hdr, ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))})
+			if !f.skip {
+				_ = ws.WriteHeader(&hdr, ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))})
+			}
 			ends = append(ends, hdr.Len())
 			closing = closing || f.op == ws.OpClose
 		}
 		bufs = bufs[:0]
 		start := 0
 		for i, f := range batch {
+			if f.skip {
+				continue
+			}
 			bufs = append(bufs, hdr.Bytes()[start:ends[i]])
 			if len(f.payload) > 0 {
 				bufs = append(bufs, f.payload)

@@ -204,14 +204,13 @@ func (d *dispatcher) release(first []byte, last int64) {
 		return
 	}
 	if first != nil {
-		c.queue = append(c.queue, frame{opText, first})
+		c.queue = append(c.queue, frame{op: opText, payload: first})
 	}
 	for _, m := range c.held {
 		if m.Seq != 0 && m.Seq <= last {
 			continue
 		}
-		c.queue = append(c.queue, frame{opText, m.Payload})
-		c.lastSeq = max(c.lastSeq, m.Seq)
+		c.enqueueLocked(m)
 	}
 	c.lastSeq = max(c.lastSeq, last)
 	c.held, c.replaying = nil, false

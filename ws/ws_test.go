@@ -461,3 +461,31 @@ func TestShutdownClosesWith1001(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestMessagesCoalesce: superseding messages (unread counts) waiting
+// for a slow socket replace each other instead of filling the queue, and the
+// last one always arrives.
+func TestLatestMessagesCoalesce(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.QueueSize = 8 })
+	r := e.rawDial("alice")
+	waitFor(t, "registered", func() bool { return e.hub.UserConns("alice") == 1 })
+	const n = 5000
+	for i := range n {
+		if e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: "alice"}, Latest: true,
+			Payload: fmt.Appendf(nil, `{"type":"notification:unread_count","count":%d}`, i)}) != 1 {
+			t.Fatalf("delivery %d refused: the queue overflowed", i)
+		}
+	}
+	frames := 0
+	for {
+		f, err := r.readFrame(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames++
+		if bytes.Contains(f.Payload, fmt.Appendf(nil, `"count":%d}`, n-1)) {
+			break
+		}
+	}
+	t.Logf("%d count messages arrived as %d frames", n, frames)
+}
