@@ -30,7 +30,7 @@ type Message struct {
 	Seq int64
 	// Latest marks a message that supersedes earlier ones of its kind, such
 	// as the unread count: a connection still holding an unsent one replaces
-	// it with this one instead of queueing both.
+	// its payload with this one's instead of queueing both.
 	Latest bool
 }
 

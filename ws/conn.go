@@ -19,7 +19,6 @@ const opText = ws.OpText
 type frame struct {
 	op      ws.OpCode
 	payload []byte
-	skip    bool // superseded by a later Latest message before it was written
 }
 
 // conn is one client connection. A reader goroutine owns inbound traffic for
@@ -158,8 +157,11 @@ func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 // enqueueLocked appends m, replacing an unsent message it supersedes.
 func (c *conn) enqueueLocked(m *herald.Message) {
 	if m.Latest {
+		// Replace in place: the queue does not grow, and the last such
+		// message the client reads is still the newest.
 		if c.latest > 0 {
-			c.queue[c.latest-1].skip = true
+			c.queue[c.latest-1].payload = m.Payload
+			return
 		}
 		c.latest = len(c.queue) + 1
 	}
@@ -227,18 +229,13 @@ func (c *conn) flush() {
 		ends := make([]int, 0, len(batch))
 		closing := false
 		for _, f := range batch {
-			if !f.skip {
-				_ = ws.WriteHeader(&hdr, ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))})
-			}
+			_ = ws.WriteHeader(&hdr, ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))})
 			ends = append(ends, hdr.Len())
 			closing = closing || f.op == ws.OpClose
 		}
 		bufs = bufs[:0]
 		start := 0
 		for i, f := range batch {
-			if f.skip {
-				continue
-			}
 			bufs = append(bufs, hdr.Bytes()[start:ends[i]])
 			if len(f.payload) > 0 {
 				bufs = append(bufs, f.payload)
@@ -269,7 +266,7 @@ func (c *conn) flush() {
 func (c *conn) finishWrites(closeSent bool) {
 	c.mu.Lock()
 	c.closing = true
-	c.queue = nil
+	c.queue, c.latest = nil, 0
 	c.writing = true // no writer will start again
 	c.mu.Unlock()
 	if closeSent {
