@@ -32,6 +32,11 @@ type Message struct {
 	// as the unread count: a connection still holding an unsent one replaces
 	// its payload with this one's instead of queueing both.
 	Latest bool
+	// Close, when not zero, is an order rather than a message: every
+	// connection of the audience closes with this close code, with Payload as
+	// the reason. Logout, revocation and disabled accounts use it, so that a
+	// user's sockets close on every node.
+	Close int
 }
 
 // Publisher sends messages to the connections of their audience, wherever in
