@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/heraldhq/herald"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// columns is the select list scanNotification reads.
+const columns = `id::text, seq, user_id, type, title, message, link, data::text, read_at, created_at, idempotency_key`
+
+// maxAttempts bounds the retries of a create that lost a race for an
+// idempotency key.
+const maxAttempts = 5
+
+// errKeyRace says another transaction stored one of the batch's idempotency
+// keys after this one looked: running again finds it.
+var errKeyRace = errors.New("postgres: idempotency key race")
+
+// CreateNotifications stores ns in one transaction; see herald.Store.
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+	for i, n := range ns {
+		if n == nil {
+			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
+		}
+		if n.ID != "" {
+			if _, ok := lookupID(n.ID); !ok {
+				return nil, herald.Errorf(herald.EINVALID, "notification id must be a UUID")
+			}
+		}
+	}
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if len(ns) == 0 {
+		return []bool{}, nil
+	}
+	for attempt := 1; ; attempt++ {
+		out, created, err := s.create(ctx, ns)
+		if errors.Is(err, errKeyRace) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, storeError("create notifications", err)
+		}
+		for i, n := range ns {
+			*n = out[i]
+		}
+		return created, nil
+	}
+}
+
+// create runs one attempt. It reads ns only, so a failed attempt leaves the
+// caller's values untouched.
+//
+// It needs no explicit transaction: looking up idempotency keys only reads,
+// and one statement reserves the seqs and inserts every new notification, all
+// or nothing. The counter rows that statement locks stay locked until it
+// commits, so a user's notifications commit in seq order. Without keys, a
+// create is one round trip.
+func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald.Notification, []bool, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	out := make([]herald.Notification, len(ns))
+	created := make([]bool, len(ns))
+
+	stored, err := s.storedByKey(ctx, ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	firstKey := make(map[[2]string]int) // (user, key) -> first new notification with it
+	dupOf := make(map[int]int)          // in-batch duplicate -> its first occurrence
+	for i, n := range ns {
+		if n.IdempotencyKey != "" {
+			k := [2]string{n.UserID, n.IdempotencyKey}
+			if st, ok := stored[k]; ok {
+				out[i] = *st
+				continue
+			}
+			if j, ok := firstKey[k]; ok {
+				dupOf[i] = j
+				continue
+			}
+			firstKey[k] = i
+		}
+		id, err := notificationID(n.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i] = *n
+		out[i].ID = id
+		out[i].Read, out[i].ReadAt, out[i].Replayed = false, nil, false
+		out[i].CreatedAt, out[i].Timestamp = now, now
+		created[i] = true
+	}
+	if err := s.insert(ctx, out, created, now); err != nil {
+		return nil, nil, err
+	}
+	for i, j := range dupOf {
+		out[i] = out[j]
+		if out[j].Data != nil {
+			out[i].Data = append([]byte(nil), out[j].Data...)
+		}
+	}
+	return out, created, nil
+}
+
+// storedByKey returns the stored notifications whose idempotency keys ns use.
+func (s *Store) storedByKey(ctx context.Context, ns []*herald.Notification) (map[[2]string]*herald.Notification, error) {
+	var users, keys []string
+	for _, n := range ns {
+		if n.IdempotencyKey != "" {
+			users = append(users, n.UserID)
+			keys = append(keys, n.IdempotencyKey)
+		}
+	}
+	stored := make(map[[2]string]*herald.Notification)
+	if len(keys) == 0 {
+		return stored, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM notifications
+		WHERE (user_id, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, users, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, err
+		}
+		stored[[2]string{n.UserID, n.IdempotencyKey}] = n
+	}
+	return stored, rows.Err()
+}
+
+// insertSQL reserves a run of seqs per user and inserts the notifications in
+// one statement. Counter rows are locked in user_id order, so concurrent
+// creates touching the same users cannot deadlock. Each user's notifications
+// take its seqs in input order. It returns the seq of each input row.
+const insertSQL = `
+WITH input AS (
+	SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+		AS t(ord, id, user_id, type, title, message, link, data, key)
+), counts AS (
+	SELECT user_id, count(*) AS n FROM input GROUP BY user_id
+), seqs AS (
+	INSERT INTO user_seqs (user_id, last_seq)
+	SELECT user_id, n FROM counts ORDER BY user_id
+	ON CONFLICT (user_id) DO UPDATE SET last_seq = user_seqs.last_seq + excluded.last_seq
+	RETURNING user_id, last_seq
+), numbered AS MATERIALIZED (
+	SELECT i.*, s.last_seq - c.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS seq
+	FROM input i JOIN seqs s USING (user_id) JOIN counts c USING (user_id)
+), inserted AS (
+	INSERT INTO notifications (id, user_id, seq, type, title, message, link, data, created_at, idempotency_key)
+	SELECT id::uuid, user_id, seq, type, title, message, link, data::json, $10, key FROM numbered
+)
+SELECT ord, seq FROM numbered`
+
+// insert stores the new notifications of out and sets their seqs.
+func (s *Store) insert(ctx context.Context, out []herald.Notification, created []bool, now time.Time) error {
+	var (
+		ords                                       []int32
+		ids, users, types, titles, messages, links []string
+		data, keys                                 []*string
+	)
+	for i := range out {
+		if !created[i] {
+			continue
+		}
+		n := &out[i]
+		ords = append(ords, int32(i))
+		ids = append(ids, n.ID)
+		users = append(users, n.UserID)
+		types = append(types, n.Type)
+		titles = append(titles, n.Title)
+		messages = append(messages, n.Message)
+		links = append(links, n.Link)
+		data = append(data, nullable(string(n.Data)))
+		keys = append(keys, nullable(n.IdempotencyKey))
+	}
+	if len(ords) == 0 {
+		return nil
+	}
+	rows, err := s.pool.Query(ctx, insertSQL, ords, ids, users, types, titles, messages, links, data, keys, now)
+	if err != nil {
+		return insertError(err)
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var ord int32
+		var seq int64
+		if err := rows.Scan(&ord, &seq); err != nil {
+			return err
+		}
+		if ord < 0 || int(ord) >= len(out) || !created[ord] {
+			return errors.New("postgres: insert returned an unknown row")
+		}
+		out[ord].Seq = seq
+		got++
+	}
+	if err := rows.Err(); err != nil {
+		return insertError(err)
+	}
+	if got != len(ords) {
+		return errors.New("postgres: insert returned too few rows")
+	}
+	return nil
+}
+
+// insertError tells a lost idempotency-key race and a taken id from other
+// failures.
+func insertError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
+		switch pgErr.ConstraintName {
+		case "notifications_user_key":
+			return errKeyRace
+		case "notifications_pkey":
+			return herald.Errorf(herald.ECONFLICT, "a notification with that id already exists")
+		}
+	}
+	return err
+}
+
+// nullable stores an empty string as NULL.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// notificationID returns id in canonical form, or a new UUIDv7 when id is empty.
+func notificationID(id string) (string, error) {
+	if id == "" {
+		u, err := uuid.NewV7()
+		if err != nil {
+			return "", err
+		}
+		return u.String(), nil
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", herald.Errorf(herald.EINVALID, "notification id must be a UUID")
+	}
+	return u.String(), nil
+}
+
+// lookupID returns id in canonical form; ok is false when it is no UUID and so
+// names no notification.
+func lookupID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// scanNotification reads a row selected with columns.
+func scanNotification(row pgx.Row) (*herald.Notification, error) {
+	var (
+		n      herald.Notification
+		data   *string
+		readAt *time.Time
+		key    *string
+	)
+	err := row.Scan(&n.ID, &n.Seq, &n.UserID, &n.Type, &n.Title, &n.Message, &n.Link, &data, &readAt, &n.CreatedAt, &key)
+	if err != nil {
+		return nil, err
+	}
+	if data != nil {
+		n.Data = []byte(*data)
+	}
+	if readAt != nil {
+		t := readAt.UTC()
+		n.Read, n.ReadAt = true, &t
+	}
+	n.CreatedAt = n.CreatedAt.UTC()
+	n.Timestamp = n.CreatedAt
+	if key != nil {
+		n.IdempotencyKey = *key
+	}
+	return &n, nil
+}
