@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -34,15 +35,27 @@ func testRoundTrip(t *testing.T, s herald.Store) {
 			t.Fatalf("test notification %q is invalid: %v", n.Title, err)
 		}
 	}
+	// Keep the input: a store could rewrite it through ns as well.
+	input := make([]herald.Notification, len(ns))
+	for i, n := range ns {
+		input[i] = *n
+		input[i].Data = bytes.Clone(n.Data)
+	}
 	create(t, s, ns...)
-	for _, n := range ns {
-		got := byID(t, s, n.UserID, n.ID)
-		if got == nil {
-			t.Fatalf("notification %q not found", n.Title)
+	for i, n := range ns {
+		want := input[i]
+		for what, got := range map[string]*herald.Notification{"returned": n, "stored": byID(t, s, n.UserID, n.ID)} {
+			if got == nil {
+				t.Fatalf("notification %q not found", want.Title)
+			}
+			if got.UserID != want.UserID || got.Type != want.Type || got.Title != want.Title ||
+				got.Message != want.Message || got.Link != want.Link {
+				t.Fatalf("%s notification differs from its input:\n got %+v\nwant %+v", what, got, want)
+			}
+			if !bytes.Equal(got.Data, want.Data) {
+				t.Fatalf("%s Data = %q, want %q byte for byte", what, got.Data, want.Data)
+			}
 		}
-		sameNotification(t, n.Title, got, n)
-		if len(n.Data) == 0 && len(got.Data) != 0 {
-			t.Fatalf("%q: Data = %q, want none", n.Title, got.Data)
-		}
+		sameNotification(t, want.Title, byID(t, s, n.UserID, n.ID), n)
 	}
 }
