@@ -93,7 +93,7 @@ type NotificationFilter struct {
 	// Ascending asks for the resume query even when Since is 0 (everything,
 	// oldest first); Since > 0 implies it.
 	Ascending bool
-	Limit int // 0 means a default of 50
+	Limit     int // 0 means a default of 50
 }
 
 // Store persists notifications. Implementations: sqlite (the default) and

@@ -10,8 +10,10 @@ const (
 	TypeUnsubscribe = "unsubscribe"
 	TypeMarkRead    = "mark_read"
 	TypeResume      = "resume"
+	TypeAuth        = "auth" // first-message authentication, and in-band token refresh
 
 	TypeConnected          = "connected"
+	TypeAuthenticated      = "authenticated" // a refreshed token was accepted
 	TypePong               = "pong"
 	TypeSubscribed         = "subscribed"
 	TypeUnsubscribed       = "unsubscribed"

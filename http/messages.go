@@ -25,8 +25,8 @@ func (s *Server) handleUserMessage(w http.ResponseWriter, r *http.Request) error
 // handleChannelMessage sends the body to every connection subscribed to a
 // channel: the design document's sendToChannel.
 func (s *Server) handleChannelMessage(w http.ResponseWriter, r *http.Request) error {
-	ch := r.PathValue("channel")
-	if err := checkChannel(ch); err != nil {
+	ch, err := herald.ParseChannel(r.PathValue("channel"))
+	if err != nil {
 		return err
 	}
 	return s.publish(w, r, herald.Audience{Kind: herald.ToChannel, Name: ch})

@@ -15,9 +15,6 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// MaxChannelLen bounds channel names in paths.
-const MaxChannelLen = 128
-
 // readBody reads r's body, at most limit bytes of UTF-8. A body declared or
 // found larger is ETOOLARGE; a Content-Type other than JSON is EUNSUPPORTED
 // (no Content-Type at all is accepted, for curl users).
@@ -129,20 +126,6 @@ func checkUserID(field, id string) error {
 func checkNotificationID(field, id string) error {
 	if id == "" || len(id) > herald.MaxKeyLen || !printable(id) {
 		return herald.Errorf(herald.EINVALID, "%s must be 1 to %d bytes of printable text", field, herald.MaxKeyLen)
-	}
-	return nil
-}
-
-// checkChannel validates a channel name: 1 to MaxChannelLen characters of
-// A-Z a-z 0-9 _ - : . @ /. A "/" in a path parameter must be sent as %2F.
-func checkChannel(name string) error {
-	ok := name != "" && len(name) <= MaxChannelLen
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
-		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_-:.@/", c) >= 0
-	}
-	if !ok {
-		return herald.Errorf(herald.EINVALID, "channel must be 1 to %d characters of A-Z a-z 0-9 _ - : . @ /", MaxChannelLen)
 	}
 	return nil
 }

@@ -7,46 +7,44 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// MaxChannelLen caps channel names, in bytes.
-const MaxChannelLen = 128
-
-// validChannel reports whether name fits the channel pattern of
-// docs/protocol.md: 1 to 128 of A-Z a-z 0-9 and _ - : . @ /.
-func validChannel(name string) bool {
-	if len(name) == 0 || len(name) > MaxChannelLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		switch {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
-		case strings.IndexByte("_-:.@/", b) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
+// ChannelPolicy decides who may join which channel. Its zero value is the
+// design document's behaviour: any authenticated user may join a plain or
+// namespaced channel, except two namespaces that are always guarded —
+// "user:<id>", open only to that user, and "private:…", open only to a token
+// whose channels claim grants it.
+type ChannelPolicy struct {
+	// Strict denies by default: a channel is open only when Public matches it,
+	// the token's channels claim grants it, or it is the user's own user:<id>.
+	Strict bool
+	// Public lists channels open to everyone in strict mode: exact names, or
+	// prefixes ending in "*" such as "news:*".
+	Public []string
 }
 
-// mayJoin applies channel permissions: plain names are open to any
-// authenticated user, as in the design document; "user:<id>" only to that user;
-// "private:…" only when the token's channels claim grants it.
-func mayJoin(c *herald.Claims, name string) error {
-	ns, rest, namespaced := strings.Cut(name, ":")
-	if !namespaced {
-		return nil
-	}
-	switch ns {
-	case "user":
+// allow reports whether claims may join channel (already canonical).
+func (p ChannelPolicy) allow(c *herald.Claims, channel string) error {
+	ns, rest, namespaced := strings.Cut(channel, ":")
+	switch {
+	case namespaced && ns == "user":
 		if rest == c.UserID {
 			return nil
 		}
-	case "private":
-		if slices.Contains(c.Channels, name) {
-			return nil
-		}
-	default:
+	case matchAny(c.Channels, channel):
+		return nil
+	case namespaced && ns == "private":
+	case !p.Strict || matchAny(p.Public, channel):
 		return nil
 	}
 	return herald.Errorf(herald.EFORBIDDEN, "Not allowed to subscribe to this channel")
+}
+
+// matchAny reports whether a pattern in patterns names channel: an exact name,
+// or a prefix ending in "*".
+func matchAny(patterns []string, channel string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			return strings.HasPrefix(channel, prefix)
+		}
+		return p == channel
+	})
 }

@@ -47,8 +47,9 @@ type conn struct {
 	drained   chan struct{} // signalled by the writer after each batch
 	written   chan struct{} // closed when the close frame has been written (or failed)
 
-	wmu      sync.Mutex // serialises writes to nc
-	replayMu sync.Mutex // one replay at a time
+	expiry   *time.Timer // closes the connection when its token expires
+	wmu      sync.Mutex  // serialises writes to nc
+	replayMu sync.Mutex  // one replay at a time
 }
 
 func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
@@ -73,6 +74,10 @@ func (c *conn) UserID() string { return c.user }
 // queue is full is too slow to keep up; it is closed so that it can reconnect
 // and resume, and it never delays the sender or other recipients.
 func (c *conn) Send(m *herald.Message) bool {
+	if m.Close != 0 {
+		c.close(m.Close, string(m.Payload), false)
+		return true
+	}
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()

@@ -83,6 +83,8 @@ func (d *dispatcher) handle(data []byte) {
 		d.unsubscribe(in)
 	case herald.TypeMarkRead:
 		d.markRead(in)
+	case herald.TypeAuth:
+		d.refresh(data)
 	case herald.TypeResume:
 		since, ok := intField(in.Since)
 		if !ok {
@@ -106,8 +108,9 @@ func (d *dispatcher) fail(err error, channel string) {
 }
 
 func (d *dispatcher) channel(in *inbound) (string, bool) {
-	ch, ok := stringField(in.Channel)
-	if !ok || !validChannel(ch) {
+	raw, ok := stringField(in.Channel)
+	ch, err := herald.ParseChannel(raw)
+	if !ok || err != nil {
 		d.fail(herald.Errorf(herald.EINVALID, "Invalid channel name"), "")
 		return "", false
 	}
@@ -119,7 +122,7 @@ func (d *dispatcher) subscribe(in *inbound) {
 	if !ok {
 		return
 	}
-	if err := mayJoin(d.c.claims, ch); err != nil {
+	if err := d.c.srv.cfg.Channels.allow(d.c.claims, ch); err != nil {
 		d.fail(err, ch)
 		return
 	}

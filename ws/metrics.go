@@ -13,6 +13,8 @@ type Metrics struct {
 	messagesOut       prometheus.Counter
 	queueOverflows    prometheus.Counter
 	heartbeatTimeouts prometheus.Counter
+	tokenExpiries     prometheus.Counter
+	throttled         prometheus.Counter
 }
 
 // NewMetrics returns a fresh set of collectors.
@@ -42,11 +44,17 @@ func NewMetrics() *Metrics {
 		heartbeatTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_ws_heartbeat_timeouts_total", Help: "Connections terminated for not answering a ping.",
 		}),
+		tokenExpiries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_ws_token_expiries_total", Help: "Connections closed with 4002 because their token expired.",
+		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_ws_connect_throttled_total", Help: "Connection attempts refused with 429 by the per-address limit.",
+		}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.connects, m.disconnects, m.refused, m.authFailures,
-		m.messagesIn, m.messagesOut, m.queueOverflows, m.heartbeatTimeouts}
+		m.messagesIn, m.messagesOut, m.queueOverflows, m.heartbeatTimeouts, m.tokenExpiries, m.throttled}
 }

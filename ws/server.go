@@ -42,12 +42,26 @@ type Config struct {
 	RateLimit         float64       // inbound messages per second per connection; default 20
 	RateBurst         int           // burst above RateLimit; default 40
 	ReplayPageSize    int           // notifications fetched per resume page; default 200
+	AuthTimeout       time.Duration // wait for a first-message auth when the URL has no token; default 5s
+	// ExpiryGrace is how long past its token's exp a connection stays open
+	// without an in-band refresh before it is closed with 4002; default 5s
+	// (the verifier's leeway). Negative disables closing on expiry.
+	ExpiryGrace time.Duration
+	// ConnectRate and ConnectBurst limit connection attempts per client IP
+	// address, answered with HTTP 429 beyond; defaults 50 per second, burst 100.
+	ConnectRate  float64
+	ConnectBurst int
+
+	// Channels decides who may join which channel (default: the design
+	// document's open channels, with user: and private: guarded).
+	Channels ChannelPolicy
 
 	// AllowedOrigins lists the exact Origin values browsers may connect from.
 	// Empty allows any origin (the design document's behaviour).
 	AllowedOrigins []string
-	// DisableQueryToken refuses ?token= and accepts only the Authorization
-	// header. The default accepts both, as the design document's clients need.
+	// DisableQueryToken refuses ?token=, leaving the Authorization header and
+	// first-message auth. The default accepts all three, as the design
+	// document's clients need the query string.
 	DisableQueryToken bool
 
 	Metrics *Metrics         // default: a fresh, unregistered set
@@ -75,6 +89,14 @@ func (cfg *Config) setDefaults() {
 	defDur(&cfg.CloseTimeout, 2*time.Second)
 	def(&cfg.RateBurst, 40)
 	def(&cfg.ReplayPageSize, 200)
+	defDur(&cfg.AuthTimeout, 5*time.Second)
+	if cfg.ExpiryGrace == 0 {
+		cfg.ExpiryGrace = 5 * time.Second
+	}
+	if cfg.ConnectRate <= 0 {
+		cfg.ConnectRate = 50
+	}
+	def(&cfg.ConnectBurst, 100)
 	if cfg.RateLimit <= 0 {
 		cfg.RateLimit = 20
 	}
@@ -92,6 +114,8 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 
+	attempts *addrLimiter
+
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	stopping bool
@@ -101,7 +125,8 @@ type Server struct {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	return &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{})}
+	return &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}),
+		attempts: newAddrLimiter(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 }
 
 // ServeHTTP upgrades the request and authenticates it. Failures are upgraded
@@ -112,6 +137,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.originAllowed(r) {
 		s.metrics.authFailures.WithLabelValues("origin").Inc()
 		http.Error(w, `{"error":{"code":"forbidden","message":"Origin not allowed"}}`, http.StatusForbidden)
+		return
+	}
+	if !s.attempts.allow(clientIP(r)) {
+		s.metrics.throttled.Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"error":{"code":"rate_limited","message":"Too many connection attempts"}}`, http.StatusTooManyRequests)
 		return
 	}
 	token, userID, src := s.credentials(r)
@@ -130,6 +161,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rd = io.MultiReader(strings.NewReader(string(early)), nc)
 	}
 
+	if token == "" && src == "query" && !r.URL.Query().Has("token") {
+		// No token in the URL or a header: the first message must bring it.
+		token, _ = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes)
+		src = "message"
+	}
 	claims, err := s.authenticate(r.Context(), token, userID, src)
 	if err == nil && sinceErr != nil {
 		err = sinceErr
@@ -246,10 +282,14 @@ func (s *Server) untrack(c *conn) {
 func (s *Server) serve(c *conn, rd io.Reader, since int64) {
 	s.metrics.connects.Inc()
 	s.log.Info("websocket connected", "user", c.user, "remote", c.nc.RemoteAddr().String())
+	if s.cfg.ExpiryGrace >= 0 {
+		c.armExpiry(c.claims.ExpiresAt)
+	}
 	d := &dispatcher{c: c, limiter: newLimiter(s.cfg.RateLimit, s.cfg.RateBurst, s.cfg.Now)}
 	d.connected(since)
 
 	err := c.readLoop(rd, d.handle)
+	c.stopExpiry()
 
 	code, reason := s.endReason(c, err)
 	c.close(code, reason, false)
