@@ -161,8 +161,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rd = io.MultiReader(strings.NewReader(string(early)), nc)
 	}
 
-	if token == "" && src == "query" && !r.URL.Query().Has("token") {
-		// No token in the URL or a header: the first message must bring it.
+	if q := r.URL.Query(); token == "" && src == "query" && !q.Has("token") && !q.Has("userId") {
+		// Neither token nor userId in the URL, no header: the first message
+		// must bring the token. (A URL with a userId but no token is the
+		// design document's "missing credentials", closed at once.)
 		token, _ = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes)
 		src = "message"
 	}

@@ -36,7 +36,7 @@ func TestConnected(t *testing.T) {
 }
 
 func TestHandshakeCloseCodes(t *testing.T) {
-	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.AuthTimeout = 200 * time.Millisecond })
+	e := newEnv(t, hub.Config{}, nil)
 	past := jwt.NewIssuer(jwt.Config{Secret: secret, Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }})
 	expired, err := past.Issue("alice", time.Hour, nil)
 	if err != nil {

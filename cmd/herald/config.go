@@ -35,7 +35,13 @@ var settings = []setting{
 	{"WS_RATE_LIMIT", "rate-limit", "20", "client messages per second per connection"},
 	{"WS_RATE_BURST", "rate-burst", "40", "burst above the rate limit"},
 	{"WS_ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated exact Origins allowed to connect (empty: any)"},
-	{"WS_DISABLE_QUERY_TOKEN", "disable-query-token", "false", "refuse ?token= and require the Authorization header"},
+	{"WS_DISABLE_QUERY_TOKEN", "disable-query-token", "false", "refuse ?token=; tokens come in the Authorization header or the first message"},
+	{"WS_AUTH_TIMEOUT", "auth-timeout", "5s", "how long a connection without a token may take to send {\"type\":\"auth\"} (4001 after)"},
+	{"WS_TOKEN_EXPIRY_GRACE", "token-expiry-grace", "5s", "a connection is closed with 4002 this long after its token's exp unless refreshed in-band; -1s never closes"},
+	{"WS_CONNECT_RATE", "connect-rate", "50", "connection attempts per second per client address (429 beyond)"},
+	{"WS_CONNECT_BURST", "connect-burst", "100", "burst of connection attempts per client address"},
+	{"WS_STRICT_CHANNELS", "strict-channels", "false", "deny channels by default: only WS_PUBLIC_CHANNELS, token grants and user:<self> are open"},
+	{"WS_PUBLIC_CHANNELS", "public-channels", "", "comma-separated channels open to all in strict mode; a trailing * matches a prefix (news:*)"},
 	{"HERALD_DB_PATH", "db", "herald.db", "SQLite database file (the embedded default store)"},
 	{"DATABASE_URL", "database-url", "", "PostgreSQL URL; when set, used instead of SQLite"},
 	{"HERALD_EVENTS_FILE", "events-file", "", "JSON file of extra domain-event templates"},
@@ -164,8 +170,21 @@ func (c config) validate() error {
 	if f, err := strconv.ParseFloat(c["WS_RATE_LIMIT"], 64); err != nil || f <= 0 {
 		return fmt.Errorf("WS_RATE_LIMIT must be a positive number, got %q", c["WS_RATE_LIMIT"])
 	}
-	if _, err := strconv.ParseBool(c["WS_DISABLE_QUERY_TOKEN"]); err != nil {
-		return fmt.Errorf("WS_DISABLE_QUERY_TOKEN must be true or false")
+	for _, k := range []string{"WS_DISABLE_QUERY_TOKEN", "WS_STRICT_CHANNELS"} {
+		if _, err := strconv.ParseBool(c[k]); err != nil {
+			return fmt.Errorf("%s must be true or false", k)
+		}
+	}
+	for _, k := range []string{"WS_AUTH_TIMEOUT", "WS_TOKEN_EXPIRY_GRACE"} {
+		if _, err := time.ParseDuration(c[k]); err != nil {
+			return fmt.Errorf("%s must be a duration such as 5s, got %q", k, c[k])
+		}
+	}
+	if f, err := strconv.ParseFloat(c["WS_CONNECT_RATE"], 64); err != nil || f <= 0 {
+		return fmt.Errorf("WS_CONNECT_RATE must be a positive number, got %q", c["WS_CONNECT_RATE"])
+	}
+	if n, err := strconv.Atoi(c["WS_CONNECT_BURST"]); err != nil || n <= 0 {
+		return fmt.Errorf("WS_CONNECT_BURST must be a positive integer, got %q", c["WS_CONNECT_BURST"])
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c["HERALD_LOG_LEVEL"])); err != nil {

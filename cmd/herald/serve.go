@@ -141,6 +141,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		RateBurst:         cfg.int("WS_RATE_BURST"),
 		AllowedOrigins:    cfg.list("WS_ALLOWED_ORIGINS"),
 		DisableQueryToken: cfg.bool("WS_DISABLE_QUERY_TOKEN"),
+		AuthTimeout:       cfg.dur("WS_AUTH_TIMEOUT"),
+		ExpiryGrace:       expiryGrace(cfg.dur("WS_TOKEN_EXPIRY_GRACE")),
+		ConnectRate:       cfg.float("WS_CONNECT_RATE"),
+		ConnectBurst:      cfg.int("WS_CONNECT_BURST"),
+		Channels:          ws.ChannelPolicy{Strict: cfg.bool("WS_STRICT_CHANNELS"), Public: cfg.list("WS_PUBLIC_CHANNELS")},
 		Metrics:           wsMetrics,
 	})
 	a.api = apihttp.NewServer(apihttp.Config{
@@ -226,6 +231,15 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 	}
 	fmt.Fprintf(w, "  Send: curl -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' http://localhost:%s/api/notifications\n",
 		a.cfg.str("HERALD_API_KEY"), port)
+}
+
+// expiryGrace maps the setting to ws.Config: 0 means close exactly at exp
+// (ws treats 0 as its default, so it becomes 1ns), negative never closes.
+func expiryGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return time.Nanosecond
+	}
+	return d
 }
 
 func randomHex(n int) string {
