@@ -3,7 +3,9 @@ package herald
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Notification is one entry of a user's inbox. Its Seq orders a user's
@@ -70,6 +72,14 @@ func (n *Notification) Validate() error {
 		return Errorf(ETOOLARGE, "data is larger than %d bytes", MaxDataLen)
 	case len(n.IdempotencyKey) > MaxKeyLen:
 		return Errorf(EINVALID, "idempotency key is longer than %d bytes", MaxKeyLen)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"userId", n.UserID}, {"type", n.Type}, {"title", n.Title}, {"message", n.Message},
+		{"link", n.Link}, {"idempotency key", n.IdempotencyKey},
+	} {
+		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
+			return Errorf(EINVALID, "%s must be UTF-8 text without NUL bytes", f.name)
+		}
 	}
 	if len(n.Data) > 0 {
 		var obj map[string]json.RawMessage

@@ -102,7 +102,7 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 		q += ` AND read_at IS NULL`
 	}
 	switch {
-	case f.Since > 0:
+	case f.Since > 0 || f.Ascending:
 		q += ` AND seq > $2 ORDER BY seq ASC LIMIT $3`
 		args = append(args, f.Since, limit)
 	case f.Before > 0:

@@ -101,7 +101,7 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 		q += ` AND read_at IS NULL`
 	}
 	switch {
-	case f.Since > 0:
+	case f.Since > 0 || f.Ascending:
 		q += ` AND seq > ? ORDER BY seq ASC LIMIT ?`
 		args = append(args, f.Since, limit)
 	case f.Before > 0:

@@ -68,6 +68,9 @@ func testFindSince(t *testing.T, s herald.Store) {
 	createN(t, s, "alice", 30)
 	f := herald.NotificationFilter{UserID: "alice", Since: 20}
 	wantSeqs(t, "since 20", find(t, s, f), seqRange(21, 1, 10))
+	// Ascending from zero: the resume query of a client that saw nothing.
+	f = herald.NotificationFilter{UserID: "alice", Ascending: true, Limit: 5}
+	wantSeqs(t, "ascending from 0", find(t, s, f), seqRange(1, 1, 5))
 
 	// Since overrides Before, and pages forward with Limit.
 	f = herald.NotificationFilter{UserID: "alice", Since: 5, Before: 3, Limit: 10}
