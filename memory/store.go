@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/heraldhq/herald"
 )
 
@@ -312,31 +311,15 @@ var (
 
 // owned returns userID's notification id, or nil when there is none.
 func (s *Store) owned(userID, id string) *herald.Notification {
-	u, err := uuid.Parse(id)
+	id, err := herald.ParseID(id)
 	if err != nil {
 		return nil
 	}
-	n := s.byID[u.String()]
+	n := s.byID[id]
 	if n == nil || n.UserID != userID {
 		return nil
 	}
 	return n
-}
-
-// notificationID returns id in canonical form, or a new UUIDv7 when id is empty.
-func notificationID(id string) (string, error) {
-	if id == "" {
-		u, err := uuid.NewV7()
-		if err != nil {
-			return "", err
-		}
-		return u.String(), nil
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", herald.Errorf(herald.EINVALID, "notification id must be a UUID")
-	}
-	return u.String(), nil
 }
 
 // clone returns a copy of n that shares no memory with it.
@@ -350,4 +333,12 @@ func clone(n *herald.Notification) herald.Notification {
 		c.ReadAt = &t
 	}
 	return c
+}
+
+// notificationID returns id in canonical form, or a new id when it is empty.
+func notificationID(id string) (string, error) {
+	if id == "" {
+		return herald.NewID(), nil
+	}
+	return herald.ParseID(id)
 }

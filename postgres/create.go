@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/heraldhq/herald"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -237,32 +236,6 @@ func nullable(s string) *string {
 	return &s
 }
 
-// notificationID returns id in canonical form, or a new UUIDv7 when id is empty.
-func notificationID(id string) (string, error) {
-	if id == "" {
-		u, err := uuid.NewV7()
-		if err != nil {
-			return "", err
-		}
-		return u.String(), nil
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", herald.Errorf(herald.EINVALID, "notification id must be a UUID")
-	}
-	return u.String(), nil
-}
-
-// lookupID returns id in canonical form; ok is false when it is no UUID and so
-// names no notification.
-func lookupID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
 // scanNotification reads a row selected with columns.
 func scanNotification(row pgx.Row) (*herald.Notification, error) {
 	var (
@@ -288,4 +261,19 @@ func scanNotification(row pgx.Row) (*herald.Notification, error) {
 		n.IdempotencyKey = *key
 	}
 	return &n, nil
+}
+
+// notificationID returns id in canonical form, or a new id when it is empty.
+func notificationID(id string) (string, error) {
+	if id == "" {
+		return herald.NewID(), nil
+	}
+	return herald.ParseID(id)
+}
+
+// lookupID returns id in canonical form; ok is false when it is no UUID and so
+// names no notification.
+func lookupID(id string) (string, bool) {
+	c, err := herald.ParseID(id)
+	return c, err == nil
 }

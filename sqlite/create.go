@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/heraldhq/herald"
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -120,32 +119,6 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 	return nil
 }
 
-// notificationID returns id in canonical form, or a new UUIDv7 when id is empty.
-func notificationID(id string) (string, error) {
-	if id == "" {
-		u, err := uuid.NewV7()
-		if err != nil {
-			return "", err
-		}
-		return u.String(), nil
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", herald.Errorf(herald.EINVALID, "notification id must be a UUID")
-	}
-	return u.String(), nil
-}
-
-// lookupID returns id in canonical form; ok is false when it is no UUID and so
-// names no notification.
-func lookupID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
 // isConstraint reports whether err is a violated constraint.
 func isConstraint(err error) bool {
 	var e *msqlite.Error
@@ -156,4 +129,19 @@ func isConstraint(err error) bool {
 func isBusy(err error) bool {
 	var e *msqlite.Error
 	return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+}
+
+// notificationID returns id in canonical form, or a new id when it is empty.
+func notificationID(id string) (string, error) {
+	if id == "" {
+		return herald.NewID(), nil
+	}
+	return herald.ParseID(id)
+}
+
+// lookupID returns id in canonical form; ok is false when it is no UUID and so
+// names no notification.
+func lookupID(id string) (string, bool) {
+	c, err := herald.ParseID(id)
+	return c, err == nil
 }
