@@ -10,10 +10,13 @@ const (
 	TypeUnsubscribe = "unsubscribe"
 	TypeMarkRead    = "mark_read"
 	TypeResume      = "resume"
-	TypeAuth        = "auth" // first-message authentication, and in-band token refresh
+	TypeAuth        = "auth"         // first-message authentication, and in-band token refresh
+	TypeClientNote  = "notification" // a client event for the application (design document)
+	TypeCustomEvent = "custom_event" // a client event with payload.eventType (design document)
 
 	TypeConnected          = "connected"
 	TypeAuthenticated      = "authenticated" // a refreshed token was accepted
+	TypeAck                = "ack"           // a client event was handed to the application
 	TypePong               = "pong"
 	TypeSubscribed         = "subscribed"
 	TypeUnsubscribed       = "unsubscribed"

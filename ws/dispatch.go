@@ -11,6 +11,7 @@ import (
 type dispatcher struct {
 	c       *conn
 	limiter *limiter
+	events  *limiter // client events, when a sink is configured
 }
 
 func (d *dispatcher) now() string { return herald.FormatTime(d.c.srv.cfg.Now()) }
@@ -85,6 +86,13 @@ func (d *dispatcher) handle(data []byte) {
 		d.markRead(in)
 	case herald.TypeAuth:
 		d.refresh(data)
+	case herald.TypeClientNote, herald.TypeCustomEvent:
+		if d.c.srv.cfg.ClientEvents == nil {
+			m.messagesIn.WithLabelValues("unknown").Inc()
+			d.fail(herald.Errorf(herald.EINVALID, "Unknown message type"), "")
+			return
+		}
+		d.clientEvent(in)
 	case herald.TypeResume:
 		since, ok := intField(in.Since)
 		if !ok {

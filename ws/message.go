@@ -14,6 +14,8 @@ type inbound struct {
 	Channel        json.RawMessage `json:"channel"`
 	NotificationID json.RawMessage `json:"notificationId"`
 	Since          json.RawMessage `json:"since"`
+	Payload        json.RawMessage `json:"payload"`
+	Ref            json.RawMessage `json:"ref"`
 }
 
 // parseInbound decodes one client message. The message must be a JSON object
@@ -70,6 +72,13 @@ type (
 		Message string           `json:"message"`
 		Code    herald.ErrorCode `json:"code,omitempty"`
 		Channel string           `json:"channel,omitempty"`
+		Ref     string           `json:"ref,omitempty"`
+	}
+	ackMsg struct {
+		Type      string `json:"type"`
+		ID        string `json:"id"`
+		Ref       string `json:"ref,omitempty"`
+		Timestamp string `json:"timestamp"`
 	}
 	notificationMsg struct {
 		Type         string               `json:"type"`

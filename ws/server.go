@@ -52,6 +52,14 @@ type Config struct {
 	ConnectRate  float64
 	ConnectBurst int
 
+	// ClientEvents receives the design document's client messages
+	// ("notification" and "custom_event") whose type is in ClientEventTypes.
+	// Nil keeps the document's server behaviour: "Unknown message type".
+	ClientEvents        herald.ClientEventSink
+	ClientEventTypes    []string
+	MaxClientEventBytes int     // payload limit; default 8 KiB
+	ClientEventRate     float64 // client events per second per connection; default 5 (burst twice that)
+
 	// Channels decides who may join which channel (default: the design
 	// document's open channels, with user: and private: guarded).
 	Channels ChannelPolicy
@@ -90,6 +98,10 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.RateBurst, 40)
 	def(&cfg.ReplayPageSize, 200)
 	defDur(&cfg.AuthTimeout, 5*time.Second)
+	def(&cfg.MaxClientEventBytes, 8<<10)
+	if cfg.ClientEventRate <= 0 {
+		cfg.ClientEventRate = 5
+	}
 	if cfg.ExpiryGrace == 0 {
 		cfg.ExpiryGrace = 5 * time.Second
 	}
@@ -288,6 +300,9 @@ func (s *Server) serve(c *conn, rd io.Reader, since int64) {
 		c.armExpiry(c.claims.ExpiresAt)
 	}
 	d := &dispatcher{c: c, limiter: newLimiter(s.cfg.RateLimit, s.cfg.RateBurst, s.cfg.Now)}
+	if s.cfg.ClientEvents != nil {
+		d.events = newLimiter(s.cfg.ClientEventRate, int(2*s.cfg.ClientEventRate), s.cfg.Now)
+	}
 	d.connected(since)
 
 	err := c.readLoop(rd, d.handle)

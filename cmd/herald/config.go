@@ -42,6 +42,9 @@ var settings = []setting{
 	{"WS_CONNECT_BURST", "connect-burst", "100", "burst of connection attempts per client address"},
 	{"WS_STRICT_CHANNELS", "strict-channels", "false", "deny channels by default: only WS_PUBLIC_CHANNELS, token grants and user:<self> are open"},
 	{"WS_PUBLIC_CHANNELS", "public-channels", "", "comma-separated channels open to all in strict mode; a trailing * matches a prefix (news:*)"},
+	{"CLIENT_EVENTS_URL", "client-events-url", "", "backend URL that receives client \"notification\"/\"custom_event\" messages, HMAC-signed (empty: refused as unknown types)"},
+	{"CLIENT_EVENTS_SECRET", "client-events-secret", "", "HMAC-SHA256 key of the Herald-Signature header on client events (required with CLIENT_EVENTS_URL)"},
+	{"CLIENT_EVENT_TYPES", "client-event-types", "notification,custom_event", "client message types accepted for the application"},
 	{"HERALD_DB_PATH", "db", "herald.db", "SQLite database file (the embedded default store)"},
 	{"DATABASE_URL", "database-url", "", "PostgreSQL URL; when set, used instead of SQLite"},
 	{"HERALD_EVENTS_FILE", "events-file", "", "JSON file of extra domain-event templates"},
@@ -194,6 +197,9 @@ func (c config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("HERALD_LOG_FORMAT must be text or json, got %q", c["HERALD_LOG_FORMAT"])
+	}
+	if c["CLIENT_EVENTS_URL"] != "" && c["CLIENT_EVENTS_SECRET"] == "" {
+		return fmt.Errorf("CLIENT_EVENTS_SECRET is required with CLIENT_EVENTS_URL")
 	}
 	switch c["HERALD_ENV"] {
 	case "development", "production":

@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/memory"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/webhook"
 	"github.com/heraldhq/herald/ws"
 )
 
@@ -145,6 +146,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		ExpiryGrace:       expiryGrace(cfg.dur("WS_TOKEN_EXPIRY_GRACE")),
 		ConnectRate:       cfg.float("WS_CONNECT_RATE"),
 		ConnectBurst:      cfg.int("WS_CONNECT_BURST"),
+		ClientEvents:      clientEvents(cfg),
+		ClientEventTypes:  cfg.list("CLIENT_EVENT_TYPES"),
 		Channels:          ws.ChannelPolicy{Strict: cfg.bool("WS_STRICT_CHANNELS"), Public: cfg.list("WS_PUBLIC_CHANNELS")},
 		Metrics:           wsMetrics,
 	})
@@ -231,6 +234,14 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 	}
 	fmt.Fprintf(w, "  Send: curl -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' http://localhost:%s/api/notifications\n",
 		a.cfg.str("HERALD_API_KEY"), port)
+}
+
+// clientEvents returns the sink for client events, or nil when none is set.
+func clientEvents(cfg config) herald.ClientEventSink {
+	if cfg.str("CLIENT_EVENTS_URL") == "" {
+		return nil
+	}
+	return webhook.New(webhook.Config{URL: cfg.str("CLIENT_EVENTS_URL"), Secret: []byte(cfg.str("CLIENT_EVENTS_SECRET"))})
 }
 
 // expiryGrace maps the setting to ws.Config: 0 means close exactly at exp
