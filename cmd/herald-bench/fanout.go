@@ -38,6 +38,9 @@ type fanoutRound struct {
 	PerDelivery      time.Duration  `json:"perDelivery"`
 	PerDeliverySched time.Duration  `json:"perDeliverySched"`
 	Latency          latencySummary `json:"latency"`
+	// ClientCPU is the workers' CPU time over the window: the load
+	// generator's share of the two cores.
+	ClientCPU time.Duration `json:"clientCpu"`
 }
 
 // fanoutResult is a whole fan-out run.
@@ -140,6 +143,7 @@ func fanoutOnce(ctx context.Context, t *target, p *pool, api *apiConn, path stri
 	if err != nil {
 		return rr, err
 	}
+	client0 := p.cpu()
 	start := time.Now()
 	body := make([]byte, 0, payload+128)
 	for seq := range msgs {
@@ -163,6 +167,7 @@ func fanoutOnce(ctx context.Context, t *target, p *pool, api *apiConn, path stri
 	if err != nil {
 		return rr, err
 	}
+	rr.ClientCPU = p.cpu() - client0
 	end := time.Now()
 	rr.TimedOut = waitErr != nil
 
@@ -217,10 +222,10 @@ func printFanout(w io.Writer, res *fanoutResult) {
 	fmt.Fprintf(w, "fan-out: %d subscribers (%d connected), %d messages of ~%d bytes per round\n\n",
 		res.Subscribers, res.Ready.Connected, res.Messages, res.PayloadSize)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tdeliveries\tloss\tdup\treord\tsend\twindow\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t")
+	fmt.Fprintln(tw, "round\tdeliveries\tloss\tdup\treord\tsend\twindow\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t")
 	for _, r := range res.Rounds {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.Round, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window),
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.Round, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window), us(r.ClientCPU),
 			us(r.CPU), us(r.PerDelivery), us(r.PerDeliverySched),
 			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.Max))
 	}

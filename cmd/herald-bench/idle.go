@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -47,16 +50,42 @@ func (r *idleResult) perConn(before, after int64) float64 {
 
 // idleFlags are the idle and wslib commands' shared knobs.
 type idleFlags struct {
-	conns     int
-	settle    time.Duration
-	heartbeat time.Duration
+	conns int
+	at    durationList
 }
 
-func (f *idleFlags) register(fs *flag.FlagSet) {
+func (f *idleFlags) register(fs *flag.FlagSet, at string) {
 	fs.IntVar(&f.conns, "conns", 15000, "idle connections to open (unique users)")
-	fs.DurationVar(&f.settle, "settle", 10*time.Second, "wait after the server counts every connection, for GC to settle, before measuring")
-	fs.DurationVar(&f.heartbeat, "after-heartbeat", 35*time.Second,
-		"measure again this long after every connection was up, i.e. after one heartbeat ping round (30 s by default); 0 skips")
+	_ = f.at.Set(at)
+	fs.Var(&f.at, "at", "comma-separated times after the server counts every connection at which to measure its memory: "+
+		"the first lets the garbage of the handshakes go (settle); a later one past 30 s follows the first heartbeat ping round, "+
+		"one past 2 min the runtime's forced GC")
+}
+
+// durationList is a comma-separated list of durations, in increasing order.
+type durationList []time.Duration
+
+func (l *durationList) String() string {
+	var parts []string
+	for _, d := range *l {
+		parts = append(parts, d.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *durationList) Set(v string) error {
+	*l = nil
+	for _, p := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d < 0 {
+			return fmt.Errorf("%q is not a duration", p)
+		}
+		*l = append(*l, d)
+	}
+	if len(*l) == 0 || !slices.IsSorted(*l) {
+		return errors.New("want increasing durations such as 10s,35s")
+	}
+	return nil
 }
 
 // measureIdle opens f.conns connections of base to srv and samples the
@@ -71,7 +100,7 @@ func measureIdle(ctx context.Context, srv idleServer, base job, f idleFlags, lf 
 	if res.Before, err = sample(ctx, srv, 0); err != nil {
 		return nil, err
 	}
-	base.Lifetime = lf.connectTime + f.settle + f.heartbeat + 5*time.Minute
+	base.Lifetime = lf.connectTime + f.at[len(f.at)-1] + 5*time.Minute
 	p, err := startPool(base, f.conns, lf)
 	if err != nil {
 		return nil, err
@@ -80,7 +109,6 @@ func measureIdle(ctx context.Context, srv idleServer, base job, f idleFlags, lf 
 	if res.Ready, err = p.awaitReady(ctx, lf.connectTime); err != nil {
 		return nil, err
 	}
-	up := time.Now()
 	fmt.Fprintf(os.Stderr, "%s: %s\n", srv.name(), res.Ready)
 	if res.Ready.Connected == 0 {
 		return nil, fmt.Errorf("no connection could be opened: %v", res.Ready.Errors)
@@ -98,12 +126,8 @@ func measureIdle(ctx context.Context, srv idleServer, base job, f idleFlags, lf 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-
-	waits := []time.Duration{f.settle}
-	if f.heartbeat > f.settle {
-		waits = append(waits, f.heartbeat)
-	}
-	for _, w := range waits {
+	up := time.Now()
+	for _, w := range f.at {
 		if err := sleepUntil(ctx, up.Add(w)); err != nil {
 			return nil, err
 		}
@@ -165,17 +189,17 @@ func runIdle(ctx context.Context, args []string) error {
 	var f idleFlags
 	sf.register(fs)
 	lf.register(fs)
-	f.register(fs)
+	f.register(fs, "10s,35s")
 	jsonOut := fs.Bool("json", false, "print the result as JSON on stdout")
 	keep := fs.Bool("keep", false, "keep the started server's directory (log, database)")
 	fs.Usage = commandUsage(fs, `idle: server RSS per idle authenticated connection.
 
 Starts a Herald server (or attaches to one), opens --conns authenticated
-connections with unique users, waits until /api/stats counts them all and
---settle more, and reports the server's RSS (VmRSS of /proc/PID/status) before
-and after, per connection, with the Go runtime's stack and heap figures from
-/metrics. With --after-heartbeat it measures again once the server has pinged
-every connection.`)
+connections with unique users, waits until /api/stats counts them all, and
+reports at each --at time the server's RSS (VmRSS of /proc/PID/status) against
+its RSS before the connections, per connection, with the Go runtime's stack and
+heap figures from /metrics. The server runs with its default heartbeat (a ping
+every 30 s).`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@
 //	herald-bench fanout  [flags]   CPU per delivery and latency of channel sends
 //	herald-bench notify  [flags]   notifications per second and POST-to-receipt latency
 //	herald-bench wslib   [flags]   RSS per idle connection on coder/websocket, gws, gobwas/ws
+//	herald-bench writecost [flags] the kernel's CPU per frame written, by frames per writev
 //
 // The tool is its own load generator: it re-executes itself as worker
 // processes ("herald-bench worker", hidden) that each hold up to a few
@@ -44,6 +45,7 @@ var subcommands = []subcommand{
 	{name: "fanout", summary: "server CPU per delivery and latency of back-to-back channel sends", run: runFanout},
 	{name: "notify", summary: "persisted notifications per second and POST-to-receipt latency", run: runNotify},
 	{name: "wslib", summary: "RSS per idle connection of minimal coder/websocket, gws and gobwas/ws servers", run: runWSLib},
+	{name: "writecost", summary: "CPU floor of a delivery: kernel cost of loopback writes, by frames per writev", run: runWriteCost},
 	{name: "worker", summary: "client worker process (internal)", run: runWorker, hidden: true},
 	{name: "wslib-server", summary: "minimal WebSocket server for the wslib comparison (internal)", run: runWSLibServer, hidden: true},
 }

@@ -29,6 +29,9 @@ type notifyRound struct {
 	PerNotif   time.Duration  `json:"cpuPerNotification"`
 	PostRTT    latencySummary `json:"postRoundTrip"` // POST start to its answer
 	PostToRecv latencySummary `json:"postToReceipt"` // POST start to notification:new
+	// ClientCPU is the load generator's CPU time over the same window: the
+	// posting clients of this process and the workers.
+	ClientCPU time.Duration `json:"clientCpu"`
 }
 
 // notifyResult is a whole notify run.
@@ -133,6 +136,8 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 	if err != nil {
 		return rr, err
 	}
+	self0, _ := readCPU(os.Getpid())
+	client0 := p.cpu() + self0.Stat
 
 	var (
 		next, created, failed atomic.Int64
@@ -206,6 +211,8 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 	if err != nil {
 		return rr, err
 	}
+	self1, _ := readCPU(os.Getpid())
+	rr.ClientCPU = p.cpu() + self1.Stat - client0
 	lat := newHistogram()
 	for _, e := range evs {
 		rr.Delivered += e.Received
@@ -244,10 +251,10 @@ func notifyBody(b []byte, prefix string, u int, i int64, sent time.Time) []byte 
 func printNotify(w io.Writer, res *notifyResult) {
 	fmt.Fprintf(w, "notifications: store %s, %d users connected, %d HTTP clients\n\n", res.Store, res.Ready.Connected, res.Concurrency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tcreated\tfailed\tper second\tloss\tCPU/notification\tPOST p50\tPOST p99\trecv p50\trecv p90\trecv p99\trecv max\t")
+	fmt.Fprintln(tw, "round\tcreated\tfailed\tper second\tloss\tclient CPU\tCPU/notification\tPOST p50\tPOST p99\trecv p50\trecv p90\trecv p99\trecv max\t")
 	for _, r := range res.Rounds {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.Round, r.Created, r.Failed, r.PerSecond, r.Loss, us(r.PerNotif),
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.Round, r.Created, r.Failed, r.PerSecond, r.Loss, us(r.ClientCPU), us(r.PerNotif),
 			us(r.PostRTT.P50), us(r.PostRTT.P99),
 			us(r.PostToRecv.P50), us(r.PostToRecv.P90), us(r.PostToRecv.P99), us(r.PostToRecv.Max))
 	}

@@ -108,6 +108,17 @@ func (p *pool) spawn(self string, j job) (*workerProc, error) {
 	return wp, nil
 }
 
+// cpu returns the CPU time the workers have used so far.
+func (p *pool) cpu() time.Duration {
+	var sum time.Duration
+	for _, w := range p.workers {
+		if c, err := readCPU(w.cmd.Process.Pid); err == nil {
+			sum += c.Stat
+		}
+	}
+	return sum
+}
+
 // broadcast sends c to every worker.
 func (p *pool) broadcast(c command) error {
 	for _, w := range p.workers {

@@ -161,6 +161,7 @@ func start(ctx context.Context, f *serverFlags, maxConns int) (*target, error) {
 		t.stop(false)
 		return nil, fmt.Errorf("server did not become healthy (its log: %s): %w", t.logPath, err)
 	}
+	fmt.Fprintf(os.Stderr, "started %s: pid %d on %s (log: %s)\n", bin, t.pid, t.addr, t.logPath)
 	return t, nil
 }
 

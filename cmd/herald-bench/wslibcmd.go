@@ -27,9 +27,7 @@ func runWSLib(ctx context.Context, args []string) error {
 	var lf loadFlags
 	var f idleFlags
 	lf.register(fs)
-	f.register(fs)
-	_ = fs.Set("after-heartbeat", "0") // the mini servers send no heartbeat
-	fs.Lookup("after-heartbeat").DefValue = "0s"
+	f.register(fs, "10s")
 	libs := fs.String("libs", strings.Join(wslib.Libraries, ","), "servers to measure, comma-separated")
 	repeat := fs.Int("repeat", 1, "measure every server this many times, in rotating order")
 	jsonOut := fs.Bool("json", false, "print the results as JSON on stdout")
@@ -37,7 +35,7 @@ func runWSLib(ctx context.Context, args []string) error {
 
 For each library, starts a throwaway server (accept, upgrade, a read loop that
 answers pings, nothing else; see cmd/herald-bench/wslib) as a separate
-process, opens --conns idle connections to it, waits --settle, and reports the
+process, opens --conns idle connections to it, and reports at each --at time the
 growth of its RSS per connection, with the Go runtime's stack and heap
 figures. Libraries: gobwas (github.com/gobwas/ws on the raw socket),
 gobwas-http (the same behind net/http, as Herald runs it), gws
