@@ -1,0 +1,176 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/internal/redistest"
+	"github.com/heraldhq/herald/memory"
+	"github.com/heraldhq/herald/redis"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// testLogger shows the package's logs with -v when HERALD_TEST_LOG=1.
+func testLogger() *slog.Logger {
+	if os.Getenv("HERALD_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// TestMemoryBrokerSuite runs the shared suite on the single-node broker.
+func TestMemoryBrokerSuite(t *testing.T) {
+	runBrokerSuite(t, suiteCluster{
+		maxNodes: 1,
+		start: func(t *testing.T, n int) []*suiteNode {
+			nd := &suiteNode{hub: hub.New(hub.Config{})}
+			nd.seen = &seenDeliverer{hub: nd.hub}
+			nd.broker = memory.NewBroker(nd.seen)
+			return []*suiteNode{nd}
+		},
+		settle: func(*testing.T, []*suiteNode) {},
+	})
+}
+
+// TestRedisBrokerSuite runs the shared suite on Redis brokers, each node with
+// a client of its own, as separate processes would have.
+func TestRedisBrokerSuite(t *testing.T) {
+	runBrokerSuite(t, suiteCluster{
+		maxNodes: 3,
+		start: func(t *testing.T, n int) []*suiteNode {
+			db := redistest.New(t)
+			var nodes []*suiteNode
+			for i := range n {
+				nd, _ := startNode(t, db, fmt.Sprintf("node%d", i), nil)
+				nodes = append(nodes, nd)
+			}
+			return nodes
+		},
+		settle: settleRedis,
+	})
+}
+
+// redisNode is a test node on Redis: the suite's node plus the broker itself.
+type redisNode struct {
+	*suiteNode
+	rb       *redis.Broker
+	recovers atomic.Int32 // OnRecover calls
+}
+
+// startNode runs a Redis broker for a new hub and waits until it is up.
+// tune, when not nil, adjusts the broker's config.
+func startNode(t *testing.T, db *redistest.DB, id string, tune func(*redis.BrokerConfig)) (*suiteNode, *redisNode) {
+	t.Helper()
+	rn := &redisNode{suiteNode: &suiteNode{}}
+	cfg := redis.BrokerConfig{
+		Client:        newClient(t, db.URL),
+		NodeID:        id,
+		Prefix:        db.Prefix,
+		ProbeInterval: 100 * time.Millisecond,
+		ProbeTimeout:  500 * time.Millisecond,
+		ReconnectMin:  20 * time.Millisecond,
+		ReconnectMax:  200 * time.Millisecond,
+		OnRecover:     func() { rn.recovers.Add(1) },
+		Logger:        testLogger().With("node", id),
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	// The broker delivers to the hub, and the hub tells the broker its
+	// interest: the hub is made second and reached through seen.
+	rn.seen = &seenDeliverer{}
+	rb, err := redis.NewBroker(rn.seen, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn.hub = hub.New(hub.Config{Interest: rb})
+	rn.seen.hub = rn.hub
+	rn.rb, rn.broker = rb, rb
+	rn.prefix, rn.client = db.Prefix, cfg.Client
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rb.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+	waitUntil(t, 5*time.Second, "the broker to come up", func() bool { return rb.Healthy() == nil })
+	return rn.suiteNode, rn
+}
+
+func newClient(t *testing.T, url string) *goredis.Client {
+	t.Helper()
+	c, err := redis.NewClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// settleRedis waits until every local user and channel of each node is
+// subscribed, as Redis itself reports it.
+func settleRedis(t *testing.T, nodes []*suiteNode) {
+	t.Helper()
+	want := map[string]int{}
+	var prefix string
+	var client *goredis.Client
+	for _, nd := range nodes {
+		prefix, client = nd.prefix, nd.client
+		for ch := range nd.hub.Stats().ChannelCounts {
+			want[prefix+"c:"+ch]++
+		}
+	}
+	for _, nd := range nodes {
+		for _, u := range localUsers(nd.hub) {
+			want[prefix+"u:"+u]++
+		}
+	}
+	waitUntil(t, 5*time.Second, "subscriptions to take effect", func() bool {
+		for topic, n := range want {
+			got, err := client.PubSubNumSub(context.Background(), topic).Result()
+			if err != nil || got[topic] != int64(n) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// localUsers lists the users with connections on h.
+func localUsers(h *hub.Hub) []string {
+	seen := map[string]bool{}
+	var out []string
+	h.Each(func(c herald.Conn) {
+		if !seen[c.UserID()] {
+			seen[c.UserID()] = true
+			out = append(out, c.UserID())
+		}
+	})
+	return out
+}
+
+// waitUntil polls cond until it holds, failing the test after d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
