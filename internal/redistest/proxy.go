@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"sync"
@@ -24,6 +25,7 @@ type link struct {
 	client, server net.Conn
 	frozen         chan struct{} // closed by Freeze: stop forwarding
 	once           sync.Once
+	subscriber     bool // the client sent SUBSCRIBE; guarded by Proxy.mu
 }
 
 // NewProxy listens on a free loopback port and forwards each connection to
@@ -46,11 +48,19 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Freeze stops forwarding on every connection open now, in both directions,
 // while keeping their sockets open. Connections made later work normally.
-func (p *Proxy) Freeze() {
+func (p *Proxy) Freeze() { p.freeze(false) }
+
+// FreezeSubscribers freezes only the connections that sent SUBSCRIBE: a
+// subscription dies silently while commands still work.
+func (p *Proxy) FreezeSubscribers() { p.freeze(true) }
+
+func (p *Proxy) freeze(subscribersOnly bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for l := range p.links {
-		l.once.Do(func() { close(l.frozen) })
+		if !subscribersOnly || l.subscriber {
+			l.once.Do(func() { close(l.frozen) })
+		}
 	}
 }
 
@@ -71,18 +81,23 @@ func (p *Proxy) accept() {
 		p.links[l] = struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(l, s, c)
-		go p.pipe(l, c, s)
+		go p.pipe(l, s, c, true)
+		go p.pipe(l, c, s, false)
 	}
 }
 
 // pipe copies from src to dst until either fails or the link is frozen; a
 // frozen link's bytes are read and dropped, so the sender never notices.
-func (p *Proxy) pipe(l *link, dst, src net.Conn) {
+func (p *Proxy) pipe(l *link, dst, src net.Conn, fromClient bool) {
 	defer p.wg.Done()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if fromClient && n > 0 && bytes.Contains(bytes.ToLower(buf[:n]), []byte("subscribe")) {
+			p.mu.Lock()
+			l.subscriber = true
+			p.mu.Unlock()
+		}
 		if n > 0 {
 			select {
 			case <-l.frozen:

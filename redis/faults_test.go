@@ -1,0 +1,133 @@
+package redis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/redistest"
+	"github.com/heraldhq/herald/redis"
+)
+
+// TestBrokerSurvivesRedisRestart stops Redis under two nodes: both degrade,
+// publishing still delivers locally without error, and when Redis is back
+// (empty, as a restart without persistence leaves it) both subscribe again
+// to everything they need and call OnRecover.
+func TestBrokerSurvivesRedisRestart(t *testing.T) {
+	srv := redistest.NewServer(t)
+	db := srv.NewDB(t)
+	a, ra := startNode(t, db, "a", nil)
+	b, rb := startNode(t, db, "b", nil)
+	localA := a.connect(t, "alice")
+	remote := b.connect(t, "alice", "room")
+	settleRedis(t, []*suiteNode{a, b})
+
+	srv.Stop(t)
+	waitUntil(t, 5*time.Second, "both nodes to report degraded", func() bool {
+		return ra.rb.Healthy() != nil && rb.rb.Healthy() != nil
+	})
+	if code := herald.CodeOf(ra.rb.Healthy()); code != herald.EUNAVAILABLE {
+		t.Fatalf("Healthy while down = %v, want EUNAVAILABLE", ra.rb.Healthy())
+	}
+	start := time.Now()
+	n, err := a.broker.Publish(context.Background(), msg(herald.ToUser, "alice", `{"down":1}`))
+	if err != nil || n != 1 {
+		t.Fatalf("Publish while Redis is down = %d, %v; want 1 local delivery and no error", n, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Publish while Redis is down took %v", d)
+	}
+	localA.waitCount(t, 1)
+	if ra.recovers.Load() != 0 || rb.recovers.Load() != 0 {
+		t.Fatal("OnRecover called before Redis came back")
+	}
+
+	srv.Start(t)
+	waitUntil(t, 10*time.Second, "both nodes to recover", func() bool {
+		return ra.rb.Healthy() == nil && rb.rb.Healthy() == nil && ra.recovers.Load() > 0 && rb.recovers.Load() > 0
+	})
+	settleRedis(t, []*suiteNode{a, b}) // resubscribed, as Redis reports it
+	if _, err := a.broker.Publish(context.Background(), msg(herald.ToChannel, "room", `{"up":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := remote.waitCount(t, 1); string(got[0].Payload) != `{"up":1}` {
+		t.Fatalf("after the restart node b got %s", payloads(got))
+	}
+}
+
+// TestBrokerProbeCatchesSilentSubscription freezes a node's connections to
+// Redis without closing them: nothing fails, nothing arrives. The node's own
+// probe notices, it reconnects, calls OnRecover and receives again.
+func TestBrokerProbeCatchesSilentSubscription(t *testing.T) {
+	srv := redistest.NewServer(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	db := srv.NewDB(t)
+	viaProxy := *db
+	viaProxy.URL = "redis://" + proxy.Addr() + "/0"
+	db.URL = "redis://" + srv.Addr() + "/0"
+
+	a, ra := startNode(t, db, "a", nil)
+	b, rb := startNode(t, &viaProxy, "b", nil)
+	bob := b.connect(t, "bob")
+	settleRedis(t, []*suiteNode{a, b})
+
+	proxy.FreezeSubscribers()
+	// b publishes nothing: only its probe can find out. OnRecover is called
+	// only after an outage.
+	waitUntil(t, 10*time.Second, "node b to reconnect and recover", func() bool {
+		return rb.rb.Healthy() == nil && rb.recovers.Load() > 0
+	})
+	settleRedis(t, []*suiteNode{a, b})
+	if _, err := a.broker.Publish(context.Background(), msg(herald.ToUser, "bob", `{"again":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitCount(t, 1)
+	if ra.recovers.Load() != 0 {
+		t.Errorf("node a, which lost nothing, was asked to recover %d times", ra.recovers.Load())
+	}
+}
+
+// TestBrokerAsksOthersToResync: a node whose publishes failed while the
+// others stayed connected tells them, once it is back, to resync their
+// connections, since they missed its messages.
+func TestBrokerAsksOthersToResync(t *testing.T) {
+	srv := redistest.NewServer(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	db := srv.NewDB(t)
+	viaProxy := *db
+	viaProxy.URL = "redis://" + proxy.Addr() + "/0"
+	db.URL = "redis://" + srv.Addr() + "/0"
+
+	a, ra := startNode(t, &viaProxy, "a", func(c *redis.BrokerConfig) {
+		c.ProbeInterval = time.Hour // only a failed publish makes a probe now
+		c.ProbeTimeout = 300 * time.Millisecond
+	})
+	b, rb := startNode(t, db, "b", nil)
+	b.connect(t, "bob")
+	settleRedis(t, []*suiteNode{a, b})
+
+	proxy.Freeze()
+	if n, err := a.broker.Publish(context.Background(), msg(herald.ToUser, "bob", `{"lost":1}`)); err != nil || n != 0 {
+		t.Fatalf("Publish into a frozen connection = %d, %v; want 0, nil", n, err)
+	}
+	waitUntil(t, 10*time.Second, "node b to be asked to resync", func() bool {
+		return rb.recovers.Load() > 0
+	})
+	waitUntil(t, 10*time.Second, "node a to be back", func() bool { return ra.rb.Healthy() == nil })
+}
+
+// TestNewBrokerValidates refuses a broker without a deliverer or with an
+// unusable node id.
+func TestNewBrokerValidates(t *testing.T) {
+	if _, err := redis.NewBroker(nil, redis.BrokerConfig{}); herald.CodeOf(err) != herald.EINVALID {
+		t.Fatalf("NewBroker(nil) = %v, want EINVALID", err)
+	}
+	h := &seenDeliverer{}
+	if _, err := redis.NewBroker(h, redis.BrokerConfig{NodeID: "has space"}); herald.CodeOf(err) != herald.EINVALID {
+		t.Fatalf("NewBroker with a bad node id = %v, want EINVALID", err)
+	}
+	if _, err := redis.NewClient("http://x"); herald.CodeOf(err) != herald.EINVALID {
+		t.Fatalf("NewClient(http://) = %v, want EINVALID", err)
+	}
+}
