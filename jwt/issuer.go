@@ -6,46 +6,94 @@ import (
 	"time"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+
 	"github.com/heraldhq/herald"
 )
 
-// Issuer signs HS256 tokens that a Verifier with the same secret accepts. Dev
-// mode and tests use it to mint tokens, and a token endpoint can later.
+// Issuer signs HS256 tokens that a Verifier with the same secret accepts: the
+// connection tokens of POST /api/tokens and the access and refresh tokens of
+// a login, and in dev mode and tests a token to try.
 type Issuer struct {
-	secret []byte
-	now    func() time.Time
+	secret   []byte
+	kid      string
+	issuer   string
+	audience string
+	now      func() time.Time
 }
 
-// NewIssuer returns an Issuer for c; c.Leeway is not used. The secret is copied.
+var _ herald.TokenIssuer = (*Issuer)(nil)
+
+// NewIssuer returns an Issuer for c; it signs with c.Secret and stamps
+// c.Issuer and c.Audience. The secret is copied.
 func NewIssuer(c Config) *Issuer {
-	return &Issuer{secret: append([]byte(nil), c.Secret...), now: c.now}
+	s := append([]byte(nil), c.Secret...)
+	return &Issuer{secret: s, kid: hmacKeyID(s), issuer: c.Issuer, audience: c.Audience, now: c.now}
 }
 
-// Issue returns a token for userID that expires ttl from now and grants
-// channels. It carries userId and sub (both userID), iat, exp and a random jti.
+// Issue returns a connection token for userID that expires ttl from now and
+// grants channels. It carries userId and sub (both userID), typ, iat, exp and
+// a random jti.
 func (i *Issuer) Issue(userID string, ttl time.Duration, channels []string) (string, error) {
+	if ttl <= 0 {
+		return "", herald.Errorf(herald.EINVALID, "token lifetime must be positive")
+	}
+	return i.IssueToken(&herald.Claims{UserID: userID, Channels: channels, ExpiresAt: i.now().Add(ttl)})
+}
+
+// IssueToken signs a token carrying c; see herald.TokenIssuer.
+func (i *Issuer) IssueToken(c *herald.Claims) (string, error) {
+	now := i.now()
+	kind := c.Kind
+	if kind == "" {
+		kind = herald.TokenConnection
+	}
 	switch {
 	case len(i.secret) == 0:
 		return "", herald.Errorf(herald.EINTERNAL, "token issuer has no secret")
-	case !validUserID(userID):
+	case !validUserID(c.UserID):
 		return "", herald.Errorf(herald.EINVALID, "userId must be 1 to %d bytes of printable text", herald.MaxUserIDLen)
-	case ttl <= 0:
+	case c.ExpiresAt.IsZero() || !c.ExpiresAt.After(now):
 		return "", herald.Errorf(herald.EINVALID, "token lifetime must be positive")
+	case kind != herald.TokenConnection && kind != herald.TokenAccess && kind != herald.TokenRefresh:
+		return "", herald.Errorf(herald.EINVALID, "unknown token kind")
 	}
+	id := c.ID
+	if id == "" {
+		var err error
+		if id, err = RandomID(); err != nil {
+			return "", err
+		}
+	}
+	iat := c.IssuedAt
+	if iat.IsZero() {
+		iat = now
+	}
+	claims := tokenClaims{
+		UserID:    c.UserID,
+		Channels:  c.Channels,
+		Type:      string(kind),
+		SessionID: c.SessionID,
+		RegisteredClaims: gojwt.RegisteredClaims{
+			Issuer:    i.issuer,
+			Subject:   c.UserID,
+			IssuedAt:  gojwt.NewNumericDate(iat),
+			ExpiresAt: gojwt.NewNumericDate(c.ExpiresAt),
+			ID:        id,
+		},
+	}
+	if i.audience != "" {
+		claims.Audience = gojwt.ClaimStrings{i.audience}
+	}
+	t := gojwt.NewWithClaims(algorithm, claims)
+	t.Header["kid"] = i.kid
+	return t.SignedString(i.secret)
+}
+
+// RandomID returns 128 random bits in hex, for a jti or a session id.
+func RandomID() (string, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", err
 	}
-	now := i.now()
-	claims := tokenClaims{
-		UserID:   userID,
-		Channels: channels,
-		RegisteredClaims: gojwt.RegisteredClaims{
-			Subject:   userID,
-			IssuedAt:  gojwt.NewNumericDate(now),
-			ExpiresAt: gojwt.NewNumericDate(now.Add(ttl)),
-			ID:        hex.EncodeToString(id[:]),
-		},
-	}
-	return gojwt.NewWithClaims(algorithm, claims).SignedString(i.secret)
+	return hex.EncodeToString(id[:]), nil
 }

@@ -1,13 +1,26 @@
-// Package jwt verifies and issues the HS256 JSON Web Tokens that Herald's users
-// present, on the WebSocket handshake and on the inbox REST routes. It wraps
-// github.com/golang-jwt/jwt/v5 with Herald's rules: one algorithm, an expiry
-// on every token, and errors that never echo the token.
+// Package jwt verifies and issues the JSON Web Tokens that Herald's users and
+// backends present, on the WebSocket handshake and on the REST routes. It
+// wraps github.com/golang-jwt/jwt/v5 with Herald's rules:
+//
+//   - Herald's own tokens are HS256 with a shared secret (and, during a
+//     rotation, the previous secrets); other issuers' tokens are RS256, ES256
+//     or EdDSA, verified with public keys from PEM files or a JWKS file or
+//     URL. Keys belong to an issuer (iss), are chosen by kid, and a key's type
+//     fixes its one algorithm, so alg:none and RS/HS confusion are refused.
+//   - Token kinds are kept apart by the typ claim: connection, access and
+//     refresh (none means connection). A Verifier accepts the kinds it is
+//     configured for, and access and refresh tokens only from Herald itself.
+//   - Every token has an expiry; iss and aud are checked when configured.
+//   - Errors never echo the token, and jku and x5u headers are never followed.
 package jwt
 
 import (
+	"context"
 	"time"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/heraldhq/herald"
 )
 
 // DefaultLeeway is the clock skew tolerated on exp, nbf and iat when
@@ -19,21 +32,66 @@ const DefaultLeeway = 5 * time.Second
 // the server decode megabytes of base64 before the signature check fails.
 const MaxTokenLen = 8 << 10
 
-// algorithm is the one signing method Herald accepts and issues. Pinning it
-// shuts out alg:none and the RS/HS key-confusion attacks.
+// algorithm is the one method Herald signs with. Pinning it for Herald's
+// secret shuts out alg:none and HS384/HS512 downgrades of its own tokens.
 var algorithm = gojwt.SigningMethodHS256
 
+// methods are the signing methods any token may use; the key decides which
+// one a given token must.
+var methods = []string{
+	gojwt.SigningMethodHS256.Alg(),
+	gojwt.SigningMethodRS256.Alg(),
+	gojwt.SigningMethodES256.Alg(),
+	gojwt.SigningMethodEdDSA.Alg(),
+}
+
 // Config configures a Verifier or an Issuer. Its zero value is valid but has no
-// secret, so every token is refused and nothing can be issued.
+// key, so every token is refused and nothing can be issued.
 type Config struct {
-	// Secret is the HMAC key shared with whoever issues tokens. An empty
-	// secret refuses every token rather than accepting tokens signed with "".
+	// Secret is the HS256 key shared with whoever issues tokens. An empty
+	// secret refuses every HS256 token rather than accepting tokens signed
+	// with "". Issuers sign with it.
 	Secret []byte
+	// PreviousSecrets are HS256 keys still accepted while tokens signed with
+	// them may be alive: the rotation of Secret. They never sign.
+	PreviousSecrets [][]byte
+	// Issuer is Herald's own iss. Issued tokens carry it, and HS256 tokens
+	// must carry it (or carry none, when it is empty).
+	Issuer string
+	// Audience, when set, must be among the aud of every token verified
+	// (unless a TrustedIssuer says otherwise), and issued tokens carry it.
+	Audience string
+	// Trusted are other issuers whose public keys verify their connection
+	// tokens. A verifier never accepts an access or refresh token from them.
+	Trusted []TrustedIssuer
+	// Kinds are the token kinds a Verifier accepts. Default: connection and
+	// access, which is what /ws and the API take; the refresh endpoint's
+	// verifier takes refresh only.
+	Kinds []herald.TokenKind
+	// Revoked, when set, is asked about every token that passes the other
+	// checks; true refuses it (a logged-out session, a disabled account),
+	// and an error refuses it as EINTERNAL.
+	Revoked func(ctx context.Context, c *herald.Claims) (bool, error)
 	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
 	// DefaultLeeway; a negative value means none. Issuers ignore it.
 	Leeway time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// TrustedIssuer is an issuer other than Herald whose tokens Herald accepts
+// as connection tokens: an identity provider, or a backend signing with its
+// own key pair.
+type TrustedIssuer struct {
+	// Name is the iss its tokens carry; tokens of other issuers never meet
+	// its keys.
+	Name string
+	// Audience, when set, replaces Config.Audience for its tokens.
+	Audience string
+	// Keys are static keys, from PEM files or a JWKS file.
+	Keys []Key
+	// JWKS, when set, adds the keys of a set fetched from a URL.
+	JWKS *JWKS
 }
 
 func (c Config) now() time.Time {
@@ -54,10 +112,12 @@ func (c Config) leeway() time.Duration {
 }
 
 // tokenClaims is the JSON payload of a Herald token. UserID is the design
-// document's userId claim; sub stands in for it when absent. A userId or
-// channels claim of the wrong JSON type fails decoding, and so the token.
+// document's userId claim; sub stands in for it when absent. A claim of the
+// wrong JSON type fails decoding, and so the token.
 type tokenClaims struct {
-	UserID   string   `json:"userId,omitempty"`
-	Channels []string `json:"channels,omitempty"`
+	UserID    string   `json:"userId,omitempty"`
+	Channels  []string `json:"channels,omitempty"`
+	Type      string   `json:"typ,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
 	gojwt.RegisteredClaims
 }
