@@ -19,7 +19,10 @@ import (
 	"github.com/heraldhq/herald/redis"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m) }
+func TestMain(m *testing.M) {
+	redis.SetClientLogger(testLogger())
+	redistest.Main(m)
+}
 
 // testLogger shows the package's logs with -v when HERALD_TEST_LOG=1.
 func testLogger() *slog.Logger {

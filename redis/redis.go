@@ -13,7 +13,9 @@
 package redis
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -57,8 +59,22 @@ func NewClient(rawURL string) (*goredis.Client, error) {
 	opt.WriteTimeout = ioTimeout
 	opt.PoolTimeout = ioTimeout
 	opt.MaxRetries = -1
+	opt.DialerRetries = 1 // one dial per call: an unreachable Redis fails fast
 	opt.ContextTimeoutEnabled = true
 	return goredis.NewClient(opt), nil
+}
+
+// SetClientLogger sends go-redis's own log lines, which it prints to
+// standard error by default, to log at debug level: while Redis is down they
+// come once per failed dial, and the parts here already log each outage once.
+func SetClientLogger(log *slog.Logger) {
+	goredis.SetLogger(clientLogger{log})
+}
+
+type clientLogger struct{ log *slog.Logger }
+
+func (l clientLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }
 
 // Host returns the host:port of rawURL without credentials, for logs.
@@ -139,5 +155,3 @@ func orDefault[T comparable](v *T, d T) {
 		*v = d
 	}
 }
-
-func describe(err error) string { return fmt.Sprint(err) }
