@@ -117,8 +117,8 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 // logged and retried with backoff; they never end Run.
 func (c *Consumer) Run(ctx context.Context) error {
 	b := backoff{min: c.cfg.RetryMin, max: c.cfg.RetryMax}
-	ready := false      // the group exists
-	ownPending := true  // entries delivered to this consumer name before may wait
+	ready := false     // the group exists
+	ownPending := true // entries delivered to this consumer name before may wait
 	var lastClaim time.Time
 	for ctx.Err() == nil {
 		var err error
