@@ -35,6 +35,17 @@ type Notification struct {
 	// IdempotencyKey matched one stored earlier, so the call created nothing:
 	// the REST API answers such a retry 200 instead of 201. It is not stored.
 	Replayed bool `json:"-"`
+
+	// Critical marks a notification that must not wait: it ignores the
+	// user's quiet hours and the digest. It steers planning and is not stored.
+	Critical bool `json:"-"`
+	// Deliveries are the outbox rows planned for the notification over the
+	// other channels (see Delivery). Store.CreateNotifications writes them in
+	// the same transaction as a new notification, filling in their ID,
+	// NotificationID, UserID, Type, Status and times, and returns them so; a
+	// replayed notification comes back without them. Only CreateNotifications
+	// reads or returns them.
+	Deliveries []*Delivery `json:"-"`
 }
 
 // Limits on notification fields, enforced by Validate.
