@@ -47,6 +47,11 @@ var settings = []setting{
 	{"CLIENT_EVENT_TYPES", "client-event-types", "notification,custom_event", "client message types accepted for the application"},
 	{"HERALD_DB_PATH", "db", "herald.db", "SQLite database file (the embedded default store)"},
 	{"DATABASE_URL", "database-url", "", "PostgreSQL URL; when set, used instead of SQLite"},
+	{"REDIS_URL", "redis-url", "", "Redis URL (redis://[:password@]host:port/db) that makes this node one of several: messages, presence, stats and the per-user cap cross nodes through it; needs DATABASE_URL and the same secrets on every node"},
+	{"HERALD_NODE_ID", "node-id", "", "this node's id in the cluster, in its logs and metrics (default: hostname-pid)"},
+	{"HERALD_REDIS_PREFIX", "redis-prefix", "herald:", "prefix of Herald's Redis keys and channels, so several deployments can share one Redis"},
+	{"HERALD_EVENTS_STREAM", "events-stream", "", "Redis Stream of domain events to consume, as POST /api/events bodies in the field \"event\" (empty: none; needs REDIS_URL)"},
+	{"HERALD_EVENTS_GROUP", "events-group", "herald", "consumer group of HERALD_EVENTS_STREAM that the nodes share"},
 	{"HERALD_EVENTS_FILE", "events-file", "", "JSON file of extra domain-event templates"},
 	{"HERALD_SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long shutdown waits for queued messages to flush"},
 	{"HERALD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
@@ -217,5 +222,5 @@ func (c config) validate() error {
 	if s := c["JWT_SECRET"]; s != "" && len(s) < 32 && c["HERALD_ENV"] == "production" {
 		return fmt.Errorf("JWT_SECRET must be at least 32 bytes in production")
 	}
-	return nil
+	return c.validateCluster()
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/inbox"
 	"github.com/heraldhq/herald/jwt"
-	"github.com/heraldhq/herald/memory"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 	"github.com/heraldhq/herald/webhook"
@@ -40,6 +39,8 @@ type app struct {
 	ws     *ws.Server
 	api    *apihttp.Server
 	ln     net.Listener
+
+	cluster *clusterNode // nil on a single node (no REDIS_URL); see cluster.go
 }
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -83,6 +84,7 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 // newApp opens the store, wires every part and starts listening, so that the
 // port is known (and taken) when it returns.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	log = clusterLogger(cfg, log)
 	a := &app{cfg: cfg, log: log}
 	var err error
 	if u := cfg.str("DATABASE_URL"); u != "" {
@@ -96,12 +98,14 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
 
-	a.hub = hub.New(hub.Config{
+	if err := a.wireBroker(hub.Config{
 		MaxConnections:   cfg.int("WS_MAX_CONNECTIONS"),
 		MaxPerUser:       cfg.int("WS_MAX_CONNECTIONS_PER_USER"),
 		MaxSubscriptions: cfg.int("WS_MAX_SUBSCRIPTIONS"),
-	})
-	a.broker = memory.NewBroker(a.hub)
+	}); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	ib, err := inbox.New(inbox.Config{Store: a.store, Publisher: a.broker, Logger: log})
 	if err != nil {
 		a.store.Close()
@@ -115,23 +119,26 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 	}
 	ev, err := events.New(events.Config{Inbox: ib, Templates: tmpl})
+	if err == nil {
+		err = a.wireEvents(ev)
+	}
 	if err != nil {
 		a.store.Close()
 		return nil, err
 	}
 	verifier := jwt.NewVerifier(jwt.Config{Secret: []byte(cfg.str("JWT_SECRET")), Leeway: cfg.dur("JWT_LEEWAY")})
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, regr := a.newRegistry()
+	regr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	wsMetrics := ws.NewMetrics()
-	reg.MustRegister(wsMetrics.Collectors()...)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_connections", Help: "Live WebSocket connections on this node."},
+	regr.MustRegister(wsMetrics.Collectors()...)
+	regr.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_connections", Help: "Live WebSocket connections on this node."},
 		func() float64 { c, _ := a.hub.Counts(); return float64(c) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_users", Help: "Distinct users connected to this node."},
+	regr.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_users", Help: "Distinct users connected to this node."},
 		func() float64 { _, u := a.hub.Counts(); return float64(u) }))
 
 	a.ws = ws.New(ws.Config{
-		Hub:               a.hub,
+		Hub:               a.wsHub(),
 		Verifier:          verifier,
 		Inbox:             ib,
 		Logger:            log,
@@ -171,12 +178,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// ready reports whether the node can serve: the store answers.
+// ready reports whether the node can serve: the store answers and, in a
+// cluster, Redis does (degraded otherwise, see clusterReady).
 func (a *app) ready(ctx context.Context) error {
 	if _, err := a.store.UnreadCount(ctx, "readiness-probe"); err != nil {
 		return herald.Errorf(herald.EUNAVAILABLE, "store unavailable")
 	}
-	return nil
+	return a.clusterReady()
 }
 
 // run serves until ctx ends, then shuts down gracefully: the listener stops,
@@ -189,6 +197,7 @@ func (a *app) run(ctx context.Context) error {
 	go func() { errc <- a.api.Serve() }()
 	go func() { errc <- a.ws.Run(runCtx) }()
 	go func() { errc <- a.broker.Run(runCtx) }()
+	waitCluster := a.startCluster(runCtx)
 
 	var err error
 	select {
@@ -205,6 +214,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	<-apiDone // in-flight API requests finish before the store closes
 	cancel()
+	waitCluster()
 	if cerr := a.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

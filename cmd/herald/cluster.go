@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/memory"
+	"github.com/heraldhq/herald/redis"
+)
+
+// clusterNode is a node's Redis side, present when REDIS_URL is set: the
+// broker between nodes, the shared facts (stats, presence, the per-user cap)
+// and, when HERALD_EVENTS_STREAM is set, the stream consumer.
+type clusterNode struct {
+	id       string
+	client   *goredis.Client
+	broker   *redis.Broker
+	facts    *redis.Cluster
+	consumer *redis.Consumer
+	metrics  *redis.Metrics
+}
+
+// validateCluster checks the cluster settings: a cluster needs a store every
+// node shares, which SQLite (one file, one process) is not.
+func (c config) validateCluster() error {
+	if c["REDIS_URL"] == "" {
+		if c["HERALD_EVENTS_STREAM"] != "" {
+			return fmt.Errorf("HERALD_EVENTS_STREAM needs REDIS_URL")
+		}
+		return nil
+	}
+	if c["DATABASE_URL"] == "" {
+		return fmt.Errorf("REDIS_URL runs this node as one of several, which must share their notifications: " +
+			"set DATABASE_URL to a PostgreSQL database (SQLite serves a single node only)")
+	}
+	if _, err := redis.NewClient(c["REDIS_URL"]); err != nil {
+		return fmt.Errorf("REDIS_URL must be a redis:// or rediss:// URL")
+	}
+	if id := c["HERALD_NODE_ID"]; id != "" {
+		if err := redis.ValidNodeID(id); err != nil {
+			return fmt.Errorf("HERALD_NODE_ID: %s", herald.ErrorMessage(err))
+		}
+	}
+	for _, k := range []string{"JWT_SECRET", "HERALD_API_KEY"} {
+		if c[k] == "" {
+			return fmt.Errorf("REDIS_URL needs %s set, to the same value on every node (a generated one differs per node)", k)
+		}
+	}
+	if c["HERALD_REDIS_PREFIX"] == "" {
+		return fmt.Errorf("HERALD_REDIS_PREFIX must not be empty")
+	}
+	return nil
+}
+
+// nodeID is HERALD_NODE_ID, or hostname-pid.
+func (c config) nodeID() string {
+	if id := c["HERALD_NODE_ID"]; id != "" {
+		return id
+	}
+	return redis.DefaultNodeID()
+}
+
+// clusterLogger adds the node id to every log line of a cluster node.
+func clusterLogger(cfg config, log *slog.Logger) *slog.Logger {
+	if cfg.str("REDIS_URL") == "" {
+		return log
+	}
+	return log.With("node", cfg.nodeID())
+}
+
+// newRegistry returns the metrics registry and the registerer to add
+// collectors through: in a cluster it labels every metric with the node id.
+func (a *app) newRegistry() (*prometheus.Registry, prometheus.Registerer) {
+	reg := prometheus.NewRegistry()
+	if a.cluster == nil {
+		return reg, reg
+	}
+	r := prometheus.WrapRegistererWith(prometheus.Labels{"node": a.cluster.id}, reg)
+	r.MustRegister(a.cluster.metrics.Collectors()...)
+	return reg, r
+}
+
+// wireBroker makes the hub with hc and the broker in front of it: the
+// in-memory broker for a single node, or with REDIS_URL the Redis broker,
+// which the hub tells which users and channels have local connections.
+func (a *app) wireBroker(hc hub.Config) error {
+	if a.cfg.str("REDIS_URL") == "" {
+		a.hub = hub.New(hc)
+		a.broker = memory.NewBroker(a.hub)
+		return nil
+	}
+	client, err := redis.NewClient(a.cfg.str("REDIS_URL"))
+	if err != nil {
+		return err
+	}
+	redis.SetClientLogger(a.log)
+	cn := &clusterNode{id: a.cfg.nodeID(), client: client, metrics: redis.NewMetrics()}
+	prefix := a.cfg.str("HERALD_REDIS_PREFIX")
+	// The broker delivers to the hub, made just after it; nothing is
+	// delivered before Run starts.
+	cn.broker, err = redis.NewBroker(deliverFunc(func(m *herald.Message) int { return a.hub.Deliver(m) }), redis.BrokerConfig{
+		Client:    client,
+		NodeID:    cn.id,
+		Prefix:    prefix,
+		OnRecover: func() { a.ws.Resync() },
+		Logger:    a.log,
+		Metrics:   cn.metrics,
+	})
+	if err != nil {
+		client.Close()
+		return err
+	}
+	hc.Interest = cn.broker
+	a.hub = hub.New(hc)
+	a.broker = cn.broker
+	cn.facts, err = redis.NewCluster(redis.ClusterConfig{
+		Client:     client,
+		NodeID:     cn.id,
+		Prefix:     prefix,
+		Stats:      a.hub.Stats,
+		MaxPerUser: hc.MaxPerUser,
+		Logger:     a.log,
+		Metrics:    cn.metrics,
+	})
+	if err != nil {
+		client.Close()
+		return err
+	}
+	a.cluster = cn
+	a.log.Info("cluster: redis", "host", redis.Host(a.cfg.str("REDIS_URL")), "prefix", prefix)
+	return nil
+}
+
+// wireEvents starts consuming HERALD_EVENTS_STREAM into ev, when set.
+func (a *app) wireEvents(ev herald.EventHandler) error {
+	stream := a.cfg.str("HERALD_EVENTS_STREAM")
+	if a.cluster == nil || stream == "" {
+		return nil
+	}
+	var err error
+	a.cluster.consumer, err = redis.NewConsumer(redis.ConsumerConfig{
+		Client:   a.cluster.client,
+		Handler:  ev,
+		Stream:   stream,
+		Group:    a.cfg.str("HERALD_EVENTS_GROUP"),
+		Consumer: a.cluster.id,
+		Logger:   a.log,
+		Metrics:  a.cluster.metrics,
+	})
+	return err
+}
+
+// wsHub is the hub as the WebSocket endpoint sees it: in a cluster, every
+// connection first takes a place under the per-user cap across nodes.
+func (a *app) wsHub() herald.Hub {
+	if a.cluster == nil {
+		return a.hub
+	}
+	return &admittingHub{Hub: a.hub, facts: a.cluster.facts, admitted: make(map[herald.Conn]struct{})}
+}
+
+// clusterReady adds the cluster's state to readiness: a node that lost Redis
+// still serves its own connections and accepts notifications, but says it
+// is degraded.
+func (a *app) clusterReady() error {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster.broker.Healthy()
+}
+
+// startCluster runs the cluster's background work besides the broker: the
+// heartbeat and the stream consumer. The returned function waits for them
+// after ctx ends, so that the node has left the cluster before the process
+// exits, and closes the Redis client.
+func (a *app) startCluster(ctx context.Context) (wait func()) {
+	if a.cluster == nil {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); a.cluster.facts.Run(ctx) }()
+	if a.cluster.consumer != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.cluster.consumer.Run(ctx) }()
+	}
+	return func() {
+		wg.Wait()
+		a.cluster.client.Close()
+	}
+}
+
+// clusterStats returns the cluster's totals and one row per live node, or,
+// on a single node, this node's figures as the totals and no rows. It is what
+// GET /api/stats reports.
+func (a *app) clusterStats(ctx context.Context) (herald.Stats, []redis.NodeStats, error) {
+	if a.cluster == nil {
+		return a.hub.Stats(), nil, nil
+	}
+	return a.cluster.facts.Stats(ctx)
+}
+
+// presence reports whether user is connected anywhere, and on which nodes.
+func (a *app) presence(ctx context.Context, user string) (bool, []string, error) {
+	if a.cluster == nil {
+		if a.hub.UserConns(user) > 0 {
+			return true, []string{"local"}, nil
+		}
+		return false, nil, nil
+	}
+	return a.cluster.facts.Presence(ctx, user)
+}
+
+// deliverFunc adapts a function to herald.Deliverer.
+type deliverFunc func(*herald.Message) int
+
+func (f deliverFunc) Deliver(m *herald.Message) int { return f(m) }
+
+// admittingHub checks the cluster-wide per-user cap before the local hub
+// registers a connection, and gives the place back when it goes.
+//
+// Register runs under the WebSocket server's registration lock, so the
+// admission round trip to Redis (bounded by redis.ClusterConfig.Timeout)
+// orders connects on this node; a hook in ws before that lock would remove
+// the wait.
+type admittingHub struct {
+	*hub.Hub
+	facts *redis.Cluster
+
+	mu       sync.Mutex
+	admitted map[herald.Conn]struct{}
+}
+
+func (h *admittingHub) Register(c herald.Conn) error {
+	h.mu.Lock()
+	_, dup := h.admitted[c]
+	h.mu.Unlock()
+	if dup {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := h.facts.Admit(ctx, c.UserID()); err != nil {
+		return err
+	}
+	if err := h.Hub.Register(c); err != nil {
+		h.facts.Release(c.UserID())
+		return err
+	}
+	h.mu.Lock()
+	h.admitted[c] = struct{}{}
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *admittingHub) Unregister(c herald.Conn) {
+	h.Hub.Unregister(c)
+	h.mu.Lock()
+	_, ok := h.admitted[c]
+	delete(h.admitted, c)
+	h.mu.Unlock()
+	if ok {
+		h.facts.Release(c.UserID())
+	}
+}
