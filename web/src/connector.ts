@@ -1,0 +1,391 @@
+// Connector owns one WebSocket at a time to Herald: it authenticates with the
+// first message, resumes after the last seq, refreshes the token in-band before
+// it expires, and after a loss reconnects with exponential backoff (at once,
+// with a fresh token, when the token was refused). Only the tab that leads a
+// tab group, or a service that does not share, runs one.
+
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { fetchToken, toMillis, type Token } from './token.js';
+import {
+  NotificationServiceError,
+  type ConnectedInfo,
+  type ConnectionState,
+  type DisconnectInfo,
+  type GetToken,
+  type ServerMessage,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './types.js';
+
+/** Mode says what happens after a loss: `once` stops, `retry` reconnects. */
+export type Mode = 'once' | 'retry';
+
+/** ConnectorHooks receive what the Connector sees, in order. */
+export interface ConnectorHooks {
+  state(s: ConnectionState): void;
+  connected(info: ConnectedInfo): void;
+  disconnected(info: DisconnectInfo): void;
+  error(err: NotificationServiceError): void;
+  reconnecting(attempt: number, delayMs: number): void;
+  /** every server message, the connected message included, before the connected hook. */
+  message(m: ServerMessage): void;
+  /** the Connector stopped trying on its own: a `once` attempt failed, or maxAttempts are spent. */
+  stopped(err: NotificationServiceError): void;
+  /** the greatest seq the application has seen; 0 connects live-only. */
+  lastSeq(): number;
+}
+
+export interface ConnectorOptions {
+  url: string;
+  getToken: GetToken;
+  WebSocket: WebSocketConstructor;
+  backoff: BackoffOptions;
+  maxAttempts: number;
+  connectTimeoutMs: number;
+  refreshMarginMs: number;
+  probeTimeoutMs: number;
+}
+
+const OPEN = 1;
+const AUTH_CLOSES = new Set([4001, 4002, 4003]);
+const AUTH_ERRORS = new Set(['invalid_token', 'user_mismatch', 'missing_credentials']);
+// What the server says after each message type, so the service can tell
+// answers to an in-band refresh apart from everything else.
+const AUTHENTICATED = 'authenticated';
+
+type Timer = ReturnType<typeof setTimeout>;
+
+export class Connector {
+  private mode: Mode = 'retry';
+  private running = false;
+  private ws: WebSocketLike | null = null;
+  // gen changes whenever the current socket is replaced or abandoned; callbacks
+  // of an older socket compare it and do nothing.
+  private gen = 0;
+  private open_ = false;
+  private attempt = 0; // reconnection attempts since the last success
+  private failures = 0; // the backoff exponent
+  private authRetried = false; // the immediate retry after a refused token is spent
+  private nextForce = false; // the pending attempt asks for a fresh token
+  private token: Token | null = null;
+  private pendingAuth: { token: Token; forced: boolean } | null = null;
+  private timers: { retry: Timer | undefined; connect: Timer | undefined; refresh: Timer | undefined; probe: Timer | undefined } = {
+    retry: undefined,
+    connect: undefined,
+    refresh: undefined,
+    probe: undefined,
+  };
+  state: ConnectionState = 'disconnected';
+
+  constructor(
+    private readonly opts: ConnectorOptions,
+    private readonly hooks: ConnectorHooks,
+  ) {}
+
+  /** isRunning reports whether the Connector is connected or trying to be. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** start begins connecting, unless it already is; mode applies to later losses. */
+  start(mode: Mode): void {
+    this.mode = mode;
+    if (this.running) return;
+    this.running = true;
+    this.attempt = 0;
+    this.failures = 0;
+    this.authRetried = false;
+    void this.open(false);
+  }
+
+  /** stop closes the socket and cancels every timer; the hooks see the disconnect. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    const wasOpen = this.open_;
+    this.abandon(1000, 'Client disconnect');
+    this.clear('retry');
+    this.setState('disconnected');
+    if (wasOpen) this.hooks.disconnected({ code: 1000, reason: 'Client disconnect', requested: true });
+  }
+
+  /** send writes msg as JSON on the open socket and reports whether it could. */
+  send(msg: unknown): boolean {
+    const ws = this.ws;
+    if (!this.open_ || !ws || ws.readyState !== OPEN) return false;
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  /**
+   * nudge makes a pending reconnection happen now, as when the browser comes
+   * back online: there is no point waiting out the backoff.
+   */
+  nudge(): void {
+    if (!this.running || this.timers.retry === undefined) return;
+    this.clear('retry');
+    void this.open(this.nextForce);
+  }
+
+  /**
+   * probe checks that an open socket still carries traffic: it pings and, if
+   * nothing comes back within probeTimeoutMs, treats the socket as lost. The
+   * browser's offline event, or a sleep, can leave a dead socket open for minutes.
+   */
+  probe(): void {
+    if (!this.open_ || this.timers.probe !== undefined) return;
+    const gen = this.gen;
+    if (!this.send({ type: 'ping' })) return;
+    this.timers.probe = setTimeout(() => {
+      this.timers.probe = undefined;
+      this.lost(gen, 1006, 'No answer to a liveness probe', true);
+    }, this.opts.probeTimeoutMs);
+  }
+
+  private setState(s: ConnectionState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.hooks.state(s);
+  }
+
+  private clear(name: keyof Connector['timers']): void {
+    const t = this.timers[name];
+    if (t !== undefined) clearTimeout(t);
+    this.timers[name] = undefined;
+  }
+
+  // abandon detaches and closes the current socket without reporting anything.
+  private abandon(code: number, reason: string): void {
+    this.gen++;
+    this.clear('connect');
+    this.clear('refresh');
+    this.clear('probe');
+    this.pendingAuth = null;
+    this.open_ = false;
+    const ws = this.ws;
+    this.ws = null;
+    if (!ws) return;
+    // No-ops rather than null: the ws package throws an error event that has no listener.
+    ws.onopen = ws.onmessage = ws.onerror = ws.onclose = noop;
+    try {
+      ws.close(code, reason);
+    } catch {
+      // already closed or never opened: nothing to do
+    }
+  }
+
+  private async open(forceRefresh: boolean): Promise<void> {
+    const gen = ++this.gen;
+    this.setState('connecting');
+    let tok: Token;
+    try {
+      tok = await fetchToken(this.opts.getToken, forceRefresh);
+    } catch (err) {
+      if (gen !== this.gen || !this.running) return;
+      const e = new NotificationServiceError('authentication_failed', 'Could not get a token', { cause: err });
+      this.hooks.error(e);
+      this.retry(e, false);
+      return;
+    }
+    if (gen !== this.gen || !this.running) return;
+
+    let ws: WebSocketLike;
+    try {
+      ws = new this.opts.WebSocket(withSince(this.opts.url, this.hooks.lastSeq()));
+    } catch (err) {
+      const e = new NotificationServiceError('network_error', 'Could not open a WebSocket', { cause: err });
+      this.hooks.error(e);
+      this.retry(e, false);
+      return;
+    }
+    this.ws = ws;
+    let opened = false;
+    this.timers.connect = setTimeout(() => {
+      this.timers.connect = undefined;
+      this.lost(gen, 1006, 'Timed out connecting', false);
+    }, this.opts.connectTimeoutMs);
+
+    // The token goes in the first message, never in the URL, where proxies
+    // and browser histories would keep it.
+    ws.onopen = () => {
+      if (gen !== this.gen) return;
+      try {
+        ws.send(JSON.stringify({ type: 'auth', token: tok.token }));
+      } catch {
+        // the close event that follows reports it
+      }
+    };
+    ws.onmessage = (ev) => {
+      if (gen !== this.gen) return;
+      const msg = parse(ev.data);
+      if (!msg) return;
+      this.clear('probe');
+      if (!opened) {
+        if (msg.type !== 'connected') return;
+        opened = true;
+        this.connected(msg, tok);
+        return;
+      }
+      this.checkAuthAnswer(msg);
+      this.hooks.message(msg);
+    };
+    ws.onerror = () => {
+      // A close event always follows; it carries the code.
+    };
+    ws.onclose = (ev) => this.lost(gen, ev.code, ev.reason ?? '', opened);
+  }
+
+  private connected(msg: ServerMessage, tok: Token): void {
+    this.clear('connect');
+    this.open_ = true;
+    this.attempt = 0;
+    this.failures = 0;
+    this.authRetried = false;
+    this.token = tok;
+    this.scheduleRefresh();
+    this.setState('connected');
+    this.hooks.message(msg);
+    this.hooks.connected({
+      userId: typeof msg.userId === 'string' ? msg.userId : '',
+      timestamp: typeof msg.timestamp === 'string' ? msg.timestamp : new Date().toISOString(),
+      unreadCount: typeof msg.unreadCount === 'number' ? msg.unreadCount : 0,
+    });
+  }
+
+  // lost handles the end of socket gen: report it and decide what comes next.
+  private lost(gen: number, code: number, reason: string, wasOpen: boolean): void {
+    if (gen !== this.gen || !this.running) return;
+    this.abandon(1000, '');
+    if (wasOpen) this.hooks.disconnected({ code, reason, requested: false });
+    const auth = AUTH_CLOSES.has(code);
+    const err = auth
+      ? new NotificationServiceError('authentication_failed', reason || 'The server refused the token', { code, reason })
+      : new NotificationServiceError('network_error', reason || (wasOpen ? 'Connection lost' : 'Could not connect'), { code, reason });
+    // A server going away (1001) or closing normally is no error; the rest are.
+    if (!(wasOpen && (code === 1000 || code === 1001))) this.hooks.error(err);
+    this.retry(err, auth);
+  }
+
+  // retry schedules the next attempt, or stops when the mode or the attempt
+  // budget says so. A refused token is retried at once with a fresh one, once
+  // in a row; after that refusals back off like network errors.
+  private retry(err: NotificationServiceError, auth: boolean): void {
+    if (!this.running) return;
+    const immediate = auth && !this.authRetried;
+    if (this.mode === 'once' && !immediate) {
+      this.finish(err);
+      return;
+    }
+    this.attempt++;
+    if (this.attempt > this.opts.maxAttempts) {
+      this.finish(
+        new NotificationServiceError(err.type, `Gave up after ${this.opts.maxAttempts} reconnection attempts: ${err.message}`, {
+          ...(err.code !== undefined ? { code: err.code } : {}),
+          ...(err.reason !== undefined ? { reason: err.reason } : {}),
+          cause: err,
+        }),
+      );
+      return;
+    }
+    let delay = 0;
+    if (immediate) {
+      this.authRetried = true;
+    } else {
+      this.failures++;
+      delay = backoffDelay(this.failures, this.opts.backoff);
+    }
+    this.nextForce = auth;
+    this.setState('reconnecting');
+    this.hooks.reconnecting(this.attempt, delay);
+    if (!this.running) return; // a listener disconnected
+    this.timers.retry = setTimeout(() => {
+      this.timers.retry = undefined;
+      void this.open(this.nextForce);
+    }, delay);
+  }
+
+  private finish(err: NotificationServiceError): void {
+    this.running = false;
+    this.abandon(1000, '');
+    this.clear('retry');
+    this.setState('disconnected');
+    this.hooks.stopped(err);
+  }
+
+  // scheduleRefresh arms the in-band refresh refreshMarginMs before the token
+  // expires, or at half its remaining life when that is sooner.
+  private scheduleRefresh(): void {
+    this.clear('refresh');
+    const exp = this.token?.expiresAt;
+    if (exp === undefined) return;
+    const left = exp - Date.now();
+    const delay = Math.max(0, left - Math.min(this.opts.refreshMarginMs, left / 2));
+    this.timers.refresh = setTimeout(() => {
+      this.timers.refresh = undefined;
+      void this.refresh(false);
+    }, delay);
+  }
+
+  private async refresh(force: boolean): Promise<void> {
+    const gen = this.gen;
+    let tok: Token;
+    try {
+      tok = await fetchToken(this.opts.getToken, force);
+      // A cache may hand back the token that is about to expire.
+      if (!force && tok.token === this.token?.token) {
+        force = true;
+        tok = await fetchToken(this.opts.getToken, true);
+      }
+    } catch (err) {
+      if (gen !== this.gen) return;
+      // The server closes with 4002 at expiry; the reconnection gets a token then.
+      this.hooks.error(new NotificationServiceError('authentication_failed', 'Could not refresh the token', { cause: err }));
+      return;
+    }
+    if (gen !== this.gen || !this.open_) return;
+    this.pendingAuth = { token: tok, forced: force };
+    if (!this.send({ type: 'auth', token: tok.token })) this.pendingAuth = null;
+  }
+
+  // checkAuthAnswer completes an in-band refresh when msg answers it.
+  private checkAuthAnswer(msg: ServerMessage): void {
+    const p = this.pendingAuth;
+    if (!p) return;
+    if (msg.type === AUTHENTICATED) {
+      this.pendingAuth = null;
+      const exp = typeof msg.expiresAt === 'string' ? toMillis(msg.expiresAt) : undefined;
+      this.token = { token: p.token.token, expiresAt: exp ?? p.token.expiresAt };
+      this.scheduleRefresh();
+    } else if (msg.type === 'error' && typeof msg.code === 'string' && AUTH_ERRORS.has(msg.code)) {
+      this.pendingAuth = null;
+      if (!p.forced) {
+        void this.refresh(true);
+      } else {
+        this.hooks.error(new NotificationServiceError('authentication_failed', 'The server refused the refreshed token'));
+      }
+    }
+  }
+}
+
+/** withSince adds ?since=seq to url when seq is positive. */
+export function withSince(url: string, seq: number): string {
+  if (!(seq > 0)) return url;
+  const u = new URL(url);
+  u.searchParams.set('since', String(seq));
+  return u.toString();
+}
+
+function noop(): void {}
+
+function parse(data: unknown): ServerMessage | undefined {
+  if (typeof data !== 'string') data = String(data);
+  try {
+    const v: unknown = JSON.parse(data as string);
+    if (typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string') {
+      return v as ServerMessage;
+    }
+  } catch {
+    // not JSON: Herald never sends that
+  }
+  return undefined;
+}
