@@ -17,8 +17,9 @@ const opText = ws.OpText
 // frame is one queued outbound WebSocket frame. Text payloads are shared by
 // every recipient of a send; only the few header bytes are made per connection.
 type frame struct {
-	op      ws.OpCode
-	payload []byte
+	op         ws.OpCode
+	payload    []byte
+	compressed bool // permessage-deflate: RSV1 set
 }
 
 // conn is one client connection. A reader goroutine owns inbound traffic for
@@ -27,6 +28,7 @@ type frame struct {
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	fmt    format // negotiated encoding, fixed after the handshake
 	user   string
 	claims *herald.Claims
 
@@ -40,8 +42,9 @@ type conn struct {
 	closing   bool // a close frame is queued or sent; nothing more is queued
 	replaying bool // live messages are held while missed ones are replayed
 	held      []*herald.Message
-	lastSeq   int64 // greatest notification seq queued to this connection
-	latest    int   // index+1 in queue of the unsent Latest message, 0 if none
+	seqs      seqTracker // notification seqs queued to this connection
+	dedupe    bool       // drop live notifications already sent, once a replay has run
+	latest    int        // index+1 in queue of the unsent Latest message, 0 if none
 	closeCode int
 	closeMsg  string
 	drained   chan struct{} // signalled by the writer after each batch
@@ -118,7 +121,7 @@ func (c *conn) sendData(payload []byte, wait bool) bool {
 			return false
 		}
 		if len(c.queue) < c.srv.cfg.QueueSize {
-			c.queue = append(c.queue, frame{op: ws.OpText, payload: payload})
+			c.queue = append(c.queue, c.own(payload))
 			start := c.startWriterLocked()
 			c.mu.Unlock()
 			if start {
@@ -143,6 +146,15 @@ func (c *conn) sendData(payload []byte, wait bool) bool {
 	}
 }
 
+// own encodes a reply only this connection receives in its format.
+func (c *conn) own(payload []byte) frame {
+	if c.fmt == 0 {
+		return frame{op: ws.OpText, payload: payload}
+	}
+	e := convert(payload, c.fmt, c.srv.cfg.CompressThreshold)
+	return frame{op: e.op, payload: e.data, compressed: e.compressed}
+}
+
 // sendControl queues a control frame (ping, pong). Control frames are small and
 // do not count against the queue limit.
 func (c *conn) sendControl(op ws.OpCode, payload []byte) {
@@ -159,19 +171,30 @@ func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 	}
 }
 
-// enqueueLocked appends m, replacing an unsent message it supersedes.
+// enqueueLocked appends m, replacing an unsent message it supersedes, and
+// dropping a notification this connection was already sent by a replay.
 func (c *conn) enqueueLocked(m *herald.Message) {
+	if m.Seq != 0 {
+		if c.dedupe && c.seqs.has(m.Seq) {
+			return
+		}
+		c.seqs.mark(m.Seq)
+	}
+	f := frame{op: ws.OpText, payload: m.Payload}
+	if c.fmt != 0 {
+		e := c.srv.enc.get(m, c.fmt)
+		f = frame{op: e.op, payload: e.data, compressed: e.compressed}
+	}
 	if m.Latest {
 		// Replace in place: the queue does not grow, and the last such
 		// message the client reads is still the newest.
 		if c.latest > 0 {
-			c.queue[c.latest-1].payload = m.Payload
+			c.queue[c.latest-1] = f
 			return
 		}
 		c.latest = len(c.queue) + 1
 	}
-	c.queue = append(c.queue, frame{op: ws.OpText, payload: m.Payload})
-	c.lastSeq = max(c.lastSeq, m.Seq)
+	c.queue = append(c.queue, f)
 }
 
 func (c *conn) startWriterLocked() bool {
@@ -234,7 +257,11 @@ func (c *conn) flush() {
 		ends := make([]int, 0, len(batch))
 		closing := false
 		for _, f := range batch {
-			_ = ws.WriteHeader(&hdr, ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))})
+			h := ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))}
+			if f.compressed {
+				h.Rsv = ws.Rsv(true, false, false)
+			}
+			_ = ws.WriteHeader(&hdr, h)
 			ends = append(ends, hdr.Len())
 			closing = closing || f.op == ws.OpClose
 		}

@@ -40,7 +40,7 @@ func (d *dispatcher) connected(since int64) {
 		ctx, cancel := d.ctx()
 		if ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: d.c.user, Limit: 1}); err == nil && len(ns) == 1 {
 			d.c.mu.Lock()
-			d.c.lastSeq = ns[0].Seq
+			d.c.seqs.reset(ns[0].Seq) // a live-only client's resume point
 			d.c.mu.Unlock()
 		}
 		cancel()
@@ -49,10 +49,13 @@ func (d *dispatcher) connected(since int64) {
 	if since >= 0 {
 		d.c.replayMu.Lock()
 		defer d.c.replayMu.Unlock()
+		d.c.mu.Lock()
+		d.c.seqs.reset(since)
+		d.c.mu.Unlock()
 		d.replay(since)
 		return
 	}
-	d.release(nil, 0)
+	d.release(nil)
 }
 
 // handle answers one complete client text message.
@@ -99,7 +102,7 @@ func (d *dispatcher) handle(data []byte) {
 			d.fail(herald.Errorf(herald.EINVALID, "since must be a non-negative integer"), "")
 			break
 		}
-		d.c.resume(func(int64) int64 { return since })
+		d.c.resume(since)
 	default:
 		m.messagesIn.WithLabelValues("unknown").Inc()
 		d.fail(herald.Errorf(herald.EINVALID, "Unknown message type"), "")
@@ -192,22 +195,31 @@ func (d *dispatcher) replay(since int64) {
 			return
 		}
 		for _, n := range ns {
+			last = n.Seq
+			c.mu.Lock()
+			sent := c.seqs.has(n.Seq)
+			c.seqs.mark(n.Seq)
+			c.mu.Unlock()
+			if sent {
+				continue
+			}
 			if !c.sendData(encode(notificationMsg{Type: herald.TypeNotificationNew, Notification: n, Timestamp: d.now(), Replayed: true}), true) {
 				return
 			}
-			last = n.Seq
 			count++
 		}
 		if len(ns) < c.srv.cfg.ReplayPageSize {
 			break
 		}
 	}
-	d.release(encode(resumedMsg{Type: TypeResumed, Since: since, LastSeq: last, Replayed: count, Timestamp: d.now()}), last)
+	d.release(encode(resumedMsg{Type: TypeResumed, Since: since, LastSeq: last, Replayed: count, Timestamp: d.now()}))
 }
 
 // release queues first (when not nil) and then the live messages held so
-// far, minus notifications with seq <= last, and stops holding.
-func (d *dispatcher) release(first []byte, last int64) {
+// far, minus notifications the connection was already sent, and stops
+// holding. From the first replay on, live copies of replayed notifications
+// that arrive later are dropped too.
+func (d *dispatcher) release(first []byte) {
 	c := d.c
 	c.mu.Lock()
 	if c.closing {
@@ -215,15 +227,14 @@ func (d *dispatcher) release(first []byte, last int64) {
 		return
 	}
 	if first != nil {
-		c.queue = append(c.queue, frame{op: opText, payload: first})
+		c.queue = append(c.queue, c.own(first))
+	}
+	if first != nil {
+		c.dedupe = true
 	}
 	for _, m := range c.held {
-		if m.Seq != 0 && m.Seq <= last {
-			continue
-		}
 		c.enqueueLocked(m)
 	}
-	c.lastSeq = max(c.lastSeq, last)
 	c.held, c.replaying = nil, false
 	start := c.startWriterLocked()
 	c.mu.Unlock()
@@ -232,10 +243,10 @@ func (d *dispatcher) release(first []byte, last int64) {
 	}
 }
 
-// resume replays, on a connection already live, everything after the seq
-// that from picks given the connection's own last seq: a client's resume
-// message, or Server.Resync after a broker outage.
-func (c *conn) resume(from func(last int64) int64) {
+// resume replays, on a connection already live, what it misses: after since
+// for a client's resume message (since >= 0), or, for Server.Resync after a
+// broker outage (since < 0), every notification it was not sent.
+func (c *conn) resume(since int64) {
 	c.replayMu.Lock()
 	defer c.replayMu.Unlock()
 	c.mu.Lock()
@@ -244,7 +255,10 @@ func (c *conn) resume(from func(last int64) int64) {
 		return
 	}
 	c.replaying = true
-	since := from(c.lastSeq)
+	if since >= 0 {
+		c.seqs.reset(since)
+	}
+	from := c.seqs.w
 	c.mu.Unlock()
-	(&dispatcher{c: c}).replay(since)
+	(&dispatcher{c: c}).replay(from)
 }

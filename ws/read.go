@@ -39,7 +39,7 @@ func (e *clientClosed) Error() string { return "closed by client" }
 // and handing each complete text message to handle. It returns why it ended.
 func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
 	var msg []byte
-	var inMessage bool
+	var inMessage, compressed, binaryMsg bool
 	max := int64(c.srv.cfg.MaxMessageBytes)
 	for {
 		h, err := ws.ReadHeader(r)
@@ -49,7 +49,13 @@ func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
 			}
 			return err
 		}
-		if !h.Masked || h.Rsv != 0 {
+		if !h.Masked {
+			return errProtocol
+		}
+		// RSV1 marks a compressed message, allowed only on its first frame
+		// and only when permessage-deflate was negotiated.
+		if h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || c.fmt&fmtDeflate == 0 ||
+			h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
 			return errProtocol
 		}
 		if h.OpCode.IsControl() {
@@ -76,10 +82,11 @@ func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
 			if inMessage {
 				return errProtocol
 			}
-			if h.OpCode == ws.OpBinary {
+			if h.OpCode == ws.OpBinary && c.fmt&fmtMsgpack == 0 {
 				return errBinary
 			}
 			msg, inMessage = payload, !h.Fin
+			compressed, binaryMsg = h.Rsv != 0, h.OpCode == ws.OpBinary
 		case ws.OpContinuation:
 			if !inMessage {
 				return errProtocol
@@ -90,7 +97,17 @@ func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
 			return errProtocol
 		}
 		if h.OpCode.IsData() && !inMessage && msg != nil {
-			if !utf8.Valid(msg) {
+			if compressed {
+				if msg, err = inflate(msg, int(max)); err != nil {
+					if err == errTooLarge {
+						return errTooLarge
+					}
+					return &closeError{1007, "Invalid compressed data"}
+				}
+			}
+			if binaryMsg {
+				msg = msgpackToJSON(msg)
+			} else if !utf8.Valid(msg) {
 				return errUTF8
 			}
 			handle(msg)

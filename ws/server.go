@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 
 	"github.com/heraldhq/herald"
 )
@@ -60,6 +61,14 @@ type Config struct {
 	MaxClientEventBytes int     // payload limit; default 8 KiB
 	ClientEventRate     float64 // client events per second per connection; default 5 (burst twice that)
 
+	// Deflate accepts permessage-deflate (RFC 7692, without context
+	// takeover) when a client offers it. Off by default: it costs CPU, and
+	// notifications are small. CompressThreshold is the smallest outbound
+	// message worth compressing; default 512 bytes. Inbound messages inflate
+	// to at most MaxMessageBytes, or the connection closes with 1009.
+	Deflate           bool
+	CompressThreshold int
+
 	// Channels decides who may join which channel (default: the design
 	// document's open channels, with user: and private: guarded).
 	Channels ChannelPolicy
@@ -99,6 +108,7 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.ReplayPageSize, 200)
 	defDur(&cfg.AuthTimeout, 5*time.Second)
 	def(&cfg.MaxClientEventBytes, 8<<10)
+	def(&cfg.CompressThreshold, 512)
 	if cfg.ClientEventRate <= 0 {
 		cfg.ClientEventRate = 5
 	}
@@ -127,6 +137,7 @@ type Server struct {
 	log     *slog.Logger
 
 	attempts *addrLimiter
+	enc      *encodings
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -137,8 +148,10 @@ type Server struct {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	return &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}),
+	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}),
 		attempts: newAddrLimiter(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
+	s.enc = &encodings{cfg: &s.cfg}
+	return s
 }
 
 // ServeHTTP upgrades the request and authenticates it. Failures are upgraded
@@ -160,7 +173,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, userID, src := s.credentials(r)
 	since, sinceErr := parseSince(r.URL.Query().Get("since"))
 
-	nc, rw, _, err := ws.HTTPUpgrader{Timeout: 5 * time.Second}.Upgrade(r, w)
+	up := ws.HTTPUpgrader{Timeout: 5 * time.Second, Protocol: func(p string) bool { return p == ProtocolMsgpack || p == ProtocolJSON }}
+	var flate *wsflate.Extension
+	if s.cfg.Deflate {
+		flate = &wsflate.Extension{Parameters: wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+		up.Negotiate = flate.Negotiate
+	}
+	nc, rw, hs, err := up.Upgrade(r, w)
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
@@ -192,6 +211,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := newConn(s, nc, claims)
+	if hs.Protocol == ProtocolMsgpack {
+		c.fmt |= fmtMsgpack
+	}
+	if flate != nil {
+		if _, ok := flate.Accepted(); ok {
+			c.fmt |= fmtDeflate
+		}
+	}
 	if err := s.track(c); err != nil {
 		code, reason := herald.CodeOf(err).CloseCode()
 		s.metrics.refused.WithLabelValues(reason).Inc()
@@ -406,7 +433,7 @@ func (s *Server) snapshot() []*conn {
 // need not do anything, and get each notification once.
 func (s *Server) Resync() {
 	for _, c := range s.snapshot() {
-		go c.resume(func(last int64) int64 { return last })
+		go c.resume(-1)
 	}
 }
 
