@@ -42,6 +42,7 @@ var settings = []setting{
 	{"WS_CONNECT_BURST", "connect-burst", "100", "burst of connection attempts per client address"},
 	{"WS_STRICT_CHANNELS", "strict-channels", "false", "deny channels by default: only WS_PUBLIC_CHANNELS, token grants and user:<self> are open"},
 	{"WS_PUBLIC_CHANNELS", "public-channels", "", "comma-separated channels open to all in strict mode; a trailing * matches a prefix (news:*)"},
+	{"WS_PERMESSAGE_DEFLATE", "permessage-deflate", "false", "accept permessage-deflate (no context takeover) from clients that offer it"},
 	{"CLIENT_EVENTS_URL", "client-events-url", "", "backend URL that receives client \"notification\"/\"custom_event\" messages, HMAC-signed (empty: refused as unknown types)"},
 	{"CLIENT_EVENTS_SECRET", "client-events-secret", "", "HMAC-SHA256 key of the Herald-Signature header on client events (required with CLIENT_EVENTS_URL)"},
 	{"CLIENT_EVENT_TYPES", "client-event-types", "notification,custom_event", "client message types accepted for the application"},
@@ -178,7 +179,7 @@ func (c config) validate() error {
 	if f, err := strconv.ParseFloat(c["WS_RATE_LIMIT"], 64); err != nil || f <= 0 {
 		return fmt.Errorf("WS_RATE_LIMIT must be a positive number, got %q", c["WS_RATE_LIMIT"])
 	}
-	for _, k := range []string{"WS_DISABLE_QUERY_TOKEN", "WS_STRICT_CHANNELS"} {
+	for _, k := range []string{"WS_DISABLE_QUERY_TOKEN", "WS_STRICT_CHANNELS", "WS_PERMESSAGE_DEFLATE"} {
 		if _, err := strconv.ParseBool(c[k]); err != nil {
 			return fmt.Errorf("%s must be true or false", k)
 		}

@@ -153,6 +153,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		ExpiryGrace:       expiryGrace(cfg.dur("WS_TOKEN_EXPIRY_GRACE")),
 		ConnectRate:       cfg.float("WS_CONNECT_RATE"),
 		ConnectBurst:      cfg.int("WS_CONNECT_BURST"),
+		Deflate:           cfg.bool("WS_PERMESSAGE_DEFLATE"),
 		ClientEvents:      clientEvents(cfg),
 		ClientEventTypes:  cfg.list("CLIENT_EVENT_TYPES"),
 		Channels:          ws.ChannelPolicy{Strict: cfg.bool("WS_STRICT_CHANNELS"), Public: cfg.list("WS_PUBLIC_CHANNELS")},
