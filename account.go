@@ -63,7 +63,8 @@ type AccountStore interface {
 	// CreateRefreshToken stores the first token of a new family.
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// RotateRefreshToken spends the token id at next.CreatedAt and stores
-	// next in its family, atomically. An unknown id is ENOTFOUND. A token
+	// next in its family, atomically; next's FamilyID and Username are set
+	// from the spent token's. An unknown id is ENOTFOUND. A token
 	// already spent or revoked is ECONFLICT, returned together with the
 	// stored token so the caller can revoke its family; next is then not
 	// stored. Of two concurrent rotations of one token, one wins.

@@ -140,6 +140,7 @@ func (s *Accounts) RotateRefreshToken(ctx context.Context, id string, next *hera
 	if t.SpentAt != nil || t.RevokedAt != nil {
 		return before, errSpent
 	}
+	next.FamilyID, next.Username = t.FamilyID, t.Username
 	if err := s.insert(next); err != nil {
 		return nil, err
 	}

@@ -189,6 +189,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, id string, next *herald.
 	if spent.Valid || revoked.Valid {
 		return &t, errSpent
 	}
+	next.FamilyID, next.Username = t.FamilyID, t.Username
 	if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET spent_at = ? WHERE id = ?`, micros(next.CreatedAt), id); err != nil {
 		return nil, storeError("rotate refresh token", err)
 	}

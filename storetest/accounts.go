@@ -189,8 +189,15 @@ func testRefreshRotate(t *testing.T, s herald.AccountStore) {
 	// t2b was not stored.
 	_, err = s.RotateRefreshToken(ctx, "t2b", newRefresh("t3b", "fam", "alice", 3*time.Minute))
 	wantCode(t, "rotating a token a refused rotation offered", err, herald.ENOTFOUND)
-	// The successor rotates.
-	mustRotate(t, s, "t2", newRefresh("t3", "fam", "alice", 3*time.Minute))
+	// The successor rotates, and its successor joins the family whatever
+	// family and account it was offered with.
+	mustRotate(t, s, "t2", newRefresh("t3", "", "", 3*time.Minute))
+	if old := mustRotate(t, s, "t3", newRefresh("t4", "", "", 4*time.Minute)); old.FamilyID != "fam" || old.Username != "alice" {
+		t.Fatalf("t3 = %+v, want it in alice's family fam", old)
+	}
+	if n, err := s.RevokeFamily(ctx, "fam", base.Add(5*time.Minute), base.Add(time.Hour)); err != nil || n != 4 {
+		t.Fatalf("RevokeFamily = %d, %v, want t1 to t4 revoked", n, err)
+	}
 	_, err = s.RotateRefreshToken(ctx, "nope", newRefresh("x", "fam", "alice", 0))
 	wantCode(t, "rotating an unknown token", err, herald.ENOTFOUND)
 }
