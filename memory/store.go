@@ -36,6 +36,7 @@ type Store struct {
 	byID   map[string]*herald.Notification
 	users  map[string]*inbox
 	closed bool
+	out    *outbox // deliveries and preferences (delivery.go)
 }
 
 // inbox is one user's notifications in ascending Seq order.
@@ -144,6 +145,7 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		}
 		s.byID[n.ID] = &n
 	}
+	s.writeDeliveries(out, created, now)
 	for i := range out {
 		*ns[i] = out[i]
 	}

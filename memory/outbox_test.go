@@ -1,0 +1,12 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/heraldhq/herald/memory"
+	"github.com/heraldhq/herald/storetest"
+)
+
+func TestOutbox(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore { return memory.NewStore(memory.Config{}) })
+}

@@ -1,0 +1,153 @@
+package memory
+
+import (
+	"context"
+	"maps"
+	"sort"
+
+	"github.com/heraldhq/herald"
+)
+
+// clonePreferences returns a copy of p that shares no memory with it.
+func clonePreferences(p *herald.Preferences) *herald.Preferences {
+	c := *p
+	if p.Types != nil {
+		c.Types = make(map[string]map[herald.Channel]bool, len(p.Types))
+		for typ, chans := range p.Types {
+			c.Types[typ] = maps.Clone(chans)
+		}
+	}
+	if p.QuietHours != nil {
+		q := *p.QuietHours
+		c.QuietHours = &q
+	}
+	return &c
+}
+
+// FindPreferences returns userID's preferences, or the zero ones.
+func (s *Store) FindPreferences(ctx context.Context, userID string) (*herald.Preferences, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	if p := s.box().prefs[userID]; p != nil {
+		return clonePreferences(p), nil
+	}
+	return &herald.Preferences{UserID: userID}, nil
+}
+
+// UpdatePreferences applies fn to userID's preferences under the store's
+// lock, so concurrent updates apply one after the other.
+func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p *herald.Preferences) error) (*herald.Preferences, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	p := &herald.Preferences{UserID: userID}
+	if old := s.box().prefs[userID]; old != nil {
+		p = clonePreferences(old)
+	}
+	if err := fn(p); err != nil {
+		return nil, err
+	}
+	if p.UserID != userID {
+		return nil, herald.Errorf(herald.EINVALID, "userId cannot change")
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p.UpdatedAt = utc(s.now())
+	s.out.prefs[userID] = clonePreferences(p)
+	return p, nil
+}
+
+// SavePushSubscription stores sub, moving its endpoint to sub.UserID.
+func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscription) error {
+	if err := sub.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	b := s.box()
+	for id, old := range b.subs {
+		if old.Endpoint == sub.Endpoint {
+			delete(b.subs, id)
+		}
+	}
+	mine := s.subsOf(sub.UserID)
+	for len(mine) >= herald.MaxPushSubscriptions {
+		delete(b.subs, mine[0].ID)
+		mine = mine[1:]
+	}
+	sub.ID, sub.Created = herald.NewID(), utc(s.now())
+	c := *sub
+	b.subs[c.ID] = &c
+	return nil
+}
+
+// subsOf returns userID's subscriptions, oldest first. s.mu must be held.
+func (s *Store) subsOf(userID string) []*herald.PushSubscription {
+	var out []*herald.PushSubscription
+	for _, sub := range s.box().subs {
+		if sub.UserID == userID {
+			out = append(out, sub)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// DeletePushSubscription removes one of userID's subscriptions.
+func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	sub := s.box().subs[id]
+	if sub == nil || sub.UserID != userID {
+		return herald.Errorf(herald.ENOTFOUND, "push subscription not found")
+	}
+	delete(s.out.subs, id)
+	return nil
+}
+
+// FindPushSubscriptions returns userID's subscriptions, oldest first.
+func (s *Store) FindPushSubscriptions(ctx context.Context, userID string) ([]*herald.PushSubscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	out := []*herald.PushSubscription{}
+	for _, sub := range s.subsOf(userID) {
+		c := *sub
+		out = append(out, &c)
+	}
+	return out, nil
+}
