@@ -26,12 +26,16 @@ type BrokerConfig struct {
 	NodeID string
 	// Prefix starts every channel name (default DefaultPrefix).
 	Prefix string
-	// OnRecover is called, on a goroutine of its own, when messages from
-	// other nodes may have been lost: after the subscription came back from
-	// an outage, or when another node reports that its publishes failed.
-	// Herald replays missed notifications to every connection there
-	// (ws.Server.Resync). Calls do not overlap; requests made while one runs
-	// are folded into one more call.
+	// OnRecover is called when messages from other nodes may have been
+	// lost: after the subscription came back from an outage, or when another
+	// node reports that its publishes failed. Herald replays missed
+	// notifications to every connection there (ws.Server.Resync).
+	//
+	// It is called on the goroutine that delivers messages, before it
+	// delivers any message received after the resubscription (or after the
+	// other node's report), so it must return quickly; a connection that
+	// starts holding live messages before OnRecover returns, and replays
+	// from the store after, gets each notification once and in order.
 	OnRecover func()
 	// PublishTimeout bounds one PUBLISH (default 500ms). A publish that fails
 	// is not retried: the message was delivered locally, and other nodes are
@@ -107,9 +111,8 @@ type Broker struct {
 	want  map[string]struct{} // channels with local interest
 	dirty map[string]struct{} // channels whose interest changed since last applied
 
-	changed  chan struct{} // interest changed
-	kick     chan struct{} // probe now: a publish failed
-	recoverc chan struct{} // call OnRecover
+	changed chan struct{} // interest changed
+	kick    chan struct{} // probe now: a publish failed
 }
 
 var (
@@ -127,17 +130,16 @@ func NewBroker(d herald.Deliverer, cfg BrokerConfig) (*Broker, error) {
 		return nil, err
 	}
 	return &Broker{
-		cfg:      cfg,
-		d:        d,
-		k:        newKeys(cfg.Prefix),
-		log:      cfg.Logger,
-		m:        cfg.Metrics,
-		client:   cfg.Client,
-		want:     make(map[string]struct{}),
-		dirty:    make(map[string]struct{}),
-		changed:  make(chan struct{}, 1),
-		kick:     make(chan struct{}, 1),
-		recoverc: make(chan struct{}, 1),
+		cfg:     cfg,
+		d:       d,
+		k:       newKeys(cfg.Prefix),
+		log:     cfg.Logger,
+		m:       cfg.Metrics,
+		client:  cfg.Client,
+		want:    make(map[string]struct{}),
+		dirty:   make(map[string]struct{}),
+		changed: make(chan struct{}, 1),
+		kick:    make(chan struct{}, 1),
 	}, nil
 }
 
@@ -217,11 +219,6 @@ func (b *Broker) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("redis broker: Run called twice")
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); b.recoverLoop(ctx) }()
-	defer wg.Wait()
-
 	delay := b.cfg.ReconnectMin
 	outage := false // messages may have been missed since the last time up
 	logged := false // this outage was logged
@@ -256,7 +253,7 @@ var errProbeLost = errors.New("probe did not come back: the subscription is dead
 // session runs one subscription until it fails or ctx ends. It reports
 // whether the subscription worked at some point. *outage says whether
 // connections may have missed messages; the first probe that comes back
-// then triggers OnRecover and clears it.
+// then triggers OnRecover, and clears it.
 func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err error) {
 	ps := b.client.Subscribe(ctx)
 	defer ps.Close()
@@ -280,7 +277,8 @@ func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err err
 	probes := make(chan string, 4)
 	errc := make(chan error, 1)
 	readerDone := make(chan struct{})
-	go func() { defer close(readerDone); errc <- b.read(ps, probeTopic, probes) }()
+	recovering := *outage
+	go func() { defer close(readerDone); errc <- b.read(ps, probeTopic, probes, recovering) }()
 	defer func() { ps.Close(); <-readerDone }()
 
 	tick := time.NewTicker(b.cfg.ProbeInterval)
@@ -334,10 +332,7 @@ func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err err
 				wasUp = true
 				b.setUp()
 			}
-			if *outage {
-				*outage = false
-				signal(b.recoverc)
-			}
+			*outage = false // the reader called OnRecover before passing the probe on
 			if b.missed.Swap(false) {
 				// Our publishes failed: other nodes' connections missed them.
 				e := envelope{kind: kindResync, origin: b.cfg.NodeID}
@@ -353,8 +348,16 @@ func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err err
 	}
 }
 
-// read delivers what the subscription receives until it fails.
-func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- string) error {
+// maxHeld bounds the messages held while a recovering session waits for its
+// first probe; beyond it they are dropped, and the replay that follows
+// recovers the notifications among them.
+const maxHeld = 100000
+
+// read delivers what the subscription receives until it fails. When
+// recovering, it holds messages until its first probe is back, which proves
+// every SUBSCRIBE took effect, calls OnRecover, and delivers them after.
+func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- string, recovering bool) error {
+	var held []*herald.Message
 	for {
 		msg, err := ps.Receive(context.Background())
 		if err != nil {
@@ -372,6 +375,15 @@ func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- strin
 		switch {
 		case e.kind == kindProbe:
 			if m.Channel == probeTopic && e.origin == b.cfg.NodeID {
+				if recovering {
+					recovering = false
+					b.recover()
+					for _, hm := range held {
+						b.m.received.Inc()
+						b.d.Deliver(hm)
+					}
+					held = nil
+				}
 				select {
 				case probes <- e.name:
 				default:
@@ -380,7 +392,15 @@ func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- strin
 		case e.origin == b.cfg.NodeID:
 			// Our own message: delivered locally when it was published.
 		case e.kind == kindResync:
-			signal(b.recoverc)
+			if !recovering { // else OnRecover comes with the first probe
+				b.recover()
+			}
+		case recovering:
+			if len(held) < maxHeld {
+				held = append(held, e.message())
+			} else {
+				b.m.dropped.Inc()
+			}
 		default:
 			b.m.received.Inc()
 			b.d.Deliver(e.message())
@@ -432,19 +452,11 @@ func (b *Broker) batch(ctx context.Context, op func(context.Context, ...string) 
 	return nil
 }
 
-// recoverLoop calls OnRecover once per request, folding requests that
-// arrive while it runs into one more call.
-func (b *Broker) recoverLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.recoverc:
-			b.m.resyncs.Inc()
-			if b.cfg.OnRecover != nil {
-				b.cfg.OnRecover()
-			}
-		}
+// recover calls OnRecover.
+func (b *Broker) recover() {
+	b.m.resyncs.Inc()
+	if b.cfg.OnRecover != nil {
+		b.cfg.OnRecover()
 	}
 }
 

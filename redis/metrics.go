@@ -10,6 +10,7 @@ type Metrics struct {
 	published     *prometheus.CounterVec
 	received      prometheus.Counter
 	malformed     prometheus.Counter
+	dropped       prometheus.Counter
 	up            prometheus.Gauge
 	outages       prometheus.Counter
 	probeFailures prometheus.Counter
@@ -33,6 +34,9 @@ func NewMetrics() *Metrics {
 		}),
 		malformed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_broker_malformed_total", Help: "Pub/sub messages dropped because they did not decode.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_broker_dropped_total", Help: "Messages from other nodes dropped while a resubscription waited for its probe, over the hold limit.",
 		}),
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_broker_up", Help: "1 while the node's Redis subscription works (its probe comes back), 0 while degraded.",
@@ -66,6 +70,6 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.published, m.received, m.malformed, m.up, m.outages, m.probeFailures,
+	return []prometheus.Collector{m.published, m.received, m.malformed, m.dropped, m.up, m.outages, m.probeFailures,
 		m.subscriptions, m.resyncs, m.admission, m.heartbeats, m.events, m.claimed}
 }
