@@ -308,7 +308,9 @@ func testClaimCancelsDeleted(t *testing.T, s OutboxStore) {
 }
 
 func testCancelUnread(t *testing.T, s OutboxStore) {
-	esc := func() *herald.Delivery { return planned(herald.ChannelPush, herald.DeliveryEscalation, t0.Add(time.Hour)) }
+	esc := func() *herald.Delivery {
+		return planned(herald.ChannelPush, herald.DeliveryEscalation, t0.Add(time.Hour))
+	}
 	a := withDeliveries(t, s, "alice", esc(), planned(herald.ChannelEmail, herald.DeliveryImmediate, t0.Add(time.Hour)))
 	b := withDeliveries(t, s, "alice", esc())
 	c := withDeliveries(t, s, "alice", esc())
