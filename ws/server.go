@@ -226,9 +226,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout)
 		return
 	}
-	// Handshake done: the rest of the connection's life runs on this
-	// goroutine, which the server handed over by hijacking.
-	s.serve(c, rd, since)
+	// Handshake done. The connection lives on in a fresh goroutine, so that
+	// this one — with net/http's 4 KiB read and write buffers of the hijacked
+	// connection, the request and a deep stack — ends and is collected: an
+	// idle connection then costs a small parked stack and a few structs.
+	go s.serve(c, rd, since)
 }
 
 // credentials finds the token: the Authorization header first, then the
