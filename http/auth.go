@@ -26,10 +26,23 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(token)
 }
 
-// backend wraps a server API route: the caller must present the API key.
+// handle wraps a route that needs no credentials, or checks its own.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// backend wraps a server API route: the caller must present the API key, or
+// an access token from a credential login.
 func (s *Server) backend(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		err := s.checkAPIKey(r)
+		if herald.CodeOf(err) == herald.ETOKEN {
+			err = s.checkAccessToken(r, err)
+		}
 		if err == nil {
 			err = h(w, r)
 		}
@@ -50,6 +63,25 @@ func (s *Server) checkAPIKey(r *http.Request) error {
 	given := sha256.Sum256([]byte(key))
 	if subtle.ConstantTimeCompare(given[:], s.apiKey[:]) != 1 || s.cfg.APIKey == "" {
 		return herald.Errorf(herald.ETOKEN, "Invalid API key")
+	}
+	return nil
+}
+
+// checkAccessToken accepts the request's bearer token when it is an access
+// token (herald.TokenAccess) the Verifier accepts; otherwise it returns
+// refused. Connection tokens, refresh tokens and anything else do not call
+// the server API.
+func (s *Server) checkAccessToken(r *http.Request, refused error) error {
+	tok := bearer(r)
+	if s.cfg.Verifier == nil || strings.Count(tok, ".") != 2 {
+		return refused
+	}
+	c, err := s.cfg.Verifier.Verify(r.Context(), tok)
+	switch {
+	case herald.CodeOf(err) == herald.EINTERNAL:
+		return err
+	case err != nil || c == nil || c.Kind != herald.TokenAccess:
+		return herald.Errorf(herald.ETOKEN, "Invalid API key or access token")
 	}
 	return nil
 }

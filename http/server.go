@@ -73,8 +73,19 @@ type Config struct {
 	Inbox herald.Inbox
 	// Events turns domain events into notifications (POST /api/events).
 	Events herald.EventHandler
-	// Verifier checks users' tokens on the inbox routes.
+	// Verifier checks users' tokens on the inbox routes, and access tokens
+	// (herald.TokenAccess), which the server API takes as it takes the API key.
 	Verifier herald.TokenVerifier
+	// Sessions is the credential login (POST /auth/login, /auth/refresh and
+	// /auth/logout).
+	Sessions herald.Authenticator
+	// Tokens signs the connection tokens of POST /api/tokens.
+	Tokens herald.TokenIssuer
+	// TokenTTL is the lifetime of those tokens when the request names none
+	// (default DefaultTokenTTL); MaxTokenTTL the longest it may name
+	// (default DefaultMaxTokenTTL).
+	TokenTTL    time.Duration
+	MaxTokenTTL time.Duration
 	// Metrics serves /metrics, open to anyone who can reach the port.
 	Metrics http.Handler
 	// Ready reports whether the node can serve; /readyz answers 503 while it
@@ -143,6 +154,12 @@ func NewServer(c Config) *Server {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.MaxTokenTTL <= 0 {
+		c.MaxTokenTTL = DefaultMaxTokenTTL
+	}
 	s := &Server{
 		cfg:    c,
 		log:    c.Logger,
@@ -183,6 +200,14 @@ func (s *Server) routes() {
 	if s.cfg.Events != nil {
 		s.api.HandleFunc("POST /api/events", s.backend(s.handleEvent))
 	}
+	if s.cfg.Tokens != nil {
+		s.api.HandleFunc("POST /api/tokens", s.backend(s.handleIssueToken))
+	}
+	if s.cfg.Sessions != nil {
+		s.api.HandleFunc("POST /auth/login", s.handle(s.handleLogin))
+		s.api.HandleFunc("POST /auth/refresh", s.handle(s.handleRefresh))
+		s.api.HandleFunc("POST /auth/logout", s.handle(s.handleLogout))
+	}
 	if s.cfg.Inbox != nil && s.cfg.Verifier != nil {
 		s.api.HandleFunc("GET /api/notifications", s.user(s.handleListNotifications))
 		s.api.HandleFunc("GET /api/notifications/unread-count", s.user(s.handleUnreadCount))
@@ -197,10 +222,10 @@ func (s *Server) routes() {
 // even when a catch-all page is mounted at "/".
 func reserved(path string) bool {
 	switch path {
-	case "/api", "/healthz", "/readyz", "/metrics":
+	case "/api", "/auth", "/healthz", "/readyz", "/metrics":
 		return true
 	}
-	return strings.HasPrefix(path, "/api/")
+	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/auth/")
 }
 
 // Handle mounts handler for pattern (a net/http ServeMux pattern) beside the
