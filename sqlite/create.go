@@ -106,11 +106,15 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 				}
 				return err
 			}
+			if err := insertDeliveries(ctx, tx, n, now); err != nil { // the outbox rows (delivery.go)
+				return err
+			}
 		}
 	}
 	for _, d := range dups {
 		dup, first := d[0], d[1]
 		n := reqs[first.req].result.out[first.i]
+		n.Deliveries = nil // a replay plans nothing
 		if n.Data != nil {
 			n.Data = append([]byte(nil), n.Data...)
 		}
