@@ -226,11 +226,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout)
 		return
 	}
-	// Handshake done. The connection lives on in a fresh goroutine, so that
-	// this one — with net/http's 4 KiB read and write buffers of the hijacked
-	// connection, the request and a deep stack — ends and is collected: an
-	// idle connection then costs a small parked stack and a few structs.
-	go s.serve(c, rd, since)
+	// Handshake done: greet (and replay) on this goroutine, whose stack the
+	// store queries grow; then the connection lives on in a fresh goroutine
+	// that only reads, so that this one — with net/http's buffers of the
+	// hijacked connection, the request and a deep stack — ends and is
+	// collected. An idle connection then costs a small parked stack.
+	d := s.start(c, since)
+	go s.serve(c, rd, d)
 }
 
 // credentials finds the token: the Authorization header first, then the
@@ -321,8 +323,8 @@ func (s *Server) untrack(c *conn) {
 	s.wg.Done()
 }
 
-// serve runs a registered connection until it ends.
-func (s *Server) serve(c *conn, rd io.Reader, since int64) {
+// start greets a registered connection and replays what it missed.
+func (s *Server) start(c *conn, since int64) *dispatcher {
 	s.metrics.connects.Inc()
 	s.log.Info("websocket connected", "user", c.user, "remote", c.nc.RemoteAddr().String())
 	if s.cfg.ExpiryGrace >= 0 {
@@ -333,7 +335,11 @@ func (s *Server) serve(c *conn, rd io.Reader, since int64) {
 		d.events = newLimiter(s.cfg.ClientEventRate, int(2*s.cfg.ClientEventRate), s.cfg.Now)
 	}
 	d.connected(since)
+	return d
+}
 
+// serve reads a started connection until it ends, then closes it.
+func (s *Server) serve(c *conn, rd io.Reader, d *dispatcher) {
 	err := c.readLoop(rd, d.handle)
 	c.stopExpiry()
 
