@@ -172,6 +172,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Logger:    log,
 	})
 	a.api.Handle("/ws", a.ws)
+	a.mountDemo(cfg, verifier, ib)
 	if err := a.api.Listen(); err != nil {
 		a.store.Close()
 		return nil, err

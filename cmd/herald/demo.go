@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/demo"
+	"github.com/heraldhq/herald/jwt"
+)
+
+// demoTokenTTL is the life of a token from the demo sign-in: the design
+// document's 15-minute access token.
+const demoTokenTTL = 15 * time.Minute
+
+// mountDemo serves the demo page at /. In development mode its sign-in hands
+// out connection tokens for any user and its button sends sample
+// notifications through the inbox; in production both are refused and only
+// the page is served.
+func (a *app) mountDemo(cfg config, verifier herald.TokenVerifier, ib herald.Inbox) {
+	issuer := jwt.NewIssuer(jwt.Config{Secret: []byte(cfg.str("JWT_SECRET"))})
+	a.api.Handle("/", demo.New(demo.Config{
+		DevMode: cfg.str("HERALD_ENV") == "development",
+		IssueToken: func(user string) (string, time.Time, error) {
+			// JWT expiries are whole seconds; report the one in the token.
+			exp := time.Now().Add(demoTokenTTL).Truncate(time.Second)
+			tok, err := issuer.Issue(user, demoTokenTTL, nil)
+			return tok, exp, err
+		},
+		Verifier: verifier,
+		Notify: func(ctx context.Context, n *herald.Notification) error {
+			out, err := ib.Create(ctx, []*herald.Notification{n})
+			if err != nil {
+				return err
+			}
+			*n = *out[0]
+			return nil
+		},
+		Logger: a.log,
+	}))
+}

@@ -1,0 +1,101 @@
+// The client's view of the user's inbox: the notifications it knows, their
+// read state, the exact unread count, the greatest seq seen (where a resume
+// starts) and the ids already delivered to the application (de-duplication).
+/** MAX_ITEMS bounds the notifications kept in memory; the oldest go first. */
+export const MAX_ITEMS = 500;
+export class InboxState {
+    dedupeWindow;
+    items = new Map();
+    // Insertion-ordered, so the oldest ids are dropped first past the window.
+    delivered = new Set();
+    /** The last unread count the server gave; undefined until one came. */
+    unreadCount;
+    /** The greatest seq seen, by socket or REST; a reconnect resumes after it. */
+    lastSeq = 0;
+    constructor(dedupeWindow) {
+        this.dedupeWindow = dedupeWindow;
+    }
+    /**
+     * firstDelivery records that the notification with this id is being handed
+     * to the application, and reports whether that is the first time.
+     */
+    firstDelivery(id) {
+        if (this.delivered.has(id))
+            return false;
+        this.delivered.add(id);
+        if (this.delivered.size > this.dedupeWindow) {
+            const oldest = this.delivered.values().next().value;
+            if (oldest !== undefined)
+                this.delivered.delete(oldest);
+        }
+        return true;
+    }
+    noteSeq(seq) {
+        if (Number.isSafeInteger(seq) && seq > this.lastSeq)
+            this.lastSeq = seq;
+    }
+    /** upsert adds or replaces a notification; the server's copy is authoritative. */
+    upsert(n) {
+        this.items.set(n.id, n);
+        this.noteSeq(n.seq);
+        if (this.items.size > MAX_ITEMS) {
+            let oldest;
+            for (const it of this.items.values())
+                if (!oldest || it.seq < oldest.seq)
+                    oldest = it;
+            if (oldest)
+                this.items.delete(oldest.id);
+        }
+    }
+    /** markRead marks one notification read and reports whether it changed. */
+    markRead(id, at) {
+        const n = this.items.get(id);
+        if (!n || n.read)
+            return false;
+        this.items.set(id, { ...n, read: true, readAt: at });
+        return true;
+    }
+    markAllRead(at) {
+        let changed = false;
+        for (const [id, n] of this.items) {
+            if (!n.read) {
+                this.items.set(id, { ...n, read: true, readAt: at });
+                changed = true;
+            }
+        }
+        return changed;
+    }
+    remove(id) {
+        return this.items.delete(id);
+    }
+    get(id) {
+        return this.items.get(id);
+    }
+    /** list returns the known notifications, newest first. */
+    list() {
+        return [...this.items.values()].sort((a, b) => b.seq - a.seq);
+    }
+}
+/**
+ * asInboxNotification checks that v is a notification object as the server
+ * sends it (id, seq, type, title) and returns it typed, or undefined.
+ */
+export function asInboxNotification(v) {
+    if (typeof v !== 'object' || v === null)
+        return undefined;
+    const n = v;
+    if (typeof n.id !== 'string' || typeof n.seq !== 'number' || typeof n.type !== 'string' || typeof n.title !== 'string') {
+        return undefined;
+    }
+    const out = {
+        ...n,
+        id: n.id,
+        seq: n.seq,
+        type: n.type,
+        title: n.title,
+        message: typeof n.message === 'string' ? n.message : '',
+        timestamp: typeof n.timestamp === 'string' ? n.timestamp : typeof n.createdAt === 'string' ? n.createdAt : '',
+        read: n.read === true,
+    };
+    return out;
+}

@@ -1,0 +1,546 @@
+// WebSocketNotificationService is the design document's client service: the
+// application calls connect or connectWithRetry once, listens to events, and
+// gets each notification once, across reconnects and across tabs.
+import { DEFAULT_BACKOFF } from './backoff.js';
+import { Connector } from './connector.js';
+import { Emitter } from './emitter.js';
+import { InboxState, asInboxNotification } from './inbox.js';
+import { TabGroup } from './tabs.js';
+import { fetchToken } from './token.js';
+import { NotificationServiceError, } from './types.js';
+// Message types of the protocol; any other type with a title is a custom
+// push in the notification shape and is delivered as a message.
+const PROTOCOL_TYPES = new Set([
+    'connected', 'authenticated', 'pong', 'subscribed', 'unsubscribed', 'error', 'resumed',
+    'notification:new', 'notification:read', 'notification:deleted', 'notification:unread_count',
+]);
+export class WebSocketNotificationService {
+    options;
+    events = new Emitter();
+    inbox;
+    state = 'disconnected';
+    role = 'idle';
+    mode = 'retry';
+    connector = null;
+    tabs = null;
+    waiters = [];
+    info = null;
+    detachNetwork = null;
+    constructor(options = {}) {
+        this.options = { ...options };
+        this.inbox = new InboxState(options.dedupeWindow ?? 5000);
+    }
+    /**
+     * configure changes options; the singleton needs it to learn getToken. It
+     * applies from the next connect; call it before connecting.
+     */
+    configure(options) {
+        this.options = { ...this.options, ...options };
+    }
+    on(event, fn) {
+        this.events.on(event, fn);
+    }
+    off(event, fn) {
+        this.events.off(event, fn);
+    }
+    /**
+     * connect opens the connection (or joins the tab that has it) and resolves
+     * once it is authenticated. A refused token is retried once at once with a
+     * fresh one; any other failure rejects, and a later loss is not repaired.
+     */
+    connect() {
+        return this.begin('once');
+    }
+    /**
+     * connectWithRetry connects and keeps the connection: every loss is
+     * followed by reconnection attempts with exponential backoff, without limit
+     * unless maxAttempts is set. It resolves on the first success and rejects
+     * only when maxAttempts are spent first.
+     */
+    connectWithRetry() {
+        return this.begin('retry');
+    }
+    /**
+     * disconnect closes the connection and stops reconnecting. In a tab that
+     * leads a group another tab takes the socket over; the others keep theirs.
+     */
+    disconnect() {
+        if (this.role === 'idle')
+            return;
+        const wasConnected = this.state === 'connected';
+        const role = this.role;
+        this.role = 'idle';
+        this.detachNetwork?.();
+        this.detachNetwork = null;
+        const c = this.connector;
+        this.connector = null; // its hooks see it is no longer current and stay quiet
+        c?.stop();
+        if (role === 'leader')
+            this.tabs?.post('resign');
+        this.tabs?.leave();
+        this.tabs = null;
+        if (role === 'leader')
+            this.events.emit('leader', false);
+        this.setState('disconnected');
+        if (wasConnected)
+            this.events.emit('disconnected', { code: 1000, reason: 'Client disconnect', requested: true });
+        this.settle(new NotificationServiceError('network_error', 'Disconnected by the application'));
+    }
+    isConnected() {
+        return this.state === 'connected';
+    }
+    getConnectionState() {
+        return this.state;
+    }
+    /** isLeader reports whether this tab holds the shared socket (always true when not sharing). */
+    isLeader() {
+        return this.role === 'leader' || this.role === 'solo';
+    }
+    /**
+     * send writes msg to the server as JSON, through the leading tab when this
+     * one follows. It returns false when there is no connection to send on.
+     */
+    send(msg) {
+        if (this.role === 'follower') {
+            if (this.state !== 'connected' || !this.tabs)
+                return false;
+            this.tabs.post('send', { msg });
+            return true;
+        }
+        return this.connector?.send(msg) ?? false;
+    }
+    /** getUnreadCount returns the user's exact number of unread notifications, as the server last said. */
+    getUnreadCount() {
+        return this.inbox.unreadCount ?? 0;
+    }
+    /** getNotifications returns the notifications known to this tab, newest first. */
+    getNotifications() {
+        return this.inbox.list();
+    }
+    /**
+     * markRead marks a notification read. Over the socket the server then tells
+     * every tab and device of the user; without one it uses the REST API and
+     * tells the other tabs itself.
+     */
+    async markRead(id) {
+        if (this.send({ type: 'mark_read', notificationId: id }))
+            return;
+        await this.rest('POST', `/api/notifications/${encodeURIComponent(id)}/read`);
+        this.shareLocal({ type: 'notification:read', notificationId: id, timestamp: new Date().toISOString() });
+        await this.refreshUnreadCount();
+    }
+    /** markAllRead marks every notification of the user read (REST; the server tells the sockets). */
+    async markAllRead() {
+        await this.rest('POST', '/api/notifications/read-all');
+        if (this.state !== 'connected') {
+            this.shareLocal({ type: 'notification:read', all: true, timestamp: new Date().toISOString() });
+            await this.refreshUnreadCount();
+        }
+    }
+    /**
+     * loadNotifications fetches the newest page of the inbox over REST and
+     * merges it into getNotifications(). It does not emit `message` for them:
+     * they are history, not news.
+     */
+    async loadNotifications(opts = {}) {
+        const q = new URLSearchParams();
+        if (opts.limit !== undefined)
+            q.set('limit', String(opts.limit));
+        if (opts.unreadOnly)
+            q.set('unread', 'true');
+        const body = (await this.rest('GET', `/api/notifications${q.toString() ? `?${q}` : ''}`));
+        for (const raw of body.notifications ?? []) {
+            const n = asInboxNotification(raw);
+            if (n)
+                this.inbox.upsert(n);
+        }
+        // Over a socket the server's pushes are the exact count; a REST answer
+        // could be older than a push that overtook it.
+        if (this.state !== 'connected' && typeof body.unreadCount === 'number')
+            this.setUnread(body.unreadCount);
+        this.events.emit('inbox', this.inbox.list());
+        return this.inbox.list();
+    }
+    // --- connection roles ---
+    begin(mode) {
+        const p = new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+        this.mode = mode;
+        if (this.state === 'connected') {
+            this.settle(null);
+            return p;
+        }
+        switch (this.role) {
+            case 'idle':
+                this.activate();
+                break;
+            case 'solo':
+            case 'leader':
+                this.connector?.start(mode);
+                break;
+            case 'follower':
+                // The leader may have given up; ask it to start again.
+                if (this.state === 'disconnected')
+                    this.tabs?.post('start', { mode });
+                break;
+        }
+        return p;
+    }
+    activate() {
+        this.attachNetwork();
+        const locks = this.options.locks !== undefined ? this.options.locks : defaultLocks();
+        const BC = this.options.BroadcastChannel !== undefined ? this.options.BroadcastChannel : defaultBroadcastChannel();
+        if (this.options.shareAcrossTabs !== false && locks && BC) {
+            this.role = 'follower';
+            this.setState('connecting');
+            this.tabs = new TabGroup(`herald:${this.options.shareKey ?? this.url()}`, locks, BC, {
+                message: (m) => this.onTab(m),
+                lead: () => this.lead(),
+            });
+            this.tabs.join();
+            this.tabs.post('hello');
+            return;
+        }
+        this.role = 'solo';
+        this.connector = this.newConnector();
+        this.connector.start(this.mode);
+    }
+    // lead runs when this tab is granted the lock: it opens the socket.
+    lead() {
+        if (this.role !== 'follower')
+            return;
+        this.role = 'leader';
+        this.events.emit('leader', true);
+        this.connector = this.newConnector();
+        this.connector.start(this.mode);
+    }
+    newConnector() {
+        const o = this.options;
+        const WS = o.WebSocket ?? defaultWebSocket();
+        const getToken = o.getToken ?? (() => Promise.reject(new Error('no getToken configured: call configure({ getToken })')));
+        let c;
+        // Hooks of a replaced or stopped connector do nothing.
+        const live = () => this.connector === c;
+        const share = (kind, body) => {
+            if (this.role === 'leader')
+                this.tabs?.post(kind, body);
+        };
+        const hooks = {
+            state: (s) => {
+                if (!live())
+                    return;
+                this.setState(s);
+                share('state', { state: s });
+            },
+            connected: (info) => {
+                if (!live())
+                    return;
+                this.info = info;
+                this.events.emit('connected', info);
+                share('event', { name: 'connected', info });
+                this.settle(null);
+            },
+            disconnected: (info) => {
+                if (!live())
+                    return;
+                this.events.emit('disconnected', info);
+                share('event', { name: 'disconnected', info });
+            },
+            error: (err) => {
+                if (!live())
+                    return;
+                this.events.emit('error', err);
+                share('event', { name: 'error', error: plainError(err) });
+            },
+            reconnecting: (attempt, delayMs) => {
+                if (!live())
+                    return;
+                this.events.emit('reconnecting', attempt, delayMs);
+                share('event', { name: 'reconnecting', attempt, delayMs });
+            },
+            message: (m) => {
+                if (!live())
+                    return;
+                this.handleServerMessage(m);
+                share('server', { msg: m });
+            },
+            stopped: (err) => {
+                if (!live())
+                    return;
+                share('event', { name: 'stopped', error: plainError(err) });
+                this.settle(err);
+            },
+            lastSeq: () => this.inbox.lastSeq,
+        };
+        c = new Connector({
+            url: this.url(),
+            getToken,
+            WebSocket: WS,
+            backoff: {
+                initialDelayMs: o.initialDelayMs ?? DEFAULT_BACKOFF.initialDelayMs,
+                maxDelayMs: o.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,
+                jitter: o.jitter ?? DEFAULT_BACKOFF.jitter,
+            },
+            maxAttempts: o.maxAttempts ?? Infinity,
+            connectTimeoutMs: o.connectTimeoutMs ?? 10000,
+            refreshMarginMs: o.refreshMarginMs ?? 60000,
+            probeTimeoutMs: o.probeTimeoutMs ?? 5000,
+        }, hooks);
+        return c;
+    }
+    // onTab handles a message from another tab of the group.
+    onTab(m) {
+        const leading = this.role === 'leader';
+        const following = this.role === 'follower';
+        switch (m.kind) {
+            case 'hello':
+                if (leading) {
+                    this.tabs?.post('snapshot', {
+                        state: this.state,
+                        info: this.info,
+                        unreadCount: this.inbox.unreadCount,
+                        lastSeq: this.inbox.lastSeq,
+                    });
+                }
+                break;
+            case 'snapshot':
+                if (!following)
+                    break;
+                if (typeof m.lastSeq === 'number')
+                    this.inbox.noteSeq(m.lastSeq);
+                if (typeof m.unreadCount === 'number')
+                    this.setUnread(m.unreadCount);
+                this.followState(m.state, m.info);
+                break;
+            case 'state':
+                if (following)
+                    this.followState(m.state, null);
+                break;
+            case 'event':
+                if (following)
+                    this.followEvent(m);
+                break;
+            case 'server':
+                // From the leader's socket, or a tab's REST change: every tab applies it.
+                if (m.msg && typeof m.msg === 'object')
+                    this.handleServerMessage(m.msg);
+                break;
+            case 'send':
+                if (leading && m.msg && typeof m.msg === 'object')
+                    this.connector?.send(m.msg);
+                break;
+            case 'start':
+                if (leading && this.connector && !this.connector.isRunning)
+                    this.connector.start(m.mode === 'once' ? 'once' : 'retry');
+                break;
+            case 'resign':
+                // A new leader (maybe this tab) is about to take over.
+                if (following)
+                    this.followState('connecting', null);
+                break;
+        }
+    }
+    // followState mirrors the leader's state. Connected needs the connected
+    // info, which comes with the snapshot or the connected event, not with the
+    // state message that precedes that event.
+    followState(s, info) {
+        if (s !== 'connected') {
+            this.setState(s);
+            return;
+        }
+        if (!info)
+            return;
+        const was = this.state;
+        this.info = info;
+        this.setState('connected');
+        if (was !== 'connected') {
+            this.events.emit('connected', info);
+            this.settle(null);
+        }
+    }
+    followEvent(m) {
+        switch (m.name) {
+            case 'connected':
+                this.followState('connected', m.info);
+                break;
+            case 'disconnected':
+                this.events.emit('disconnected', m.info);
+                break;
+            case 'error':
+                this.events.emit('error', fromPlain(m.error));
+                break;
+            case 'reconnecting':
+                this.events.emit('reconnecting', Number(m.attempt), Number(m.delayMs));
+                break;
+            case 'stopped':
+                this.settle(fromPlain(m.error));
+                break;
+        }
+    }
+    // --- messages and the inbox ---
+    handleServerMessage(msg) {
+        switch (msg.type) {
+            case 'connected':
+                if (typeof msg.unreadCount === 'number')
+                    this.setUnread(msg.unreadCount);
+                break;
+            case 'notification:new': {
+                const n = asInboxNotification(msg.notification);
+                if (!n)
+                    break;
+                if (msg.replayed === true)
+                    n.replayed = true;
+                this.inbox.upsert(n);
+                if (this.inbox.firstDelivery(n.id))
+                    this.events.emit('message', n);
+                this.events.emit('inbox', this.inbox.list());
+                break;
+            }
+            case 'notification:read': {
+                const at = typeof msg.timestamp === 'string' ? msg.timestamp : new Date().toISOString();
+                const changed = msg.all === true
+                    ? this.inbox.markAllRead(at)
+                    : typeof msg.notificationId === 'string' && this.inbox.markRead(msg.notificationId, at);
+                if (changed)
+                    this.events.emit('inbox', this.inbox.list());
+                break;
+            }
+            case 'notification:deleted':
+                if (typeof msg.notificationId === 'string' && this.inbox.remove(msg.notificationId)) {
+                    this.events.emit('inbox', this.inbox.list());
+                }
+                break;
+            case 'notification:unread_count':
+                if (typeof msg.count === 'number')
+                    this.setUnread(msg.count);
+                break;
+            default:
+                if (!PROTOCOL_TYPES.has(msg.type) && typeof msg.title === 'string') {
+                    const n = { ...msg, message: typeof msg.message === 'string' ? msg.message : '' };
+                    if (typeof n.timestamp !== 'string')
+                        n.timestamp = new Date().toISOString();
+                    if (typeof n.id !== 'string' || this.inbox.firstDelivery(n.id))
+                        this.events.emit('message', n);
+                }
+        }
+        this.events.emit('raw', msg);
+    }
+    // shareLocal applies a change this tab made over REST, and tells the other tabs.
+    shareLocal(msg) {
+        this.handleServerMessage(msg);
+        this.tabs?.post('server', { msg });
+    }
+    async refreshUnreadCount() {
+        const body = (await this.rest('GET', '/api/notifications/unread-count'));
+        if (typeof body.count === 'number')
+            this.shareLocal({ type: 'notification:unread_count', count: body.count });
+    }
+    setUnread(n) {
+        if (this.inbox.unreadCount === n)
+            return;
+        this.inbox.unreadCount = n;
+        this.events.emit('unread_count', n);
+    }
+    setState(s) {
+        if (this.state === s)
+            return;
+        this.state = s;
+        this.events.emit('state', s);
+    }
+    // settle resolves (err null) or rejects every pending connect promise.
+    settle(err) {
+        const ws = this.waiters;
+        this.waiters = [];
+        for (const w of ws) {
+            if (err)
+                w.reject(err);
+            else
+                w.resolve();
+        }
+    }
+    // --- environment ---
+    url() {
+        if (this.options.url)
+            return this.options.url;
+        const loc = globalThis.location;
+        if (!loc)
+            throw new Error('herald: no url configured and no page location to derive it from');
+        return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`;
+    }
+    apiUrl() {
+        if (this.options.apiUrl)
+            return this.options.apiUrl.replace(/\/$/, '');
+        const u = new URL(this.url());
+        u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+        return u.origin + u.pathname.replace(/\/ws\/?$/, '');
+    }
+    // rest calls the REST API with the user's token, once more with a fresh
+    // token when the first is refused, and returns the decoded JSON body.
+    async rest(method, path) {
+        const f = this.options.fetch ?? globalThis.fetch;
+        const getToken = this.options.getToken;
+        if (!getToken)
+            throw new NotificationServiceError('authentication_failed', 'no getToken configured');
+        for (const force of [false, true]) {
+            const tok = await fetchToken(getToken, force);
+            const res = await f(this.apiUrl() + path, { method, headers: { Authorization: `Bearer ${tok.token}` } });
+            if (res.status === 401 && !force)
+                continue;
+            const text = await res.text();
+            const body = text ? JSON.parse(text) : {};
+            if (!res.ok) {
+                const msg = body.error?.message ?? `HTTP ${res.status}`;
+                throw new NotificationServiceError(res.status === 401 ? 'authentication_failed' : 'network_error', msg);
+            }
+            return body;
+        }
+        throw new NotificationServiceError('authentication_failed', 'token refused');
+    }
+    // attachNetwork reconnects at once when the browser comes back online, and
+    // checks a socket that may have died when it goes offline.
+    attachNetwork() {
+        const target = this.options.networkEvents !== undefined
+            ? this.options.networkEvents
+            : typeof window !== 'undefined' && typeof window.addEventListener === 'function'
+                ? window
+                : null;
+        if (!target)
+            return;
+        const online = () => {
+            if (this.state === 'connected')
+                this.connector?.probe();
+            else
+                this.connector?.nudge();
+        };
+        const offline = () => this.connector?.probe();
+        target.addEventListener('online', online);
+        target.addEventListener('offline', offline);
+        this.detachNetwork = () => {
+            target.removeEventListener('online', online);
+            target.removeEventListener('offline', offline);
+        };
+    }
+}
+function defaultWebSocket() {
+    const WS = globalThis.WebSocket;
+    if (!WS)
+        throw new Error('herald: no WebSocket implementation: pass options.WebSocket (the ws package in Node)');
+    return WS;
+}
+function defaultLocks() {
+    const nav = globalThis.navigator;
+    return nav?.locks ?? null;
+}
+function defaultBroadcastChannel() {
+    return globalThis.BroadcastChannel ?? null;
+}
+// Errors cross tabs as plain objects: a structured clone drops the class.
+function plainError(e) {
+    return { type: e.type, message: e.message, code: e.code, reason: e.reason };
+}
+function fromPlain(v) {
+    const o = (v ?? {});
+    return new NotificationServiceError(o.type === 'authentication_failed' ? 'authentication_failed' : 'network_error', o.message ?? 'error', {
+        ...(typeof o.code === 'number' ? { code: o.code } : {}),
+        ...(typeof o.reason === 'string' ? { reason: o.reason } : {}),
+    });
+}
