@@ -129,12 +129,12 @@ func (s *Store) DeleteAccount(ctx context.Context, username string) error {
 	return nil
 }
 
-// querier is a pool or a transaction.
-type querier interface {
+// tokenExecer is a pool or a transaction.
+type tokenExecer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-func insertToken(ctx context.Context, q querier, t *herald.RefreshToken) error {
+func insertToken(ctx context.Context, q tokenExecer, t *herald.RefreshToken) error {
 	_, err := q.Exec(ctx, `INSERT INTO refresh_tokens (id, family_id, username, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5)`, t.ID, t.FamilyID, t.Username, t.CreatedAt, t.ExpiresAt)
 	switch pgCode(err) {
