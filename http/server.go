@@ -13,6 +13,7 @@ package http
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -109,6 +110,10 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown Run performs when its
 	// context ends (default DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
+	// TLS, when set, makes the server terminate TLS itself (https and wss)
+	// with these settings raised to TLSConfig's floor; see TLSConfig. Nil
+	// serves plain HTTP, as behind a proxy that terminates TLS.
+	TLS *tls.Config
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -154,6 +159,7 @@ func NewServer(c Config) *Server {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.TLS = hardenTLS(c.TLS)
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = DefaultTokenTTL
 	}
@@ -265,7 +271,7 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return err
 	}
-	s.ln = ln
+	s.ln = s.tlsListener(ln)
 	return nil
 }
 
