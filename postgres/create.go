@@ -96,11 +96,12 @@ func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald
 		out[i].CreatedAt, out[i].Timestamp = now, now
 		created[i] = true
 	}
-	if err := s.insert(ctx, out, created, now); err != nil {
+	if err := s.insertWithDeliveries(ctx, out, created, now); err != nil { // delivery.go
 		return nil, nil, err
 	}
 	for i, j := range dupOf {
 		out[i] = out[j]
+		out[i].Deliveries = nil // a replay plans nothing
 		if out[j].Data != nil {
 			out[i].Data = append([]byte(nil), out[j].Data...)
 		}
@@ -161,8 +162,8 @@ WITH input AS (
 )
 SELECT ord, seq FROM numbered`
 
-// insert stores the new notifications of out and sets their seqs.
-func (s *Store) insert(ctx context.Context, out []herald.Notification, created []bool, now time.Time) error {
+// insert stores the new notifications of out through q and sets their seqs.
+func (s *Store) insert(ctx context.Context, q querier, out []herald.Notification, created []bool, now time.Time) error {
 	var (
 		ords                                       []int32
 		ids, users, types, titles, messages, links []string
@@ -186,7 +187,7 @@ func (s *Store) insert(ctx context.Context, out []herald.Notification, created [
 	if len(ords) == 0 {
 		return nil
 	}
-	rows, err := s.pool.Query(ctx, insertSQL, ords, ids, users, types, titles, messages, links, data, keys, now)
+	rows, err := q.Query(ctx, insertSQL, ords, ids, users, types, titles, messages, links, data, keys, now)
 	if err != nil {
 		return insertError(err)
 	}
