@@ -87,12 +87,21 @@ func (c *BrokerConfig) setDefaults() error {
 // users and channels that have connections on it (herald.Interest), so it
 // receives only messages some local connection needs.
 //
-// Publish delivers to the local connections at once and then publishes to
-// Redis; a node skips the copies of its own messages that Redis hands back.
-// So local recipients never wait for a round trip, Publish's count is exactly
-// the local deliveries, and a node cut off from Redis still serves its own
-// connections: while Redis is down Publish delivers locally, counts the
-// message as skipped, and returns no error.
+// Most messages are delivered to the local connections at once and then
+// published; the origin skips the copy Redis hands back. So local recipients
+// never wait for a round trip, Publish counts exactly the local deliveries,
+// and a node cut off from Redis still serves its own connections: while Redis
+// is down Publish delivers locally, counts the message as skipped, and
+// returns no error.
+//
+// Notifications (messages with a Seq) go through Redis to every node, the
+// origin included, so that every connection sees one user's notifications
+// in the order Redis saw them, which is their seq order when they were
+// created one after the other, whatever nodes created them. While Redis is
+// down they are not delivered live at all: they are durable, and replayed in
+// seq order to every connection when the node recovers (OnRecover). Were the
+// origin to deliver its own at once during an outage, a client would see
+// them ahead of the ones other nodes created in the meantime.
 type Broker struct {
 	cfg    BrokerConfig
 	d      herald.Deliverer
@@ -147,10 +156,10 @@ func NewBroker(d herald.Deliverer, cfg BrokerConfig) (*Broker, error) {
 func (b *Broker) NodeID() string { return b.cfg.NodeID }
 
 // Publish delivers m to this node's connections of its audience, then
-// publishes it for the other nodes, and returns the local deliveries. A Redis
-// failure is logged (once per outage) and counted, not returned: the message
-// reached this node, and notifications are durable and replayed elsewhere
-// once Redis is back.
+// publishes it for the other nodes, and returns the local deliveries; a
+// notification (Seq > 0) reaches local connections through Redis instead,
+// and counts 0 here. A Redis failure is logged (once per outage) and counted,
+// not returned: notifications are durable and replayed once Redis is back.
 func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -162,7 +171,11 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	if topic == "" {
 		return 0, herald.Errorf(herald.EINVALID, "unknown audience kind %d", m.To.Kind)
 	}
-	n := b.d.Deliver(m)
+	ordered := m.Seq > 0
+	n := 0
+	if !ordered {
+		n = b.d.Deliver(m)
+	}
 	if !b.up.Load() {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("skipped").Inc()
@@ -170,7 +183,9 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	if err := b.client.Publish(pctx, topic, envelopeOf(m, b.cfg.NodeID).encode()).Err(); err != nil {
+	e := envelopeOf(m, b.cfg.NodeID)
+	e.local = !ordered
+	if err := b.client.Publish(pctx, topic, e.encode()).Err(); err != nil {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("failed").Inc()
 		if b.failLogged.CompareAndSwap(false, true) {
@@ -389,12 +404,14 @@ func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- strin
 				default:
 				}
 			}
-		case e.origin == b.cfg.NodeID:
-			// Our own message: delivered locally when it was published.
 		case e.kind == kindResync:
+			// From any node, this one included: its failed publishes were
+			// notifications its own connections missed too.
 			if !recovering { // else OnRecover comes with the first probe
 				b.recover()
 			}
+		case e.local && e.origin == b.cfg.NodeID:
+			// Our own message: delivered locally when it was published.
 		case recovering:
 			if len(held) < maxHeld {
 				held = append(held, e.message())

@@ -12,15 +12,18 @@ import (
 //
 //	version  1 byte (1)
 //	kind     1 byte: herald.AudienceKind, or kindResync, kindProbe
-//	flags    1 byte: bit 0 Latest
+//	flags    1 byte: bit 0 Latest, bit 1 delivered by the origin node itself
 //	seq      uvarint
 //	origin   uvarint length, bytes
 //	name     uvarint length, bytes
 //	except   uvarint length, bytes
 //	payload  the remaining bytes
 type envelope struct {
-	kind    byte
-	latest  bool
+	kind   byte
+	latest bool
+	// local says the origin node delivered the message to its own
+	// connections when it published it, and skips its own copy.
+	local   bool
 	seq     int64
 	origin  string
 	name    string
@@ -39,7 +42,10 @@ const (
 	kindProbe byte = 0x11
 )
 
-const flagLatest = 1
+const (
+	flagLatest = 1 << iota
+	flagLocal
+)
 
 // maxField bounds origin, name and except; longer ones are malformed.
 const maxField = 1 << 16
@@ -50,7 +56,10 @@ func (e *envelope) encode() []byte {
 	b := make([]byte, 3, n)
 	b[0], b[1] = envelopeVersion, e.kind
 	if e.latest {
-		b[2] = flagLatest
+		b[2] |= flagLatest
+	}
+	if e.local {
+		b[2] |= flagLocal
 	}
 	b = binary.AppendUvarint(b, uint64(e.seq))
 	for _, s := range []string{e.origin, e.name, e.except} {
@@ -68,7 +77,7 @@ func decodeEnvelope(s string) (envelope, error) {
 	if len(s) < 3 || s[0] != envelopeVersion {
 		return e, bad
 	}
-	e.kind, e.latest = s[1], s[2]&flagLatest != 0
+	e.kind, e.latest, e.local = s[1], s[2]&flagLatest != 0, s[2]&flagLocal != 0
 	switch e.kind {
 	case byte(herald.ToUser), byte(herald.ToChannel), byte(herald.ToAll), kindResync, kindProbe:
 	default:

@@ -38,6 +38,14 @@ func TestBrokerSurvivesRedisRestart(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Publish while Redis is down took %v", d)
 	}
+	// A notification is not pushed live while Redis is down, not even
+	// locally: it would overtake those other nodes created meanwhile. The
+	// replay after recovery (OnRecover) delivers it in seq order.
+	note := msg(herald.ToUser, "alice", `{"note":1}`)
+	note.Seq = 1
+	if n, err := a.broker.Publish(context.Background(), note); err != nil || n != 0 {
+		t.Fatalf("Publish of a notification while Redis is down = %d, %v; want 0, nil", n, err)
+	}
 	localA.waitCount(t, 1)
 	if ra.recovers.Load() != 0 || rb.recovers.Load() != 0 {
 		t.Fatal("OnRecover called before Redis came back")
