@@ -47,7 +47,7 @@ type BrokerConfig struct {
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
 	// ReconnectMin and ReconnectMax bound the backoff between attempts to
-	// reach Redis again (defaults 100ms and 5s); each attempt doubles the
+	// reach Redis again (defaults 100ms and 2s); each attempt doubles the
 	// wait, with jitter, up to the maximum.
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
@@ -71,7 +71,7 @@ func (c *BrokerConfig) setDefaults() error {
 	orDefault(&c.ProbeInterval, 2*time.Second)
 	orDefault(&c.ProbeTimeout, 2*time.Second)
 	orDefault(&c.ReconnectMin, 100*time.Millisecond)
-	orDefault(&c.ReconnectMax, 5*time.Second)
+	orDefault(&c.ReconnectMax, 2*time.Second)
 	orDefault(&c.BatchSize, 500)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

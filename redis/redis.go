@@ -22,6 +22,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/heraldhq/herald"
 )
@@ -61,7 +62,18 @@ func NewClient(rawURL string) (*goredis.Client, error) {
 	opt.MaxRetries = -1
 	opt.DialerRetries = 1 // one dial per call: an unreachable Redis fails fast
 	opt.ContextTimeoutEnabled = true
+	// Maintenance notifications are a managed-Redis handshake this package
+	// does not use; off, the client starts no background goroutines for them.
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return goredis.NewClient(opt), nil
+}
+
+// ValidURL checks rawURL as NewClient would, without making a client.
+func ValidURL(rawURL string) error {
+	if _, err := goredis.ParseURL(rawURL); err != nil {
+		return herald.Errorf(herald.EINVALID, "REDIS_URL is not a valid redis:// URL")
+	}
+	return nil
 }
 
 // SetClientLogger sends go-redis's own log lines, which it prints to

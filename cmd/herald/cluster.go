@@ -41,7 +41,7 @@ func (c config) validateCluster() error {
 		return fmt.Errorf("REDIS_URL runs this node as one of several, which must share their notifications: " +
 			"set DATABASE_URL to a PostgreSQL database (SQLite serves a single node only)")
 	}
-	if _, err := redis.NewClient(c["REDIS_URL"]); err != nil {
+	if err := redis.ValidURL(c["REDIS_URL"]); err != nil {
 		return fmt.Errorf("REDIS_URL must be a redis:// or rediss:// URL")
 	}
 	if id := c["HERALD_NODE_ID"]; id != "" {
