@@ -55,6 +55,7 @@ func (p *Planner) policy(typ string) herald.TypePolicy {
 // notification skips both quiet hours and the digest.
 func (p *Planner) Plan(n *herald.Notification, prefs *herald.Preferences, subs []*herald.PushSubscription, now time.Time) Plan {
 	pol := p.policy(n.Type)
+	now = now.UTC()
 	if prefs == nil {
 		prefs = &herald.Preferences{UserID: n.UserID}
 	}

@@ -1,0 +1,165 @@
+package delivery_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/delivery"
+)
+
+const (
+	email   = herald.ChannelEmail
+	sms     = herald.ChannelSMS
+	push    = herald.ChannelPush
+	webhook = herald.ChannelWebhook
+	inApp   = herald.ChannelInApp
+)
+
+// testPolicies are the type policies of the planner tests.
+var testPolicies = map[string]herald.TypePolicy{
+	"payment_due": {
+		Channels:   map[herald.Channel]bool{email: true},
+		Escalation: []herald.Escalation{{After: 10 * time.Minute, Channel: push}, {After: time.Hour, Channel: email}, {After: 2 * time.Hour, Channel: sms}},
+	},
+	"newsletter": {Channels: map[herald.Channel]bool{email: true}, Digest: true},
+	"silent":     {Channels: map[herald.Channel]bool{inApp: false, email: true}},
+}
+
+// TestPlan is the table of preference, quiet-hour and critical combinations:
+// each row says which deliveries a notification gets, as channel/kind@delay,
+// with "!" for those cancelled if it is read first.
+func TestPlan(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2030, 5, 6, 11, 0, 0, 0, ny)     // 11:00 local
+	night := time.Date(2030, 5, 5, 23, 30, 0, 0, ny) // 23:30 local, quiet until 07:00
+	all := map[herald.Channel]bool{email: true, sms: true, push: true, webhook: true}
+
+	type row struct {
+		name      string
+		typ       string
+		critical  bool
+		now       time.Time
+		types     map[string]map[herald.Channel]bool
+		noContact bool
+		noQuiet   bool
+		available map[herald.Channel]bool
+		subs      int
+		wantInApp bool
+		want      []string
+	}
+	rows := []row{
+		{name: "default type: in-app only", typ: "hello", now: day, wantInApp: true},
+		{name: "policy email and escalations", typ: "payment_due", now: day, wantInApp: true,
+			want: []string{"email/immediate@0s", "push/escalation@10m0s!", "sms/escalation@2h0m0s!"}},
+		{name: "quiet hours hold email, push and sms", typ: "payment_due", now: night, wantInApp: true,
+			want: []string{"email/immediate@7h30m0s!", "push/escalation@7h30m0s!", "sms/escalation@7h30m0s!"}},
+		{name: "critical ignores quiet hours", typ: "payment_due", now: night, critical: true, wantInApp: true,
+			want: []string{"email/immediate@0s", "push/escalation@10m0s!", "sms/escalation@2h0m0s!"}},
+		{name: "user turns email off: no email, no email escalation", typ: "payment_due", now: day, wantInApp: true,
+			types: map[string]map[herald.Channel]bool{"payment_due": {email: false}},
+			want:  []string{"push/escalation@10m0s!", "sms/escalation@2h0m0s!"}},
+		{name: "critical does not override a channel the user turned off", typ: "payment_due", now: night, critical: true, wantInApp: true,
+			types: map[string]map[herald.Channel]bool{herald.AnyType: {email: false, sms: false}},
+			want:  []string{"push/escalation@10m0s!"}},
+		{name: "push on for every type: at once, no push escalation", typ: "payment_due", now: day, wantInApp: true,
+			types: map[string]map[herald.Channel]bool{herald.AnyType: {push: true}},
+			want:  []string{"email/immediate@0s", "push/immediate@0s", "sms/escalation@2h0m0s!"}},
+		{name: "a type's switch wins over the any-type one", typ: "payment_due", now: day, wantInApp: true,
+			types: map[string]map[herald.Channel]bool{"payment_due": {sms: true}, herald.AnyType: {sms: false}},
+			want:  []string{"email/immediate@0s", "sms/immediate@0s", "push/escalation@10m0s!"}},
+		{name: "digest waits for local midnight", typ: "newsletter", now: day, noQuiet: true, wantInApp: true,
+			want: []string{"email/digest@13h0m0s!"}},
+		{name: "a digest at midnight waits for quiet hours' end", typ: "newsletter", now: day, wantInApp: true,
+			want: []string{"email/digest@20h0m0s!"}},
+		{name: "critical skips the digest", typ: "newsletter", now: day, critical: true, wantInApp: true,
+			want: []string{"email/immediate@0s"}},
+		{name: "a digest due in quiet hours waits for their end", typ: "newsletter", now: night, wantInApp: true,
+			want: []string{"email/digest@7h30m0s!"}},
+		{name: "policy in_app off: marked read, no escalation", typ: "silent", now: day, wantInApp: false,
+			want: []string{"email/immediate@0s"}},
+		{name: "user in_app off stops escalations", typ: "payment_due", now: day, wantInApp: false,
+			types: map[string]map[herald.Channel]bool{"payment_due": {inApp: false}},
+			want:  []string{"email/immediate@0s"}},
+		{name: "no contact points: only push, which has a subscription", typ: "payment_due", now: day, noContact: true, wantInApp: true,
+			want: []string{"push/escalation@10m0s!"}},
+		{name: "no push subscription: no push", typ: "payment_due", now: day, subs: -1, wantInApp: true,
+			want: []string{"email/immediate@0s", "sms/escalation@2h0m0s!"}},
+		{name: "a channel without a sender is never planned", typ: "payment_due", now: day, wantInApp: true,
+			available: map[herald.Channel]bool{email: true, push: true},
+			want:      []string{"email/immediate@0s", "push/escalation@10m0s!"}},
+		{name: "webhooks ignore quiet hours", typ: "hello", now: night, wantInApp: true,
+			types: map[string]map[herald.Channel]bool{herald.AnyType: {webhook: true, sms: true}},
+			want:  []string{"sms/immediate@7h30m0s!", "webhook/immediate@0s"}},
+		{name: "one push delivery per subscription", typ: "hello", now: day, subs: 2, wantInApp: true,
+			types: map[string]map[herald.Channel]bool{"hello": {push: true}},
+			want:  []string{"push/immediate@0s>s1", "push/immediate@0s>s2"}},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			prefs := &herald.Preferences{
+				UserID: "ana", Types: r.types, TimeZone: "America/New_York",
+				QuietHours: &herald.QuietHours{Start: "22:00", End: "07:00"},
+				Email:      "ana@example.com", Phone: "+14155550100",
+				WebhookURL: "https://hooks.example/ana", WebhookSecret: "0123456789abcdef",
+			}
+			if r.noQuiet {
+				prefs.QuietHours = nil
+			}
+			if r.noContact {
+				prefs.Email, prefs.Phone, prefs.WebhookURL = "", "", ""
+			}
+			var subs []*herald.PushSubscription
+			switch r.subs {
+			case 0:
+				subs = []*herald.PushSubscription{{ID: "s1"}}
+			case -1:
+			default:
+				for i := range r.subs {
+					subs = append(subs, &herald.PushSubscription{ID: fmt.Sprintf("s%d", i+1)})
+				}
+			}
+			avail := r.available
+			if avail == nil {
+				avail = all
+			}
+			p := delivery.Planner{Policies: testPolicies, Available: avail}
+			n := &herald.Notification{UserID: "ana", Type: r.typ, Title: "t", Critical: r.critical}
+			plan := p.Plan(n, prefs, subs, r.now)
+			var got []string
+			for _, d := range plan.Deliveries {
+				s := fmt.Sprintf("%s/%s@%s", d.Channel, d.Kind, d.DueAt.Sub(r.now))
+				if d.UnlessRead {
+					s += "!"
+				}
+				if r.subs > 1 {
+					s += ">" + d.Target
+				}
+				got = append(got, s)
+			}
+			if !slices.Equal(got, r.want) || plan.InApp != r.wantInApp {
+				t.Fatalf("plan = %q, in-app %v; want %q, in-app %v", got, plan.InApp, r.want, r.wantInApp)
+			}
+			for _, d := range plan.Deliveries {
+				if d.DueAt.Location() != time.UTC {
+					t.Fatalf("due time %v not in UTC", d.DueAt)
+				}
+			}
+		})
+	}
+}
+
+// TestPlanWithoutPreferences plans for a user who never saved any: the type
+// policy alone decides, and with no contact point nothing leaves.
+func TestPlanWithoutPreferences(t *testing.T) {
+	p := delivery.Planner{Policies: testPolicies, Available: map[herald.Channel]bool{email: true}}
+	plan := p.Plan(&herald.Notification{UserID: "bo", Type: "payment_due", Title: "t"}, nil, nil, time.Now())
+	if !plan.InApp || len(plan.Deliveries) != 0 {
+		t.Fatalf("plan without preferences = %+v", plan)
+	}
+}
