@@ -36,7 +36,7 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	day := time.Date(2030, 5, 6, 11, 0, 0, 0, ny)     // 11:00 local
+	day := time.Date(2030, 5, 6, 11, 0, 0, 0, ny)    // 11:00 local
 	night := time.Date(2030, 5, 5, 23, 30, 0, 0, ny) // 23:30 local, quiet until 07:00
 	all := map[herald.Channel]bool{email: true, sms: true, push: true, webhook: true}
 
