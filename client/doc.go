@@ -1,0 +1,27 @@
+// Package client is the Go SDK of Herald: a WebSocket client that stays
+// connected, and REST helpers for the inbox and the server API.
+//
+// A Client connects to /ws, authenticates with a token from a TokenSource,
+// and keeps the connection alive: it reconnects with exponential backoff (1 s
+// doubling to 30 s, with jitter) after a network failure, at once with a fresh
+// token after an authentication failure, refreshes its token in-band before it
+// expires, and resumes from the last seq it saw, so that an application sees
+// every notification exactly once even across server restarts.
+//
+//	c := client.New(client.Options{
+//		URL:         "ws://localhost:3007/ws",
+//		TokenSource: client.StaticToken(token),
+//	})
+//	c.OnMessage(func(n client.Notification) { fmt.Println(n.Title) })
+//	if err := c.ConnectWithRetry(ctx); err != nil { … }
+//	defer c.Disconnect()
+//
+// Token sources play the role of the design document's server actions:
+// LoginTokenSource logs in with a username and password and caches the access
+// and refresh tokens with safety margins, in memory or in Redis (RedisCache)
+// so that several backend instances share them; ConnectionTokenSource mints
+// short-lived per-user connection tokens with POST /api/tokens.
+//
+// The package depends on the root herald package only for the wire
+// protocol's names; it can be imported by any Go program.
+package client

@@ -1,0 +1,218 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Default cache lifetimes of LoginTokenSource, as fractions of the server's
+// lifetimes: the access token for 12 of its 15 minutes, the refresh token
+// for 6.5 of its 7 days.
+const (
+	DefaultAccessFraction  = 12.0 / 15.0
+	DefaultRefreshFraction = 6.5 / 7.0
+)
+
+// LoginConfig configures a LoginTokenSource.
+type LoginConfig struct {
+	// URL is the server's HTTP base URL, e.g. http://localhost:3007 (required).
+	URL string
+	// Username and Password are the account's credentials (required).
+	Username, Password string
+	// Cache holds the tokens (default: a MemoryCache of the source's own).
+	// A RedisCache shares them between backend instances.
+	Cache Cache
+	// AccessLifetime and RefreshLifetime say how long tokens are cached
+	// (default: DefaultAccessFraction and DefaultRefreshFraction of the
+	// lifetimes the server gives).
+	AccessLifetime, RefreshLifetime Lifetime
+	// LockTimeout bounds how long one instance may hold the cache's lock
+	// while it logs in or refreshes (default 30s).
+	LockTimeout time.Duration
+	// HTTPClient makes the requests (default: a client with a 30s timeout).
+	HTTPClient *http.Client
+	// Logger receives cache failures (default: discard). Tokens and
+	// passwords are never logged.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// LoginTokenSource gets access tokens by logging in with a username and
+// password (POST /auth/login) and keeps them fresh with the refresh token
+// (POST /auth/refresh), logging in again only when the refresh token is
+// gone or refused. It plays the design document's server actions: its
+// tokens authorise the server API and /ws for the account's user.
+//
+// Concurrent callers share one login or refresh: within a process through
+// singleflight, across processes sharing a RedisCache through the cache's
+// lock. The latter matters because refresh tokens rotate: two instances
+// refreshing with the same token would have the server revoke them both.
+type LoginTokenSource struct {
+	cfg   LoginConfig
+	rest  rest
+	store tokenStore
+	group singleflight.Group
+
+	accessKey, refreshKey, lockKey string
+}
+
+// NewLoginTokenSource returns a LoginTokenSource for cfg.
+func NewLoginTokenSource(cfg LoginConfig) (*LoginTokenSource, error) {
+	if cfg.URL == "" || cfg.Username == "" || cfg.Password == "" {
+		return nil, &Error{Type: ErrServer, Message: "LoginConfig needs URL, Username and Password"}
+	}
+	if cfg.Cache == nil {
+		cfg.Cache = NewMemoryCache()
+	}
+	if cfg.LockTimeout <= 0 {
+		cfg.LockTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &LoginTokenSource{
+		cfg:        cfg,
+		rest:       newRest(cfg.URL, cfg.HTTPClient),
+		accessKey:  "access:" + cfg.Username,
+		refreshKey: "refresh:" + cfg.Username,
+		lockKey:    "lock:" + cfg.Username,
+	}
+	s.store = tokenStore{cache: cfg.Cache, warn: func(msg string, err error) {
+		cfg.Logger.Warn(msg, "user", cfg.Username, "err", err)
+	}}
+	return s, nil
+}
+
+// tokenPair is the answer of /auth/login and /auth/refresh.
+type tokenPair struct {
+	AccessToken      string `json:"accessToken"`
+	RefreshToken     string `json:"refreshToken"`
+	ExpiresIn        int64  `json:"expiresIn"`
+	RefreshExpiresIn int64  `json:"refreshExpiresIn"`
+	UserID           string `json:"userId"`
+}
+
+// Token implements TokenSource: the cached access token, or a new one from
+// a refresh or a login.
+func (s *LoginTokenSource) Token(ctx context.Context) (Token, error) {
+	if t, _, ok := s.store.get(ctx, s.accessKey); ok {
+		return t, nil
+	}
+	ch := s.group.DoChan("token", func() (any, error) {
+		// Not the caller's context: the other callers share this call.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LockTimeout)
+		defer cancel()
+		return s.renew(ctx)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Token{}, r.Err
+		}
+		return r.Val.(Token), nil
+	case <-ctx.Done():
+		return Token{}, asError(ctx.Err(), ErrNetwork, "waiting for a token")
+	}
+}
+
+// renew refreshes or logs in, holding the cache's lock so that one instance
+// does it for all.
+func (s *LoginTokenSource) renew(ctx context.Context) (Token, error) {
+	unlock, err := s.store.lock(ctx, s.lockKey, s.cfg.LockTimeout)
+	if err != nil {
+		return Token{}, asError(err, ErrNetwork, "waiting for the token cache lock")
+	}
+	defer unlock()
+	// Another instance may have done it while this one waited.
+	if t, _, ok := s.store.get(ctx, s.accessKey); ok {
+		return t, nil
+	}
+	if rt, _, ok := s.store.get(ctx, s.refreshKey); ok {
+		var pair tokenPair
+		err := s.rest.call(ctx, "POST", "/auth/refresh", "", nil, map[string]string{"refreshToken": rt.Value}, &pair)
+		if err == nil {
+			return s.keep(ctx, pair)
+		}
+		if !IsAuthentication(err) {
+			return Token{}, err
+		}
+		// Refused (expired, revoked or spent): log in again.
+		_ = s.store.drop(ctx, s.refreshKey, rt.Value)
+	}
+	var pair tokenPair
+	body := map[string]string{"username": s.cfg.Username, "password": s.cfg.Password}
+	if err := s.rest.call(ctx, "POST", "/auth/login", "", nil, body, &pair); err != nil {
+		return Token{}, err
+	}
+	return s.keep(ctx, pair)
+}
+
+// keep caches a fresh pair and returns its access token.
+func (s *LoginTokenSource) keep(ctx context.Context, p tokenPair) (Token, error) {
+	if p.AccessToken == "" {
+		return Token{}, &Error{Type: ErrServer, Message: "the server answered without an access token"}
+	}
+	now := s.cfg.Now()
+	life := time.Duration(p.ExpiresIn) * time.Second
+	access := Token{Value: p.AccessToken, UserID: p.UserID}
+	if life > 0 {
+		access.ExpiresAt = now.Add(life)
+	} else {
+		access = TokenFromJWT(p.AccessToken)
+		access.UserID = p.UserID
+		life = access.ExpiresAt.Sub(now)
+	}
+	s.store.put(ctx, s.accessKey, access, s.cfg.AccessLifetime.of(life, DefaultAccessFraction))
+	if p.RefreshToken != "" {
+		rlife := time.Duration(p.RefreshExpiresIn) * time.Second
+		refresh := Token{Value: p.RefreshToken, ExpiresAt: now.Add(rlife), UserID: p.UserID}
+		s.store.put(ctx, s.refreshKey, refresh, s.cfg.RefreshLifetime.of(rlife, DefaultRefreshFraction))
+	}
+	return access, nil
+}
+
+// Invalidate implements TokenSource: the server refused value, so it is
+// dropped from the cache and the next Token call refreshes.
+func (s *LoginTokenSource) Invalidate(ctx context.Context, value string) error {
+	return s.store.drop(ctx, s.accessKey, value)
+}
+
+// Logout revokes the refresh token's family on the server (which also
+// closes the user's sockets) and empties the cache.
+func (s *LoginTokenSource) Logout(ctx context.Context) error {
+	unlock, err := s.store.lock(ctx, s.lockKey, s.cfg.LockTimeout)
+	if err != nil {
+		return asError(err, ErrNetwork, "waiting for the token cache lock")
+	}
+	defer unlock()
+	rt, _, hasRefresh := s.store.get(ctx, s.refreshKey)
+	at, _, hasAccess := s.store.get(ctx, s.accessKey)
+	if hasRefresh || hasAccess {
+		body := map[string]string{}
+		if hasRefresh {
+			body["refreshToken"] = rt.Value
+		}
+		bearer := ""
+		if hasAccess {
+			bearer = at.Value
+		}
+		if err := s.rest.call(ctx, "POST", "/auth/logout", bearer, nil, body, nil); err != nil && !IsAuthentication(err) {
+			return err
+		}
+	}
+	if hasAccess {
+		_ = s.store.drop(ctx, s.accessKey, at.Value)
+	}
+	if hasRefresh {
+		_ = s.store.drop(ctx, s.refreshKey, rt.Value)
+	}
+	return nil
+}
