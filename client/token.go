@@ -43,7 +43,7 @@ func (s staticToken) Invalidate(context.Context, string) error { return nil }
 // the function is called for every token, e.g. one that signs tokens itself.
 type TokenFunc func(ctx context.Context) (Token, error)
 
-func (f TokenFunc) Token(ctx context.Context) (Token, error)  { return f(ctx) }
+func (f TokenFunc) Token(ctx context.Context) (Token, error) { return f(ctx) }
 func (f TokenFunc) Invalidate(context.Context, string) error { return nil }
 
 // TokenFromJWT returns a Token for value with ExpiresAt and UserID read
