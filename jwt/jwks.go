@@ -134,8 +134,9 @@ func (j *JWKS) refreshForKid(ctx context.Context, kid string) bool {
 	return j.Fetch(ctx) == nil
 }
 
-// Run refreshes the set every Refresh until ctx ends; after a failed fetch it
-// retries sooner (a tenth of Refresh, at least MinRefresh). onError, when not
+// Run refreshes the set every Refresh until ctx ends, at once when it holds
+// no keys yet; after a failed fetch it retries sooner (a tenth of Refresh, at
+// least MinRefresh). onError, when not
 // nil, hears of failures. It returns nil when ctx ends.
 func (j *JWKS) Run(ctx context.Context, onError func(error)) error {
 	every := j.Refresh
@@ -144,6 +145,9 @@ func (j *JWKS) Run(ctx context.Context, onError func(error)) error {
 	}
 	retry := max(every/defaultJWKSFailureRetryDiv, j.MinRefresh, time.Second)
 	wait := every
+	if len(j.Keys()) == 0 {
+		wait = 0 // never fetched yet, or the first fetch failed
+	}
 	for {
 		select {
 		case <-ctx.Done():
