@@ -183,4 +183,3 @@ func (s *Sender) Send(ctx context.Context, m *herald.Outbound) error {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
-
