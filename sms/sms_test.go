@@ -27,7 +27,7 @@ type provider struct {
 	mu       sync.Mutex
 	requests int
 	sent     map[string]form // idempotency key -> message
-	status   int            // answer instead of sending, when set
+	status   int             // answer instead of sending, when set
 	body     string
 	header   http.Header
 }
