@@ -25,6 +25,20 @@ var settings = []setting{
 	{"HERALD_ENV", "env", "development", "development or production; production refuses to start without JWT_SECRET and HERALD_API_KEY"},
 	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for connection tokens (development mode generates one)"},
 	{"JWT_LEEWAY", "jwt-leeway", "5s", "clock skew allowed on exp and nbf"},
+	{"JWT_PREVIOUS_SECRETS", "jwt-previous-secrets", "", "comma-separated HS256 secrets still accepted while tokens signed with them live (secret rotation); never used to sign"},
+	{"JWT_ISSUER", "jwt-issuer", "", "iss of the tokens Herald signs; HS256 tokens must carry it (empty: tokens without iss)"},
+	{"JWT_AUDIENCE", "jwt-audience", "", "aud every token must carry, and Herald's tokens do (empty: not checked)"},
+	{"JWT_TRUSTED_ISSUER", "jwt-trusted-issuer", "", "iss of another issuer (an identity provider) whose RS256/ES256/EdDSA connection tokens are accepted with the keys below"},
+	{"JWT_PUBLIC_KEYS", "jwt-public-keys", "", "comma-separated PEM files of the trusted issuer's public keys; a key's kid is its file name without extension"},
+	{"JWKS_FILE", "jwks-file", "", "JSON Web Key Set file of the trusted issuer's public keys"},
+	{"JWKS_URL", "jwks-url", "", "URL of the trusted issuer's JSON Web Key Set, fetched with a 5s timeout and cached (https in production)"},
+	{"JWKS_REFRESH", "jwks-refresh", "1h", "how often JWKS_URL is fetched again (an unknown kid also fetches it, at most once a minute)"},
+	{"ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "lifetime of the access tokens /auth/login and /auth/refresh hand out"},
+	{"REFRESH_TOKEN_TTL", "refresh-token-ttl", "168h", "lifetime of refresh tokens (each is good for one refresh)"},
+	{"CONNECTION_TOKEN_TTL", "connection-token-ttl", "15m", "default lifetime of the connection tokens POST /api/tokens issues"},
+	{"CONNECTION_TOKEN_MAX_TTL", "connection-token-max-ttl", "24h", "longest lifetime a POST /api/tokens request may ask for"},
+	{"LOGIN_RATE_LIMIT", "login-rate-limit", "10", "login attempts per minute per account and per client address (429 beyond)"},
+	{"ACCOUNT_POLL_INTERVAL", "account-poll-interval", "5s", "how often a server looks for accounts disabled or removed by `herald user`, to close their sockets"},
 	{"HERALD_API_KEY", "api-key", "", "bearer key for the server API (development mode generates one)"},
 	{"WS_HEARTBEAT_INTERVAL", "heartbeat-interval", "30000", "protocol ping period in milliseconds; a client that misses one is dropped"},
 	{"WS_MAX_CONNECTIONS", "max-connections", "10000", "WebSocket connections per node; more are closed with 1013"},
@@ -222,6 +236,9 @@ func (c config) validate() error {
 	}
 	if s := c["JWT_SECRET"]; s != "" && len(s) < 32 && c["HERALD_ENV"] == "production" {
 		return fmt.Errorf("JWT_SECRET must be at least 32 bytes in production")
+	}
+	if err := c.validateAuth(); err != nil {
+		return err
 	}
 	return c.validateCluster()
 }

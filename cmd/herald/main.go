@@ -2,6 +2,7 @@
 //
 //	herald [serve] [flags]   run the server (the default command)
 //	herald token --user ID   print a connection token signed with JWT_SECRET
+//	herald user add NAME     manage the accounts of the credential login
 //	herald help              list every setting with its default
 //
 // cmd/herald is the only package that reads configuration and wires the
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serveCmd(ctx, args, getenv, stdout, stderr)
 	case "token":
 		return tokenCmd(args, getenv, stdout, stderr)
+	case "user":
+		return userCmd(ctx, args, getenv, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return nil
@@ -56,6 +59,8 @@ func usage(w io.Writer) {
 Usage:
   herald [serve] [flags]          run the server (default)
   herald token --user ID [--ttl]  print a connection token signed with JWT_SECRET
+  herald user add|remove|disable|enable|list
+                                  manage the accounts of /auth/login (herald user for help)
   herald help                     this text
 
 Settings (flag, environment variable, default). Flags win over the environment,

@@ -41,6 +41,7 @@ type app struct {
 	ln     net.Listener
 
 	cluster *clusterNode // nil on a single node (no REDIS_URL); see cluster.go
+	auth    *authParts   // token verification and credential login; see auth.go
 }
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -126,7 +127,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.store.Close()
 		return nil, err
 	}
-	verifier := jwt.NewVerifier(jwt.Config{Secret: []byte(cfg.str("JWT_SECRET")), Leeway: cfg.dur("JWT_LEEWAY")})
+	if a.auth, err = newAuth(ctx, cfg, a.store, a.broker, log); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	verifier := a.auth.verifier
 
 	reg, regr := a.newRegistry()
 	regr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -167,9 +172,14 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Inbox:     ib,
 		Events:    ev,
 		Verifier:  verifier,
+		Sessions:  a.auth.service,
+		Tokens:    a.auth.issuer,
 		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Ready:     a.ready,
 		Logger:    log,
+
+		TokenTTL:    cfg.dur("CONNECTION_TOKEN_TTL"),
+		MaxTokenTTL: cfg.dur("CONNECTION_TOKEN_MAX_TTL"),
 	})
 	a.api.Handle("/ws", a.ws)
 	a.mountDemo(cfg, verifier, ib)
@@ -195,8 +205,9 @@ func (a *app) run(ctx context.Context) error {
 	a.log.Info("herald listening", "addr", a.api.Addr(), "ws", "ws://"+a.api.Addr()+"/ws")
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- a.api.Serve() }()
+	go func() { errc <- a.auth.run(runCtx) }()
 	go func() { errc <- a.ws.Run(runCtx) }()
 	go func() { errc <- a.broker.Run(runCtx) }()
 	waitCluster := a.startCluster(runCtx)
@@ -238,7 +249,7 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 		fmt.Fprintf(w, "  API key (HERALD_API_KEY): %s\n", a.cfg.str("HERALD_API_KEY"))
 	}
 	if devToken {
-		tok, err := jwt.NewIssuer(jwt.Config{Secret: []byte(a.cfg.str("JWT_SECRET"))}).Issue("demo", 24*time.Hour, nil)
+		tok, err := a.auth.issuer.Issue("demo", 24*time.Hour, nil)
 		if err == nil {
 			fmt.Fprintf(w, "  Token for user \"demo\" (24h): %s\n", tok)
 			fmt.Fprintf(w, "  Try: npx wscat -c \"ws://localhost:%s/ws?token=%s&userId=demo\"\n", port, tok)
@@ -293,7 +304,7 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	if *user == "" || *secret == "" {
 		return errors.New("token needs --user and a JWT_SECRET")
 	}
-	tok, err := jwt.NewIssuer(jwt.Config{Secret: []byte(*secret)}).Issue(*user, *ttl, nil)
+	tok, err := jwt.NewIssuer(jwt.Config{Secret: []byte(*secret), Issuer: getenv("JWT_ISSUER"), Audience: getenv("JWT_AUDIENCE")}).Issue(*user, *ttl, nil)
 	if err != nil {
 		return err
 	}

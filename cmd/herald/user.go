@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/postgres"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+// userStdin is where `herald user add` reads a password from when
+// HERALD_PASSWORD is not set; tests leave it alone and set the variable.
+var userStdin io.Reader = os.Stdin
+
+const userUsage = `Usage:
+  herald user add [--user-id ID] [settings] USERNAME
+                                 create an account; the password is read from
+                                 HERALD_PASSWORD, --password-file or the first
+                                 line of standard input (never a flag)
+  herald user remove [settings] USERNAME   delete an account and end its sessions
+  herald user disable [settings] USERNAME  refuse its logins and close its sockets
+  herald user enable [settings] USERNAME   allow it again
+  herald user list [settings]              list accounts
+The store is the server's: HERALD_DB_PATH or DATABASE_URL (see herald help).
+`
+
+// userCmd manages the accounts of the credential login (/auth/login).
+func userCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, userUsage)
+		return errors.New("user needs a subcommand: add, remove, disable, enable or list")
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("herald user "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
+	userID := fs.String("user-id", "", "user id the account's tokens carry (default: the username)")
+	pwFile := fs.String("password-file", "", "file whose first line is the password")
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if sub == "list" {
+		if len(rest) != 0 {
+			return errors.New("user list takes no arguments")
+		}
+	} else if len(rest) != 1 {
+		return fmt.Errorf("user %s needs one USERNAME (flags before it)", sub)
+	}
+
+	store, closeStore, err := openAccounts(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	ttl := cfg.dur("ACCESS_TOKEN_TTL")
+	switch sub {
+	case "add":
+		pw, err := readPassword(getenv, *pwFile)
+		if err != nil {
+			return err
+		}
+		a, err := auth.CreateAccount(ctx, store, rest[0], *userID, pw, auth.Params{})
+		if err != nil {
+			return userError(err)
+		}
+		fmt.Fprintf(stdout, "account %s created (user id %s)\n", a.Username, a.UserID)
+	case "remove":
+		if err := auth.RemoveAccount(ctx, store, rest[0], ttl); err != nil {
+			return userError(err)
+		}
+		fmt.Fprintf(stdout, "account %s removed; its sessions are revoked\n", rest[0])
+	case "disable", "enable":
+		if err := auth.DisableAccount(ctx, store, rest[0], sub == "disable", ttl); err != nil {
+			return userError(err)
+		}
+		fmt.Fprintf(stdout, "account %s %sd\n", rest[0], sub)
+	case "list":
+		list, err := store.ListAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USERNAME\tUSER ID\tSTATUS\tCREATED")
+		for _, a := range list {
+			status := "active"
+			if a.Disabled {
+				status = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Username, a.UserID, status, herald.FormatTime(a.CreatedAt))
+		}
+		return tw.Flush()
+	default:
+		fmt.Fprint(stderr, userUsage)
+		return fmt.Errorf("unknown user subcommand %q", sub)
+	}
+	return nil
+}
+
+// userError words a store error for the terminal.
+func userError(err error) error {
+	if herald.CodeOf(err) == herald.EINTERNAL {
+		return err
+	}
+	return errors.New(herald.ErrorMessage(err))
+}
+
+// openAccounts opens the server's store for account management.
+func openAccounts(ctx context.Context, cfg config) (herald.AccountStore, func(), error) {
+	if u := cfg.str("DATABASE_URL"); u != "" {
+		s, err := postgres.Open(ctx, postgres.Config{URL: u})
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the store: %w", err)
+		}
+		return s, func() { s.Close() }, nil
+	}
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.str("HERALD_DB_PATH")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the store: %w", err)
+	}
+	return s, func() { s.Close() }, nil
+}
+
+// readPassword takes the new password from HERALD_PASSWORD, a file, or the
+// first line of standard input, never from a flag, which other users of the
+// machine could read in the process list.
+func readPassword(getenv func(string) string, file string) (string, error) {
+	if pw := getenv("HERALD_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	var r io.Reader = userStdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", fmt.Errorf("password file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, herald.MaxPasswordLen+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password: set HERALD_PASSWORD, use --password-file, or type it on standard input")
+	}
+	return pw, nil
+}
