@@ -12,6 +12,9 @@ import {
 
 const USER_KEY = 'herald-demo-user';
 const TOAST_MS = 12000;
+// MAX_TOASTS bounds the stack: a burst (a replay after a reconnect) must not
+// bury the page; the inbox lists everything anyway.
+const MAX_TOASTS = 4;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -105,6 +108,8 @@ function toast(n: NotificationMessage): void {
   t.setAttribute('role', 'status');
   if (n.id) t.dataset.id = n.id;
   t.dataset.type = n.type;
+  // Replayed: it was created while this page was away and came with the resume.
+  if (n.replayed) t.dataset.replayed = 'true';
   t.append(el('p', 'toast-title', n.title));
   if (n.message) t.append(el('p', 'toast-msg', n.message));
   if (action) {
@@ -120,7 +125,9 @@ function toast(n: NotificationMessage): void {
   close.setAttribute('aria-label', `Dismiss “${n.title}”`);
   close.addEventListener('click', () => t.remove());
   t.append(close);
-  $('toasts').append(t);
+  const stack = $('toasts');
+  stack.append(t);
+  while (stack.children.length > MAX_TOASTS) stack.firstElementChild!.remove();
   // Keep a toast while the pointer or focus is on it.
   let timer = setTimeout(() => t.remove(), TOAST_MS);
   const hold = () => clearTimeout(timer);

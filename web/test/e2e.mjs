@@ -1,0 +1,321 @@
+// e2e.mjs drives the demo page in Debian's Chromium (playwright-core, no
+// downloaded browser) against a running herald in development mode:
+//
+//	node test/e2e.mjs --base http://127.0.0.1:PORT --api-key KEY --artifacts DIR
+//
+// It checks that two tabs share one socket, that a notification made through
+// the API shows as a toast in both, that marking it read in one clears the
+// badge in the other, that the indicator follows the server going down and
+// coming back and the notifications created meanwhile appear, and that the
+// other tab takes the socket over when the leading tab closes.
+//
+// The server is stopped and started by whoever runs the script (the Go test
+// cmd/herald/browser_test.go): the script prints {"cmd":"stop"} or
+// {"cmd":"start"} on a line of stdout and waits for a line "ok" on stdin. The
+// last line of stdout is the result, {"ok":…,"checks":[{"name","ok","detail"}]};
+// the exit code is 1 when a check failed. Screenshots go to the artifacts
+// directory.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const { values: args } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    'api-key': { type: 'string' },
+    artifacts: { type: 'string', default: 'test-artifacts' },
+    chromium: { type: 'string', default: '/usr/bin/chromium' },
+    user: { type: 'string', default: 'ada' },
+  },
+});
+if (!args.base || !args['api-key']) {
+  console.error('usage: node test/e2e.mjs --base URL --api-key KEY [--artifacts DIR] [--chromium PATH]');
+  process.exit(2);
+}
+const base = args.base.replace(/\/$/, '');
+const user = args.user;
+const WAIT = 15000;
+fs.mkdirSync(args.artifacts, { recursive: true });
+
+// --- talking to the server and to the test that controls it ---
+
+async function api(method, p, body, want = 200) {
+  const res = await fetch(base + p, {
+    method,
+    headers: { Authorization: `Bearer ${args['api-key']}`, 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (res.status !== want) throw new Error(`${method} ${p} = ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+function notify(type, title, message, link) {
+  return api('POST', '/api/notifications', { userId: user, type, title, message, ...(link ? { link } : {}) }, 201);
+}
+
+async function connections() {
+  return (await api('GET', '/api/stats')).totalConnections;
+}
+
+// until polls fn until it returns a truthy value, failing after ms with what.
+async function until(what, fn, ms = WAIT) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err.message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function control(cmd) {
+  process.stdout.write(JSON.stringify({ cmd }) + '\n');
+  const { value, done } = await lines.next();
+  if (done || value.trim() !== 'ok') throw new Error(`the controller answered ${JSON.stringify(value)} to ${cmd}`);
+}
+
+// --- checks ---
+
+const checks = [];
+async function check(name, fn) {
+  const start = Date.now();
+  try {
+    await fn();
+    checks.push({ name, ok: true });
+    console.error(`ok   ${name} (${Date.now() - start} ms)`);
+  } catch (err) {
+    checks.push({ name, ok: false, detail: err.message });
+    console.error(`FAIL ${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+let shot = 0;
+async function screenshot(page, name) {
+  shot++;
+  await page.screenshot({ path: path.join(args.artifacts, `${String(shot).padStart(2, '0')}-${name}.png`) });
+}
+
+const connected = (page) => page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT });
+const badge = (page) => page.getAttribute('#badge', 'data-count');
+const toast = (page, id) => page.waitForSelector(`.toast[data-id="${id}"]`, { timeout: WAIT });
+const toastCount = (page, id) => page.locator(`.toast[data-id="${id}"]`).count();
+
+async function waitBadge(page, n) {
+  await page.waitForSelector(`#badge[data-count="${n}"]`, { state: 'attached', timeout: WAIT });
+}
+
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
+let context;
+const pageErrors = [];
+
+async function main() {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: args.chromium,
+    headless: true,
+    viewport: { width: 1000, height: 720 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // Background tabs must not be throttled: both tabs are live at once.
+      '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
+    ],
+  });
+  const open = async (name) => {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
+    await page.goto(base + '/');
+    return page;
+  };
+
+  let a, b;
+  await check('sign in', async () => {
+    a = await open('tab A');
+    await a.waitForSelector('#signin:not([hidden])', { timeout: WAIT });
+    await screenshot(a, 'sign-in');
+    await a.fill('#user', user);
+    await a.click('#signin-form button[type="submit"]');
+    await connected(a);
+    assert((await a.textContent('#who')) === user, 'the page does not show the user');
+  });
+
+  await check('two tabs share one socket', async () => {
+    b = await open('tab B');
+    await connected(b);
+    await until('one leader', async () => {
+      const roles = [await a.getAttribute('body', 'data-leader'), await b.getAttribute('body', 'data-leader')];
+      return roles.sort().join() === 'false,true';
+    });
+    await until('one connection on the server', async () => (await connections()) === 1);
+    await new Promise((r) => setTimeout(r, 500));
+    assert((await connections()) === 1, 'a second connection appeared');
+  });
+
+  let trip;
+  await check('a notification made through the API is a toast in both tabs', async () => {
+    trip = await notify('trip_update', 'Trip Started', 'Your driver has started the trip', '/#/trips/123');
+    for (const page of [a, b]) {
+      const t = await toast(page, trip.id);
+      assert((await t.textContent()).includes('Trip Started'), 'the toast lacks its title');
+      const action = await t.$('.toast-action');
+      assert(action && (await action.textContent()) === 'View Trip', 'the trip toast has no View Trip action');
+      assert((await action.getAttribute('href')).endsWith('/#/trips/123'), 'the action does not link to the trip');
+      await waitBadge(page, 1);
+    }
+    await screenshot(a, 'toast-tab-a');
+    await screenshot(b, 'toast-tab-b');
+  });
+
+  const others = {};
+  await check('each type has its action', async () => {
+    others.payment = await notify('payment_approved', 'Payment Approved', 'Your payment was approved', '/#/payments/9');
+    others.message = await notify('message_received', 'New Message', 'Sam: on my way', '/#/chat/4');
+    others.plain = await notify('announcement', 'Maintenance tonight', 'No action needed');
+    const want = { payment: 'View Payment', message: 'View Message', plain: null };
+    for (const page of [a, b]) {
+      for (const [k, label] of Object.entries(want)) {
+        const t = await toast(page, others[k].id);
+        const action = await t.$('.toast-action');
+        assert(label === null ? action === null : action && (await action.textContent()) === label, `${k}: want action ${label}`);
+      }
+      await waitBadge(page, 4);
+      assert((await page.locator('#inbox li').count()) === 4, 'the inbox does not list 4 notifications');
+    }
+    await screenshot(b, 'all-types');
+  });
+
+  await check('marking read in one tab clears it in the other', async () => {
+    // Dismiss the toasts first, as a person would: they cover the list's buttons.
+    await b.bringToFront();
+    for (const close of await b.$$('.toast-close')) await close.click();
+    assert((await b.locator('.toast').count()) === 0, 'a dismissed toast stayed');
+    await b.click(`#inbox li[data-id="${trip.id}"] .mark-read`, { timeout: 5000 });
+    await waitBadge(a, 3);
+    await a.waitForSelector(`#inbox li[data-id="${trip.id}"][data-read="true"]`, { timeout: WAIT });
+    await waitBadge(b, 3);
+    // A background tab gets no animation frames, which clicks wait for.
+    await a.bringToFront();
+    await a.click('#read-all');
+    await waitBadge(b, 0);
+    await waitBadge(a, 0);
+    assert(await b.isHidden('#badge'), 'a zero badge is shown');
+    assert((await b.locator('#inbox li[data-read="false"]').count()) === 0, 'tab B still lists unread notifications');
+    await screenshot(b, 'read-in-other-tab');
+  });
+
+  await check('the test notification button', async () => {
+    await a.bringToFront();
+    await a.selectOption('#sample-type', 'message_received');
+    await a.click('#send');
+    for (const page of [a, b]) {
+      await page.waitForSelector('.toast[data-type="message_received"] >> text=Are you on your way', { timeout: WAIT });
+      await waitBadge(page, 1);
+    }
+  });
+
+  await check('the indicator turns to disconnected when the server stops', async () => {
+    await control('stop');
+    for (const page of [a, b]) {
+      await page.waitForSelector('#status[data-state="disconnected"]', { timeout: WAIT });
+      const label = await page.textContent('#status .status-label');
+      assert(label === 'Disconnected', `label ${label}`);
+      const colour = await page.$eval('#status', (el) => getComputedStyle(el).backgroundColor);
+      assert(colour === 'rgb(239, 68, 68)', `disconnected colour ${colour}, want red-500`);
+    }
+    await screenshot(a, 'server-down');
+  });
+
+  let missed;
+  await check('after a restart the indicator turns back and what was missed appears', async () => {
+    // The browser is offline while the server comes back and the two are
+    // created, so they can only come with the resume; back online, the
+    // client reconnects at once instead of waiting out its backoff.
+    await context.setOffline(true);
+    await control('start');
+    missed = [
+      await notify('message_received', 'While you were away', 'First one', '/#/chat/1'),
+      await notify('announcement', 'Also while away', 'Second one'),
+    ];
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const page of [a, b]) {
+      assert((await page.getAttribute('#status', 'data-state')) !== 'connected', 'connected while offline');
+    }
+    await context.setOffline(false);
+    for (const page of [a, b]) {
+      await page.waitForSelector('#status[data-state="connected"]', { timeout: 45000 });
+      const colour = await page.$eval('#status', (el) => getComputedStyle(el).backgroundColor);
+      assert(colour === 'rgb(34, 197, 94)', `connected colour ${colour}, want green-500`);
+      for (const n of missed) {
+        await toast(page, n.id);
+        await page.waitForSelector(`#inbox li[data-id="${n.id}"]`, { timeout: WAIT });
+      }
+      await waitBadge(page, 3);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const page of [a, b]) {
+      for (const n of missed) {
+        assert((await toastCount(page, n.id)) === 1, `notification ${n.id} shown twice`);
+        const replayed = await page.getAttribute(`.toast[data-id="${n.id}"]`, 'data-replayed');
+        assert(replayed === 'true', `notification ${n.id} did not come with the resume`);
+      }
+    }
+    assert((await connections()) === 1, 'more than one connection after the restart');
+    await screenshot(a, 'reconnected');
+  });
+
+  await check('the other tab takes the socket over when the leading tab closes', async () => {
+    const leader = (await a.getAttribute('body', 'data-leader')) === 'true' ? a : b;
+    const follower = leader === a ? b : a;
+    await leader.close();
+    await follower.waitForSelector('body[data-leader="true"]', { timeout: WAIT });
+    await connected(follower);
+    await until('one connection on the server', async () => (await connections()) === 1);
+    const n = await notify('trip_update', 'Driver arriving', 'Your driver is 2 minutes away', '/#/trips/123');
+    await toast(follower, n.id);
+    await waitBadge(follower, 4);
+    await screenshot(follower, 'after-failover');
+  });
+
+  await check('no script errors on the page', async () => {
+    assert(pageErrors.length === 0, pageErrors.join('; '));
+  });
+}
+
+let ok = false;
+const timer = setTimeout(() => {
+  console.error('e2e: overall timeout');
+  finish();
+}, 170000);
+try {
+  await main();
+  ok = true;
+} catch {
+  // recorded in checks
+}
+await finish();
+
+async function finish() {
+  clearTimeout(timer);
+  try {
+    await context?.close();
+  } catch {
+    // the browser is gone already
+  }
+  fs.rmSync(profile, { recursive: true, force: true });
+  process.stdout.write(JSON.stringify({ ok: ok && checks.every((c) => c.ok), checks }) + '\n');
+  process.exit(ok ? 0 : 1);
+}
