@@ -99,7 +99,7 @@ func startHerald(t *testing.T, env map[string]string) *heraldProc {
 
 // run starts the process and waits until it serves /healthz.
 func (h *heraldProc) run() error {
-	cmd := exec.Command(heraldBin)
+	cmd := exec.Command(heraldBin(h.t))
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PORT=" + strconv.Itoa(h.port)}, h.env...)
 	cmd.Stdout, cmd.Stderr = h.logs, h.logs
 	if err := cmd.Start(); err != nil {

@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,36 +14,50 @@ import (
 	"github.com/heraldhq/herald/internal/redistest"
 )
 
-// heraldBin is the herald binary the tests run as a real server, built by
-// TestMain (with the race detector when the tests have it).
-var heraldBin string
+var (
+	binDir   string
+	buildBin sync.Once
+	binPath  string
+	binErr   error
+)
+
+// heraldBin returns the herald binary the tests run as a real server,
+// building it on first use (with the race detector when the tests have it),
+// so that the tests which need no server run without it.
+func heraldBin(t *testing.T) string {
+	t.Helper()
+	buildBin.Do(func() {
+		binPath = filepath.Join(binDir, "herald")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, "github.com/heraldhq/herald/cmd/herald")...).CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("building herald: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "herald-client-test-")
-	if err != nil {
+	var err error
+	if binDir, err = os.MkdirTemp("", "herald-client-test-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	heraldBin = filepath.Join(dir, "herald")
-	args := []string{"build", "-o", heraldBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "github.com/heraldhq/herald/cmd/herald")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building herald:", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	code := m.Run()
 	redistest.Stop()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
 	}
-	os.RemoveAll(dir)
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
