@@ -10,6 +10,8 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+# The browser test drives Debian's Chromium; no browser is ever downloaded.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: please install: ${missing[*]} (or run as root)" >&2
@@ -25,6 +27,13 @@ id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres 2>/dev
 
 if [ -f e2e/package.json ]; then
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The TypeScript browser client: its packages (playwright-core for the browser
+# test), then its unit tests against a real herald, which they build.
+if [ -f web/package.json ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  echo "test.sh: web (TypeScript client)"
+  (cd web && npm test)
 fi
 
 echo "test.sh: gofmt"
