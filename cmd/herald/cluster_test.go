@@ -265,13 +265,14 @@ func TestClusterThreeNodes(t *testing.T) {
 
 	cn := &clusterNodes{t: t, procs: make([]*proc, 3), srv: make([]*server, 3), dead: make([]atomic.Bool, 3), redis: rc,
 		env: map[string]string{
-			"HERALD_ENV":              "production",
-			"JWT_SECRET":              testSecret,
-			"HERALD_API_KEY":          testAPIKey,
-			"DATABASE_URL":            dbURL,
-			"REDIS_URL":               redisURL,
-			"HERALD_REDIS_PREFIX":     "herald:",
-			"HERALD_SHUTDOWN_TIMEOUT": "2s",
+			"HERALD_ENV":                  "production",
+			"JWT_SECRET":                  testSecret,
+			"HERALD_API_KEY":              testAPIKey,
+			"DATABASE_URL":                dbURL,
+			"REDIS_URL":                   redisURL,
+			"HERALD_REDIS_PREFIX":         "herald:",
+			"HERALD_SHUTDOWN_TIMEOUT":     "2s",
+			"WS_MAX_CONNECTIONS_PER_USER": "3",
 		}}
 	for i := range 3 {
 		cn.start(i)
@@ -326,6 +327,16 @@ func TestClusterThreeNodes(t *testing.T) {
 		if !sameSet(other, want) {
 			t.Fatalf("%s received %v, want each of %v once", c.user, other, want)
 		}
+	}
+
+	// The per-user cap holds across nodes: a fourth connection is refused on
+	// a node where the user has only one.
+	for i := range 3 {
+		cn.srv[i].connect("capped")
+	}
+	refused := dial(t, cn.srv[0].wsURL("capped", token(t, testSecret, "capped")))
+	if code, reason, _ := refused.closeStatus(); code != 1013 || reason != "Per-user connection limit reached" {
+		t.Fatalf("4th connection of one user across nodes: close %d %q, want 1013 Per-user connection limit reached", code, reason)
 	}
 
 	// Phase 2: a stream of notifications, two producers over disjoint
