@@ -97,8 +97,17 @@ func TestPageAndAssets(t *testing.T) {
 		t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "connect-src 'self'") {
+	host := strings.TrimPrefix(e.srv.URL, "http://")
+	if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "connect-src 'self' ws://"+host+" wss://"+host+";") {
 		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+	// A Host that could smuggle a directive is left out of the policy.
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Host = "evil; script-src *"
+	rec := httptest.NewRecorder()
+	demo.New(demo.Config{}).ServeHTTP(rec, req)
+	if got := rec.Header().Get("Content-Security-Policy"); rec.Code != 200 || strings.Contains(got, "evil") || !strings.Contains(got, "connect-src 'self';") {
+		t.Errorf("policy for a hostile Host: %d %q", rec.Code, got)
 	}
 	if !strings.Contains(body, `aria-live="polite"`) || !strings.Contains(body, `id="status"`) {
 		t.Error("the page lacks its status indicator or its live toast region")
