@@ -31,7 +31,7 @@ var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 // Bounds on the parameters a stored hash may name, so that a corrupt or
 // hostile row cannot make a login allocate gigabytes.
 const (
-	maxMemory  = 1 << 20 // 1 GiB
+	maxMemory  = 256 << 10 // KiB: 256 MiB
 	maxTime    = 16
 	saltLen    = 16
 	keyLen     = 32
