@@ -135,7 +135,8 @@ func (c *Client) start(ctx context.Context, retry bool) error {
 
 // Disconnect closes the connection normally (1000) and stops reconnecting.
 // It returns once the connection loop has ended; the disconnected event
-// may be handled just after. It may be called from an event handler.
+// may be handled just after (see Drain). It may be called from an event
+// handler.
 func (c *Client) Disconnect() {
 	c.mu.Lock()
 	cancel, done := c.cancel, c.done
@@ -152,6 +153,18 @@ func (c *Client) Disconnect() {
 		s.closeNormally()
 	}
 	<-done
+}
+
+// Drain waits until every event emitted so far has been handled, or ctx
+// ends: after Disconnect, it is how a program knows its handlers are done.
+// It must not be called from a handler, which would wait for itself.
+func (c *Client) Drain(ctx context.Context) error {
+	select {
+	case <-c.ev.wait():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Send writes v to the server as one JSON text message: a []byte,

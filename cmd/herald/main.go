@@ -45,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tokenCmd(args, getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args, getenv, stdout, stderr)
+	case "send":
+		return sendCmd(ctx, args, getenv, stdout, stderr)
+	case "tail":
+		return tailCmd(ctx, args, getenv, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return nil
@@ -61,6 +65,10 @@ Usage:
   herald token --user ID [--ttl]  print a connection token signed with JWT_SECRET
   herald user add|remove|disable|enable|list
                                   manage the accounts of /auth/login (herald user for help)
+  herald send --user ID --title T [--message M] [--type] [--link] [--url] [--api-key]
+                                  create a notification through the server API
+  herald tail --user ID [--url] [--token|--jwt-secret] [--since SEQ]
+                                  print what a user's socket receives, one JSON line each
   herald help                     this text
 
 Settings (flag, environment variable, default). Flags win over the environment,
