@@ -40,10 +40,14 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.planned, m.attempts, m.duration}
 }
 
-// observe counts one attempt over n deliveries (a digest has several).
-func (m *Metrics) observe(c herald.Channel, st herald.DeliveryStatus, n int, took time.Duration) {
-	m.attempts.WithLabelValues(string(c), string(st)).Add(float64(n))
-	m.duration.WithLabelValues(string(c)).Observe(took.Seconds())
+// count counts the outcome of one delivery's attempt.
+func (m *Metrics) count(c herald.Channel, st herald.DeliveryStatus) {
+	m.attempts.WithLabelValues(string(c), string(st)).Inc()
+}
+
+// took records how long one send took (a digest is one send).
+func (m *Metrics) took(c herald.Channel, d time.Duration) {
+	m.duration.WithLabelValues(string(c)).Observe(d.Seconds())
 }
 
 func (m *Metrics) plan(ds []*herald.Delivery) {

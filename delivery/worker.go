@@ -63,7 +63,7 @@ func (s *Service) deliver(ctx context.Context, ds ...*herald.Delivery) {
 			s.log.Warn("delivery: cannot remove an expired push subscription", "user", lead.UserID, "err", err)
 		}
 	}
-	s.metrics.observe(lead.Channel, o.result.Status, len(ds), time.Since(start))
+	s.metrics.took(lead.Channel, time.Since(start))
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	for _, d := range ds {
@@ -71,6 +71,7 @@ func (s *Service) deliver(ctx context.Context, ds ...*herald.Delivery) {
 		if r.Status == herald.DeliveryFailed && d.Attempts >= s.cfg.MaxAttempts {
 			r.Status = herald.DeliveryDead
 		}
+		s.metrics.count(d.Channel, r.Status)
 		err := s.store.FinishDelivery(fctx, d.ID, d.Attempts, r)
 		switch {
 		case err == nil:
