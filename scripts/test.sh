@@ -28,6 +28,11 @@ id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres 2>/dev
 if [ -f e2e/package.json ]; then
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# Artillery, for the load-test scenario the suite runs once in its smoke
+# environment (loadtest/.npmrc keeps Playwright from fetching a browser).
+if [ -f loadtest/package.json ]; then
+  (cd loadtest && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # The TypeScript browser client: its packages (playwright-core for the browser
 # test), then its unit tests against a real herald, which they build.
 if [ -f web/package.json ]; then
