@@ -87,10 +87,10 @@ func TestClusterStats(t *testing.T) {
 	}
 	var total herald.Stats
 	var rows []redis.NodeStats
-	waitUntil(t, 5*time.Second, "three nodes in the stats", func() bool {
+	waitUntil(t, 5*time.Second, "three nodes' heartbeats in the stats", func() bool {
 		var err error
 		total, rows, err = a.Stats(context.Background())
-		return err == nil && len(rows) == 3
+		return err == nil && len(rows) == 3 && total.TotalConnections == 8
 	})
 	if got := nodeNames(rows); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("rows for %v", got)

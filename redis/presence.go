@@ -15,8 +15,13 @@ import (
 // of dead nodes are dropped on the way. It returns the user's new total, or
 // -1 when refused.
 //
+// The node's own heartbeat key is created if missing (a node admits before
+// its first heartbeat lands), so that other nodes do not take its counts for
+// a dead node's.
+//
 // KEYS: presence hash, the node's user set, the online set.
-// ARGV: node id, limit (0: none), user id, node key prefix.
+// ARGV: node id, limit (0: none), user id, node key prefix, heartbeat TTL in
+// milliseconds, the set of node ids.
 var admitScript = goredis.NewScript(`
 local fields = redis.call('HGETALL', KEYS[1])
 local total = 0
@@ -32,6 +37,8 @@ local limit = tonumber(ARGV[2])
 if limit > 0 and total >= limit then
   return -1
 end
+redis.call('SET', ARGV[4] .. ARGV[1], '{}', 'PX', ARGV[5], 'NX')
+redis.call('SADD', ARGV[6], ARGV[1])
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[3])
@@ -82,7 +89,7 @@ func (c *Cluster) Admit(ctx context.Context, user string) error {
 		tctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 		total, err := admitScript.Run(tctx, c.client, c.userKeys(c.cfg.NodeID, user),
-			c.cfg.NodeID, c.cfg.MaxPerUser, user, c.k.node("")).Int()
+			c.cfg.NodeID, c.cfg.MaxPerUser, user, c.k.node(""), (3 * c.cfg.HeartbeatInterval).Milliseconds(), c.k.nodes()).Int()
 		switch {
 		case err == nil && total < 0:
 			c.m.admission.WithLabelValues("refused").Inc()
