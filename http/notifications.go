@@ -25,6 +25,7 @@ type notificationInput struct {
 	Link           string          `json:"link"`
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey string          `json:"idempotencyKey"`
+	Critical       bool            `json:"critical"` // skip quiet hours and the digest
 }
 
 // createInput is the body of POST /api/notifications: one notification, or a
@@ -49,6 +50,7 @@ func (in *notificationInput) notification() (*herald.Notification, error) {
 		Message:        in.Message,
 		Link:           in.Link,
 		IdempotencyKey: in.IdempotencyKey,
+		Critical:       in.Critical,
 	}
 	if in.ID != "" {
 		if err := checkNotificationID("id", in.ID); err != nil {

@@ -77,6 +77,17 @@ type Config struct {
 	// Verifier checks users' tokens on the inbox routes, and access tokens
 	// (herald.TokenAccess), which the server API takes as it takes the API key.
 	Verifier herald.TokenVerifier
+	// Preferences serves delivery preferences and push subscriptions:
+	// GET/PUT/PATCH /api/users/{userId}/preferences for backends and, with
+	// Verifier, /api/preferences and /api/push/... for users (preferences.go).
+	Preferences herald.PreferenceStore
+	// Deliveries serves the outbox's delivery status: GET
+	// /api/users/{userId}/deliveries for backends and, with Verifier,
+	// /api/deliveries and /api/notifications/{id}/deliveries for users.
+	Deliveries herald.DeliveryStore
+	// VAPIDPublicKey is the web push key browsers subscribe with, served at
+	// GET /api/push/key (with Preferences and Verifier).
+	VAPIDPublicKey string
 	// Sessions is the credential login (POST /auth/login, /auth/refresh and
 	// /auth/logout).
 	Sessions herald.Authenticator
@@ -220,6 +231,32 @@ func (s *Server) routes() {
 		s.api.HandleFunc("POST /api/notifications/read-all", s.user(s.handleMarkAllRead))
 		s.api.HandleFunc("POST /api/notifications/{id}/read", s.user(s.handleMarkRead))
 		s.api.HandleFunc("DELETE /api/notifications/{id}", s.user(s.handleDeleteNotification))
+	}
+	s.deliveryRoutes()
+}
+
+// deliveryRoutes mounts the preference and delivery routes.
+func (s *Server) deliveryRoutes() {
+	if s.cfg.Preferences != nil {
+		s.api.HandleFunc("GET /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.getPreferences)))
+		s.api.HandleFunc("PUT /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.putPreferences)))
+		s.api.HandleFunc("PATCH /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.patchPreferences)))
+		if s.cfg.Verifier != nil {
+			s.api.HandleFunc("GET /api/preferences", s.user(s.ownPreferences(s.getPreferences)))
+			s.api.HandleFunc("PUT /api/preferences", s.user(s.ownPreferences(s.putPreferences)))
+			s.api.HandleFunc("PATCH /api/preferences", s.user(s.ownPreferences(s.patchPreferences)))
+			s.api.HandleFunc("GET /api/push/key", s.user(s.handlePushKey))
+			s.api.HandleFunc("GET /api/push/subscriptions", s.user(s.handleListPushSubscriptions))
+			s.api.HandleFunc("POST /api/push/subscriptions", s.user(s.handleCreatePushSubscription))
+			s.api.HandleFunc("DELETE /api/push/subscriptions/{id}", s.user(s.handleDeletePushSubscription))
+		}
+	}
+	if s.cfg.Deliveries != nil {
+		s.api.HandleFunc("GET /api/users/{userId}/deliveries", s.backend(s.handleUserDeliveries))
+		if s.cfg.Verifier != nil {
+			s.api.HandleFunc("GET /api/deliveries", s.user(s.handleOwnDeliveries))
+			s.api.HandleFunc("GET /api/notifications/{id}/deliveries", s.user(s.handleNotificationDeliveries))
+		}
 	}
 }
 
