@@ -37,3 +37,10 @@ type Stats struct {
 	ChannelCounts    map[string]int `json:"channelCounts"`
 	Timestamp        time.Time      `json:"timestamp"`
 }
+
+// NodeStats is one node's row in a cluster's figures: its id and the Stats
+// of its last heartbeat.
+type NodeStats struct {
+	Node string `json:"node"`
+	Stats
+}

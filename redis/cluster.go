@@ -292,23 +292,17 @@ func (c *Cluster) leave(ctx context.Context) {
 	}
 }
 
-// NodeStats is one node's row of the cluster's figures.
-type NodeStats struct {
-	Node string `json:"node"`
-	herald.Stats
-}
-
 // Stats returns the cluster's figures and one row per live node, sorted by
 // node id. TotalUsers counts distinct users across nodes; the other totals
 // are sums of the nodes' last heartbeats.
-func (c *Cluster) Stats(ctx context.Context) (herald.Stats, []NodeStats, error) {
+func (c *Cluster) Stats(ctx context.Context) (herald.Stats, []herald.NodeStats, error) {
 	total := herald.Stats{ChannelCounts: map[string]int{}, Timestamp: c.cfg.Now().UTC()}
 	ids, err := c.client.SMembers(ctx, c.k.nodes()).Result()
 	if err != nil {
 		return total, nil, unavailable(err)
 	}
 	slices.Sort(ids)
-	var rows []NodeStats
+	var rows []herald.NodeStats
 	if len(ids) > 0 {
 		names := make([]string, len(ids))
 		for i, id := range ids {
@@ -327,7 +321,7 @@ func (c *Cluster) Stats(ctx context.Context) (herald.Stats, []NodeStats, error) 
 			if err := json.Unmarshal([]byte(s), &st); err != nil {
 				continue
 			}
-			rows = append(rows, NodeStats{Node: ids[i], Stats: st})
+			rows = append(rows, herald.NodeStats{Node: ids[i], Stats: st})
 			total.TotalConnections += st.TotalConnections
 			for ch, n := range st.ChannelCounts {
 				total.ChannelCounts[ch] += n

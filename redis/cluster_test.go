@@ -61,7 +61,7 @@ func (tc *testCluster) kill() {
 	tc.stop()
 }
 
-func nodeNames(rows []redis.NodeStats) []string {
+func nodeNames(rows []herald.NodeStats) []string {
 	var out []string
 	for _, r := range rows {
 		out = append(out, r.Node)
@@ -86,7 +86,7 @@ func TestClusterStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	var total herald.Stats
-	var rows []redis.NodeStats
+	var rows []herald.NodeStats
 	waitUntil(t, 5*time.Second, "three nodes' heartbeats in the stats", func() bool {
 		var err error
 		total, rows, err = a.Stats(context.Background())

@@ -201,7 +201,7 @@ func (a *app) startCluster(ctx context.Context) (wait func()) {
 // clusterStats returns the cluster's totals and one row per live node, or,
 // on a single node, this node's figures as the totals and no rows. It is what
 // GET /api/stats reports.
-func (a *app) clusterStats(ctx context.Context) (herald.Stats, []redis.NodeStats, error) {
+func (a *app) clusterStats(ctx context.Context) (herald.Stats, []herald.NodeStats, error) {
 	if a.cluster == nil {
 		return a.hub.Stats(), nil, nil
 	}
