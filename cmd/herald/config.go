@@ -22,6 +22,9 @@ type setting struct {
 var settings = []setting{
 	{"PORT", "port", "3007", "TCP port for HTTP and WebSocket (0: any free port)"},
 	{"HERALD_HOST", "host", "", "address to listen on (empty: all interfaces)"},
+	{"TLS_CERT_FILE", "tls-cert", "", "PEM certificate chain, leaf first: serve https and wss on PORT (TLS 1.2 or later) instead of plain HTTP; reloaded on SIGHUP and when the file changes"},
+	{"TLS_KEY_FILE", "tls-key", "", "PEM private key of TLS_CERT_FILE (required with it)"},
+	{"TLS_RELOAD_INTERVAL", "tls-reload-interval", "10s", "how often the certificate and key files are checked for a change (0: reload on SIGHUP only)"},
 	{"HERALD_ENV", "env", "development", "development or production; production refuses to start without JWT_SECRET and HERALD_API_KEY"},
 	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for connection tokens (development mode generates one)"},
 	{"JWT_LEEWAY", "jwt-leeway", "5s", "clock skew allowed on exp and nbf"},
@@ -238,6 +241,9 @@ func (c config) validate() error {
 		return fmt.Errorf("JWT_SECRET must be at least 32 bytes in production")
 	}
 	if err := c.validateAuth(); err != nil {
+		return err
+	}
+	if err := c.validateTLS(); err != nil {
 		return err
 	}
 	return c.validateCluster()

@@ -40,8 +40,9 @@ type app struct {
 	api    *apihttp.Server
 	ln     net.Listener
 
-	cluster *clusterNode // nil on a single node (no REDIS_URL); see cluster.go
-	auth    *authParts   // token verification and credential login; see auth.go
+	cluster *clusterNode    // nil on a single node (no REDIS_URL); see cluster.go
+	auth    *authParts      // token verification and credential login; see auth.go
+	tlsTerm *tlsTermination // nil for plain HTTP (no TLS_CERT_FILE); see tls.go
 }
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -142,6 +143,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	regr.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_users", Help: "Distinct users connected to this node."},
 		func() float64 { _, u := a.hub.Counts(); return float64(u) }))
 
+	tlsConf, err := a.wireTLS(regr)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+
 	a.ws = ws.New(ws.Config{
 		Hub:               a.wsHub(),
 		Verifier:          verifier,
@@ -177,6 +184,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Ready:     a.ready,
 		Logger:    log,
+		TLS:       tlsConf,
 
 		TokenTTL:    cfg.dur("CONNECTION_TOKEN_TTL"),
 		MaxTokenTTL: cfg.dur("CONNECTION_TOKEN_MAX_TTL"),
@@ -202,7 +210,7 @@ func (a *app) ready(ctx context.Context) error {
 // run serves until ctx ends, then shuts down gracefully: the listener stops,
 // every socket gets 1001 after what is queued for it, and the store closes.
 func (a *app) run(ctx context.Context) error {
-	a.log.Info("herald listening", "addr", a.api.Addr(), "ws", "ws://"+a.api.Addr()+"/ws")
+	a.log.Info("herald listening", "addr", a.api.Addr(), "ws", a.wsScheme()+"://"+a.api.Addr()+"/ws")
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 4)
@@ -211,6 +219,7 @@ func (a *app) run(ctx context.Context) error {
 	go func() { errc <- a.ws.Run(runCtx) }()
 	go func() { errc <- a.broker.Run(runCtx) }()
 	waitCluster := a.startCluster(runCtx)
+	waitTLS := a.startTLS(runCtx)
 
 	var err error
 	select {
@@ -228,6 +237,7 @@ func (a *app) run(ctx context.Context) error {
 	<-apiDone // in-flight API requests finish before the store closes
 	cancel()
 	waitCluster()
+	waitTLS()
 	if cerr := a.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
