@@ -57,3 +57,18 @@ func TestDefaultParams(t *testing.T) {
 		t.Error("no match")
 	}
 }
+
+// BenchmarkCheckPasswordDefault measures what every login pays with the
+// default argon2id costs (and what an unknown username pays for the dummy).
+func BenchmarkCheckPasswordDefault(b *testing.B) {
+	h, err := auth.HashPassword("correct horse battery", auth.Params{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !auth.CheckPassword(h, "correct horse battery") {
+			b.Fatal("no match")
+		}
+	}
+}
