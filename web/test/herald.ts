@@ -18,18 +18,26 @@ export const API_KEY = 'herald-web-test-api-key';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-let built: string | undefined;
+// built is the binary, or the error of the one build attempt, so a broken
+// build fails every test with its message instead of being retried by each.
+let built: { bin: string } | { err: Error } | undefined;
 
 /** heraldBinary returns HERALD_BIN, or builds cmd/herald once per test file. */
 export function heraldBinary(): string {
   if (process.env.HERALD_BIN) return process.env.HERALD_BIN;
-  if (built) return built;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-web-bin-'));
-  const bin = path.join(dir, 'herald');
-  execFileSync('go', ['build', '-o', bin, './cmd/herald'], { cwd: repo, stdio: ['ignore', 'inherit', 'inherit'] });
-  built = bin;
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  return bin;
+  if (!built) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-web-bin-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const bin = path.join(dir, 'herald');
+    try {
+      execFileSync('go', ['build', '-o', bin, './cmd/herald'], { cwd: repo, stdio: ['ignore', 'inherit', 'inherit'] });
+      built = { bin };
+    } catch (err) {
+      built = { err: new Error(`building herald failed: ${(err as Error).message}`) };
+    }
+  }
+  if ('err' in built) throw built.err;
+  return built.bin;
 }
 
 /** freePort returns a loopback TCP port that was free a moment ago. */
