@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return sendCmd(ctx, args, getenv, stdout, stderr)
 	case "tail":
 		return tailCmd(ctx, args, getenv, stdout, stderr)
+	case "vapid":
+		return vapidCmd(args, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return nil
@@ -69,6 +71,7 @@ Usage:
                                   create a notification through the server API
   herald tail --user ID [--url] [--token|--jwt-secret] [--since SEQ]
                                   print what a user's socket receives, one JSON line each
+  herald vapid                    print a new web push key pair (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY)
   herald help                     this text
 
 Settings (flag, environment variable, default). Flags win over the environment,

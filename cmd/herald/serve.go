@@ -43,6 +43,8 @@ type app struct {
 	cluster *clusterNode    // nil on a single node (no REDIS_URL); see cluster.go
 	auth    *authParts      // token verification and credential login; see auth.go
 	tlsTerm *tlsTermination // nil for plain HTTP (no TLS_CERT_FILE); see tls.go
+
+	delivery *deliveryParts // outbox, preferences and channel senders; see delivery.go
 }
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -108,7 +110,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.store.Close()
 		return nil, err
 	}
-	ib, err := inbox.New(inbox.Config{Store: a.store, Publisher: a.broker, Logger: log})
+	ib, err := a.newInbox(inbox.Config{Store: a.store, Publisher: a.broker, Logger: log}) // plans deliveries; see delivery.go
 	if err != nil {
 		a.store.Close()
 		return nil, err
@@ -138,6 +140,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	regr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	wsMetrics := ws.NewMetrics()
 	regr.MustRegister(wsMetrics.Collectors()...)
+	a.registerDelivery(regr)
 	regr.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_connections", Help: "Live WebSocket connections on this node."},
 		func() float64 { c, _ := a.hub.Counts(); return float64(c) }))
 	regr.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_users", Help: "Distinct users connected to this node."},
@@ -188,6 +191,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 
 		TokenTTL:    cfg.dur("CONNECTION_TOKEN_TTL"),
 		MaxTokenTTL: cfg.dur("CONNECTION_TOKEN_MAX_TTL"),
+
+		Preferences:    a.preferenceStore(), // delivery.go
+		Deliveries:     a.deliveryStore(),
+		VAPIDPublicKey: a.vapidKey(),
 	})
 	a.api.Handle("/ws", a.ws)
 	a.mountDemo(cfg, verifier, ib)
@@ -219,6 +226,7 @@ func (a *app) run(ctx context.Context) error {
 	go func() { errc <- a.ws.Run(runCtx) }()
 	go func() { errc <- a.broker.Run(runCtx) }()
 	waitCluster := a.startCluster(runCtx)
+	waitDelivery := a.startDelivery(runCtx)
 	waitTLS := a.startTLS(runCtx)
 
 	var err error
@@ -237,6 +245,7 @@ func (a *app) run(ctx context.Context) error {
 	<-apiDone // in-flight API requests finish before the store closes
 	cancel()
 	waitCluster()
+	waitDelivery()
 	waitTLS()
 	if cerr := a.store.Close(); cerr != nil && err == nil {
 		err = cerr
