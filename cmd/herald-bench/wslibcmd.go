@@ -38,8 +38,9 @@ answers pings, nothing else; see cmd/herald-bench/wslib) as a separate
 process, opens --conns idle connections to it, and reports at each --at time the
 growth of its RSS per connection, with the Go runtime's stack and heap
 figures. Libraries: gobwas (github.com/gobwas/ws on the raw socket),
-gobwas-http (the same behind net/http, as Herald runs it), gws
-(github.com/lxzan/gws) and coder (github.com/coder/websocket).`)
+gobwas-http (the same behind net/http, as Herald runs it), gobwas-http-go
+(behind net/http, read loop on a fresh goroutine), gws (github.com/lxzan/gws)
+and coder (github.com/coder/websocket).`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

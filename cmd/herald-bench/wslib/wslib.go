@@ -26,10 +26,13 @@ import (
 //   - gobwas-http: the same read loop behind net/http and ws.UpgradeHTTP, the
 //     way Herald's ws package runs it (the handler goroutine becomes the
 //     connection's reader);
+//   - gobwas-http-go: behind net/http too, but the handler starts the read
+//     loop on a new goroutine and returns, so that net/http lets go of the
+//     connection's request, buffers and grown stack;
 //   - gws: github.com/lxzan/gws's own server (gws.NewServer), library defaults;
 //   - coder: github.com/coder/websocket's Accept behind net/http, reading
 //     with Conn.Reader, library defaults.
-var Libraries = []string{"gobwas", "gobwas-http", "gws", "coder"}
+var Libraries = []string{"gobwas", "gobwas-http", "gobwas-http-go", "gws", "coder"}
 
 // Serve accepts connections on ln with lib until ln fails. live counts the
 // connections that are open.
@@ -47,6 +50,19 @@ func Serve(lib string, ln net.Listener, live *atomic.Int64) error {
 			live.Add(1)
 			defer live.Add(-1)
 			gobwasReadLoop(nc)
+		}))
+	case "gobwas-http-go":
+		return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			nc, _, _, err := ws.UpgradeHTTP(r, w)
+			if err != nil {
+				return
+			}
+			live.Add(1)
+			go func() {
+				defer nc.Close()
+				defer live.Add(-1)
+				gobwasReadLoop(nc)
+			}()
 		}))
 	case "gws":
 		return gws.NewServer(&gwsHandler{live: live}, nil).RunListener(ln)
