@@ -189,9 +189,6 @@ func (a *API) ConnectionToken(ctx context.Context, req ConnectionTokenRequest) (
 	if out.Token == "" {
 		return Token{}, &Error{Type: ErrServer, Message: "POST /api/tokens answered without a token"}
 	}
-	t := Token{Value: out.Token, ExpiresAt: out.ExpiresAt, UserID: out.UserID}
-	if t.ExpiresAt.IsZero() && out.ExpiresIn > 0 {
-		t.ExpiresAt = time.Now().Add(time.Duration(out.ExpiresIn) * time.Second)
-	}
-	return t, nil
+	return Token{Value: out.Token, UserID: out.UserID,
+		ExpiresAt: expiryOf(time.Now(), out.ExpiresIn, out.Token, out.ExpiresAt)}, nil
 }

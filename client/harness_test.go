@@ -361,3 +361,50 @@ func (r *recorder) countRaw(typ string) int {
 	defer r.mu.Unlock()
 	return r.countRawLocked(typ)
 }
+
+// herald runs a herald subcommand (such as user add) against the server's
+// settings and database, failing the test if it fails.
+func (h *heraldProc) herald(extraEnv []string, args ...string) string {
+	h.t.Helper()
+	cmd := exec.Command(heraldBin(h.t), args...)
+	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "PORT=" + strconv.Itoa(h.port)}, h.env...), extraEnv...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		h.t.Fatalf("herald %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// addUser creates a login account whose tokens are for userID.
+func (h *heraldProc) addUser(username, userID, password string) {
+	h.t.Helper()
+	h.herald([]string{"HERALD_PASSWORD=" + password}, "user", "add", "--user-id", userID, username)
+}
+
+// countingTransport counts the requests it carries by method and path, so
+// a test can tell a login from a refresh from a cache hit.
+type countingTransport struct {
+	base *http.Transport
+
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func newCounting(t *testing.T) (*countingTransport, *http.Client) {
+	ct := &countingTransport{base: &http.Transport{}, counts: map[string]int{}}
+	t.Cleanup(ct.base.CloseIdleConnections)
+	return ct, &http.Client{Transport: ct, Timeout: 10 * time.Second}
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.counts[r.Method+" "+r.URL.Path]++
+	c.mu.Unlock()
+	return c.base.RoundTrip(r)
+}
+
+func (c *countingTransport) count(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key]
+}

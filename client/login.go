@@ -161,20 +161,32 @@ func (s *LoginTokenSource) keep(ctx context.Context, p tokenPair) (Token, error)
 		return Token{}, &Error{Type: ErrServer, Message: "the server answered without an access token"}
 	}
 	now := s.cfg.Now()
-	life := time.Duration(p.ExpiresIn) * time.Second
-	access := Token{Value: p.AccessToken, UserID: p.UserID}
-	if life > 0 {
-		access.ExpiresAt = now.Add(life)
-	} else {
-		access = TokenFromJWT(p.AccessToken)
-		access.UserID = p.UserID
-		life = access.ExpiresAt.Sub(now)
+	access := Token{Value: p.AccessToken, UserID: p.UserID,
+		ExpiresAt: expiryOf(now, p.ExpiresIn, p.AccessToken, time.Time{})}
+	if access.UserID == "" {
+		access.UserID = TokenFromJWT(p.AccessToken).UserID
 	}
-	s.store.put(ctx, s.accessKey, access, s.cfg.AccessLifetime.of(life, DefaultAccessFraction))
+	if !access.ExpiresAt.IsZero() {
+		life := time.Duration(p.ExpiresIn) * time.Second
+		if life <= 0 {
+			life = access.ExpiresAt.Sub(now)
+		}
+		// The cache keeps it for a part of the lifetime the server gave,
+		// and never past its estimated expiry.
+		ttl := min(s.cfg.AccessLifetime.of(life, DefaultAccessFraction), access.ExpiresAt.Sub(now))
+		s.store.put(ctx, s.accessKey, access, ttl)
+	}
 	if p.RefreshToken != "" {
+		rexp := expiryOf(now, p.RefreshExpiresIn, p.RefreshToken, time.Time{})
 		rlife := time.Duration(p.RefreshExpiresIn) * time.Second
-		refresh := Token{Value: p.RefreshToken, ExpiresAt: now.Add(rlife), UserID: p.UserID}
-		s.store.put(ctx, s.refreshKey, refresh, s.cfg.RefreshLifetime.of(rlife, DefaultRefreshFraction))
+		if rlife <= 0 {
+			rlife = rexp.Sub(now)
+		}
+		refresh := Token{Value: p.RefreshToken, ExpiresAt: rexp, UserID: access.UserID}
+		if !rexp.IsZero() {
+			ttl := min(s.cfg.RefreshLifetime.of(rlife, DefaultRefreshFraction), rexp.Sub(now))
+			s.store.put(ctx, s.refreshKey, refresh, ttl)
+		}
 	}
 	return access, nil
 }

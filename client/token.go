@@ -77,3 +77,18 @@ func TokenFromJWT(value string) Token {
 	}
 	return t
 }
+
+// expiryOf estimates when a token the server just issued expires, on the
+// local clock: expiresIn seconds from now, less a second since JWT times
+// are whole seconds (the server may have rounded its now down). Counting
+// from the local clock keeps clock skew out of it; without expiresIn, the
+// token's own exp or the server's expiresAt is taken as it is.
+func expiryOf(now time.Time, expiresIn int64, value string, serverExp time.Time) time.Time {
+	if expiresIn > 0 {
+		return now.Add(time.Duration(expiresIn)*time.Second - time.Second)
+	}
+	if exp := TokenFromJWT(value).ExpiresAt; !exp.IsZero() {
+		return exp
+	}
+	return serverExp
+}
