@@ -273,6 +273,7 @@ func TestClusterThreeNodes(t *testing.T) {
 			"HERALD_REDIS_PREFIX":         "herald:",
 			"HERALD_SHUTDOWN_TIMEOUT":     "2s",
 			"WS_MAX_CONNECTIONS_PER_USER": "3",
+			"HERALD_EVENTS_STREAM":        "herald:events",
 		}}
 	for i := range 3 {
 		cn.start(i)
@@ -328,6 +329,20 @@ func TestClusterThreeNodes(t *testing.T) {
 			t.Fatalf("%s received %v, want each of %v once", c.user, other, want)
 		}
 	}
+
+	// A domain event queued in the stream is handled by one node, once.
+	ev := `{"id":"evt-1","event":"booking:confirmed","data":{"userId":"u1","vehicleName":"Van","bookingId":1}}`
+	if err := rc.XAdd(context.Background(), &goredis.XAddArgs{Stream: "herald:events", Values: map[string]any{redis.EventField: ev}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the queued event's notification", func() bool {
+		seqs, _ := clients[1].snapshot()
+		return len(seqs) == 1
+	})
+	waitFor(t, 10*time.Second, "the stream entry to be acknowledged", func() bool {
+		p, err := rc.XPending(context.Background(), "herald:events", "herald").Result()
+		return err == nil && p.Count == 0
+	})
 
 	// The per-user cap holds across nodes: a fourth connection is refused on
 	// a node where the user has only one.
