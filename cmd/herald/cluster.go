@@ -101,7 +101,7 @@ func (a *app) wireBroker(hc hub.Config) error {
 	if err != nil {
 		return err
 	}
-	redis.SetClientLogger(a.log)
+	clientLogOnce.Do(func() { redis.SetClientLogger(a.log) }) // a process-wide setting
 	cn := &clusterNode{id: a.cfg.nodeID(), client: client, metrics: redis.NewMetrics()}
 	prefix := a.cfg.str("HERALD_REDIS_PREFIX")
 	// The broker delivers to the hub, made just after it; nothing is
@@ -218,6 +218,8 @@ func (a *app) presence(ctx context.Context, user string) (bool, []string, error)
 	}
 	return a.cluster.facts.Presence(ctx, user)
 }
+
+var clientLogOnce sync.Once
 
 // deliverFunc adapts a function to herald.Deliverer.
 type deliverFunc func(*herald.Message) int
