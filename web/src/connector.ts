@@ -48,10 +48,8 @@ export interface ConnectorOptions {
 
 const OPEN = 1;
 const AUTH_CLOSES = new Set([4001, 4002, 4003]);
+// The error codes that answer a refused in-band refresh.
 const AUTH_ERRORS = new Set(['invalid_token', 'user_mismatch', 'missing_credentials']);
-// What the server says after each message type, so the service can tell
-// answers to an in-band refresh apart from everything else.
-const AUTHENTICATED = 'authenticated';
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -351,7 +349,7 @@ export class Connector {
   private checkAuthAnswer(msg: ServerMessage): void {
     const p = this.pendingAuth;
     if (!p) return;
-    if (msg.type === AUTHENTICATED) {
+    if (msg.type === 'authenticated') {
       this.pendingAuth = null;
       const exp = typeof msg.expiresAt === 'string' ? toMillis(msg.expiresAt) : undefined;
       this.token = { token: p.token.token, expiresAt: exp ?? p.token.expiresAt };

@@ -8,10 +8,8 @@ import { fetchToken, toMillis } from './token.js';
 import { NotificationServiceError, } from './types.js';
 const OPEN = 1;
 const AUTH_CLOSES = new Set([4001, 4002, 4003]);
+// The error codes that answer a refused in-band refresh.
 const AUTH_ERRORS = new Set(['invalid_token', 'user_mismatch', 'missing_credentials']);
-// What the server says after each message type, so the service can tell
-// answers to an in-band refresh apart from everything else.
-const AUTHENTICATED = 'authenticated';
 export class Connector {
     opts;
     hooks;
@@ -320,7 +318,7 @@ export class Connector {
         const p = this.pendingAuth;
         if (!p)
             return;
-        if (msg.type === AUTHENTICATED) {
+        if (msg.type === 'authenticated') {
             this.pendingAuth = null;
             const exp = typeof msg.expiresAt === 'string' ? toMillis(msg.expiresAt) : undefined;
             this.token = { token: p.token.token, expiresAt: exp ?? p.token.expiresAt };
