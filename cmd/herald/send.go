@@ -43,7 +43,7 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 	case *apiKey == "":
 		return errors.New("send needs the server's API key: --api-key or HERALD_API_KEY")
 	}
-	base, err := httpURL(*server)
+	base, err := serverHTTPURL(*server)
 	if err != nil {
 		return err
 	}
@@ -80,9 +80,9 @@ func envOr(getenv func(string) string, k, def string) string {
 	return def
 }
 
-// httpURL turns a server URL given as http(s)://host[:port] or
+// serverHTTPURL turns a server URL given as http(s)://host[:port] or
 // ws(s)://host[:port]/ws into the HTTP API's base URL.
-func httpURL(s string) (string, error) {
+func serverHTTPURL(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("invalid server URL %q: want http://host:port", s)
@@ -101,9 +101,9 @@ func httpURL(s string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
-// wsURL turns a server URL into its WebSocket endpoint, ws(s)://host/ws.
-func wsURL(s string) (string, error) {
-	base, err := httpURL(s)
+// serverWSURL turns a server URL into its WebSocket endpoint, ws(s)://host/ws.
+func serverWSURL(s string) (string, error) {
+	base, err := serverHTTPURL(s)
 	if err != nil {
 		return "", err
 	}

@@ -33,7 +33,7 @@ func tailCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if fs.NArg() > 0 {
 		return fmt.Errorf("tail takes flags only, got %q", fs.Arg(0))
 	}
-	endpoint, err := wsURL(*server)
+	endpoint, err := serverWSURL(*server)
 	if err != nil {
 		return err
 	}
