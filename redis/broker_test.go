@@ -42,7 +42,7 @@ func TestMemoryBrokerSuite(t *testing.T) {
 			nd.broker = memory.NewBroker(nd.seen)
 			return []*suiteNode{nd}
 		},
-		settle: func(*testing.T, []*suiteNode) {},
+		settle: func(testing.TB, []*suiteNode) {},
 	})
 }
 
@@ -73,7 +73,7 @@ type redisNode struct {
 
 // startNode runs a Redis broker for a new hub and waits until it is up.
 // tune, when not nil, adjusts the broker's config.
-func startNode(t *testing.T, db *redistest.DB, id string, tune func(*redis.BrokerConfig)) (*suiteNode, *redisNode) {
+func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.BrokerConfig)) (*suiteNode, *redisNode) {
 	t.Helper()
 	rn := &redisNode{suiteNode: &suiteNode{}}
 	cfg := redis.BrokerConfig{
@@ -114,7 +114,7 @@ func startNode(t *testing.T, db *redistest.DB, id string, tune func(*redis.Broke
 	return rn.suiteNode, rn
 }
 
-func newClient(t *testing.T, url string) *goredis.Client {
+func newClient(t testing.TB, url string) *goredis.Client {
 	t.Helper()
 	c, err := redis.NewClient(url)
 	if err != nil {
@@ -126,7 +126,7 @@ func newClient(t *testing.T, url string) *goredis.Client {
 
 // settleRedis waits until every local user and channel of each node is
 // subscribed, as Redis itself reports it.
-func settleRedis(t *testing.T, nodes []*suiteNode) {
+func settleRedis(t testing.TB, nodes []*suiteNode) {
 	t.Helper()
 	want := map[string]int{}
 	var prefix string
@@ -167,7 +167,7 @@ func localUsers(h *hub.Hub) []string {
 }
 
 // waitUntil polls cond until it holds, failing the test after d.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

@@ -124,7 +124,7 @@ type suiteCluster struct {
 	start func(t *testing.T, n int) []*suiteNode
 	// settle waits until the interest registered so far has taken effect on
 	// every node (a no-op where interest needs no time).
-	settle func(t *testing.T, nodes []*suiteNode)
+	settle func(t testing.TB, nodes []*suiteNode)
 }
 
 func msg(kind herald.AudienceKind, name, payload string) *herald.Message {
