@@ -6,6 +6,7 @@ package main
 // defends against.
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -13,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	gws "github.com/gobwas/ws"
 	gojwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/heraldhq/herald"
@@ -482,23 +485,21 @@ func TestSecuritySocketAbuse(t *testing.T) {
 	})
 
 	t.Run("oversized frame", func(t *testing.T) {
-		c := s.connected(t, "alice", s.conn(t, "alice"))
-		c.send(map[string]any{"type": "ping", "pad": strings.Repeat("x", 4096)})
-		if code, _, _ := c.closeStatus(); code != websocket.StatusMessageTooBig {
+		c := s.rawConnected(t, "alice")
+		c.write([]byte(`{"type":"ping","pad":"` + strings.Repeat("x", 4096) + `"}`))
+		if code := c.closeCode(); code != herald.CloseTooLarge {
 			t.Errorf("4 KiB message over a 2 KiB limit: closed %d, want 1009", code)
 		}
 	})
 
 	t.Run("message flood", func(t *testing.T) {
-		c := s.connected(t, "alice", s.conn(t, "alice"))
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for i := 0; i < 200; i++ {
-			if err := c.c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+		c := s.rawConnected(t, "alice")
+		for range 200 {
+			if !c.write([]byte(`{"type":"ping"}`)) {
 				break // closed under us: that is the point
 			}
 		}
-		if code, _, _ := c.closeStatus(); code != websocket.StatusPolicyViolation {
+		if code := c.closeCode(); code != herald.ClosePolicy {
 			t.Errorf("200 messages at once with a limit of 5/s: closed %d, want 1008", code)
 		}
 	})
@@ -621,5 +622,57 @@ func TestSecurityRevocationAcrossNodes(t *testing.T) {
 	}
 	if status, _ := n1.do("POST", "/auth/refresh", "", map[string]string{"refreshToken": tok.RefreshToken}); status != 401 {
 		t.Errorf("node 1 refreshed the logged-out session: %d", status)
+	}
+}
+
+// rawWS is a client on gobwas/ws's client side for the abuse tests: unlike
+// coder/websocket, it keeps reading after a write failed, so the close frame
+// the server sent before resetting a connection it did not drain is seen.
+type rawWS struct {
+	t  *testing.T
+	nc net.Conn
+	rd *bufio.Reader
+}
+
+// rawConnected dials /ws for user and reads the connected message.
+func (s *secApp) rawConnected(t *testing.T, user string) *rawWS {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, rd, _, err := gws.Dial(ctx, s.wsURL(user, s.conn(t, user)))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	if rd == nil {
+		rd = bufio.NewReader(nc)
+	}
+	c := &rawWS{t: t, nc: nc, rd: rd}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if f, err := gws.ReadFrame(c.rd); err != nil || !strings.Contains(string(f.Payload), `"connected"`) {
+		t.Fatalf("first frame %q, %v; want connected", f.Payload, err)
+	}
+	return c
+}
+
+// write sends one masked text frame and reports whether the write succeeded.
+func (c *rawWS) write(data []byte) bool {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return gws.WriteFrame(c.nc, gws.MaskFrame(gws.NewTextFrame(data))) == nil
+}
+
+// closeCode reads until the server's close frame and returns its code.
+func (c *rawWS) closeCode() int {
+	c.t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := gws.ReadFrame(c.rd)
+		if err != nil {
+			c.t.Fatalf("connection ended without a close frame: %v", err)
+		}
+		if f.Header.OpCode == gws.OpClose {
+			code, _ := gws.ParseCloseFrameData(f.Payload)
+			return int(code)
+		}
 	}
 }
