@@ -8,13 +8,21 @@
 // expires, and resumes from the last seq it saw, so that an application sees
 // every notification exactly once even across server restarts.
 //
-//	c := client.New(client.Options{
+//	c, err := client.New(client.Options{
 //		URL:         "ws://localhost:3007/ws",
 //		TokenSource: client.StaticToken(token),
 //	})
+//	if err != nil { … }
 //	c.OnMessage(func(n client.Notification) { fmt.Println(n.Title) })
+//	c.OnReconnecting(func(attempt int) { log.Printf("reconnecting, attempt %d", attempt) })
 //	if err := c.ConnectWithRetry(ctx); err != nil { … }
 //	defer c.Disconnect()
+//
+// Handlers run one at a time on a goroutine of the client's, in the order
+// the events happened; OnMessage sees each notification once, OnRaw every
+// message as it came. The inbox methods (List, UnreadCount, MarkRead,
+// MarkAllRead, Delete) are REST calls with the same token source; the
+// server API for backends is API.
 //
 // Token sources play the role of the design document's server actions:
 // LoginTokenSource logs in with a username and password and caches the access
