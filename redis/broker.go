@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,12 @@ type BrokerConfig struct {
 	// starts holding live messages before OnRecover returns, and replays
 	// from the store after, gets each notification once and in order.
 	OnRecover func()
+	// OnSubscribed is called with a user's id once Redis has confirmed the
+	// subscription to that user's topic, which follows the user's first
+	// connection to this node. Until then a notification published for the
+	// user could pass this node by; the ws server replays what the user's
+	// connections may have missed (ws.Server.ResyncUser). It must not block.
+	OnSubscribed func(user string)
 	// PublishTimeout bounds one PUBLISH (default 500ms). A publish that fails
 	// is not retried: the message was delivered locally, and other nodes are
 	// told to resync once Redis answers again.
@@ -378,9 +385,15 @@ func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- strin
 		if err != nil {
 			return err
 		}
+		if sub, ok := msg.(*goredis.Subscription); ok {
+			if user, isUser := strings.CutPrefix(sub.Channel, b.k.user("")); isUser && sub.Kind == "subscribe" && b.cfg.OnSubscribed != nil {
+				b.cfg.OnSubscribed(user)
+			}
+			continue
+		}
 		m, ok := msg.(*goredis.Message)
 		if !ok {
-			continue // subscription confirmations, pongs
+			continue // pongs
 		}
 		e, err := decodeEnvelope(m.Payload)
 		if err != nil {

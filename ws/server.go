@@ -440,7 +440,31 @@ func (s *Server) snapshot() []*conn {
 // it after an outage during which live messages may have been lost; clients
 // need not do anything, and get each notification once.
 func (s *Server) Resync() {
+	s.resync(s.snapshot())
+}
+
+// ResyncUser is Resync for one user's connections. A cluster broker calls it
+// once its subscription to a newly connected user's topic is confirmed, to
+// cover notifications published for the user before that.
+func (s *Server) ResyncUser(user string) {
+	var cs []*conn
 	for _, c := range s.snapshot() {
+		if c.user == user {
+			cs = append(cs, c)
+		}
+	}
+	s.resync(cs)
+}
+
+// resync holds live messages on each connection at once, so that none can
+// overtake the replay, and replays in the background.
+func (s *Server) resync(cs []*conn) {
+	for _, c := range cs {
+		c.mu.Lock()
+		if !c.closing {
+			c.replaying = true
+		}
+		c.mu.Unlock()
 		go c.resume(-1)
 	}
 }

@@ -107,12 +107,13 @@ func (a *app) wireBroker(hc hub.Config) error {
 	// The broker delivers to the hub, made just after it; nothing is
 	// delivered before Run starts.
 	cn.broker, err = redis.NewBroker(deliverFunc(func(m *herald.Message) int { return a.hub.Deliver(m) }), redis.BrokerConfig{
-		Client:    client,
-		NodeID:    cn.id,
-		Prefix:    prefix,
-		OnRecover: func() { a.ws.Resync() },
-		Logger:    a.log,
-		Metrics:   cn.metrics,
+		Client:       client,
+		NodeID:       cn.id,
+		Prefix:       prefix,
+		OnRecover:    func() { a.ws.Resync() },
+		OnSubscribed: func(user string) { a.ws.ResyncUser(user) },
+		Logger:       a.log,
+		Metrics:      cn.metrics,
 	})
 	if err != nil {
 		client.Close()
