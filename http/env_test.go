@@ -53,8 +53,8 @@ func newEnv(t *testing.T, edit func(*heraldhttp.Config)) *env {
 		Addr:      "127.0.0.1:0",
 		APIKey:    apiKey,
 		Publisher: e.pub,
-		Stats: func() herald.Stats {
-			return herald.Stats{TotalConnections: 5, TotalUsers: 2, ChannelCounts: map[string]int{"news": 4}, Timestamp: epoch}
+		Stats: func(context.Context) (herald.Stats, []herald.NodeStats, error) {
+			return herald.Stats{TotalConnections: 5, TotalUsers: 2, ChannelCounts: map[string]int{"news": 4}, Timestamp: epoch}, nil, nil
 		},
 		Inbox:    e.inbox,
 		Events:   e.events,

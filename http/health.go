@@ -34,6 +34,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	}
 	if err == nil {
+		if s.cfg.Degraded != nil {
+			if derr := s.cfg.Degraded(); derr != nil {
+				writeJSON(w, http.StatusOK, readyResponse{Status: "degraded",
+					Error: &errorDetail{Code: string(herald.EUNAVAILABLE), Message: herald.ErrorMessage(derr)}})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, readyResponse{Status: "ready"})
 		return
 	}

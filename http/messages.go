@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -64,28 +65,67 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, to herald.Audie
 }
 
 // statsResponse is the design document's getStats, with its timestamp in the
-// wire format.
+// wire format, and in a cluster one row per node.
 type statsResponse struct {
 	TotalConnections int            `json:"totalConnections"`
 	TotalUsers       int            `json:"totalUsers"`
 	ChannelCounts    map[string]int `json:"channelCounts"`
 	Timestamp        string         `json:"timestamp"`
+	Nodes            []nodeStats    `json:"nodes,omitempty"`
 }
 
-// handleStats answers the node's connection figures.
-func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
-	st := s.cfg.Stats()
+type nodeStats struct {
+	Node string `json:"node"`
+	statsResponse
+}
+
+func statsOf(st herald.Stats, now time.Time) statsResponse {
 	if st.Timestamp.IsZero() {
-		st.Timestamp = s.cfg.Now()
+		st.Timestamp = now
 	}
 	if st.ChannelCounts == nil {
 		st.ChannelCounts = map[string]int{}
 	}
-	writeJSON(w, http.StatusOK, statsResponse{
+	return statsResponse{
 		TotalConnections: st.TotalConnections,
 		TotalUsers:       st.TotalUsers,
 		ChannelCounts:    st.ChannelCounts,
 		Timestamp:        herald.FormatTime(st.Timestamp),
-	})
+	}
+}
+
+// handleStats answers the connection figures: the design document's
+// getStats for the node or, in a cluster, for all nodes with a row each.
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
+	total, nodes, err := s.cfg.Stats(r.Context())
+	if err != nil {
+		return err
+	}
+	out := statsOf(total, s.cfg.Now())
+	for _, n := range nodes {
+		out.Nodes = append(out.Nodes, nodeStats{Node: n.Node, statsResponse: statsOf(n.Stats, s.cfg.Now())})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handlePresence answers whether a user is connected anywhere.
+func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("userId")
+	if err := checkUserID("userId", id); err != nil {
+		return err
+	}
+	online, nodes, err := s.cfg.Presence(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if nodes == nil {
+		nodes = []string{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		UserID string   `json:"userId"`
+		Online bool     `json:"online"`
+		Nodes  []string `json:"nodes"`
+	}{id, online, nodes})
 	return nil
 }

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -159,7 +160,7 @@ func TestStats(t *testing.T) {
 
 	// An empty snapshot still has every field, stamped with the server clock.
 	e2 := newEnv(t, func(c *heraldhttp.Config) {
-		c.Stats = func() herald.Stats { return herald.Stats{} }
+		c.Stats = func(context.Context) (herald.Stats, []herald.NodeStats, error) { return herald.Stats{}, nil, nil }
 		c.Now = func() time.Time { return epoch }
 	})
 	r = e2.backend("GET", "/api/stats", "")
@@ -168,4 +169,56 @@ func TestStats(t *testing.T) {
 		t.Fatalf("answer %s, want %s", r.body, want)
 	}
 	expectError(t, e.do(req{method: "GET", path: "/api/stats"}), 401, herald.ECREDENTIALS)
+
+	// A cluster adds one row per node; a failing source is an error answer.
+	e3 := newEnv(t, func(c *heraldhttp.Config) {
+		c.Stats = func(context.Context) (herald.Stats, []herald.NodeStats, error) {
+			return herald.Stats{TotalConnections: 3, TotalUsers: 3, Timestamp: epoch},
+				[]herald.NodeStats{{Node: "n1", Stats: herald.Stats{TotalConnections: 1, TotalUsers: 1, Timestamp: epoch}},
+					{Node: "n2", Stats: herald.Stats{TotalConnections: 2, TotalUsers: 2, Timestamp: epoch}}}, nil
+		}
+	})
+	r = e3.backend("GET", "/api/stats", "")
+	want = `{"totalConnections":3,"totalUsers":3,"channelCounts":{},"timestamp":"2025-11-10T08:15:30.123Z","nodes":[` +
+		`{"node":"n1","totalConnections":1,"totalUsers":1,"channelCounts":{},"timestamp":"2025-11-10T08:15:30.123Z"},` +
+		`{"node":"n2","totalConnections":2,"totalUsers":2,"channelCounts":{},"timestamp":"2025-11-10T08:15:30.123Z"}]}`
+	if strings.TrimSpace(string(r.body)) != want {
+		t.Fatalf("answer %s, want %s", r.body, want)
+	}
+	e4 := newEnv(t, func(c *heraldhttp.Config) {
+		c.Stats = func(context.Context) (herald.Stats, []herald.NodeStats, error) {
+			return herald.Stats{}, nil, herald.Errorf(herald.EUNAVAILABLE, "Redis is unreachable")
+		}
+	})
+	expectError(t, e4.backend("GET", "/api/stats", ""), 503, herald.EUNAVAILABLE)
+}
+
+func TestPresence(t *testing.T) {
+	e := newEnv(t, func(c *heraldhttp.Config) {
+		c.Presence = func(_ context.Context, user string) (bool, []string, error) {
+			if user == "alice" {
+				return true, []string{"n1", "n2"}, nil
+			}
+			return false, nil, nil
+		}
+	})
+	r := e.backend("GET", "/api/users/alice/presence", "")
+	if want := `{"userId":"alice","online":true,"nodes":["n1","n2"]}`; r.status != 200 || strings.TrimSpace(string(r.body)) != want {
+		t.Fatalf("answer %d %s, want %s", r.status, r.body, want)
+	}
+	r = e.backend("GET", "/api/users/bob/presence", "")
+	if want := `{"userId":"bob","online":false,"nodes":[]}`; strings.TrimSpace(string(r.body)) != want {
+		t.Fatalf("answer %s, want %s", r.body, want)
+	}
+	expectError(t, e.do(req{method: "GET", path: "/api/users/alice/presence"}), 401, herald.ECREDENTIALS)
+}
+
+func TestReadyDegraded(t *testing.T) {
+	e := newEnv(t, func(c *heraldhttp.Config) {
+		c.Degraded = func() error { return herald.Errorf(herald.EUNAVAILABLE, "Degraded: Redis is unreachable") }
+	})
+	r := e.do(req{method: "GET", path: "/readyz"})
+	if r.status != 200 || !strings.Contains(string(r.body), `"status":"degraded"`) || !strings.Contains(string(r.body), "Redis is unreachable") {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
 }

@@ -67,8 +67,18 @@ type Config struct {
 	// Publisher sends the server API's messages (routes /api/users/{userId}/messages,
 	// /api/channels/{channel}/messages and /api/broadcast).
 	Publisher herald.Publisher
-	// Stats reports the node's connections (route /api/stats).
-	Stats func() herald.Stats
+	// Stats reports the connections (route /api/stats): the totals, and in a
+	// cluster one row per live node.
+	Stats func(ctx context.Context) (herald.Stats, []herald.NodeStats, error)
+	// Presence reports whether a user is connected anywhere, and on which
+	// nodes (route /api/users/{userId}/presence).
+	Presence func(ctx context.Context, userID string) (bool, []string, error)
+	// Degraded, when it returns an error, makes /readyz answer 200 with
+	// status "degraded" and the reason: the node serves, with less (e.g. a
+	// cluster node cut off from Redis serves its own connections only). A
+	// whole cluster loses Redis at once, so failing readiness then would take
+	// every node out of the load balancer.
+	Degraded func() error
 	// Inbox stores notifications (POST /api/notifications, and with Verifier
 	// the user's inbox routes).
 	Inbox herald.Inbox
@@ -207,6 +217,9 @@ func (s *Server) routes() {
 		s.api.HandleFunc("POST /api/users/{userId}/messages", s.backend(s.handleUserMessage))
 		s.api.HandleFunc("POST /api/channels/{channel}/messages", s.backend(s.handleChannelMessage))
 		s.api.HandleFunc("POST /api/broadcast", s.backend(s.handleBroadcast))
+	}
+	if s.cfg.Presence != nil {
+		s.api.HandleFunc("GET /api/users/{userId}/presence", s.backend(s.handlePresence))
 	}
 	if s.cfg.Stats != nil {
 		s.api.HandleFunc("GET /api/stats", s.backend(s.handleStats))

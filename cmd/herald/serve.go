@@ -178,7 +178,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Addr:      net.JoinHostPort(cfg.str("HERALD_HOST"), cfg.str("PORT")),
 		APIKey:    cfg.str("HERALD_API_KEY"),
 		Publisher: a.broker,
-		Stats:     a.hub.Stats,
+		Stats:     a.clusterStats,
+		Presence:  a.presence,
+		Degraded:  a.clusterReady,
 		Inbox:     ib,
 		Events:    ev,
 		Verifier:  verifier,
@@ -205,13 +207,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// ready reports whether the node can serve: the store answers and, in a
-// cluster, Redis does (degraded otherwise, see clusterReady).
+// ready reports whether the node can serve: the store answers. A cluster
+// node cut off from Redis is ready but degraded (clusterReady).
 func (a *app) ready(ctx context.Context) error {
 	if _, err := a.store.UnreadCount(ctx, "readiness-probe"); err != nil {
 		return herald.Errorf(herald.EUNAVAILABLE, "store unavailable")
 	}
-	return a.clusterReady()
+	return nil
 }
 
 // run serves until ctx ends, then shuts down gracefully: the listener stops,
