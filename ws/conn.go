@@ -67,6 +67,9 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		replaying:   true, // hold live messages until "connected" is queued
 	}
 	c.touch()
+	// Greeting first: a resync asked for before "connected" (and the initial
+	// replay) went out waits until Server.start is done with them.
+	c.replayMu.Lock()
 	return c
 }
 

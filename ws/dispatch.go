@@ -46,9 +46,7 @@ func (d *dispatcher) connected(since int64) {
 		cancel()
 	}
 	d.c.sendData(encode(msg), true)
-	if since >= 0 {
-		d.c.replayMu.Lock()
-		defer d.c.replayMu.Unlock()
+	if since >= 0 { // replayMu is held since newConn
 		d.c.mu.Lock()
 		d.c.seqs.reset(since)
 		d.c.mu.Unlock()

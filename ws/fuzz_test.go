@@ -76,6 +76,7 @@ func FuzzReadLoop(f *testing.F) {
 		go io.Copy(io.Discard, client)
 		c := newConn(srv, server, &herald.Claims{UserID: "u"})
 		c.replaying = false
+		c.replayMu.Unlock()
 		done := make(chan error, 1)
 		go func() {
 			done <- c.readLoop(bytes.NewReader(data), func(msg []byte) {

@@ -335,6 +335,7 @@ func (s *Server) start(c *conn, since int64) *dispatcher {
 		d.events = newLimiter(s.cfg.ClientEventRate, int(2*s.cfg.ClientEventRate), s.cfg.Now)
 	}
 	d.connected(since)
+	c.replayMu.Unlock() // locked by newConn
 	return d
 }
 
