@@ -10,10 +10,11 @@ import (
 // node it came from. Its encoding is binary and compact, since a payload
 // already encoded as JSON would otherwise be escaped into a second JSON:
 //
-//	version  1 byte (1)
+//	version  1 byte (2; version 1, without close, is still read)
 //	kind     1 byte: herald.AudienceKind, or kindResync, kindProbe
 //	flags    1 byte: bit 0 Latest, bit 1 delivered by the origin node itself
 //	seq      uvarint
+//	close    uvarint: herald.Message.Close, a close order's code (version 2)
 //	origin   uvarint length, bytes
 //	name     uvarint length, bytes
 //	except   uvarint length, bytes
@@ -25,13 +26,14 @@ type envelope struct {
 	// connections when it published it, and skips its own copy.
 	local   bool
 	seq     int64
+	close   int
 	origin  string
 	name    string
 	except  string
 	payload []byte
 }
 
-const envelopeVersion = 1
+const envelopeVersion = 2
 
 // Control kinds, beside the audience kinds 1-3.
 const (
@@ -62,6 +64,7 @@ func (e *envelope) encode() []byte {
 		b[2] |= flagLocal
 	}
 	b = binary.AppendUvarint(b, uint64(e.seq))
+	b = binary.AppendUvarint(b, uint64(e.close))
 	for _, s := range []string{e.origin, e.name, e.except} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -74,9 +77,10 @@ func (e *envelope) encode() []byte {
 func decodeEnvelope(s string) (envelope, error) {
 	var e envelope
 	bad := herald.Errorf(herald.EINVALID, "malformed broker envelope")
-	if len(s) < 3 || s[0] != envelopeVersion {
+	if len(s) < 3 || s[0] != envelopeVersion && s[0] != 1 {
 		return e, bad
 	}
+	version := s[0]
 	e.kind, e.latest, e.local = s[1], s[2]&flagLatest != 0, s[2]&flagLocal != 0
 	switch e.kind {
 	case byte(herald.ToUser), byte(herald.ToChannel), byte(herald.ToAll), kindResync, kindProbe:
@@ -89,6 +93,13 @@ func decodeEnvelope(s string) (envelope, error) {
 		return e, bad
 	}
 	e.seq, s = int64(seq), s[n:]
+	if version >= 2 {
+		code, n := uvarint(s)
+		if n <= 0 || code > 4999 {
+			return e, bad
+		}
+		e.close, s = int(code), s[n:]
+	}
 	for _, f := range []*string{&e.origin, &e.name, &e.except} {
 		l, n := uvarint(s)
 		if n <= 0 || l > maxField || uint64(len(s)-n) < l {
@@ -124,6 +135,7 @@ func envelopeOf(m *herald.Message, origin string) *envelope {
 		kind:    byte(m.To.Kind),
 		latest:  m.Latest,
 		seq:     m.Seq,
+		close:   m.Close,
 		origin:  origin,
 		name:    m.To.Name,
 		except:  m.To.Except,
@@ -138,5 +150,6 @@ func (e *envelope) message() *herald.Message {
 		Payload: e.payload,
 		Seq:     e.seq,
 		Latest:  e.latest,
+		Close:   e.close,
 	}
 }

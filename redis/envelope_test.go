@@ -9,7 +9,7 @@ import (
 
 // TestEnvelopeRoundTrip: every field of a message survives the wire.
 func TestEnvelopeRoundTrip(t *testing.T) {
-	m := &herald.Message{To: herald.Audience{Kind: herald.ToAll, Name: "", Except: "mallory"}, Payload: []byte(`{"type":"x","n":1}`), Seq: 1 << 40, Latest: true}
+	m := &herald.Message{To: herald.Audience{Kind: herald.ToAll, Name: "", Except: "mallory"}, Payload: []byte(`{"type":"x","n":1}`), Seq: 1 << 40, Latest: true, Close: 4002}
 	e := envelopeOf(m, "node-1")
 	e.local = true
 	got, err := decodeEnvelope(string(e.encode()))
@@ -17,10 +17,14 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := got.message()
-	if back.To != m.To || back.Seq != m.Seq || !back.Latest || !bytes.Equal(back.Payload, m.Payload) || got.origin != "node-1" || !got.local {
+	if back.To != m.To || back.Seq != m.Seq || !back.Latest || back.Close != 4002 || !bytes.Equal(back.Payload, m.Payload) || got.origin != "node-1" || !got.local {
 		t.Fatalf("decoded %+v from %+v", got, m)
 	}
-	for _, bad := range []string{"", "\x01", "\x02\x01\x00\x00", "\x01\x09\x00\x00", "\x01\x01\x00\x05\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"} {
+	// Version 1, from a node not yet upgraded, still decodes, without a close.
+	if v1, err := decodeEnvelope("\x01\x01\x00\x07\x01n\x01a\x00{}"); err != nil || v1.seq != 7 || v1.name != "a" || v1.close != 0 || string(v1.payload) != "{}" {
+		t.Errorf("version 1: %+v, %v", v1, err)
+	}
+	for _, bad := range []string{"", "\x01", "\x03\x01\x00\x00", "\x01\x09\x00\x00", "\x01\x01\x00\x05\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"} {
 		if _, err := decodeEnvelope(bad); herald.CodeOf(err) != herald.EINVALID {
 			t.Errorf("decodeEnvelope(%q) = %v, want EINVALID", bad, err)
 		}
@@ -40,7 +44,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		}
 		e.encode() // must not panic
 		again, err := decodeEnvelope(string(e.encode()))
-		if err != nil || again.kind != e.kind || again.seq != e.seq || again.name != e.name || !bytes.Equal(again.payload, e.payload) {
+		if err != nil || again.kind != e.kind || again.seq != e.seq || again.close != e.close || again.name != e.name || !bytes.Equal(again.payload, e.payload) {
 			t.Fatalf("re-encoding %q changed it: %+v vs %+v (%v)", s, again, e, err)
 		}
 	})

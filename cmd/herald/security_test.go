@@ -577,10 +577,6 @@ func TestSecurityRevocationAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL, Redis and two herald processes")
 	}
-	// The Redis envelope (redis/envelope.go) does not carry Message.Close
-	// yet: the order reaches node 1 as a text message, and the socket stays
-	// open. Delete this skip when it does; the test then guards it.
-	t.Skip("redis broker does not carry close orders yet")
 	t.Cleanup(pgtest.Stop)
 	dbURL := pgtest.NewDatabase(t)
 	rsrv := redistest.NewServer(t)
