@@ -13,18 +13,20 @@ import (
 )
 
 // closeError is a protocol failure that ends a connection with a close code.
+// unread counts the bytes of the offending frame still in the socket.
 type closeError struct {
 	code   int
 	reason string
+	unread int64
 }
 
 func (e *closeError) Error() string { return e.reason }
 
 var (
-	errProtocol = &closeError{1002, "Protocol error"}
-	errBinary   = &closeError{herald.CloseUnsupported, "Binary messages are not supported"}
-	errUTF8     = &closeError{herald.CloseInvalidPayload, "Invalid UTF-8 in text message"}
-	errTooLarge = &closeError{herald.CloseTooLarge, "Message too large"}
+	errProtocol = &closeError{code: 1002, reason: "Protocol error"}
+	errBinary   = &closeError{code: herald.CloseUnsupported, reason: "Binary messages are not supported"}
+	errUTF8     = &closeError{code: herald.CloseInvalidPayload, reason: "Invalid UTF-8 in text message"}
+	errTooLarge = &closeError{code: herald.CloseTooLarge, reason: "Message too large"}
 )
 
 // clientClosed reports that the client sent a close frame.
@@ -63,7 +65,7 @@ func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
 				return errProtocol
 			}
 		} else if h.Length > max || int64(len(msg))+h.Length > max {
-			return errTooLarge
+			return &closeError{errTooLarge.code, errTooLarge.reason, h.Length}
 		}
 		payload := make([]byte, h.Length)
 		if _, err := io.ReadFull(r, payload); err != nil {
@@ -102,7 +104,7 @@ func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
 					if err == errTooLarge {
 						return errTooLarge
 					}
-					return &closeError{1007, "Invalid compressed data"}
+					return &closeError{code: 1007, reason: "Invalid compressed data"}
 				}
 			}
 			if binaryMsg {

@@ -350,6 +350,13 @@ func (s *Server) serve(c *conn, rd io.Reader, d *dispatcher) {
 	case <-c.written:
 	case <-time.After(s.cfg.CloseTimeout):
 	}
+	var ce *closeError
+	if errors.As(err, &ce) {
+		// We stopped reading mid-stream: consume what the client still
+		// sends, up to its close frame, or closing would reset the
+		// connection and the client might never see our close code.
+		awaitClose(c.nc, rd, ce.unread, s.cfg.CloseTimeout)
+	}
 	_ = c.nc.Close()
 	s.untrack(c)
 	s.metrics.disconnects.WithLabelValues(strconv.Itoa(code)).Inc()
@@ -385,16 +392,32 @@ func (s *Server) endReason(c *conn, err error) (int, string) {
 func rejectConn(nc net.Conn, rd io.Reader, code int, reason string, wait time.Duration) {
 	_ = nc.SetWriteDeadline(time.Now().Add(wait))
 	_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	awaitClose(nc, rd, 0, wait)
+	_ = nc.Close()
+}
+
+// maxDrain bounds what awaitClose reads from a client that keeps sending.
+const maxDrain = 1 << 20
+
+// awaitClose reads and discards, for at most wait and maxDrain bytes, the
+// unread rest of a frame and then frames until the client's close frame, so
+// that closing the socket does not reset the connection before the client has
+// read our close frame.
+func awaitClose(nc net.Conn, rd io.Reader, unread int64, wait time.Duration) {
 	_ = nc.SetReadDeadline(time.Now().Add(wait))
-	// Read until the client's close frame, so that closing does not reset the
-	// connection before the client has read ours.
-	for range 16 {
-		f, err := ws.ReadFrame(io.LimitReader(rd, 64<<10))
+	lr := &io.LimitedReader{R: rd, N: maxDrain}
+	if unread > maxDrain {
+		return
+	}
+	if _, err := io.CopyN(io.Discard, lr, unread); err != nil {
+		return
+	}
+	for {
+		f, err := ws.ReadFrame(lr)
 		if err != nil || f.Header.OpCode == ws.OpClose {
-			break
+			return
 		}
 	}
-	_ = nc.Close()
 }
 
 // Run sends the heartbeat until ctx ends: every HeartbeatInterval each

@@ -227,7 +227,16 @@ func TestInboundLimits(t *testing.T) {
 			t.Errorf("close = %d, want 1009", code)
 		}
 	})
-	t.Run("binary", func(t *testing.T) {
+	t.Run("far too large", func(t *testing.T) {
+		// The rest of the frame is still in flight when the server closes:
+		// it must read it away, or the reset hides the close code.
+		cl, _ := e.connect("alice")
+		go cl.c.Write(context.Background(), websocket.MessageText, bytes.Repeat([]byte("x"), 512<<10))
+		if code, _ := cl.closeCode(); code != 1009 {
+			t.Errorf("close = %d, want 1009", code)
+		}
+	})
+		t.Run("binary", func(t *testing.T) {
 		cl, _ := e.connect("alice")
 		cl.sendRaw(websocket.MessageBinary, []byte{1, 2, 3})
 		if code, _ := cl.closeCode(); code != 1003 {
