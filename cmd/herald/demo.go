@@ -18,7 +18,7 @@ const demoTokenTTL = 15 * time.Minute
 // notifications through the inbox; in production both are refused and only
 // the page is served.
 func (a *app) mountDemo(cfg config, verifier herald.TokenVerifier, ib herald.Inbox) {
-	issuer := jwt.NewIssuer(jwt.Config{Secret: []byte(cfg.str("JWT_SECRET"))})
+	issuer := jwt.NewIssuer(jwtConfig(cfg)) // the same issuer, audience and key id the verifier expects
 	a.api.Handle("/", demo.New(demo.Config{
 		DevMode: cfg.str("HERALD_ENV") == "development",
 		IssueToken: func(user string) (string, time.Time, error) {
