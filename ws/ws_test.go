@@ -236,7 +236,7 @@ func TestInboundLimits(t *testing.T) {
 			t.Errorf("close = %d, want 1009", code)
 		}
 	})
-		t.Run("binary", func(t *testing.T) {
+	t.Run("binary", func(t *testing.T) {
 		cl, _ := e.connect("alice")
 		cl.sendRaw(websocket.MessageBinary, []byte{1, 2, 3})
 		if code, _ := cl.closeCode(); code != 1003 {
