@@ -253,7 +253,6 @@ func TestClusterThreeNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL, Redis and three herald processes")
 	}
-	t.Cleanup(pgtest.Stop) // after the database is dropped: cleanups run last-in first-out
 	dbURL := pgtest.NewDatabase(t)
 	rsrv := redistest.NewServer(t)
 	redisURL := "redis://" + rsrv.Addr() + "/0"

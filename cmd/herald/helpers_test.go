@@ -21,6 +21,9 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/redistest"
+
 	"github.com/heraldhq/herald/jwt"
 )
 
@@ -52,7 +55,19 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(dir) }))
+	code := m.Run()
+	// The shared database and Redis servers belong to the whole binary; stop
+	// them before looking for goroutines the tests left behind.
+	pgtest.Stop()
+	redistest.Stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // syncBuffer is an io.Writer that a program writes to while the test reads it.

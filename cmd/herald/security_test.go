@@ -577,7 +577,6 @@ func TestSecurityRevocationAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL, Redis and two herald processes")
 	}
-	t.Cleanup(pgtest.Stop)
 	dbURL := pgtest.NewDatabase(t)
 	rsrv := redistest.NewServer(t)
 	redisURL := "redis://" + rsrv.Addr() + "/0"
