@@ -265,7 +265,12 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 	if _, p, err := net.SplitHostPort(a.api.Addr()); err == nil {
 		port = p
 	}
+	wsScheme, httpScheme := a.wsScheme(), "http"
+	if wsScheme == "wss" {
+		httpScheme = "https"
+	}
 	fmt.Fprintln(w, "Development mode: generated secrets are valid until this process stops.")
+	fmt.Fprintf(w, "  Demo page: %s://localhost:%s/\n", httpScheme, port)
 	if devKey {
 		fmt.Fprintf(w, "  API key (HERALD_API_KEY): %s\n", a.cfg.str("HERALD_API_KEY"))
 	}
@@ -273,11 +278,11 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 		tok, err := a.auth.issuer.Issue("demo", 24*time.Hour, nil)
 		if err == nil {
 			fmt.Fprintf(w, "  Token for user \"demo\" (24h): %s\n", tok)
-			fmt.Fprintf(w, "  Try: npx wscat -c \"ws://localhost:%s/ws?token=%s&userId=demo\"\n", port, tok)
+			fmt.Fprintf(w, "  Try: npx wscat -c \"%s://localhost:%s/ws?token=%s&userId=demo\"\n", wsScheme, port, tok)
 		}
 	}
-	fmt.Fprintf(w, "  Send: curl -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' http://localhost:%s/api/notifications\n",
-		a.cfg.str("HERALD_API_KEY"), port)
+	fmt.Fprintf(w, "  Send: curl -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' %s://localhost:%s/api/notifications\n",
+		a.cfg.str("HERALD_API_KEY"), httpScheme, port)
 }
 
 // clientEvents returns the sink for client events, or nil when none is set.
