@@ -45,6 +45,9 @@ func (c config) validateTLS() error {
 // reload sent as soon as the node listens is not lost.
 func (a *app) wireTLS(reg prometheus.Registerer) (*tls.Config, error) {
 	if a.cfg.str("TLS_CERT_FILE") == "" {
+		// Nothing to reload: a SIGHUP (a closed terminal, a reload
+		// sent by habit) must not end the node without a drain.
+		signal.Ignore(syscall.SIGHUP)
 		return nil, nil
 	}
 	loads := prometheus.NewCounterVec(prometheus.CounterOpts{
