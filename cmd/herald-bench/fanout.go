@@ -162,7 +162,7 @@ func fanoutOnce(ctx context.Context, t *target, p *pool, api *apiConn, path stri
 	}
 	rr.Send = time.Since(start)
 
-	_, waitErr := p.collect(ctx, evDone, timeout)
+	_, waitErr := p.collectRound(ctx, evDone, round, timeout)
 	cpu1, err := readCPU(t.pid)
 	if err != nil {
 		return rr, err

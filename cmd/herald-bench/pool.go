@@ -129,9 +129,16 @@ func (p *pool) broadcast(c command) error {
 	return nil
 }
 
-// collect waits for one event of kind from every worker. A fatal event, a
-// worker exiting or the timeout ends the wait with an error.
+// collect waits for one event of kind from every worker. A fatal event or
+// the timeout ends the wait with an error.
 func (p *pool) collect(ctx context.Context, kind string, timeout time.Duration) ([]event, error) {
+	return p.collectRound(ctx, kind, -1, timeout)
+}
+
+// collectRound is collect for the events of one fan-out round only, so that
+// a late "done" of a round that timed out is not taken for the next one's.
+// A negative round accepts any.
+func (p *pool) collectRound(ctx context.Context, kind string, round int, timeout time.Duration) ([]event, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	got := make(map[int]event, len(p.workers))
@@ -140,7 +147,9 @@ func (p *pool) collect(ctx context.Context, kind string, timeout time.Duration) 
 		case e := <-p.events:
 			switch e.Event {
 			case kind:
-				got[e.Worker] = e
+				if round < 0 || e.Round == round {
+					got[e.Worker] = e
+				}
 			case evFatal:
 				return nil, fmt.Errorf("worker %d: %s", e.Worker, e.Error)
 			}

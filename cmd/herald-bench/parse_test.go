@@ -1,0 +1,89 @@
+package main
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+func TestIntField(t *testing.T) {
+	for _, tc := range []struct {
+		in, key string
+		want    int64
+		ok      bool
+	}{
+		{`{"round":3,"seq":41,"sentNs":1700000000123456789}`, "sentNs", 1700000000123456789, true},
+		{`{"round":3,"seq":41}`, "seq", 41, true},
+		{`{"data": {"sentNs" : -5 }}`, "sentNs", -5, true},
+		{`{"seq":"41"}`, "seq", 0, false},
+		{`{"other":1}`, "seq", 0, false},
+		{`{"seq":}`, "seq", 0, false},
+	} {
+		got, ok := intField([]byte(tc.in), tc.key)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("intField(%s, %q) = %d, %v; want %d, %v", tc.in, tc.key, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestFanoutBodyCarriesRoundSeqAndSendTime(t *testing.T) {
+	before := time.Now().UnixNano()
+	b := fanoutBody(nil, 7, 99, 256)
+	for key, want := range map[string]int64{"round": 7, "seq": 99} {
+		if got, ok := intField(b, key); !ok || got != want {
+			t.Errorf("%s = %d, %v; want %d", key, got, ok, want)
+		}
+	}
+	sent, ok := intField(b, "sentNs")
+	if !ok || sent < before || sent > time.Now().UnixNano() {
+		t.Errorf("sentNs = %d, %v; want a time of this test", sent, ok)
+	}
+	if len(b) < 200 || len(b) > 300 {
+		t.Errorf("body of %d bytes for a 256-byte payload", len(b))
+	}
+}
+
+func TestNotifyBodyNamesUserAndSendTime(t *testing.T) {
+	at := time.Unix(0, 1234567890)
+	b := string(notifyBody(nil, "bench-x-", 42, 9, at))
+	want := `{"userId":"bench-x-42","type":"bench","title":"Benchmark notification","message":"Notification number 9","data":{"i":9,"sentNs":1234567890}}`
+	if b != want {
+		t.Errorf("body\n%s\nwant\n%s", b, want)
+	}
+}
+
+func TestSourceIPsAreDistinctLoopbackAddresses(t *testing.T) {
+	seen := map[string]int{}
+	for i := range 60000 {
+		ip := sourceIP(i)
+		if !ip.IsLoopback() || ip.Equal(net.IPv4(127, 0, 0, 1)) {
+			t.Fatalf("sourceIP(%d) = %s", i, ip)
+		}
+		if j, dup := seen[ip.String()]; dup {
+			t.Fatalf("sourceIP(%d) = sourceIP(%d) = %s", i, j, ip)
+		}
+		seen[ip.String()] = i
+	}
+}
+
+func TestParseRuntimeMetrics(t *testing.T) {
+	text := "# HELP go_goroutines x\ngo_goroutines 15012\ngo_memstats_heap_inuse_bytes 3.5405824e+07\n" +
+		"go_memstats_stack_inuse_bytes 3.489792e+07\ngo_memstats_sys_bytes 8.2880792e+07\ngo_threads 9\n"
+	got := parseRuntimeMetrics(text)
+	want := runtimeStats{Goroutines: 15012, HeapInuse: 35405824, StackInuse: 34897920, Sys: 82880792}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestDurationListRejectsDisorder(t *testing.T) {
+	var l durationList
+	if err := l.Set("10s,35s,2m10s"); err != nil || len(l) != 3 || l[2] != 130*time.Second {
+		t.Errorf("Set = %v, %v", l, err)
+	}
+	for _, bad := range []string{"35s,10s", "", "x", "-1s"} {
+		if err := l.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+}
