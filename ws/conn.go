@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -40,6 +39,7 @@ type conn struct {
 	queue     []frame
 	writing   bool // a writer goroutine is running
 	closing   bool // a close frame is queued or sent; nothing more is queued
+	abort     bool // closed as too slow: writes in progress give up
 	replaying bool // live messages are held while missed ones are replayed
 	held      []*herald.Message
 	seqs      seqTracker // notification seqs queued to this connection
@@ -108,7 +108,7 @@ func (c *conn) Send(m *herald.Message) bool {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.flush()
+		c.srv.writers.push(c)
 	}
 	c.srv.metrics.messagesOut.Inc()
 	return true
@@ -128,7 +128,7 @@ func (c *conn) sendData(payload []byte, wait bool) bool {
 			start := c.startWriterLocked()
 			c.mu.Unlock()
 			if start {
-				go c.flush()
+				c.srv.writers.push(c)
 			}
 			c.srv.metrics.messagesOut.Inc()
 			return true
@@ -170,7 +170,7 @@ func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.flush()
+		c.srv.writers.push(c)
 	}
 }
 
@@ -229,69 +229,14 @@ func (c *conn) close(code int, reason string, drop bool) {
 	if drop {
 		c.queue, c.latest = c.queue[:0], 0
 		// Unblock a writer stuck on a socket that does not drain.
+		c.abort = true
 		_ = c.nc.SetWriteDeadline(time.Now())
 	}
 	c.queue = append(c.queue, frame{op: ws.OpClose, payload: ws.NewCloseFrameBody(ws.StatusCode(code), reason)})
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.flush()
-	}
-}
-
-// flush writes queued frames until the queue is empty, several frames in one
-// writev system call when they have piled up.
-func (c *conn) flush() {
-	var hdr bytes.Buffer
-	var bufs net.Buffers
-	var batch []frame
-	for {
-		c.mu.Lock()
-		batch, c.queue = c.queue, batch[:0]
-		c.latest = 0
-		if len(batch) == 0 {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-
-		hdr.Reset()
-		ends := make([]int, 0, len(batch))
-		closing := false
-		for _, f := range batch {
-			h := ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))}
-			if f.compressed {
-				h.Rsv = ws.Rsv(true, false, false)
-			}
-			_ = ws.WriteHeader(&hdr, h)
-			ends = append(ends, hdr.Len())
-			closing = closing || f.op == ws.OpClose
-		}
-		bufs = bufs[:0]
-		start := 0
-		for i, f := range batch {
-			bufs = append(bufs, hdr.Bytes()[start:ends[i]])
-			if len(f.payload) > 0 {
-				bufs = append(bufs, f.payload)
-			}
-			start = ends[i]
-		}
-		c.wmu.Lock()
-		err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		if err == nil {
-			_, err = bufs.WriteTo(c.nc)
-		}
-		c.wmu.Unlock()
-		clear(batch) // drop payload references for the GC
-		select {
-		case c.drained <- struct{}{}:
-		default:
-		}
-		if err != nil || closing {
-			c.finishWrites(err == nil)
-			return
-		}
+		c.srv.writers.push(c)
 	}
 }
 
@@ -314,6 +259,13 @@ func (c *conn) finishWrites(closeSent bool) {
 	default:
 		close(c.written)
 	}
+}
+
+// aborted reports whether the connection was closed as too slow.
+func (c *conn) aborted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.abort
 }
 
 // touch records inbound activity, which also counts as a heartbeat answer.

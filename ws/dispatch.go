@@ -237,7 +237,7 @@ func (d *dispatcher) release(first []byte) {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.flush()
+		c.srv.writers.push(c)
 	}
 }
 

@@ -91,5 +91,6 @@ func FuzzReadLoop(f *testing.F) {
 			t.Fatal("read loop hung on finite input")
 		}
 		server.Close()
+		srv.writers.stop()
 	})
 }

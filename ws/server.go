@@ -43,6 +43,7 @@ type Config struct {
 	RateLimit         float64       // inbound messages per second per connection; default 20
 	RateBurst         int           // burst above RateLimit; default 40
 	ReplayPageSize    int           // notifications fetched per resume page; default 200
+	Writers           int           // goroutines writing for all connections; default 2×GOMAXPROCS
 	AuthTimeout       time.Duration // wait for a first-message auth when the URL has no token; default 5s
 	// ExpiryGrace is how long past its token's exp a connection stays open
 	// without an in-band refresh before it is closed with 4002; default 5s
@@ -138,6 +139,7 @@ type Server struct {
 
 	attempts *addrLimiter
 	enc      *encodings
+	writers  *writers
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -151,6 +153,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}),
 		attempts: newAddrLimiter(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.enc = &encodings{cfg: &s.cfg}
+	s.writers = newWriters(cfg.Writers)
 	return s
 }
 
@@ -505,14 +508,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		for _, c := range s.snapshot() {
 			_ = c.nc.Close()
 		}
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.writers.stop()
+	return err
 }

@@ -1,0 +1,178 @@
+package ws
+
+import (
+	"bytes"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// poolWriteWait is how long a pool worker waits on one socket. A write to a
+// healthy socket only copies into the kernel's buffer and returns at once; a
+// socket that does not take its batch by then continues on a goroutine of
+// its own, so that a slow client never holds a worker the others need.
+const poolWriteWait = 50 * time.Millisecond
+
+// writers is a small fixed set of goroutines that write for every
+// connection. A connection with frames queued waits in one FIFO line; while it
+// waits, more frames pile up behind the first, and the worker that reaches it
+// writes them all with one writev. That batching, and not starting a goroutine
+// per burst, is what keeps the CPU cost of a fan-out delivery low.
+type writers struct {
+	n int
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	line    []*conn
+	head    int
+	started bool
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+func newWriters(n int) *writers {
+	if n <= 0 {
+		n = max(2, 2*runtime.GOMAXPROCS(0))
+	}
+	w := &writers{n: n}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+// push puts c at the end of the line. The workers start with the first push.
+func (w *writers) push(c *conn) {
+	w.mu.Lock()
+	if !w.started && !w.stopped {
+		w.started = true
+		w.wg.Add(w.n)
+		for range w.n {
+			go w.run()
+		}
+	}
+	w.line = append(w.line, c)
+	w.mu.Unlock()
+	w.cond.Signal()
+}
+
+func (w *writers) run() {
+	defer w.wg.Done()
+	for {
+		w.mu.Lock()
+		for w.head == len(w.line) && !w.stopped {
+			w.cond.Wait()
+		}
+		if w.head == len(w.line) {
+			w.mu.Unlock()
+			return
+		}
+		c := w.line[w.head]
+		w.line[w.head] = nil
+		w.head++
+		if w.head == len(w.line) {
+			w.line, w.head = w.line[:0], 0
+		} else if w.head > 1024 && w.head*2 > len(w.line) {
+			w.line, w.head = append(w.line[:0], w.line[w.head:]...), 0
+		}
+		w.mu.Unlock()
+		c.flushOnce()
+	}
+}
+
+// stop lets the workers finish the line and end.
+func (w *writers) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	w.cond.Broadcast()
+	w.wg.Wait()
+}
+
+// flushOnce writes everything queued with one writev and hands the connection
+// on: back into the line when more was queued meanwhile, to nobody when not.
+func (c *conn) flushOnce() {
+	c.mu.Lock()
+	batch := c.queue
+	c.queue, c.latest = nil, 0
+	c.mu.Unlock()
+	bufs, closing := encodeFrames(batch)
+	clear(batch) // the buffers hold what is needed; drop the rest for the GC
+
+	c.wmu.Lock()
+	err := c.nc.SetWriteDeadline(time.Now().Add(poolWriteWait))
+	if err == nil {
+		_, err = bufs.WriteTo(c.nc)
+	}
+	c.wmu.Unlock()
+	if err != nil && isTimeout(err) && !c.aborted() {
+		go c.flushSlow(bufs, closing) // bufs holds what was not written
+		return
+	}
+	c.afterWrite(err, closing)
+}
+
+// flushSlow finishes a batch the socket did not take at once, waiting up to
+// WriteTimeout, on the connection's own goroutine.
+func (c *conn) flushSlow(bufs net.Buffers, closing bool) {
+	c.wmu.Lock()
+	err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	if err == nil && !c.aborted() {
+		_, err = bufs.WriteTo(c.nc)
+	}
+	c.wmu.Unlock()
+	if c.aborted() && err == nil {
+		err = net.ErrClosed
+	}
+	c.afterWrite(err, closing)
+}
+
+// afterWrite ends the connection's writes after a close frame or an error,
+// or requeues it when frames were queued during the write.
+func (c *conn) afterWrite(err error, closing bool) {
+	select {
+	case c.drained <- struct{}{}:
+	default:
+	}
+	if err != nil || closing {
+		c.finishWrites(err == nil)
+		return
+	}
+	c.mu.Lock()
+	more := len(c.queue) > 0
+	if !more {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	if more {
+		c.srv.writers.push(c)
+	}
+}
+
+// encodeFrames lays out a batch as one writev: each frame's few header bytes,
+// made here into one small buffer, then its payload, shared and not copied.
+func encodeFrames(batch []frame) (net.Buffers, bool) {
+	hdr := bytes.NewBuffer(make([]byte, 0, len(batch)*ws.MaxHeaderSize))
+	ends := make([]int, len(batch))
+	closing := false
+	for i, f := range batch {
+		h := ws.Header{Fin: true, OpCode: f.op, Length: int64(len(f.payload))}
+		if f.compressed {
+			h.Rsv = ws.Rsv(true, false, false)
+		}
+		_ = ws.WriteHeader(hdr, h)
+		ends[i] = hdr.Len()
+		closing = closing || f.op == ws.OpClose
+	}
+	bufs := make(net.Buffers, 0, 2*len(batch))
+	start := 0
+	for i, f := range batch {
+		bufs = append(bufs, hdr.Bytes()[start:ends[i]])
+		if len(f.payload) > 0 {
+			bufs = append(bufs, f.payload)
+		}
+		start = ends[i]
+	}
+	return bufs, closing
+}
