@@ -72,6 +72,7 @@ var settings = []setting{
 	{"HERALD_EVENTS_GROUP", "events-group", "herald", "consumer group of HERALD_EVENTS_STREAM that the nodes share"},
 	{"HERALD_EVENTS_FILE", "events-file", "", "JSON file of extra domain-event templates"},
 	{"HERALD_SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long shutdown waits for queued messages to flush"},
+	{"HERALD_DEBUG_ADDR", "debug-addr", "", "address of a separate listener serving Go's profiler at /debug/pprof/ (empty: off; keep it on loopback)"},
 	{"HERALD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"HERALD_LOG_FORMAT", "log-format", "text", "text or json"},
 }

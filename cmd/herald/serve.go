@@ -230,6 +230,7 @@ func (a *app) run(ctx context.Context) error {
 	waitCluster := a.startCluster(runCtx)
 	waitDelivery := a.startDelivery(runCtx)
 	waitTLS := a.startTLS(runCtx)
+	waitDebug := a.startDebug(runCtx)
 
 	var err error
 	select {
@@ -249,6 +250,7 @@ func (a *app) run(ctx context.Context) error {
 	waitCluster()
 	waitDelivery()
 	waitTLS()
+	waitDebug()
 	if cerr := a.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
