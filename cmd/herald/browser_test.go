@@ -161,23 +161,10 @@ func TestBrowserDemo(t *testing.T) {
 // server that ran there, and waits until it serves.
 func startProcOn(t *testing.T, port string, env map[string]string) *proc {
 	t.Helper()
-	p := &proc{t: t, addr: "127.0.0.1:" + port, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(heraldBin)
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "HERALD_HOST=127.0.0.1"}
-	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
+	p, err := launch(t, port, env, "restarted herald")
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("restarted herald stderr:\n%s", p.stderr.String())
-		}
-	})
 	if err := p.waitHealthy(); err != nil {
 		t.Fatalf("%v\n%s", err, p.stderr.String())
 	}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,24 +58,10 @@ func (cn *clusterNodes) start(i int) {
 		env[k] = v
 	}
 	for attempt := 1; ; attempt++ {
-		port := strconv.Itoa(freePort(t))
-		p := &proc{t: t, addr: "127.0.0.1:" + port, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-		p.cmd = exec.Command(heraldBin)
-		p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "HERALD_HOST=127.0.0.1"}
-		for k, v := range env {
-			p.cmd.Env = append(p.cmd.Env, k+"="+v)
-		}
-		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-		if err := p.cmd.Start(); err != nil {
+		p, err := launch(t, strconv.Itoa(freePort(t)), env, fmt.Sprintf("node n%d", i))
+		if err != nil {
 			t.Fatal(err)
 		}
-		go func() { p.err = p.cmd.Wait(); close(p.done) }()
-		t.Cleanup(func() {
-			p.kill()
-			if t.Failed() {
-				t.Logf("node n%d stderr:\n%s", i, p.stderr.String())
-			}
-		})
 		listening := fmt.Sprintf(`msg="herald listening" node=n%d addr=%s`, i, p.addr)
 		if !waitListening(t, p, listening) {
 			if attempt < 3 && strings.Contains(p.stderr.String(), "address already in use") {

@@ -42,7 +42,17 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 }
 
 func tryStartProc(t *testing.T, env map[string]string, args ...string) (*proc, error) {
-	port := strconv.Itoa(freePort(t))
+	p, err := launch(t, strconv.Itoa(freePort(t)), env, "herald", args...)
+	if err != nil {
+		return p, err
+	}
+	return p, p.waitHealthy()
+}
+
+// launch starts the binary on a loopback port with env added to a minimal
+// environment, and kills it when the test ends, logging its stderr under
+// label if the test failed. It does not wait for the server to serve.
+func launch(t *testing.T, port string, env map[string]string, label string, args ...string) (*proc, error) {
 	p := &proc{t: t, addr: "127.0.0.1:" + port, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(heraldBin, args...)
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "HERALD_HOST=127.0.0.1"}
@@ -57,10 +67,10 @@ func tryStartProc(t *testing.T, env map[string]string, args ...string) (*proc, e
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("herald stderr:\n%s", p.stderr.String())
+			t.Logf("%s stderr:\n%s", label, p.stderr.String())
 		}
 	})
-	return p, p.waitHealthy()
+	return p, nil
 }
 
 // waitHealthy waits until the process logs that it listens on its address,

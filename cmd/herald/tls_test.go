@@ -6,8 +6,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,25 +23,11 @@ import (
 func startTLSProc(t *testing.T, env map[string]string, ca *tlstest.CA) *proc {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		port := strconv.Itoa(freePort(t))
-		p := &proc{t: t, addr: "127.0.0.1:" + port, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-		p.cmd = exec.Command(heraldBin)
-		p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "HERALD_HOST=127.0.0.1"}
-		for k, v := range env {
-			p.cmd.Env = append(p.cmd.Env, k+"="+v)
-		}
-		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-		if err := p.cmd.Start(); err != nil {
+		p, err := launch(t, strconv.Itoa(freePort(t)), env, "herald")
+		if err != nil {
 			t.Fatal(err)
 		}
-		go func() { p.err = p.cmd.Wait(); close(p.done) }()
-		t.Cleanup(func() {
-			p.kill()
-			if t.Failed() {
-				t.Logf("herald stderr:\n%s", p.stderr.String())
-			}
-		})
-		err := waitHTTPS(p, ca)
+		err = waitHTTPS(p, ca)
 		if err == nil {
 			return p
 		}
