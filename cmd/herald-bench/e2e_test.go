@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/redistest"
 )
 
 // TestMain lets the test binary stand in for herald-bench: the pool starts
@@ -32,7 +36,13 @@ func TestMain(m *testing.M) {
 			os.Exit(0)
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop() // the servers the cluster test started, if any
+	redistest.Stop()
+	if heraldBin != "" {
+		os.RemoveAll(filepath.Dir(heraldBin))
+	}
+	os.Exit(code)
 }
 
 var testLoad = loadFlags{perWorker: 30, concurrency: 8, dialTimeout: 5 * time.Second, connectTime: 30 * time.Second}

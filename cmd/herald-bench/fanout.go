@@ -15,24 +15,27 @@ import (
 )
 
 // fanoutRound is one round of a fan-out run: M messages sent back to back to
-// a channel and their receipt by every subscriber.
+// a channel and their receipt by every subscriber, on one node or several.
 type fanoutRound struct {
-	Round      int   `json:"round"`
-	Expected   int64 `json:"expected"`   // subscribers × messages
-	Deliveries int64 `json:"deliveries"` // distinct messages received
-	Loss       int64 `json:"loss"`
-	Duplicates int64 `json:"duplicates"`
-	Reordered  int64 `json:"reordered"`
-	Stray      int64 `json:"stray"`
-	// Accepted is the sum of the server's {"delivered":N} answers.
+	Round      int     `json:"round"`
+	LoadAvg    float64 `json:"loadAvg"`    // one-minute load average as the round started
+	Expected   int64   `json:"expected"`   // subscribers × messages
+	Deliveries int64   `json:"deliveries"` // distinct messages received
+	Loss       int64   `json:"loss"`
+	Duplicates int64   `json:"duplicates"`
+	Reordered  int64   `json:"reordered"` // received after a message with a greater seq
+	Stray      int64   `json:"stray"`
+	// Accepted is the sum of the server's {"delivered":N} answers. A cluster
+	// node counts only its own subscribers there.
 	Accepted int64 `json:"accepted"`
 	TimedOut bool  `json:"timedOut"`
 
 	Send   time.Duration `json:"send"`   // first POST to last answer
 	Window time.Duration `json:"window"` // first POST to last receipt
-	// CPU is the server's CPU time over the window; PerDelivery divides the
-	// /proc/PID/stat figure (10 ms ticks) by the deliveries, PerDeliverySched
-	// the per-thread schedstat figure (nanoseconds).
+	// CPU is the servers' CPU time over the window, summed over the nodes;
+	// PerDelivery divides the /proc/PID/stat figure (10 ms ticks) by the
+	// deliveries, PerDeliverySched the per-thread schedstat figure
+	// (nanoseconds).
 	CPU              time.Duration  `json:"cpu"`
 	CPUSched         time.Duration  `json:"cpuSched"`
 	PerDelivery      time.Duration  `json:"perDelivery"`
@@ -41,6 +44,30 @@ type fanoutRound struct {
 	// ClientCPU is the workers' CPU time over the window: the load
 	// generator's share of the two cores.
 	ClientCPU time.Duration `json:"clientCpu"`
+	// RedisCPU is redis-server's CPU time over the window (--redis-pid).
+	RedisCPU time.Duration `json:"redisCpu,omitempty"`
+	// Nodes splits the round by node: each node's subscribers, what they
+	// received, and the node's CPU per delivery to them.
+	Nodes []fanoutNode `json:"nodes"`
+}
+
+// fanoutNode is one node's share of a round.
+type fanoutNode struct {
+	Node        int    `json:"node"`
+	Addr        string `json:"addr"`
+	PID         int    `json:"pid"`
+	Subscribers int    `json:"subscribers"`
+	Expected    int64  `json:"expected"`
+	Deliveries  int64  `json:"deliveries"`
+	Loss        int64  `json:"loss"`
+	// CPU is the node's CPU time over the window; PerDelivery divides it by
+	// the deliveries to the node's own subscribers. The node the POSTs go
+	// through also serves the HTTP API and publishes to Redis.
+	CPU              time.Duration  `json:"cpu"`
+	CPUSched         time.Duration  `json:"cpuSched"`
+	PerDelivery      time.Duration  `json:"perDelivery"`
+	PerDeliverySched time.Duration  `json:"perDeliverySched"`
+	Latency          latencySummary `json:"latency"`
 }
 
 // fanoutResult is a whole fan-out run.
@@ -48,25 +75,60 @@ type fanoutResult struct {
 	Subscribers int           `json:"subscribers"`
 	Messages    int           `json:"messages"`
 	PayloadSize int           `json:"payloadBytes"`
+	Nodes       []string      `json:"nodes"`   // node addresses, in index order
+	SendVia     string        `json:"sendVia"` // the node the POSTs go through, or rotate
 	Ready       readySummary  `json:"ready"`
 	Rounds      []fanoutRound `json:"rounds"`
 }
 
+// fanoutOptions are the fanout command's flags.
+type fanoutOptions struct {
+	sf           serverFlags
+	lf           loadFlags
+	cf           clusterFlags
+	subs         int
+	msgs         int
+	rounds       int
+	channel      string
+	payload      int
+	pause        time.Duration
+	roundTimeout time.Duration
+	json         bool
+	keep         bool
+}
+
 func runFanout(ctx context.Context, args []string) error {
+	o, err := parseFanout(args)
+	if err != nil {
+		return err
+	}
+	res, err := measureFanout(ctx, o)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(res)
+	}
+	printFanout(os.Stdout, res)
+	return nil
+}
+
+// parseFanout reads and checks the fanout command's flags.
+func parseFanout(args []string) (*fanoutOptions, error) {
 	fs := flag.NewFlagSet("herald-bench fanout", flag.ContinueOnError)
-	var sf serverFlags
-	var lf loadFlags
-	sf.register(fs)
-	lf.register(fs)
-	subs := fs.Int("subscribers", 5000, "connections subscribed to the channel (unique users)")
-	msgs := fs.Int("messages", 100, "messages per round, sent back to back (each POST after the previous answer)")
-	rounds := fs.Int("rounds", 5, "rounds on the same connections; each is reported, then the best and the spread")
-	channel := fs.String("channel", "bench", "channel name")
-	payload := fs.Int("payload", 128, "approximate size of each message body in bytes")
-	pause := fs.Duration("pause", 2*time.Second, "quiet time before each round, so the window holds only the round's work")
-	roundTimeout := fs.Duration("round-timeout", time.Minute, "bound on one round; missing deliveries after it count as lost")
-	jsonOut := fs.Bool("json", false, "print the result as JSON on stdout")
-	keep := fs.Bool("keep", false, "keep the started server's directory (log, database)")
+	o := &fanoutOptions{}
+	o.sf.register(fs)
+	o.lf.register(fs)
+	o.cf.register(fs)
+	fs.IntVar(&o.subs, "subscribers", 5000, "connections subscribed to the channel (unique users), over all nodes")
+	fs.IntVar(&o.msgs, "messages", 100, "messages per round, sent back to back (each POST after the previous answer)")
+	fs.IntVar(&o.rounds, "rounds", 5, "rounds on the same connections; each is reported, then the best and the spread")
+	fs.StringVar(&o.channel, "channel", "bench", "channel name")
+	fs.IntVar(&o.payload, "payload", 128, "approximate size of each message body in bytes")
+	fs.DurationVar(&o.pause, "pause", 2*time.Second, "quiet time before each round, so the window holds only the round's work")
+	fs.DurationVar(&o.roundTimeout, "round-timeout", time.Minute, "bound on one round; missing deliveries after it count as lost")
+	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
+	fs.BoolVar(&o.keep, "keep", false, "keep the started servers' directories (log, database)")
 	fs.Usage = commandUsage(fs, `fanout: server CPU per delivery and delivery latency of channel sends.
 
 Opens --subscribers connections that join one channel, then, per round, sends
@@ -76,84 +138,185 @@ nanoseconds; every worker records receipt time minus send time for every
 delivery (same machine, same clock) and checks that no message is lost,
 repeated or reordered. Server CPU per delivery is the growth of utime+stime in
 /proc/PID/stat from just before the first POST to the last receipt, divided
-by the deliveries.`)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *subs <= 0 || *msgs <= 0 || *rounds <= 0 {
-		return fmt.Errorf("--subscribers, --messages and --rounds must be positive")
-	}
-	t, err := startOrAttach(ctx, &sf, *subs+1000)
-	if err != nil {
-		return err
-	}
-	defer t.stop(*keep)
+by the deliveries.
 
-	base := job{Mode: modeFanout, URL: t.wsURL(), JWTSecret: t.jwtSecret, UserPrefix: userPrefix(), Channel: *channel,
-		Lifetime: lf.connectTime + time.Duration(*rounds)*(*roundTimeout+*pause+time.Minute)}
-	p, err := startPool(base, *subs, lf)
+Several nodes: --nodes N starts N Herald nodes on one PostgreSQL
+(--database-url) and one Redis (--redis-url), with the same secrets and
+HERALD_NODE_ID bench-<run>-<i>; --addrs a,b,c with one --server-pid per node
+attaches to running ones instead. Connection i goes to node i mod N, the POSTs
+go through --send-via, and every figure is reported in total and per node:
+a node's CPU per delivery is its CPU time divided by the deliveries to its own
+subscribers. --redis-pid adds redis-server's CPU time.
+
+Example, three nodes:
+  herald-bench fanout --server-bin /tmp/herald --nodes 3 \
+    --database-url postgres://postgres@127.0.0.1:55432/hb?sslmode=disable \
+    --redis-url redis://127.0.0.1:56379/0 --redis-pid $(pidof redis-server) \
+    --subscribers 15000 --messages 100 --rounds 3`)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.subs <= 0 || o.msgs <= 0 || o.rounds <= 0 {
+		return nil, fmt.Errorf("--subscribers, --messages and --rounds must be positive")
+	}
+	n, err := checkNodes(&o.sf, &o.cf)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if _, err := parseSendVia(o.cf.sendVia, n); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// measureFanout starts or attaches to the nodes, opens the subscribers and
+// runs the rounds.
+func measureFanout(ctx context.Context, o *fanoutOptions) (*fanoutResult, error) {
+	n, err := checkNodes(&o.sf, &o.cf)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := parseSendVia(o.cf.sendVia, n)
+	if err != nil {
+		return nil, err
+	}
+	if o.cf.redisPid != 0 && !alive(o.cf.redisPid) {
+		return nil, fmt.Errorf("--redis-pid: no process %d", o.cf.redisPid)
+	}
+	nodes, err := startOrAttachNodes(ctx, &o.sf, &o.cf, (o.subs+n-1)/n+1000)
+	if err != nil {
+		return nil, err
+	}
+	defer stopNodes(nodes, o.keep)
+
+	base := job{Mode: modeFanout, URL: nodes[0].wsURL(), JWTSecret: nodes[0].jwtSecret, UserPrefix: userPrefix(), Channel: o.channel,
+		Lifetime: o.lf.connectTime + time.Duration(o.rounds)*(o.roundTimeout+o.pause+time.Minute)}
+	if len(nodes) > 1 {
+		base.URLs = wsURLs(nodes)
+	}
+	p, err := startPool(base, o.subs, o.lf)
+	if err != nil {
+		return nil, err
 	}
 	defer p.stop()
-	res := &fanoutResult{Subscribers: *subs, Messages: *msgs, PayloadSize: *payload}
-	if res.Ready, err = p.awaitReady(ctx, lf.connectTime); err != nil {
-		return err
+	res := &fanoutResult{Subscribers: o.subs, Messages: o.msgs, PayloadSize: o.payload, SendVia: plan.String()}
+	for _, t := range nodes {
+		res.Nodes = append(res.Nodes, t.addr)
+	}
+	if res.Ready, err = p.awaitReady(ctx, o.lf.connectTime); err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "fanout: %s\n", res.Ready)
 	if res.Ready.Connected == 0 {
-		return fmt.Errorf("no connection could be opened: %v", res.Ready.Errors)
+		return nil, fmt.Errorf("no connection could be opened: %v", res.Ready.Errors)
 	}
-	if _, err := t.waitStats(ctx, time.Minute, func(s stats) bool { return s.ChannelCounts[*channel] >= res.Ready.Connected }); err != nil {
-		return err
+	// In a cluster any node's stats are the cluster's, from the nodes'
+	// heartbeats.
+	if _, err := nodes[0].waitStats(ctx, time.Minute, func(s stats) bool { return s.ChannelCounts[o.channel] >= res.Ready.Connected }); err != nil {
+		return nil, err
 	}
 
-	api := newAPIConn(t)
-	defer api.close()
-	path := "/api/channels/" + *channel + "/messages"
-	for r := 1; r <= *rounds; r++ {
-		rr, err := fanoutOnce(ctx, t, p, api, path, r, *msgs, *payload, res.Ready.Connected, *pause, *roundTimeout)
+	r := &fanoutRun{nodes: nodes, pool: p, plan: plan, path: "/api/channels/" + o.channel + "/messages",
+		msgs: o.msgs, payload: o.payload, ready: res.Ready, redisPid: o.cf.redisPid, pause: o.pause, timeout: o.roundTimeout}
+	for _, t := range nodes {
+		r.apis = append(r.apis, newAPIConn(t))
+	}
+	defer func() {
+		for _, a := range r.apis {
+			a.close()
+		}
+	}()
+	for round := 1; round <= o.rounds; round++ {
+		rr, err := r.once(ctx, round)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fmt.Fprintf(os.Stderr, "round %d: %d/%d delivered, CPU %s per delivery (sched %s), p50 %s p99 %s max %s\n",
-			r, rr.Deliveries, rr.Expected, us(rr.PerDelivery), us(rr.PerDeliverySched),
+			round, rr.Deliveries, rr.Expected, us(rr.PerDelivery), us(rr.PerDeliverySched),
 			us(rr.Latency.P50), us(rr.Latency.P99), us(rr.Latency.Max))
 		res.Rounds = append(res.Rounds, rr)
 	}
-	if *jsonOut {
-		return printJSON(res)
-	}
-	printFanout(os.Stdout, res)
-	return nil
+	return res, nil
 }
 
-// fanoutOnce runs one round.
-func fanoutOnce(ctx context.Context, t *target, p *pool, api *apiConn, path string,
-	round, msgs, payload, subscribers int, pause, timeout time.Duration) (fanoutRound, error) {
-	rr := fanoutRound{Round: round, Expected: int64(subscribers) * int64(msgs)}
-	if _, err := p.request(ctx, command{Cmd: cmdArm, Round: round, Expect: msgs}, evArmed, 30*time.Second); err != nil {
+// fanoutRun is what the rounds of a fan-out run share.
+type fanoutRun struct {
+	nodes    []*target
+	apis     []*apiConn // one per node
+	plan     sendPlan
+	pool     *pool
+	path     string
+	msgs     int
+	payload  int
+	ready    readySummary
+	redisPid int
+	pause    time.Duration
+	timeout  time.Duration
+}
+
+// nodeSubscribers returns the connections open on each node.
+func (r *fanoutRun) nodeSubscribers() []int {
+	if len(r.nodes) == 1 {
+		return []int{r.ready.Connected}
+	}
+	out := make([]int, len(r.nodes))
+	copy(out, r.ready.NodeConnected)
+	return out
+}
+
+// cpu reads the CPU time of every node.
+func (r *fanoutRun) cpu() ([]cpuTimes, error) {
+	out := make([]cpuTimes, len(r.nodes))
+	for i, t := range r.nodes {
+		c, err := readCPU(t.pid)
+		if err != nil {
+			return nil, fmt.Errorf("node %d: %w", i, err)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// redisCPU reads redis-server's CPU time, zero when it is not measured.
+func (r *fanoutRun) redisCPU() time.Duration {
+	if r.redisPid == 0 {
+		return 0
+	}
+	c, _ := readCPU(r.redisPid)
+	return c.Stat
+}
+
+// once runs one round.
+func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
+	rr := fanoutRound{Round: round, Expected: int64(r.ready.Connected) * int64(r.msgs)}
+	if _, err := r.pool.request(ctx, command{Cmd: cmdArm, Round: round, Expect: r.msgs}, evArmed, 30*time.Second); err != nil {
 		return rr, err
 	}
-	if err := sleepUntil(ctx, time.Now().Add(pause)); err != nil {
+	if err := sleepUntil(ctx, time.Now().Add(r.pause)); err != nil {
 		return rr, err
 	}
 
-	cpu0, err := readCPU(t.pid)
+	rr.LoadAvg = loadAverage()
+	cpu0, err := r.cpu()
 	if err != nil {
 		return rr, err
 	}
-	client0 := p.cpu()
+	redis0 := r.redisCPU()
+	client0 := r.pool.cpu()
 	start := time.Now()
-	body := make([]byte, 0, payload+128)
-	for seq := range msgs {
-		body = fanoutBody(body[:0], round, seq, payload)
-		status, answer, err := api.post(path, body)
+	body := make([]byte, 0, r.payload+128)
+	for seq := range r.msgs {
+		body = fanoutBody(body[:0], round, seq, r.payload)
+		api := r.apis[r.plan.via(seq, len(r.nodes))]
+		status, answer, err := api.post(r.path, body)
 		if err != nil {
-			return rr, fmt.Errorf("POST %s: %w", path, err)
+			return rr, fmt.Errorf("POST %s to %s: %w", r.path, api.addr, err)
 		}
 		if status != 200 {
-			return rr, fmt.Errorf("POST %s: status %d: %s", path, status, truncate(answer, 200))
+			return rr, fmt.Errorf("POST %s to %s: status %d: %s", r.path, api.addr, status, truncate(answer, 200))
 		}
 		var d struct{ Delivered int64 }
 		if json.Unmarshal(answer, &d) == nil {
@@ -162,20 +325,29 @@ func fanoutOnce(ctx context.Context, t *target, p *pool, api *apiConn, path stri
 	}
 	rr.Send = time.Since(start)
 
-	_, waitErr := p.collectRound(ctx, evDone, round, timeout)
-	cpu1, err := readCPU(t.pid)
+	_, waitErr := r.pool.collectRound(ctx, evDone, round, r.timeout)
+	cpu1, err := r.cpu()
 	if err != nil {
 		return rr, err
 	}
-	rr.ClientCPU = p.cpu() - client0
+	if r.redisPid != 0 {
+		rr.RedisCPU = r.redisCPU() - redis0
+	}
+	rr.ClientCPU = r.pool.cpu() - client0
 	end := time.Now()
 	rr.TimedOut = waitErr != nil
 
-	evs, err := p.request(ctx, command{Cmd: cmdReport}, evReport, 30*time.Second)
+	evs, err := r.pool.request(ctx, command{Cmd: cmdReport}, evReport, 30*time.Second)
 	if err != nil {
 		return rr, err
 	}
 	lat := newHistogram()
+	nodeLat := make([]*histogram, len(r.nodes))
+	for i := range nodeLat {
+		nodeLat[i] = newHistogram()
+	}
+	subs := r.nodeSubscribers()
+	rr.Nodes = make([]fanoutNode, len(r.nodes))
 	var last int64
 	for _, e := range evs {
 		rr.Deliveries += e.Received
@@ -186,19 +358,41 @@ func fanoutOnce(ctx context.Context, t *target, p *pool, api *apiConn, path stri
 		if e.Latency != nil {
 			lat.merge(*e.Latency)
 		}
+		for i := range min(len(e.NodeReceived), len(r.nodes)) {
+			rr.Nodes[i].Deliveries += e.NodeReceived[i]
+		}
+		for i := range min(len(e.NodeLatency), len(r.nodes)) {
+			nodeLat[i].merge(e.NodeLatency[i])
+		}
 	}
 	rr.Loss = rr.Expected - rr.Deliveries
 	rr.Window = end.Sub(start)
 	if last > 0 && !rr.TimedOut {
 		rr.Window = time.Duration(last - start.UnixNano())
 	}
-	cpu := cpu1.sub(cpu0)
-	rr.CPU, rr.CPUSched = cpu.Stat, cpu.SchedStat
-	if rr.Deliveries > 0 {
-		rr.PerDelivery = cpu.Stat / time.Duration(rr.Deliveries)
-		rr.PerDeliverySched = cpu.SchedStat / time.Duration(rr.Deliveries)
-	}
 	rr.Latency = lat.summary()
+	for i, t := range r.nodes {
+		nr := &rr.Nodes[i]
+		nr.Node, nr.Addr, nr.PID, nr.Subscribers = i, t.addr, t.pid, subs[i]
+		nr.Expected = int64(subs[i]) * int64(r.msgs)
+		nr.Latency = nodeLat[i].summary()
+		if len(r.nodes) == 1 { // the workers split nothing
+			nr.Deliveries, nr.Latency = rr.Deliveries, rr.Latency
+		}
+		nr.Loss = nr.Expected - nr.Deliveries
+		cpu := cpu1[i].sub(cpu0[i])
+		nr.CPU, nr.CPUSched = cpu.Stat, cpu.SchedStat
+		if nr.Deliveries > 0 {
+			nr.PerDelivery = cpu.Stat / time.Duration(nr.Deliveries)
+			nr.PerDeliverySched = cpu.SchedStat / time.Duration(nr.Deliveries)
+		}
+		rr.CPU += nr.CPU
+		rr.CPUSched += nr.CPUSched
+	}
+	if rr.Deliveries > 0 {
+		rr.PerDelivery = rr.CPU / time.Duration(rr.Deliveries)
+		rr.PerDeliverySched = rr.CPUSched / time.Duration(rr.Deliveries)
+	}
 	return rr, nil
 }
 
@@ -219,17 +413,48 @@ func fanoutBody(b []byte, round, seq, size int) []byte {
 }
 
 func printFanout(w io.Writer, res *fanoutResult) {
-	fmt.Fprintf(w, "fan-out: %d subscribers (%d connected), %d messages of ~%d bytes per round\n\n",
+	multi := len(res.Nodes) > 1
+	fmt.Fprintf(w, "fan-out: %d subscribers (%d connected), %d messages of ~%d bytes per round\n",
 		res.Subscribers, res.Ready.Connected, res.Messages, res.PayloadSize)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tdeliveries\tloss\tdup\treord\tsend\twindow\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t")
+	if multi {
+		fmt.Fprintf(w, "%d nodes %s, subscribers by node %v, sent through %s\n",
+			len(res.Nodes), strings.Join(res.Nodes, " "), res.Ready.NodeConnected, res.SendVia)
+	}
+	fmt.Fprintln(w)
+	redis := false
 	for _, r := range res.Rounds {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.Round, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window), us(r.ClientCPU),
+		redis = redis || r.RedisCPU > 0
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "round\tload\tdeliveries\tloss\tdup\treord\tsend\twindow\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t"
+	if redis {
+		head += "redis CPU\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range res.Rounds {
+		fmt.Fprintf(tw, "%d\t%.2f\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t",
+			r.Round, r.LoadAvg, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window), us(r.ClientCPU),
 			us(r.CPU), us(r.PerDelivery), us(r.PerDeliverySched),
 			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.Max))
+		if redis {
+			fmt.Fprintf(tw, "%s\t", us(r.RedisCPU))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	if multi {
+		fmt.Fprintln(w, "\nby node (CPU/delivery: the node's CPU over the deliveries to its own subscribers)")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "round\tnode\tsubscribers\tdeliveries\tloss\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t")
+		for _, r := range res.Rounds {
+			for _, n := range r.Nodes {
+				fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+					r.Round, n.Node, n.Subscribers, n.Deliveries, n.Loss, us(n.CPU), us(n.PerDelivery), us(n.PerDeliverySched),
+					us(n.Latency.P50), us(n.Latency.P90), us(n.Latency.P99), us(n.Latency.Max))
+			}
+		}
+		tw.Flush()
+	}
 	pick := func(f func(fanoutRound) time.Duration) (best, median, worst time.Duration) {
 		var v []time.Duration
 		for _, r := range res.Rounds {
@@ -239,22 +464,33 @@ func printFanout(w io.Writer, res *fanoutResult) {
 		return v[0], v[len(v)/2], v[len(v)-1]
 	}
 	fmt.Fprintln(w)
-	for _, m := range []struct {
+	type metric struct {
 		name string
 		f    func(fanoutRound) time.Duration
-	}{
+	}
+	metrics := []metric{
 		{"CPU/delivery (stat)", func(r fanoutRound) time.Duration { return r.PerDelivery }},
 		{"CPU/delivery (schedstat)", func(r fanoutRound) time.Duration { return r.PerDeliverySched }},
-		{"latency p50", func(r fanoutRound) time.Duration { return r.Latency.P50 }},
-		{"latency p99", func(r fanoutRound) time.Duration { return r.Latency.P99 }},
-		{"latency max", func(r fanoutRound) time.Duration { return r.Latency.Max }},
-	} {
+	}
+	if multi {
+		for i := range res.Nodes {
+			metrics = append(metrics, metric{fmt.Sprintf("  node %d (schedstat)", i),
+				func(r fanoutRound) time.Duration { return r.Nodes[i].PerDeliverySched }})
+		}
+	}
+	metrics = append(metrics,
+		metric{"latency p50", func(r fanoutRound) time.Duration { return r.Latency.P50 }},
+		metric{"latency p99", func(r fanoutRound) time.Duration { return r.Latency.P99 }},
+		metric{"latency max", func(r fanoutRound) time.Duration { return r.Latency.Max }})
+	for _, m := range metrics {
 		b, md, wo := pick(m.f)
 		fmt.Fprintf(w, "%-26s best %s  median %s  worst %s\n", m.name, us(b), us(md), us(wo))
 	}
-	var loss int64
+	var loss, reordered int64
 	for _, r := range res.Rounds {
 		loss += r.Loss + r.Duplicates
+		reordered += r.Reordered
 	}
 	fmt.Fprintf(w, "%-26s %d\n", "lost or repeated, all rounds", loss)
+	fmt.Fprintf(w, "%-26s %d\n", "reordered, all rounds", reordered)
 }

@@ -183,6 +183,12 @@ func (p *pool) awaitReady(ctx context.Context, timeout time.Duration) (readySumm
 		s.Connected += e.Connected
 		s.Failed += e.Failed
 		s.Took = max(s.Took, e.Took)
+		if len(s.NodeConnected) < len(e.NodeConnected) {
+			s.NodeConnected = append(s.NodeConnected, make([]int, len(e.NodeConnected)-len(s.NodeConnected))...)
+		}
+		for i, n := range e.NodeConnected {
+			s.NodeConnected[i] += n
+		}
 		for k, v := range e.Errors {
 			s.Errors[k] += v
 		}
@@ -196,10 +202,15 @@ type readySummary struct {
 	Failed    int            `json:"failed"`
 	Errors    map[string]int `json:"errors,omitempty"`
 	Took      time.Duration  `json:"took"`
+	// NodeConnected counts the connections by node, on several nodes.
+	NodeConnected []int `json:"nodeConnected,omitempty"`
 }
 
 func (r readySummary) String() string {
 	s := fmt.Sprintf("%d connected in %s", r.Connected, r.Took.Round(time.Millisecond))
+	if len(r.NodeConnected) > 0 {
+		s += fmt.Sprintf(" (by node %v)", r.NodeConnected)
+	}
 	if r.Failed > 0 {
 		s += fmt.Sprintf(", %d failed %v", r.Failed, r.Errors)
 	}

@@ -113,3 +113,15 @@ func alive(pid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 	return err == nil
 }
+
+// loadAverage reads the one-minute load average of the machine, 0 if
+// /proc/loadavg cannot be read.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	f, _ := strconv.ParseFloat(first, 64)
+	return f
+}

@@ -16,9 +16,12 @@ const (
 
 // job is the first line a worker reads: the connections it opens.
 type job struct {
-	Worker      int           `json:"worker"` // index, for logs
-	Mode        string        `json:"mode"`
-	URL         string        `json:"url"` // ws://host:port/path
+	Worker int    `json:"worker"` // index, for logs
+	Mode   string `json:"mode"`
+	URL    string `json:"url"` // ws://host:port/path
+	// URLs, when set, replaces URL: connection i dials URLs[i mod len], the
+	// nodes of a cluster in turn, and the worker counts by node.
+	URLs        []string      `json:"urls,omitempty"`
 	JWTSecret   string        `json:"jwtSecret,omitempty"`
 	UserPrefix  string        `json:"userPrefix"` // user i is UserPrefix + i
 	First       int           `json:"first"`      // global index of the first connection
@@ -61,17 +64,39 @@ type event struct {
 	Failed    int            `json:"failed,omitempty"`
 	Errors    map[string]int `json:"errors,omitempty"` // failure reason → count
 	Took      time.Duration  `json:"took,omitempty"`
+	// NodeConnected counts the connections by node of job.URLs.
+	NodeConnected []int `json:"nodeConnected,omitempty"`
 
 	// done and report
 	Round      int       `json:"round,omitempty"`
 	LastUnixNs int64     `json:"lastUnixNs,omitempty"` // when the last expected message arrived
 	Received   int64     `json:"received,omitempty"`   // messages counted this round
 	Duplicates int64     `json:"duplicates,omitempty"` // seq seen twice on a connection
-	Reordered  int64     `json:"reordered,omitempty"`  // seq skipped ahead on a connection
-	Stray      int64     `json:"stray,omitempty"`      // messages of another round, or unparseable
+	Reordered  int64     `json:"reordered,omitempty"`  // arrived after a greater seq on its connection
+	Stray      int64     `json:"stray,omitempty"`      // messages of another round, seq out of range, or unparseable
 	Dropped    int       `json:"dropped,omitempty"`    // connections closed by the server since ready
 	Complete   int       `json:"complete,omitempty"`   // connections that got every expected message
 	Latency    *histData `json:"latency,omitempty"`
+	// By node of job.URLs: messages counted and their latencies.
+	NodeReceived []int64    `json:"nodeReceived,omitempty"`
+	NodeLatency  []histData `json:"nodeLatency,omitempty"`
 
 	Error string `json:"error,omitempty"`
+}
+
+// url is the address connection idx dials.
+func (j *job) url(idx int) string {
+	if len(j.URLs) == 0 {
+		return j.URL
+	}
+	return j.URLs[j.node(idx)]
+}
+
+// node is the index in URLs of the node connection idx dials: subscribers go
+// round-robin over the nodes.
+func (j *job) node(idx int) int {
+	if len(j.URLs) == 0 {
+		return 0
+	}
+	return idx % len(j.URLs)
 }

@@ -21,7 +21,8 @@ import (
 // start the server, or which running one to attach to.
 type serverFlags struct {
 	bin         string
-	pid         int
+	pid         int   // the first --server-pid
+	pids        []int // every --server-pid, for a run on several nodes
 	addr        string
 	apiKey      string
 	jwtSecret   string
@@ -32,13 +33,27 @@ type serverFlags struct {
 
 func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.bin, "server-bin", "herald", "Herald binary to start (a path, or a name looked up in PATH)")
-	fs.IntVar(&f.pid, "server-pid", 0, "attach to this running server instead of starting one (needs --addr, --api-key, --jwt-secret)")
+	fs.Func("server-pid", "attach to this running server instead of starting one (needs --addr, --api-key, --jwt-secret); "+
+		"fanout takes one per node of --addrs, repeated or comma-separated", f.addPids)
 	fs.StringVar(&f.addr, "addr", "", "server address host:port (default: a free loopback port when starting; 127.0.0.1:3007 when attaching)")
 	fs.StringVar(&f.apiKey, "api-key", os.Getenv("HERALD_API_KEY"), "server API key when attaching (env HERALD_API_KEY)")
 	fs.StringVar(&f.jwtSecret, "jwt-secret", os.Getenv("JWT_SECRET"), "JWT secret when attaching, to mint client tokens (env JWT_SECRET)")
 	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL for the started server (DATABASE_URL); empty uses a fresh SQLite file")
 	fs.StringVar(&f.logLevel, "server-log-level", "warn", "HERALD_LOG_LEVEL of the started server (its log goes to a file in a temporary directory)")
 	fs.Var(&f.env, "server-env", "extra KEY=VALUE for the started server's environment (repeatable)")
+}
+
+// addPids parses one --server-pid: a pid, or several separated by commas.
+func (f *serverFlags) addPids(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("not a process id: %q", s)
+		}
+		f.pids = append(f.pids, pid)
+	}
+	f.pid = f.pids[0]
+	return nil
 }
 
 // multiFlag collects a repeatable string flag.
@@ -67,20 +82,25 @@ func (t *target) wsURL() string { return "ws://" + t.addr + "/ws" }
 // limit a started server gets (WS_MAX_CONNECTIONS); an attached server must
 // already allow what the run needs.
 func startOrAttach(ctx context.Context, f *serverFlags, maxConns int) (*target, error) {
-	if f.pid != 0 {
-		return attach(f)
+	if len(f.pids) > 1 {
+		return nil, errors.New("one --server-pid only: fanout alone measures several nodes")
 	}
-	return start(ctx, f, maxConns)
+	if f.pid != 0 {
+		return attach(f, f.pid, f.addr)
+	}
+	return start(ctx, f, maxConns, nodeSpec{addr: f.addr, apiKey: randomHex(24), jwtSecret: randomHex(32)})
 }
 
-func attach(f *serverFlags) (*target, error) {
-	if !alive(f.pid) {
-		return nil, fmt.Errorf("no process %d", f.pid)
+// attach checks that the server pid at addr (default 127.0.0.1:3007) runs and
+// answers.
+func attach(f *serverFlags, pid int, addr string) (*target, error) {
+	if !alive(pid) {
+		return nil, fmt.Errorf("no process %d", pid)
 	}
 	if f.apiKey == "" || f.jwtSecret == "" {
 		return nil, errors.New("--server-pid needs --api-key and --jwt-secret (or HERALD_API_KEY and JWT_SECRET)")
 	}
-	t := &target{pid: f.pid, addr: f.addr, apiKey: f.apiKey, jwtSecret: f.jwtSecret}
+	t := &target{pid: pid, addr: addr, apiKey: f.apiKey, jwtSecret: f.jwtSecret}
 	if t.addr == "" {
 		t.addr = "127.0.0.1:3007"
 	}
@@ -90,14 +110,23 @@ func attach(f *serverFlags) (*target, error) {
 	return t, nil
 }
 
-// start runs the server binary with fresh secrets, a fresh SQLite file (unless
-// a PostgreSQL URL is given) and the connection limit the run needs.
-func start(ctx context.Context, f *serverFlags, maxConns int) (*target, error) {
+// nodeSpec is what one started server gets beyond serverFlags: its address
+// (empty: a free loopback port), its secrets, which the nodes of a cluster
+// share, and extra environment (REDIS_URL, HERALD_NODE_ID).
+type nodeSpec struct {
+	addr              string
+	apiKey, jwtSecret string
+	env               []string
+}
+
+// start runs the server binary with spec's secrets, a fresh SQLite file
+// (unless a PostgreSQL URL is given) and the connection limit the run needs.
+func start(ctx context.Context, f *serverFlags, maxConns int, spec nodeSpec) (*target, error) {
 	bin, err := exec.LookPath(f.bin)
 	if err != nil {
 		return nil, fmt.Errorf("server binary %q: %w (build it: go build -o /tmp/herald ./cmd/herald, then --server-bin /tmp/herald)", f.bin, err)
 	}
-	addr := f.addr
+	addr := spec.addr
 	if addr == "" {
 		if addr, err = freeLoopbackAddr(); err != nil {
 			return nil, err
@@ -111,7 +140,7 @@ func start(ctx context.Context, f *serverFlags, maxConns int) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &target{addr: addr, apiKey: randomHex(24), jwtSecret: randomHex(32), dir: dir,
+	t := &target{addr: addr, apiKey: spec.apiKey, jwtSecret: spec.jwtSecret, dir: dir,
 		logPath: filepath.Join(dir, "herald.log")}
 	logf, err := os.Create(t.logPath)
 	if err != nil {
@@ -133,6 +162,7 @@ func start(ctx context.Context, f *serverFlags, maxConns int) (*target, error) {
 	if f.databaseURL != "" {
 		env = append(env, "DATABASE_URL="+f.databaseURL)
 	}
+	env = append(env, spec.env...)
 	env = append(env, f.env...)
 
 	t.cmd = exec.Command(bin, "serve")

@@ -39,6 +39,27 @@ type worker struct {
 	stray      atomic.Int64
 	complete   atomic.Int64
 	lastNs     atomic.Int64
+	// byNode splits received and latency by node when the job has URLs.
+	byNode atomic.Pointer[nodeCounts]
+}
+
+// nodeCounts are a round's figures for the connections of each node.
+type nodeCounts struct {
+	received []atomic.Int64
+	lat      []*histogram
+}
+
+// newNodeCounts returns zeroed counts for a job's nodes, or nil for a job
+// on one server.
+func newNodeCounts(j *job) *nodeCounts {
+	if len(j.URLs) < 2 {
+		return nil
+	}
+	nc := &nodeCounts{received: make([]atomic.Int64, len(j.URLs))}
+	for range j.URLs {
+		nc.lat = append(nc.lat, newHistogram())
+	}
+	return nc
 }
 
 func runWorker(ctx context.Context, args []string) error {
@@ -55,6 +76,7 @@ func runWorker(ctx context.Context, args []string) error {
 		return fmt.Errorf("job: %w", err)
 	}
 	w.lat.Store(newHistogram())
+	w.byNode.Store(newNodeCounts(&w.job))
 	ctx, cancel := context.WithTimeout(ctx, w.job.Lifetime)
 	defer cancel()
 
@@ -162,7 +184,14 @@ func (w *worker) connect(ctx context.Context) {
 		}()
 	}
 	failed := w.job.Count - len(w.clients)
-	w.emit(event{Event: evReady, Connected: len(w.clients), Failed: failed, Errors: errs, Took: time.Since(start)})
+	ev := event{Event: evReady, Connected: len(w.clients), Failed: failed, Errors: errs, Took: time.Since(start)}
+	if len(w.job.URLs) > 1 {
+		ev.NodeConnected = make([]int, len(w.job.URLs))
+		for _, c := range w.clients {
+			ev.NodeConnected[c.node]++
+		}
+	}
+	w.emit(ev)
 }
 
 // errorKind shortens an error for the failure table: the last part of its
@@ -179,6 +208,7 @@ func errorKind(err error) string {
 // so a reader that sees the new round also sees the new expectation.
 func (w *worker) arm(round, expect int) {
 	w.lat.Store(newHistogram())
+	w.byNode.Store(newNodeCounts(&w.job))
 	for _, c := range []*atomic.Int64{&w.received, &w.duplicates, &w.reordered, &w.stray, &w.complete, &w.lastNs} {
 		c.Store(0)
 	}
@@ -197,7 +227,7 @@ func (w *worker) roundDone() {
 
 func (w *worker) report() event {
 	d := w.lat.Load().snapshot()
-	return event{
+	e := event{
 		Event:      evReport,
 		Round:      int(w.round.Load()),
 		Connected:  len(w.clients),
@@ -210,6 +240,13 @@ func (w *worker) report() event {
 		LastUnixNs: w.lastNs.Load(),
 		Latency:    &d,
 	}
+	if nc := w.byNode.Load(); nc != nil {
+		for i := range nc.lat {
+			e.NodeReceived = append(e.NodeReceived, nc.received[i].Load())
+			e.NodeLatency = append(e.NodeLatency, nc.lat[i].snapshot())
+		}
+	}
+	return e
 }
 
 // handle accounts for one text message received at now (Unix nanoseconds).
@@ -233,31 +270,52 @@ func (w *worker) handle(c *client, now int64, p []byte) {
 }
 
 // handleFanout checks a channel message's round and sequence number and
-// records its latency: receipt time minus the send time in its body.
+// records its latency: receipt time minus the send time in its body. A
+// message arriving after one with a greater seq counts as reordered, not
+// lost: messages sent through different nodes may overtake each other.
 func (w *worker) handleFanout(c *client, now int64, p []byte) {
 	round, ok1 := intField(p, "round")
 	seq, ok2 := intField(p, "seq")
 	sent, ok3 := intField(p, "sentNs")
-	if !ok1 || !ok2 || !ok3 || round != w.round.Load() {
+	current := w.round.Load() // before expect: arm stores expect, then round
+	expect := w.expect.Load()
+	if !ok1 || !ok2 || !ok3 || round != current || seq < 0 || seq >= expect {
 		w.stray.Add(1)
 		return
 	}
 	if c.round != round {
 		c.round, c.got, c.last, c.complete = round, 0, -1, false
+		words := int(expect+63) / 64
+		if cap(c.seen) < words {
+			c.seen = make([]uint64, words)
+		}
+		c.seen = c.seen[:words]
+		clear(c.seen)
 	}
-	w.lat.Load().record(now - sent)
-	if seq <= c.last {
+	word, bit := seq/64, uint64(1)<<(seq%64)
+	if word >= int64(len(c.seen)) { // armed again meanwhile
+		w.stray.Add(1)
+		return
+	}
+	if c.seen[word]&bit != 0 {
 		w.duplicates.Add(1)
 		return
 	}
-	if seq != c.last+1 {
+	c.seen[word] |= bit
+	lat := now - sent
+	w.lat.Load().record(lat)
+	if nc := w.byNode.Load(); nc != nil {
+		nc.lat[c.node].record(lat)
+		nc.received[c.node].Add(1)
+	}
+	if seq < c.last {
 		w.reordered.Add(1)
 	}
-	c.last = seq
+	c.last = max(c.last, seq)
 	c.got++
 	w.received.Add(1)
 	storeMax(&w.lastNs, now)
-	if !c.complete && c.got >= w.expect.Load() {
+	if !c.complete && c.got >= expect {
 		c.complete = true
 		w.complete.Add(1)
 		if w.remaining.Add(-1) == 0 {

@@ -19,16 +19,18 @@ import (
 // client is one benchmark WebSocket connection, held by a worker. Its reader
 // goroutine owns every field below nc/br.
 type client struct {
-	w   *worker
-	idx int // global connection index
-	nc  net.Conn
-	br  *bufio.Reader
-	buf []byte // payload buffer, reused
+	w    *worker
+	idx  int // global connection index
+	node int // index of its node in job.URLs
+	nc   net.Conn
+	br   *bufio.Reader
+	buf  []byte // payload buffer, reused
 
-	round    int64 // fan-out round the counters below belong to
-	got      int64 // messages of round received, without duplicates
-	last     int64 // greatest seq of round received
-	complete bool  // got reached the round's expectation
+	round    int64    // fan-out round the counters below belong to
+	got      int64    // messages of round received, without duplicates
+	last     int64    // greatest seq of round received
+	seen     []uint64 // bit seq is set once seq of round was received
+	complete bool     // got reached the round's expectation
 }
 
 // sourceIP spreads connections over loopback source addresses 127.0.X.Y
@@ -58,7 +60,7 @@ var errRefused = errors.New("refused")
 // "connected" (and "subscribed" in fan-out mode).
 func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 	j := &w.job
-	u := j.URL
+	u := j.url(idx)
 	if j.Mode != modeRaw {
 		user := j.userID(idx)
 		tok, err := mintToken(j.JWTSecret, user, j.Lifetime+time.Hour)
@@ -73,7 +75,7 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{w: w, idx: idx, nc: nc, buf: make([]byte, 512), last: -1}
+	c := &client{w: w, idx: idx, node: j.node(idx), nc: nc, buf: make([]byte, 512), last: -1}
 	var rd io.Reader = nc
 	if hbr != nil && hbr.Buffered() > 0 { // frames that came with the handshake
 		early, _ := hbr.Peek(hbr.Buffered())
