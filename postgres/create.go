@@ -138,10 +138,12 @@ func (s *Store) storedByKey(ctx context.Context, ns []*herald.Notification) (map
 	return stored, rows.Err()
 }
 
-// insertSQL reserves a run of seqs per user and inserts the notifications in
-// one statement. Counter rows are locked in user_id order, so concurrent
-// creates touching the same users cannot deadlock. Each user's notifications
-// take its seqs in input order. It returns the seq of each input row.
+// insertSQL reserves a run of seqs per user, adds the new notifications to
+// the user's unread count and inserts them, in one statement. Counter rows are
+// locked in user_id order, and before any notification is written, so
+// concurrent creates touching the same users cannot deadlock (nor with reads
+// and deletes, see counterFirst). Each user's notifications take its seqs in
+// input order. It returns the seq of each input row.
 const insertSQL = `
 WITH input AS (
 	SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
@@ -149,9 +151,10 @@ WITH input AS (
 ), counts AS (
 	SELECT user_id, count(*) AS n FROM input GROUP BY user_id
 ), seqs AS (
-	INSERT INTO user_seqs (user_id, last_seq)
-	SELECT user_id, n FROM counts ORDER BY user_id
-	ON CONFLICT (user_id) DO UPDATE SET last_seq = user_seqs.last_seq + excluded.last_seq
+	INSERT INTO user_seqs (user_id, last_seq, unread)
+	SELECT user_id, n, n FROM counts ORDER BY user_id
+	ON CONFLICT (user_id) DO UPDATE SET last_seq = user_seqs.last_seq + excluded.last_seq,
+		unread = user_seqs.unread + excluded.unread
 	RETURNING user_id, last_seq
 ), numbered AS MATERIALIZED (
 	SELECT i.*, s.last_seq - c.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS seq

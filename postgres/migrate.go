@@ -23,12 +23,23 @@ const migrationLock int64 = 0x68657261_6c64_0001 // "herald", 1
 // transaction under the advisory lock: PostgreSQL's DDL is transactional, so a
 // failed step leaves the schema as it was.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := migrationNames()
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
+	return applyMigrations(ctx, pool, names)
+}
 
+// migrationNames lists the migrations in the order they apply.
+func migrationNames() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	return names, err
+}
+
+// applyMigrations applies those of names that the database has not seen; see
+// migrate.
+func applyMigrations(ctx context.Context, pool *pgxpool.Pool, names []string) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return err

@@ -9,6 +9,18 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// counterFirst is the first step of every statement that changes a user's
+// notifications: it locks the user's counter row (user_seqs), which the
+// statement's later steps join, before they touch any notification row.
+// Creates lock that row first too, so every writer of a user's notifications
+// queues on it in one order. Otherwise a read or delete that holds a
+// notification row while it waits for the counter could deadlock with a
+// create that holds the counter while its unique-key check waits for that
+// notification row. The statements take the user id as $1.
+const counterFirst = `counter AS (
+			SELECT user_id FROM user_seqs WHERE user_id = $1 FOR NO KEY UPDATE
+		)`
+
 // MarkRead marks one of userID's notifications read at at (now when zero).
 func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
 	if s.closed.Load() {
@@ -22,20 +34,23 @@ func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (
 		at = s.now()
 	}
 	at = at.UTC().Truncate(time.Microsecond)
-	// One round trip tells "not yours" from "already read". The update
-	// rechecks read_at on the row it locks, so of two concurrent calls only
-	// one reports the change.
+	// One round trip tells "not yours" from "already read" and moves the
+	// unread count. The update rechecks read_at on the row it locks, so of two
+	// concurrent calls only one reports the change and takes it off the count.
 	var exists, changed bool
 	err := s.pool.QueryRow(ctx, `
-		WITH target AS (
-			SELECT id FROM notifications WHERE id = $2 AND user_id = $3
+		WITH `+counterFirst+`, target AS (
+			SELECT id FROM notifications WHERE id = $2 AND user_id = $1
 		), updated AS (
-			UPDATE notifications n SET read_at = $1
-			FROM target WHERE n.id = target.id AND n.read_at IS NULL
+			UPDATE notifications n SET read_at = $3
+			FROM target, counter WHERE n.id = target.id AND n.read_at IS NULL
 			RETURNING n.id
+		), counted AS (
+			UPDATE user_seqs s SET unread = s.unread - 1
+			FROM updated WHERE s.user_id = $1
 		)
 		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM updated)`,
-		at, id, userID).Scan(&exists, &changed)
+		userID, id, at).Scan(&exists, &changed)
 	if err != nil {
 		return false, storeError("mark read", err)
 	}
@@ -53,13 +68,27 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 	if at.IsZero() {
 		at = s.now()
 	}
-	tag, err := s.pool.Exec(ctx,
-		`UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL`,
-		at.UTC().Truncate(time.Microsecond), userID)
+	// The count drops by what this statement changed rather than to zero: a
+	// create that committed while the statement waited for the counter row
+	// added notifications the statement does not see, and they stay unread.
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		WITH `+counterFirst+`, updated AS (
+			UPDATE notifications n SET read_at = $2
+			FROM counter WHERE n.user_id = $1 AND n.read_at IS NULL
+			RETURNING 1
+		), changed AS (
+			SELECT count(*) AS n FROM updated
+		), counted AS (
+			UPDATE user_seqs s SET unread = s.unread - changed.n
+			FROM changed WHERE s.user_id = $1 AND changed.n > 0
+		)
+		SELECT n FROM changed`,
+		userID, at.UTC().Truncate(time.Microsecond)).Scan(&n)
 	if err != nil {
 		return 0, storeError("mark all read", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // DeleteNotification removes one of userID's notifications. Its seq stays
@@ -73,9 +102,16 @@ func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool
 		return false, errNotFound
 	}
 	var wasUnread bool
-	err := s.pool.QueryRow(ctx,
-		`DELETE FROM notifications WHERE id = $1 AND user_id = $2 RETURNING read_at IS NULL`,
-		id, userID).Scan(&wasUnread)
+	err := s.pool.QueryRow(ctx, `
+		WITH `+counterFirst+`, deleted AS (
+			DELETE FROM notifications n USING counter WHERE n.id = $2 AND n.user_id = $1
+			RETURNING n.read_at IS NULL AS unread
+		), counted AS (
+			UPDATE user_seqs s SET unread = s.unread - 1
+			FROM deleted WHERE s.user_id = $1 AND deleted.unread
+		)
+		SELECT unread FROM deleted`,
+		userID, id).Scan(&wasUnread)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return false, errNotFound
@@ -131,16 +167,18 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 	return page, nil
 }
 
-// UnreadCount counts userID's unread notifications, from an index of unread
-// ones only.
+// UnreadCount returns userID's unread count, one row that every change of
+// read state keeps exact in its own statement.
 func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
 	if s.closed.Load() {
 		return 0, errClosed
 	}
 	var n int
-	err := s.pool.QueryRow(ctx,
-		`SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL`, userID).Scan(&n)
-	if err != nil {
+	err := s.pool.QueryRow(ctx, `SELECT unread FROM user_seqs WHERE user_id = $1`, userID).Scan(&n)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // no notification was ever created for userID
+		return 0, nil
+	case err != nil:
 		return 0, storeError("unread count", err)
 	}
 	return n, nil

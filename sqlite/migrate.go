@@ -19,12 +19,22 @@ var migrations embed.FS
 // lock first (db opens transactions IMMEDIATE), so two processes opening one
 // file at once apply each step once.
 func migrate(ctx context.Context, db *sql.DB) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := migrationNames()
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
+	return applyMigrations(ctx, db, names)
+}
 
+// migrationNames lists the migrations in the order they apply.
+func migrationNames() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	return names, err
+}
+
+// applyMigrations applies those of names that db has not seen; see migrate.
+func applyMigrations(ctx context.Context, db *sql.DB, names []string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -19,15 +20,25 @@ func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (
 	if at.IsZero() {
 		at = s.now()
 	}
-	res, err := s.writer.ExecContext(ctx,
-		`UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL`,
-		micros(at), id, userID)
+	var changed bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL`,
+			micros(at), id, userID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		changed = true
+		return uncount(ctx, tx, userID, n)
+	})
 	if err != nil {
 		return false, storeError("mark read", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return false, storeError("mark read", err)
-	} else if n > 0 {
+	if changed {
 		return true, nil
 	}
 	// Nothing changed: already read, or not userID's to mark.
@@ -50,12 +61,18 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 	if at.IsZero() {
 		at = s.now()
 	}
-	res, err := s.writer.ExecContext(ctx,
-		`UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`, micros(at), userID)
-	if err != nil {
-		return 0, storeError("mark all read", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`, micros(at), userID)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return uncount(ctx, tx, userID, n)
+	})
 	if err != nil {
 		return 0, storeError("mark all read", err)
 	}
@@ -73,8 +90,14 @@ func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool
 		return false, errNotFound
 	}
 	var wasUnread bool
-	err := s.writer.QueryRowContext(ctx,
-		`DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING read_at IS NULL`, id, userID).Scan(&wasUnread)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx,
+			`DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING read_at IS NULL`, id, userID).Scan(&wasUnread)
+		if err != nil || !wasUnread {
+			return err
+		}
+		return uncount(ctx, tx, userID, 1)
+	})
 	switch {
 	case isNoRows(err):
 		return false, errNotFound
@@ -82,6 +105,27 @@ func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool
 		return false, storeError("delete", err)
 	}
 	return wasUnread, nil
+}
+
+// write runs fn in a transaction on the writer and commits it when fn
+// succeeds.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// uncount takes n notifications that stopped being unread off userID's
+// unread count, in the transaction that changed them.
+func uncount(ctx context.Context, tx *sql.Tx, userID string, n int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE user_seqs SET unread = unread - ? WHERE user_id = ?`, n, userID)
+	return err
 }
 
 // FindNotifications returns a page selected by f.
@@ -130,16 +174,18 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 	return page, nil
 }
 
-// UnreadCount counts userID's unread notifications, from an index of unread
-// ones only.
+// UnreadCount returns userID's unread count, one row that every change of
+// read state keeps exact in its own transaction.
 func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
 	if s.closed.Load() {
 		return 0, errClosed
 	}
 	var n int
-	err := s.readers.QueryRowContext(ctx,
-		`SELECT count(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&n)
-	if err != nil {
+	err := s.stmts.unread.QueryRowContext(ctx, userID).Scan(&n)
+	switch {
+	case isNoRows(err): // no notification was ever created for userID
+		return 0, nil
+	case err != nil:
 		return 0, storeError("unread count", err)
 	}
 	return n, nil

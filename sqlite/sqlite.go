@@ -157,7 +157,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		}
 	}
 
-	if s.stmts, err = prepare(ctx, s.writer); err != nil {
+	if s.stmts, err = prepare(ctx, s.writer, s.readers); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}

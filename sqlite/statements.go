@@ -12,16 +12,18 @@ import (
 // columns is the select list scanNotification reads.
 const columns = `id, seq, user_id, type, title, message, link, data, read_at, created_at, idempotency_key`
 
-// statements are the writer's prepared statements. The writer has one
-// connection, so each is prepared once and reused by every transaction.
+// statements are the prepared statements. The writer has one connection, so
+// each of its statements is prepared once and reused by every transaction;
+// unread is prepared on the readers, once per connection as each first runs it.
 type statements struct {
 	byKey, bumpSeq, insert *sql.Stmt
+	unread                 *sql.Stmt // on the readers
 }
 
-func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
+func prepare(ctx context.Context, writer, readers *sql.DB) (*statements, error) {
 	var st statements
 	var err error
-	prep := func(q string) *sql.Stmt {
+	prep := func(db *sql.DB, q string) *sql.Stmt {
 		if err != nil {
 			return nil
 		}
@@ -29,11 +31,14 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		s, err = db.PrepareContext(ctx, q)
 		return s
 	}
-	st.byKey = prep(`SELECT ` + columns + ` FROM notifications WHERE user_id = ? AND idempotency_key = ?`)
-	st.bumpSeq = prep(`INSERT INTO user_seqs (user_id, last_seq) VALUES (?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq
+	st.byKey = prep(writer, `SELECT `+columns+` FROM notifications WHERE user_id = ? AND idempotency_key = ?`)
+	// New notifications are unread, so the bump that reserves their seqs
+	// also adds them to the unread count.
+	st.bumpSeq = prep(writer, `INSERT INTO user_seqs (user_id, last_seq, unread) VALUES (?1, ?2, ?2)
+		ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq, unread = unread + excluded.unread
 		RETURNING last_seq`)
-	st.insert = prep(`INSERT INTO notifications (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
+	st.insert = prep(writer, `INSERT INTO notifications (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
+	st.unread = prep(readers, `SELECT unread FROM user_seqs WHERE user_id = ?`)
 	if err != nil {
 		st.close()
 		return nil, err
@@ -42,7 +47,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 }
 
 func (st *statements) close() {
-	for _, s := range []*sql.Stmt{st.byKey, st.bumpSeq, st.insert} {
+	for _, s := range []*sql.Stmt{st.byKey, st.bumpSeq, st.insert, st.unread} {
 		if s != nil {
 			s.Close()
 		}

@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) herald.Store) {
 		{"FindLimits", testFindLimits},
 		{"FindOnlyOwnNotifications", testFindOnlyOwnNotifications},
 		{"UnreadCountExact", testUnreadCountExact},
+		{"UnreadCountAcrossChanges", testUnreadCountAcrossChanges},
+		{"UnreadCountConcurrent", testUnreadCountConcurrent},
 		{"ConcurrentCreateSameUser", testConcurrentCreateSameUser},
 		{"ConcurrentCreateManyUsers", testConcurrentCreateManyUsers},
 		{"ConcurrentIdempotentCreate", testConcurrentIdempotentCreate},

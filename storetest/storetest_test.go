@@ -31,6 +31,7 @@ var mutants = map[string]func(*mutant){
 	"DataReformatted":       func(m *mutant) { m.reformatData = true },
 	"MarkReadAlwaysChanged": func(m *mutant) { m.alwaysChanged = true },
 	"CountMissesDeletes":    func(m *mutant) { m.countDeleted = true },
+	"CountAddsReplays":      func(m *mutant) { m.countReplays = true },
 	"LimitOffByOne":         func(m *mutant) { m.limitPlusOne = true },
 }
 
@@ -83,10 +84,11 @@ type mutant struct {
 	*memory.Store
 	ignoreOwner, allCreated, dropKeys, dropUnreadOnly, sinceReversed bool
 	reformatData, alwaysChanged, countDeleted, limitPlusOne          bool
+	countReplays                                                     bool
 
-	mu      sync.Mutex
-	owners  map[string]string // id -> user
-	deleted map[string]int    // user -> unread notifications deleted
+	mu     sync.Mutex
+	owners map[string]string // id -> user
+	extra  map[string]int    // user -> notifications the count wrongly includes
 }
 
 func (m *mutant) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
@@ -105,6 +107,9 @@ func (m *mutant) CreateNotifications(ctx context.Context, ns []*herald.Notificat
 	m.mu.Lock()
 	for i, n := range ns {
 		m.owners[n.ID] = n.UserID
+		if m.countReplays && err == nil && !created[i] {
+			m.count(n.UserID)
+		}
 		if m.allCreated && err == nil {
 			created[i] = true
 		}
@@ -132,19 +137,24 @@ func (m *mutant) DeleteNotification(ctx context.Context, userID, id string) (boo
 	wasUnread, err := m.Store.DeleteNotification(ctx, userID, id)
 	if m.countDeleted && wasUnread {
 		m.mu.Lock()
-		if m.deleted == nil {
-			m.deleted = map[string]int{}
-		}
-		m.deleted[userID]++
+		m.count(userID)
 		m.mu.Unlock()
 	}
 	return wasUnread, err
 }
 
+// count makes UnreadCount of userID one too high. m.mu must be held.
+func (m *mutant) count(userID string) {
+	if m.extra == nil {
+		m.extra = map[string]int{}
+	}
+	m.extra[userID]++
+}
+
 func (m *mutant) UnreadCount(ctx context.Context, userID string) (int, error) {
 	n, err := m.Store.UnreadCount(ctx, userID)
 	m.mu.Lock()
-	n += m.deleted[userID]
+	n += m.extra[userID]
 	m.mu.Unlock()
 	return n, err
 }
