@@ -44,7 +44,8 @@ type fanoutRound struct {
 	// ClientCPU is the workers' CPU time over the window: the load
 	// generator's share of the two cores.
 	ClientCPU time.Duration `json:"clientCpu"`
-	// RedisCPU is redis-server's CPU time over the window (--redis-pid).
+	// RedisCPU is redis-server's CPU time over the window (--redis-pid),
+	// from its threads' schedstat.
 	RedisCPU time.Duration `json:"redisCpu,omitempty"`
 	// Nodes splits the round by node: each node's subscribers, what they
 	// received, and the node's CPU per delivery to them.
@@ -280,13 +281,15 @@ func (r *fanoutRun) cpu() ([]cpuTimes, error) {
 	return out, nil
 }
 
-// redisCPU reads redis-server's CPU time, zero when it is not measured.
+// redisCPU reads redis-server's CPU time, zero when it is not measured: the
+// sum of its threads' schedstat, since Redis spends a few milliseconds per
+// round, below the 10 ms ticks of /proc/PID/stat.
 func (r *fanoutRun) redisCPU() time.Duration {
 	if r.redisPid == 0 {
 		return 0
 	}
 	c, _ := readCPU(r.redisPid)
-	return c.Stat
+	return c.SchedStat
 }
 
 // once runs one round.
