@@ -32,6 +32,8 @@ type fanoutRound struct {
 
 	Send   time.Duration `json:"send"`   // first POST to last answer
 	Window time.Duration `json:"window"` // first POST to last receipt
+	// PerSecond is the throughput: deliveries ÷ window.
+	PerSecond float64 `json:"deliveriesPerSecond"`
 	// CPU is the servers' CPU time over the window, summed over the nodes;
 	// PerDelivery divides the /proc/PID/stat figure (10 ms ticks) by the
 	// deliveries, PerDeliverySched the per-thread schedstat figure
@@ -373,6 +375,9 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 	if last > 0 && !rr.TimedOut {
 		rr.Window = time.Duration(last - start.UnixNano())
 	}
+	if rr.Window > 0 {
+		rr.PerSecond = float64(rr.Deliveries) / rr.Window.Seconds()
+	}
 	rr.Latency = lat.summary()
 	for i, t := range r.nodes {
 		nr := &rr.Nodes[i]
@@ -429,14 +434,14 @@ func printFanout(w io.Writer, res *fanoutResult) {
 		redis = redis || r.RedisCPU > 0
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "round\tload\tdeliveries\tloss\tdup\treord\tsend\twindow\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t"
+	head := "round\tload\tdeliveries\tloss\tdup\treord\tsend\twindow\tdeliveries/s\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t"
 	if redis {
 		head += "redis CPU\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range res.Rounds {
-		fmt.Fprintf(tw, "%d\t%.2f\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t",
-			r.Round, r.LoadAvg, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window), us(r.ClientCPU),
+		fmt.Fprintf(tw, "%d\t%.2f\t%d\t%d\t%d\t%d\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t",
+			r.Round, r.LoadAvg, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window), r.PerSecond, us(r.ClientCPU),
 			us(r.CPU), us(r.PerDelivery), us(r.PerDeliverySched),
 			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.Max))
 		if redis {
