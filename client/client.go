@@ -82,6 +82,23 @@ func (c *Client) State() State {
 // IsConnected reports whether a connection is open and greeted.
 func (c *Client) IsConnected() bool { return c.State() == StateConnected }
 
+// Encoding returns the encoding of the open connection: Options.Encoding
+// when the server agreed to it, EncodingJSON when it did not (an older
+// server); "" when not connected.
+func (c *Client) Encoding() Encoding {
+	if s := c.current(); s != nil {
+		return s.enc
+	}
+	return ""
+}
+
+// Compressed reports whether the open connection negotiated
+// permessage-deflate (Options.Compression with a server that accepts it).
+func (c *Client) Compressed() bool {
+	s := c.current()
+	return s != nil && s.compressed
+}
+
 // LastSeq returns the greatest notification seq the client has seen: the
 // point it resumes from. An application that persists it can pass it back
 // as Options.Since after a restart.
@@ -167,9 +184,11 @@ func (c *Client) Drain(ctx context.Context) error {
 	}
 }
 
-// Send writes v to the server as one JSON text message: a []byte,
-// json.RawMessage or string as it is, anything else encoded with
-// encoding/json. It fails with a network_error when not connected.
+// Send writes v to the server as one message: a []byte, json.RawMessage or
+// string holding JSON as it is, anything else encoded with encoding/json;
+// then sent as a text frame, or converted to MessagePack on a connection
+// that uses EncodingMsgpack. It fails with a network_error when not
+// connected.
 func (c *Client) Send(ctx context.Context, v any) error {
 	s := c.current()
 	if s == nil {
@@ -324,7 +343,7 @@ func (c *Client) loop(ctx context.Context, retry bool, connected func()) *Error 
 				return nil
 			}
 			attempt, netFails, authRetry = 0, 0, false
-			c.log.Info("herald client connected", "user", s.user)
+			c.log.Info("herald client connected", "user", s.user, "encoding", s.enc, "compressed", s.compressed)
 			c.emitConnected()
 			connected()
 			s.restore()

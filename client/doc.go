@@ -30,6 +30,22 @@
 // so that several backend instances share them; ConnectionTokenSource mints
 // short-lived per-user connection tokens with POST /api/tokens.
 //
+// Messages are JSON text frames by default. Options.Encoding =
+// EncodingMsgpack asks for the herald.msgpack subprotocol, in which the
+// server sends the same messages as MessagePack binary frames, smaller and
+// quicker to parse when payloads are large; the client sends its own
+// messages (pings, subscriptions, in-band tokens, Send) as MessagePack too,
+// but for the first auth message, which the server reads as JSON text
+// before the encoding applies. Handlers and OnRaw see JSON either way:
+// MessagePack is converted as it arrives, numbers staying numbers, so
+// only the raw bytes differ (object keys sorted, no spaces).
+// Options.Compression offers permessage-deflate without context
+// takeover, which a server started with WS_PERMESSAGE_DEFLATE=true
+// accepts; messages of 512 bytes or more then travel compressed. Both are
+// offers: a server that declines them, such as one older than the
+// encodings, is spoken to in plain JSON text, and Client.Encoding and
+// Client.Compressed say what the open connection uses.
+//
 // The package depends on the root herald package only for the wire
 // protocol's names; it can be imported by any Go program.
 package client

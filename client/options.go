@@ -22,6 +22,20 @@ const (
 	AuthHeader
 )
 
+// Encoding is how messages are framed on the WebSocket.
+type Encoding string
+
+// The encodings a client may ask for (docs/protocol.md, Encodings).
+const (
+	// EncodingJSON is JSON text frames, the design document's protocol
+	// and every server's (default).
+	EncodingJSON Encoding = "json"
+	// EncodingMsgpack is the same messages as MessagePack binary frames,
+	// negotiated as the herald.msgpack subprotocol: smaller and quicker
+	// to parse for large payloads.
+	EncodingMsgpack Encoding = "msgpack"
+)
+
 // Defaults of Options.
 const (
 	DefaultInitialBackoff   = time.Second
@@ -79,8 +93,21 @@ type Options struct {
 	// DedupSize is how many notification ids are remembered to deliver
 	// each once (default 1024).
 	DedupSize int
-	// ReadLimit bounds one incoming message (default 1 MiB).
+	// ReadLimit bounds one incoming message, after decompression
+	// (default 1 MiB).
 	ReadLimit int64
+
+	// Encoding is the encoding the client asks for (default EncodingJSON).
+	// With EncodingMsgpack it offers the herald.msgpack subprotocol; a
+	// server that does not answer with it (one older than the encodings)
+	// gets JSON on that connection, which Client.Encoding then reports.
+	// Handlers see JSON either way.
+	Encoding Encoding
+	// Compression offers permessage-deflate without context takeover, which
+	// a server started with WS_PERMESSAGE_DEFLATE=true accepts: messages of
+	// 512 bytes or more are compressed each on its own. Without the
+	// server's consent messages go uncompressed (Client.Compressed).
+	Compression bool
 
 	// HTTPClient makes the WebSocket handshakes and REST calls (default:
 	// http.DefaultTransport with a 30s timeout for REST calls).
@@ -148,6 +175,13 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DedupSize <= 0 {
 		o.DedupSize = DefaultDedupSize
+	}
+	switch o.Encoding {
+	case "":
+		o.Encoding = EncodingJSON
+	case EncodingJSON, EncodingMsgpack:
+	default:
+		return o, &Error{Type: ErrServer, Message: "Options.Encoding must be \"json\" or \"msgpack\""}
 	}
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = DefaultReadLimit

@@ -19,11 +19,18 @@ import (
 // writeTimeout bounds one write to the socket.
 const writeTimeout = 10 * time.Second
 
+// compressThreshold is the size from which the client compresses what it
+// sends, when permessage-deflate was negotiated: the server's own bar.
+const compressThreshold = 512
+
 // session is one open, greeted connection.
 type session struct {
 	c    *Client
 	conn *websocket.Conn
 	user string // the user the server greeted
+
+	enc        Encoding // what the server agreed to; set before the session is shared
+	compressed bool     // permessage-deflate was negotiated
 
 	start    time.Time    // monotonic base of lastSeen
 	lastSeen atomic.Int64 // ns since start of the last frame received
@@ -86,14 +93,32 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 	}
 	u.RawQuery = q.Encode()
 
-	conn, resp, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{
+	// The first auth message is JSON text whatever the encoding: the server
+	// reads it before the connection's encoding applies, as one plain text
+	// frame. Later ones follow the encoding.
+	var auth []byte
+	if c.opts.Auth == AuthMessage {
+		auth, _ = json.Marshal(map[string]string{"type": herald.TypeAuth, "token": tok.Value})
+	}
+	dopts := &websocket.DialOptions{
 		HTTPClient: c.opts.HTTPClient,
 		HTTPHeader: hdr,
 		OnPingReceived: func(context.Context, []byte) bool {
 			s.touch()
 			return true
 		},
-	})
+	}
+	if c.opts.Encoding == EncodingMsgpack {
+		dopts.Subprotocols = []string{protocolMsgpack}
+	}
+	if c.opts.Compression {
+		dopts.CompressionMode = websocket.CompressionNoContextTakeover
+		// Messages this small gain little; and the first auth message
+		// must go uncompressed, so a long token raises the bar above it.
+		dopts.CompressionThreshold = max(compressThreshold, len(auth)+1)
+	}
+
+	conn, resp, err := websocket.Dial(dctx, u.String(), dopts)
 	if err != nil {
 		e := &Error{Type: ErrNetwork, Message: "connecting", Err: scrub(err, tok.Value)}
 		if resp != nil {
@@ -112,15 +137,23 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 	}
 	conn.SetReadLimit(c.opts.ReadLimit)
 	s.conn = conn
+	s.enc, s.compressed = EncodingJSON, resp.Header.Get("Sec-WebSocket-Extensions") != ""
+	if conn.Subprotocol() == protocolMsgpack {
+		s.enc = EncodingMsgpack
+	} else if c.opts.Encoding == EncodingMsgpack {
+		c.log.Info("herald client: the server does not offer " + protocolMsgpack + "; this connection uses JSON")
+	}
+	if c.opts.Compression && !s.compressed {
+		c.log.Info("herald client: the server does not accept permessage-deflate; this connection is uncompressed")
+	}
 
-	if c.opts.Auth == AuthMessage {
-		data, _ := json.Marshal(map[string]string{"type": herald.TypeAuth, "token": tok.Value})
-		if err := conn.Write(dctx, websocket.MessageText, data); err != nil {
+	if auth != nil {
+		if err := conn.Write(dctx, websocket.MessageText, auth); err != nil {
 			conn.CloseNow()
 			return nil, &Error{Type: ErrNetwork, Message: "sending the token", Err: scrub(err, tok.Value)}
 		}
 	}
-	_, data, err := conn.Read(dctx)
+	typ, data, err := conn.Read(dctx)
 	if err != nil {
 		conn.CloseNow()
 		e := closeError(err, "waiting for the greeting")
@@ -134,7 +167,8 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 		Type   string `json:"type"`
 		UserID string `json:"userId"`
 	}
-	if json.Unmarshal(data, &hello) != nil || hello.Type != herald.TypeConnected {
+	data, err = frameJSON(typ, data)
+	if err != nil || json.Unmarshal(data, &hello) != nil || hello.Type != herald.TypeConnected {
 		conn.Close(websocket.StatusProtocolError, "expected a connected message")
 		return nil, &Error{Type: ErrNetwork, Message: "the server's first message is not \"connected\""}
 	}
@@ -195,7 +229,7 @@ func (s *session) serve() *Error {
 	}
 	var cause *Error
 	for {
-		_, data, err := s.conn.Read(ctx)
+		typ, data, err := s.conn.Read(ctx)
 		if err != nil {
 			cause = closeError(err, "reading")
 			if s.timedOut.Load() {
@@ -204,6 +238,10 @@ func (s *session) serve() *Error {
 			break
 		}
 		s.touch()
+		if data, err = frameJSON(typ, data); err != nil {
+			s.c.log.Warn("herald client: the server sent a binary message that is not MessagePack", "err", err.Error())
+			continue
+		}
 		s.handle(data)
 	}
 	cancel()
@@ -221,13 +259,22 @@ func (s *session) closeNormally() {
 	_ = s.conn.Close(websocket.StatusNormalClosure, "")
 }
 
-// write sends one text message. The caller's context bounds the wait but,
-// unlike the library's, does not close the connection when it ends.
+// write sends one message, given as JSON, in the connection's encoding. The
+// caller's context bounds the wait but, unlike the library's, does not
+// close the connection when it ends.
 func (s *session) write(ctx context.Context, data []byte) error {
+	typ := websocket.MessageText
+	if s.enc == EncodingMsgpack {
+		b, err := jsonToMsgpack(data)
+		if err != nil {
+			return &Error{Type: ErrServer, Message: "encoding the message as MessagePack", Err: err}
+		}
+		typ, data = websocket.MessageBinary, b
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.conn.Write(wctx, websocket.MessageText, data) }()
+	go func() { done <- s.conn.Write(wctx, typ, data) }()
 	select {
 	case err := <-done:
 		if err != nil {

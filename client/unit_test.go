@@ -151,6 +151,7 @@ func TestOptionsValidation(t *testing.T) {
 		"refresh at 1":    {URL: "ws://h/ws", TokenSource: ts, RefreshAt: 1},
 		"negative since":  {URL: "ws://h/ws", TokenSource: ts, Since: func() *int64 { n := int64(-1); return &n }()},
 		"max attempts":    {URL: "ws://h/ws", TokenSource: ts, MaxAttempts: -1},
+		"encoding":        {URL: "ws://h/ws", TokenSource: ts, Encoding: "cbor"},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("%s: New succeeded", name)
@@ -162,7 +163,8 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	o := c.opts
 	if o.InitialBackoff != time.Second || o.MaxBackoff != 30*time.Second || o.Jitter != DefaultJitter ||
-		o.RefreshAt != DefaultRefreshAt || o.APIURL != "http://h:1" || c.State() != StateDisconnected {
+		o.RefreshAt != DefaultRefreshAt || o.APIURL != "http://h:1" || c.State() != StateDisconnected ||
+		o.Encoding != EncodingJSON || o.Compression {
 		t.Errorf("defaults: %+v", o)
 	}
 }
