@@ -306,6 +306,7 @@ func TestCompression(t *testing.T) {
 				}
 				if m.compressed && m.value["type"] == "notification:new" && m.wireLen < len(data) {
 					bigDown = true
+					t.Logf("the large notification: %d bytes of %s, %d on the wire", len(m.body), enc, m.wireLen)
 				}
 			}
 			for i, m := range dataMessages(t, tc.frames(true)) {
