@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/sqlite"
@@ -81,4 +82,58 @@ func BenchmarkCreate(b *testing.B) {
 		}
 		report(b, n)
 	})
+}
+
+// BenchmarkUnreadCount measures the read that follows every commit which
+// moves a user's count (inbox publishCount), for users with more and more
+// unread notifications.
+func BenchmarkUnreadCount(b *testing.B) {
+	ctx := context.Background()
+	for _, unread := range []int{1, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("unread=%d", unread), func(b *testing.B) {
+			s := open(b, sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db")})
+			for done := 0; done < unread; done += 1000 {
+				batch := make([]*herald.Notification, min(1000, unread-done))
+				for i := range batch {
+					batch[i] = &herald.Notification{UserID: "alice", Type: "t", Title: "t"}
+				}
+				if _, err := s.CreateNotifications(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if n, err := s.UnreadCount(ctx, "alice"); err != nil || n != unread {
+					b.Fatalf("UnreadCount = %d, %v; want %d", n, err, unread)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMarkRead measures marking one notification read, which also
+// moves the user's unread count.
+func BenchmarkMarkRead(b *testing.B) {
+	ctx := context.Background()
+	s := open(b, sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db")})
+	var ids []string
+	for b.Loop() {
+		if len(ids) == 0 {
+			b.StopTimer()
+			batch := make([]*herald.Notification, 1000)
+			for i := range batch {
+				batch[i] = &herald.Notification{UserID: "alice", Type: "t", Title: "t"}
+			}
+			if _, err := s.CreateNotifications(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			for _, n := range batch {
+				ids = append(ids, n.ID)
+			}
+			b.StartTimer()
+		}
+		if changed, err := s.MarkRead(ctx, "alice", ids[0], time.Time{}); err != nil || !changed {
+			b.Fatalf("MarkRead = %v, %v", changed, err)
+		}
+		ids = ids[1:]
+	}
 }
