@@ -6,6 +6,7 @@
 import {
   websocketNotificationService as service,
   type ConnectionState,
+  type Encoding,
   type InboxNotification,
   type NotificationMessage,
 } from '../src/index.js';
@@ -15,6 +16,9 @@ const TOAST_MS = 12000;
 // MAX_TOASTS bounds the stack: a burst (a replay after a reconnect) must not
 // bury the page; the inbox lists everything anyway.
 const MAX_TOASTS = 4;
+// ENCODING is JSON unless the address says ?encoding=msgpack: the page then
+// speaks MessagePack, to try the compact encoding in a browser.
+const ENCODING: Encoding = new URLSearchParams(location.search).get('encoding') === 'msgpack' ? 'msgpack' : 'json';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -207,9 +211,13 @@ function start(user: string, devMode: boolean): void {
 
   service.configure({
     getToken: ({ forceRefresh }) => demoToken(user, forceRefresh),
-    // Tabs signed in as another user must not share this user's socket.
-    shareKey: `demo:${user}`,
+    encoding: ENCODING,
+    // Tabs signed in as another user must not share this user's socket, nor
+    // tabs that asked for another encoding.
+    shareKey: ENCODING === 'json' ? `demo:${user}` : `demo:${user}:${ENCODING}`,
   });
+  document.body.dataset.encoding = ENCODING;
+  $('encoding').hidden = ENCODING !== 'msgpack';
   service.on('state', renderStatus);
   service.on('reconnecting', (attempt, delayMs) => {
     retryAt = Date.now() + delayMs;

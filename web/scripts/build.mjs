@@ -7,6 +7,12 @@
 //
 // The demo's compiled files are committed, so `go run ./cmd/herald` serves the
 // page without npm; --check (run by the tests) keeps them in step with src/.
+//
+// There is no bundler: the page loads the compiled modules as they are. A
+// browser resolves only relative module paths, and the page's
+// Content-Security-Policy forbids the inline import map that would map a
+// package name, so the build copies each runtime dependency's own ES module
+// build, unchanged, to js/vendor/ and points the compiled imports at it.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,19 +27,62 @@ function run(...args) {
   execFileSync(process.execPath, [tsc, ...args], { cwd: web, stdio: 'inherit' });
 }
 
-// demoFiles builds the page into dir: index.html, style.css and js/{src,demo}/*.js.
+// vendored maps each package the client imports by name to its ES module
+// build: the folder in node_modules, the entry module, and the licence that
+// must travel with a copy. The page gets the folder's .mjs files in
+// js/vendor/<as>/.
+const vendored = {
+  '@msgpack/msgpack': { dir: 'node_modules/@msgpack/msgpack', esm: 'dist.esm', entry: 'index.mjs', license: 'LICENSE', as: 'msgpack' },
+};
+
+// demoFiles builds the page into dir: index.html, style.css,
+// js/{src,demo}/*.js and js/vendor/.
 function demoFiles(dir) {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-demo-'));
   try {
     run('-p', 'tsconfig.demo.json', '--outDir', out);
     fs.mkdirSync(path.join(dir, 'js'), { recursive: true });
     for (const sub of ['src', 'demo']) {
-      fs.cpSync(path.join(out, sub), path.join(dir, 'js', sub), { recursive: true });
+      for (const f of listFiles(path.join(out, sub))) {
+        const to = path.join(dir, 'js', sub, f);
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.writeFileSync(to, relink(fs.readFileSync(path.join(out, sub, f), 'utf8'), to, path.join(dir, 'js', 'vendor')));
+      }
+    }
+    for (const v of Object.values(vendored)) {
+      const from = path.join(web, v.dir, v.esm);
+      for (const f of listFiles(from).filter((f) => f.endsWith('.mjs'))) {
+        fs.mkdirSync(path.dirname(path.join(dir, 'js', 'vendor', v.as, f)), { recursive: true });
+        fs.copyFileSync(path.join(from, f), path.join(dir, 'js', 'vendor', v.as, f));
+      }
+      fs.copyFileSync(path.join(web, v.dir, v.license), path.join(dir, 'js', 'vendor', v.as, 'LICENSE'));
     }
     for (const f of ['index.html', 'style.css']) fs.copyFileSync(path.join(web, 'demo', f), path.join(dir, f));
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
+}
+
+// relink points the package-name imports of the compiled module file (static
+// and dynamic) at the vendored copies under vendorDir, and fails on a package
+// name that is not vendored: the browser could not load it. Comment lines are
+// left alone.
+function relink(src, file, vendorDir) {
+  const spec = /(\bfrom\s*|\bimport\s*\(\s*)(['"])([^'"]+)\2/g;
+  return src
+    .split('\n')
+    .map((line) => {
+      if (/^\s*(\/\/|\*|\/\*)/.test(line)) return line;
+      return line.replace(spec, (all, lead, q, name) => {
+        if (name.startsWith('.') || name.startsWith('/')) return all;
+        const v = vendored[name];
+        if (!v) throw new Error(`${path.basename(file)} imports ${name}, which the demo build does not vendor (see vendored in build.mjs)`);
+        let rel = path.relative(path.dirname(file), path.join(vendorDir, v.as, v.entry)).split(path.sep).join('/');
+        if (!rel.startsWith('.')) rel = `./${rel}`;
+        return `${lead}${q}${rel}${q}`;
+      });
+    })
+    .join('\n');
 }
 
 // listFiles returns dir's files as relative paths, sorted.

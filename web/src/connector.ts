@@ -5,6 +5,7 @@
 // tab group, or a service that does not share, runs one.
 
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { Codec, loadCodec, type Encoding } from './codec.js';
 import { fetchToken, toMillis, type Token } from './token.js';
 import {
   NotificationServiceError,
@@ -44,6 +45,7 @@ export interface ConnectorOptions {
   connectTimeoutMs: number;
   refreshMarginMs: number;
   probeTimeoutMs: number;
+  encoding: Encoding;
 }
 
 const OPEN = 1;
@@ -61,6 +63,10 @@ export class Connector {
   // of an older socket compare it and do nothing.
   private gen = 0;
   private open_ = false;
+  // codec and binary encode what goes on the current socket: MessagePack
+  // when it negotiated herald.msgpack, JSON otherwise.
+  private codec = new Codec(null);
+  private binary = false;
   private attempt = 0; // reconnection attempts since the last success
   private failures = 0; // the backoff exponent
   private authRetried = false; // the immediate retry after a refused token is spent
@@ -107,11 +113,11 @@ export class Connector {
     if (wasOpen) this.hooks.disconnected({ code: 1000, reason: 'Client disconnect', requested: true });
   }
 
-  /** send writes msg as JSON on the open socket and reports whether it could. */
+  /** send writes msg in the socket's encoding on the open socket and reports whether it could. */
   send(msg: unknown): boolean {
     const ws = this.ws;
     if (!this.open_ || !ws || ws.readyState !== OPEN) return false;
-    ws.send(JSON.stringify(msg));
+    ws.send(this.codec.encode(msg, this.binary));
     return true;
   }
 
@@ -186,10 +192,15 @@ export class Connector {
       return;
     }
     if (gen !== this.gen || !this.running) return;
+    const codec = await loadCodec(this.opts.encoding);
+    if (gen !== this.gen || !this.running) return;
 
     let ws: WebSocketLike;
     try {
-      ws = new this.opts.WebSocket(withSince(this.opts.url, this.hooks.lastSeq()));
+      const url = withSince(this.opts.url, this.hooks.lastSeq());
+      const protocols = codec.protocols;
+      ws = protocols ? new this.opts.WebSocket(url, protocols) : new this.opts.WebSocket(url);
+      if (protocols) ws.binaryType = 'arraybuffer';
     } catch (err) {
       const e = new NotificationServiceError('network_error', 'Could not open a WebSocket', { cause: err });
       this.hooks.error(e);
@@ -197,6 +208,8 @@ export class Connector {
       return;
     }
     this.ws = ws;
+    this.codec = codec;
+    this.binary = false;
     let opened = false;
     this.timers.connect = setTimeout(() => {
       this.timers.connect = undefined;
@@ -207,15 +220,20 @@ export class Connector {
     // and browser histories would keep it.
     ws.onopen = () => {
       if (gen !== this.gen) return;
+      // The server may have declined MessagePack: then both sides speak JSON.
+      this.binary = codec.binary(ws.protocol);
       try {
-        ws.send(JSON.stringify({ type: 'auth', token: tok.token }));
+        // The first message is JSON text whatever the encoding: Herald reads
+        // it before the connection's encoding applies, and JSON text is valid
+        // on every socket. What follows uses the socket's encoding.
+        ws.send(codec.encode({ type: 'auth', token: tok.token }, false));
       } catch {
         // the close event that follows reports it
       }
     };
     ws.onmessage = (ev) => {
       if (gen !== this.gen) return;
-      const msg = parse(ev.data);
+      const msg = codec.decode(ev.data);
       if (!msg) return;
       this.clear('probe');
       if (!opened) {
@@ -374,16 +392,3 @@ export function withSince(url: string, seq: number): string {
 }
 
 function noop(): void {}
-
-function parse(data: unknown): ServerMessage | undefined {
-  if (typeof data !== 'string') data = String(data);
-  try {
-    const v: unknown = JSON.parse(data as string);
-    if (typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string') {
-      return v as ServerMessage;
-    }
-  } catch {
-    // not JSON: Herald never sends that
-  }
-  return undefined;
-}

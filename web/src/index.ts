@@ -11,6 +11,7 @@
 import { WebSocketNotificationService } from './service.js';
 
 export { WebSocketNotificationService, type ListOptions } from './service.js';
+export { MSGPACK_PROTOCOL, JSON_PROTOCOL, type Encoding } from './codec.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { jwtExpiry } from './token.js';
 export * from './types.js';

@@ -58,6 +58,7 @@ export class WebSocketNotificationService {
   private detachNetwork: (() => void) | null = null;
 
   constructor(options: ServiceOptions = {}) {
+    checkOptions(options);
     this.options = { ...options };
     this.inbox = new InboxState(options.dedupeWindow ?? 5000);
   }
@@ -67,6 +68,7 @@ export class WebSocketNotificationService {
    * applies from the next connect; call it before connecting.
    */
   configure(options: ServiceOptions): void {
+    checkOptions(options);
     this.options = { ...this.options, ...options };
   }
 
@@ -319,6 +321,7 @@ export class WebSocketNotificationService {
         connectTimeoutMs: o.connectTimeoutMs ?? 10000,
         refreshMarginMs: o.refreshMarginMs ?? 60000,
         probeTimeoutMs: o.probeTimeoutMs ?? 5000,
+        encoding: o.encoding ?? 'json',
       },
       hooks,
     );
@@ -541,6 +544,13 @@ export class WebSocketNotificationService {
       target.removeEventListener('online', online);
       target.removeEventListener('offline', offline);
     };
+  }
+}
+
+// checkOptions refuses what JavaScript callers could pass that the types forbid.
+function checkOptions(o: ServiceOptions): void {
+  if (o.encoding !== undefined && o.encoding !== 'json' && o.encoding !== 'msgpack') {
+    throw new TypeError(`herald: encoding must be 'json' or 'msgpack', not ${JSON.stringify(o.encoding)}`);
   }
 }
 

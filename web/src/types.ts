@@ -1,6 +1,8 @@
 // Types shared by the client's parts: the connection states, the notification
 // shape the design document's applications read, errors, events and options.
 
+import type { Encoding } from './codec.js';
+
 /**
  * ConnectionState is what getConnectionState returns.
  *
@@ -133,16 +135,24 @@ export type GetToken = (opts: { forceRefresh: boolean }) => Promise<string | Tok
 /** WebSocketLike is the part of the browser's WebSocket the service uses. */
 export interface WebSocketLike {
   readonly readyState: number;
+  /** The subprotocol the server accepted ('' for none); read with the msgpack encoding. */
+  readonly protocol?: string;
+  /** Set to 'arraybuffer' with the msgpack encoding, so binary frames arrive as ArrayBuffer. */
+  binaryType?: string;
   onopen: ((ev: any) => any) | null;
   onmessage: ((ev: { data: any }) => any) | null;
   onclose: ((ev: { code: number; reason: string; wasClean?: boolean }) => any) | null;
   onerror: ((ev: any) => any) | null;
-  send(data: string): void;
+  /** A string goes as a text frame, bytes (the msgpack encoding) as a binary frame. */
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 
-/** WebSocketConstructor builds a WebSocketLike: the browser's WebSocket, or the ws package's in Node. */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/**
+ * WebSocketConstructor builds a WebSocketLike: the browser's WebSocket, or the
+ * ws package's in Node. protocols is passed only with the msgpack encoding.
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 /** LockManagerLike is the part of navigator.locks (Web Locks) the service uses. */
 export interface LockManagerLike {
@@ -186,6 +196,15 @@ export interface ServiceOptions {
   shareKey?: string;
   /** How many delivered notification ids are remembered for de-duplication. Default 5000. */
   dedupeWindow?: number;
+  /**
+   * How messages travel on the socket. `json` (the default): JSON text frames,
+   * as in the design document. `msgpack`: the socket asks for the
+   * herald.msgpack subprotocol and messages go both ways as MessagePack binary
+   * frames, smaller for large payloads; the events carry the same objects.
+   * When the server does not accept it the socket stays on JSON. Applies from
+   * the next connection.
+   */
+  encoding?: Encoding;
   /** WebSocket implementation. Default: the global WebSocket (in Node 20, pass the ws package's). */
   WebSocket?: WebSocketConstructor;
   /** fetch implementation for the REST helpers. Default: the global fetch. */

@@ -4,6 +4,7 @@
 // with a fresh token, when the token was refused). Only the tab that leads a
 // tab group, or a service that does not share, runs one.
 import { backoffDelay } from './backoff.js';
+import { Codec, loadCodec } from './codec.js';
 import { fetchToken, toMillis } from './token.js';
 import { NotificationServiceError, } from './types.js';
 const OPEN = 1;
@@ -20,6 +21,10 @@ export class Connector {
     // of an older socket compare it and do nothing.
     gen = 0;
     open_ = false;
+    // codec and binary encode what goes on the current socket: MessagePack
+    // when it negotiated herald.msgpack, JSON otherwise.
+    codec = new Codec(null);
+    binary = false;
     attempt = 0; // reconnection attempts since the last success
     failures = 0; // the backoff exponent
     authRetried = false; // the immediate retry after a refused token is spent
@@ -64,12 +69,12 @@ export class Connector {
         if (wasOpen)
             this.hooks.disconnected({ code: 1000, reason: 'Client disconnect', requested: true });
     }
-    /** send writes msg as JSON on the open socket and reports whether it could. */
+    /** send writes msg in the socket's encoding on the open socket and reports whether it could. */
     send(msg) {
         const ws = this.ws;
         if (!this.open_ || !ws || ws.readyState !== OPEN)
             return false;
-        ws.send(JSON.stringify(msg));
+        ws.send(this.codec.encode(msg, this.binary));
         return true;
     }
     /**
@@ -148,9 +153,16 @@ export class Connector {
         }
         if (gen !== this.gen || !this.running)
             return;
+        const codec = await loadCodec(this.opts.encoding);
+        if (gen !== this.gen || !this.running)
+            return;
         let ws;
         try {
-            ws = new this.opts.WebSocket(withSince(this.opts.url, this.hooks.lastSeq()));
+            const url = withSince(this.opts.url, this.hooks.lastSeq());
+            const protocols = codec.protocols;
+            ws = protocols ? new this.opts.WebSocket(url, protocols) : new this.opts.WebSocket(url);
+            if (protocols)
+                ws.binaryType = 'arraybuffer';
         }
         catch (err) {
             const e = new NotificationServiceError('network_error', 'Could not open a WebSocket', { cause: err });
@@ -159,6 +171,8 @@ export class Connector {
             return;
         }
         this.ws = ws;
+        this.codec = codec;
+        this.binary = false;
         let opened = false;
         this.timers.connect = setTimeout(() => {
             this.timers.connect = undefined;
@@ -169,8 +183,13 @@ export class Connector {
         ws.onopen = () => {
             if (gen !== this.gen)
                 return;
+            // The server may have declined MessagePack: then both sides speak JSON.
+            this.binary = codec.binary(ws.protocol);
             try {
-                ws.send(JSON.stringify({ type: 'auth', token: tok.token }));
+                // The first message is JSON text whatever the encoding: Herald reads
+                // it before the connection's encoding applies, and JSON text is valid
+                // on every socket. What follows uses the socket's encoding.
+                ws.send(codec.encode({ type: 'auth', token: tok.token }, false));
             }
             catch {
                 // the close event that follows reports it
@@ -179,7 +198,7 @@ export class Connector {
         ws.onmessage = (ev) => {
             if (gen !== this.gen)
                 return;
-            const msg = parse(ev.data);
+            const msg = codec.decode(ev.data);
             if (!msg)
                 return;
             this.clear('probe');
@@ -344,17 +363,3 @@ export function withSince(url, seq) {
     return u.toString();
 }
 function noop() { }
-function parse(data) {
-    if (typeof data !== 'string')
-        data = String(data);
-    try {
-        const v = JSON.parse(data);
-        if (typeof v === 'object' && v !== null && typeof v.type === 'string') {
-            return v;
-        }
-    }
-    catch {
-        // not JSON: Herald never sends that
-    }
-    return undefined;
-}

@@ -9,6 +9,7 @@
 //   await svc.connectWithRetry();
 import { WebSocketNotificationService } from './service.js';
 export { WebSocketNotificationService } from './service.js';
+export { MSGPACK_PROTOCOL, JSON_PROTOCOL } from './codec.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { jwtExpiry } from './token.js';
 export * from './types.js';

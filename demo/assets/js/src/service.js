@@ -27,6 +27,7 @@ export class WebSocketNotificationService {
     info = null;
     detachNetwork = null;
     constructor(options = {}) {
+        checkOptions(options);
         this.options = { ...options };
         this.inbox = new InboxState(options.dedupeWindow ?? 5000);
     }
@@ -35,6 +36,7 @@ export class WebSocketNotificationService {
      * applies from the next connect; call it before connecting.
      */
     configure(options) {
+        checkOptions(options);
         this.options = { ...this.options, ...options };
     }
     on(event, fn) {
@@ -284,6 +286,7 @@ export class WebSocketNotificationService {
             connectTimeoutMs: o.connectTimeoutMs ?? 10000,
             refreshMarginMs: o.refreshMarginMs ?? 60000,
             probeTimeoutMs: o.probeTimeoutMs ?? 5000,
+            encoding: o.encoding ?? 'json',
         }, hooks);
         return c;
     }
@@ -518,6 +521,12 @@ export class WebSocketNotificationService {
             target.removeEventListener('online', online);
             target.removeEventListener('offline', offline);
         };
+    }
+}
+// checkOptions refuses what JavaScript callers could pass that the types forbid.
+function checkOptions(o) {
+    if (o.encoding !== undefined && o.encoding !== 'json' && o.encoding !== 'msgpack') {
+        throw new TypeError(`herald: encoding must be 'json' or 'msgpack', not ${JSON.stringify(o.encoding)}`);
     }
 }
 function defaultWebSocket() {
