@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -174,15 +175,46 @@ export function sign(user: string, ttlSec = 300, secret = SECRET): string {
   return `${head}.${body}.${sig}`;
 }
 
+/** Frame is one WebSocket message a recorded socket (numbered from 0) sent (out) or received (in). */
+export interface Frame {
+  socket: number;
+  dir: 'in' | 'out';
+  binary: boolean;
+}
+
+/** Recorder collects what recordingWebSocket's sockets do; every field is optional. */
+export interface Recorder {
+  /** the sockets, in the order they were opened */
+  sockets?: WS[];
+  /** every message of every socket, in order */
+  frames?: Frame[];
+  /** the handshake responses: headers, and the TCP socket the connection runs on */
+  upgrades?: IncomingMessage[];
+  /** options for the ws package, such as perMessageDeflate */
+  options?: WS.ClientOptions;
+}
+
 /**
  * recordingWebSocket returns the ws package's WebSocket, recording the URL of
- * every socket it opens, so tests can check what went on the wire.
+ * every socket it opens (and what rec asks for), so tests can check what went
+ * on the wire. The subprotocols the client asks for are passed on.
  */
-export function recordingWebSocket(urls: string[]): WebSocketConstructor {
+export function recordingWebSocket(urls: string[], rec: Recorder = {}): WebSocketConstructor {
+  let count = 0;
   return class extends WS {
-    constructor(url: string) {
-      super(url);
+    readonly n = count++;
+
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols ?? [], rec.options ?? {});
       urls.push(url);
+      rec.sockets?.push(this);
+      this.once('upgrade', (res: IncomingMessage) => rec.upgrades?.push(res));
+      this.on('message', (_data: unknown, isBinary: boolean) => rec.frames?.push({ socket: this.n, dir: 'in', binary: isBinary }));
+    }
+
+    override send(data: any, ...rest: any[]): void {
+      rec.frames?.push({ socket: this.n, dir: 'out', binary: typeof data !== 'string' });
+      (super.send as (...a: any[]) => void)(data, ...rest);
     }
   } as unknown as WebSocketConstructor;
 }

@@ -1,6 +1,6 @@
 // Unit tests of the client's pure parts: the backoff sequence, reading a
-// JWT's expiry, the inbox's de-duplication, and that the committed demo
-// build matches the sources.
+// JWT's expiry, the inbox's de-duplication, the codec, and that the committed
+// demo build matches the sources.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { backoffDelay, DEFAULT_BACKOFF, jwtExpiry } from '../src/index.js';
+import { encode } from '@msgpack/msgpack';
+
+import { backoffDelay, DEFAULT_BACKOFF, jwtExpiry, WebSocketNotificationService, type ServiceOptions } from '../src/index.js';
+import { loadCodec } from '../src/codec.js';
 import { InboxState, MAX_ITEMS, asInboxNotification } from '../src/inbox.js';
 import { withSince } from '../src/connector.js';
 import { sign } from './herald.js';
@@ -68,6 +71,46 @@ test('the inbox keeps the newest notifications, read state and lastSeq', () => {
   assert.ok(inbox.list().every((n) => n.read));
   assert.equal(asInboxNotification({ id: 1, seq: 1, type: 't', title: 'x' }), undefined);
   assert.equal(asInboxNotification(null), undefined);
+});
+
+test('the json codec: text frames only, no subprotocol', async () => {
+  const c = await loadCodec('json');
+  assert.equal(c.protocols, undefined);
+  assert.equal(c.binary('herald.msgpack'), false);
+  assert.equal(c.encode({ type: 'ping' }, true), '{"type":"ping"}');
+  assert.deepEqual(c.decode('{"type":"pong","n":1}'), { type: 'pong', n: 1 });
+  for (const bad of ['nope', '[1]', '{"type":1}', 'null', '"x"', new ArrayBuffer(2)]) {
+    assert.equal(c.decode(bad), undefined, `decoded ${String(bad)}`);
+  }
+});
+
+test('the msgpack codec: binary frames when negotiated, JSON text read too, garbage dropped', async () => {
+  const c = await loadCodec('msgpack');
+  assert.deepEqual(c.protocols, ['herald.msgpack', 'herald.json']);
+  assert.equal(c.binary('herald.msgpack'), true);
+  assert.equal(c.binary('herald.json'), false, 'the server chose JSON');
+  assert.equal(c.binary(''), false, 'the server chose nothing');
+  assert.equal(c.binary(undefined), false);
+  assert.equal(c.encode({ type: 'ping' }, false), '{"type":"ping"}');
+  const msg = { type: 'notification:new', notification: { id: 'x', seq: 7, data: { f: 1.5, ok: true, none: null, list: [1, 'a'] } } };
+  const frame = c.encode(msg, true);
+  assert.ok(frame instanceof Uint8Array);
+  assert.deepEqual(c.decode(frame.slice().buffer), msg, 'an ArrayBuffer, as binaryType arraybuffer gives');
+  assert.deepEqual(c.decode(frame), msg, 'a view');
+  assert.deepEqual(c.decode('{"type":"pong"}'), { type: 'pong' }, 'text on a MessagePack socket');
+  const bad = [new Uint8Array([0xc1]), frame.slice(0, frame.length - 3), encode([1, 2]), encode({ type: 3 }), encode('x')];
+  for (const b of bad) assert.equal(c.decode(b), undefined, `decoded ${Buffer.from(b).toString('hex')}`);
+  // A key that would replace the object's prototype is refused by the library.
+  const proto = new Uint8Array([0x82, 0xa4, ...Buffer.from('type'), 0xa1, 0x78, 0xa9, ...Buffer.from('__proto__'), 0x80]);
+  assert.equal(c.decode(proto), undefined);
+});
+
+test('an unknown encoding is refused with a clear error', () => {
+  const bad = { encoding: 'cbor' } as unknown as ServiceOptions;
+  assert.throws(() => new WebSocketNotificationService(bad), /encoding must be 'json' or 'msgpack', not "cbor"/);
+  const s = new WebSocketNotificationService();
+  assert.throws(() => s.configure(bad), /encoding must be/);
+  s.configure({ encoding: 'msgpack' });
 });
 
 test('the committed demo build matches the sources', () => {
