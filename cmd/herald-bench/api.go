@@ -149,17 +149,25 @@ func newAPIConn(t *target) *apiConn {
 // retried (a POST may have taken effect).
 func (c *apiConn) post(path string, body []byte) (int, []byte, error) {
 	if c.nc == nil {
-		nc, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
-		if err != nil {
+		if err := c.dial(); err != nil {
 			return 0, nil, err
 		}
-		c.nc, c.br, c.bw = nc, bufio.NewReaderSize(nc, 4096), bufio.NewWriterSize(nc, 4096)
 	}
 	status, resp, err := c.roundTrip(path, body)
 	if err != nil {
 		c.close()
 	}
 	return status, resp, err
+}
+
+// dial opens the connection.
+func (c *apiConn) dial() error {
+	nc, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	c.nc, c.br, c.bw = nc, bufio.NewReaderSize(nc, 4096), bufio.NewWriterSize(nc, 4096)
+	return nil
 }
 
 func (c *apiConn) roundTrip(path string, body []byte) (int, []byte, error) {

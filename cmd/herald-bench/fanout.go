@@ -240,6 +240,12 @@ func measureFanout(ctx context.Context, o *fanoutOptions) (*fanoutResult, error)
 		fmt.Fprintf(os.Stderr, "round %d: %d/%d delivered, CPU %s per delivery (sched %s), p50 %s p99 %s max %s\n",
 			round, rr.Deliveries, rr.Expected, us(rr.PerDelivery), us(rr.PerDeliverySched),
 			us(rr.Latency.P50), us(rr.Latency.P99), us(rr.Latency.Max))
+		if len(nodes) > 1 {
+			for _, n := range rr.Nodes {
+				fmt.Fprintf(os.Stderr, "  node %d: %d/%d delivered, CPU %s per delivery, p50 %s p99 %s\n",
+					n.Node, n.Deliveries, n.Expected, us(n.PerDeliverySched), us(n.Latency.P50), us(n.Latency.P99))
+			}
+		}
 		res.Rounds = append(res.Rounds, rr)
 	}
 	return res, nil
@@ -304,6 +310,14 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 		return rr, err
 	}
 
+	// A keep-alive connection idle since the last round may have been closed
+	// by the server meanwhile: dial afresh, outside the measured window.
+	for _, a := range r.apis {
+		a.close()
+		if err := a.dial(); err != nil {
+			return rr, fmt.Errorf("API connection to %s: %w", a.addr, err)
+		}
+	}
 	rr.LoadAvg = loadAverage()
 	cpu0, err := r.cpu()
 	if err != nil {
