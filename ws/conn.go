@@ -42,6 +42,7 @@ type conn struct {
 	abort     bool // closed as too slow: writes in progress give up
 	replaying bool // live messages are held while missed ones are replayed
 	held      []*herald.Message
+	rs        readState  // a message being assembled; used by the one reader
 	seqs      seqTracker // notification seqs queued to this connection
 	dedupe    bool       // drop live notifications already sent, once a replay has run
 	latest    int        // index+1 in queue of the unsent Latest message, 0 if none
@@ -50,7 +51,13 @@ type conn struct {
 	drained   chan struct{} // signalled by the writer after each batch
 	written   chan struct{} // closed when the close frame has been written (or failed)
 
-	expiry   *time.Timer // closes the connection when its token expires
+	expiry *time.Timer // closes the connection when its token expires
+
+	d        *dispatcher // its messages' handler, set when it starts
+	polled   atomic.Bool // waits in the poller rather than in a reader goroutine
+	pollID   uint64      // its registration in the poller
+	pollFD   int
+	tornDown atomic.Bool // teardown has run or is running
 	wmu      sync.Mutex  // serialises writes to nc
 	replayMu sync.Mutex  // one replay at a time
 }
@@ -249,10 +256,14 @@ func (c *conn) finishWrites(closeSent bool) {
 	c.queue, c.latest = nil, 0
 	c.writing = true // no writer will start again
 	c.mu.Unlock()
-	if closeSent {
+	switch {
+	case closeSent && c.polled.Load():
+		// No reader waits: end it if the client does not answer in time.
+		time.AfterFunc(c.srv.cfg.CloseTimeout, func() { c.srv.terminate(c) })
+	case closeSent:
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
-	} else {
-		_ = c.nc.Close()
+	default:
+		c.srv.terminate(c)
 	}
 	select {
 	case <-c.written:

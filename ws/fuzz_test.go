@@ -70,7 +70,7 @@ func FuzzReadLoop(f *testing.F) {
 	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}) // unmasked
 	f.Add([]byte{0x81, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		srv := New(Config{Hub: nil, MaxMessageBytes: 1024, WriteTimeout: 100 * time.Millisecond, CloseTimeout: 10 * time.Millisecond})
+		srv := New(Config{Hub: nil, NoPoller: true, MaxMessageBytes: 1024, WriteTimeout: 100 * time.Millisecond, CloseTimeout: 10 * time.Millisecond})
 		server, client := net.Pipe()
 		defer client.Close()
 		go io.Copy(io.Discard, client)

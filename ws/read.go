@@ -37,85 +37,102 @@ type clientClosed struct {
 
 func (e *clientClosed) Error() string { return "closed by client" }
 
+// readState is a message being assembled from fragments; it lives on the
+// connection because, read on demand, its frames may arrive apart.
+type readState struct {
+	msg                           []byte
+	inMessage, compressed, binary bool
+}
+
 // readLoop reads frames until the connection ends, answering control frames
 // and handing each complete text message to handle. It returns why it ended.
 func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
-	var msg []byte
-	var inMessage, compressed, binaryMsg bool
-	max := int64(c.srv.cfg.MaxMessageBytes)
 	for {
-		h, err := ws.ReadHeader(r)
-		if err != nil {
-			if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
-				return errProtocol
-			}
+		if err := c.readFrame(r, handle); err != nil {
 			return err
-		}
-		if !h.Masked {
-			return errProtocol
-		}
-		// RSV1 marks a compressed message, allowed only on its first frame
-		// and only when permessage-deflate was negotiated.
-		if h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || c.fmt&fmtDeflate == 0 ||
-			h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
-			return errProtocol
-		}
-		if h.OpCode.IsControl() {
-			if !h.Fin || h.Length > 125 {
-				return errProtocol
-			}
-		} else if h.Length > max || int64(len(msg))+h.Length > max {
-			return &closeError{errTooLarge.code, errTooLarge.reason, h.Length}
-		}
-		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return err
-		}
-		ws.Cipher(payload, h.Mask, 0)
-		c.touch()
-
-		switch h.OpCode {
-		case ws.OpPing:
-			c.sendControl(ws.OpPong, payload)
-		case ws.OpPong:
-		case ws.OpClose:
-			return c.closeFromClient(payload)
-		case ws.OpText, ws.OpBinary:
-			if inMessage {
-				return errProtocol
-			}
-			if h.OpCode == ws.OpBinary && c.fmt&fmtMsgpack == 0 {
-				return errBinary
-			}
-			msg, inMessage = payload, !h.Fin
-			compressed, binaryMsg = h.Rsv != 0, h.OpCode == ws.OpBinary
-		case ws.OpContinuation:
-			if !inMessage {
-				return errProtocol
-			}
-			msg = append(msg, payload...)
-			inMessage = !h.Fin
-		default:
-			return errProtocol
-		}
-		if h.OpCode.IsData() && !inMessage && msg != nil {
-			if compressed {
-				if msg, err = inflate(msg, int(max)); err != nil {
-					if err == errTooLarge {
-						return errTooLarge
-					}
-					return &closeError{code: 1007, reason: "Invalid compressed data"}
-				}
-			}
-			if binaryMsg {
-				msg = msgpackToJSON(msg)
-			} else if !utf8.Valid(msg) {
-				return errUTF8
-			}
-			handle(msg)
-			msg = nil
 		}
 	}
+}
+
+// readFrame reads one frame, answers it if it is a control frame, and hands
+// a message it completes to handle.
+func (c *conn) readFrame(r io.Reader, handle func([]byte)) error {
+	st := &c.rs
+	max := int64(c.srv.cfg.MaxMessageBytes)
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			return errProtocol
+		}
+		return err
+	}
+	if !h.Masked {
+		return errProtocol
+	}
+	// RSV1 marks a compressed message, allowed only on its first frame
+	// and only when permessage-deflate was negotiated.
+	if h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || c.fmt&fmtDeflate == 0 ||
+		h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
+		return errProtocol
+	}
+	if h.OpCode.IsControl() {
+		if !h.Fin || h.Length > 125 {
+			return errProtocol
+		}
+	} else if h.Length > max || int64(len(st.msg))+h.Length > max {
+		return &closeError{errTooLarge.code, errTooLarge.reason, h.Length}
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return err
+	}
+	ws.Cipher(payload, h.Mask, 0)
+	c.touch()
+
+	switch h.OpCode {
+	case ws.OpPing:
+		c.sendControl(ws.OpPong, payload)
+	case ws.OpPong:
+	case ws.OpClose:
+		return c.closeFromClient(payload)
+	case ws.OpText, ws.OpBinary:
+		if st.inMessage {
+			return errProtocol
+		}
+		if h.OpCode == ws.OpBinary && c.fmt&fmtMsgpack == 0 {
+			return errBinary
+		}
+		st.msg, st.inMessage = payload, !h.Fin
+		st.compressed, st.binary = h.Rsv != 0, h.OpCode == ws.OpBinary
+	case ws.OpContinuation:
+		if !st.inMessage {
+			return errProtocol
+		}
+		st.msg = append(st.msg, payload...)
+		st.inMessage = !h.Fin
+	default:
+		return errProtocol
+	}
+	if !h.OpCode.IsData() || st.inMessage || st.msg == nil {
+		return nil
+	}
+	msg := st.msg
+	st.msg = nil
+	if st.compressed {
+		if msg, err = inflate(msg, int(max)); err != nil {
+			if err == errTooLarge {
+				return errTooLarge
+			}
+			return &closeError{code: 1007, reason: "Invalid compressed data"}
+		}
+	}
+	if st.binary {
+		msg = msgpackToJSON(msg)
+	} else if !utf8.Valid(msg) {
+		return errUTF8
+	}
+	handle(msg)
+	return nil
 }
 
 // closeFromClient answers a client's close frame by echoing its code, as RFC

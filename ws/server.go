@@ -44,7 +44,11 @@ type Config struct {
 	RateBurst         int           // burst above RateLimit; default 40
 	ReplayPageSize    int           // notifications fetched per resume page; default 200
 	Writers           int           // goroutines writing for all connections; default 2×GOMAXPROCS
-	AuthTimeout       time.Duration // wait for a first-message auth when the URL has no token; default 5s
+	// NoPoller gives every connection a reader goroutine instead of waiting
+	// for idle connections with epoll (Linux), which costs about 4 KiB of
+	// stack per idle connection more.
+	NoPoller    bool
+	AuthTimeout time.Duration // wait for a first-message auth when the URL has no token; default 5s
 	// ExpiryGrace is how long past its token's exp a connection stays open
 	// without an in-band refresh before it is closed with 4002; default 5s
 	// (the verifier's leeway). Negative disables closing on expiry.
@@ -140,6 +144,7 @@ type Server struct {
 	attempts *addrLimiter
 	enc      *encodings
 	writers  *writers
+	poll     *poller // nil where there is none: every connection keeps a reader goroutine
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -154,6 +159,11 @@ func New(cfg Config) *Server {
 		attempts: newAddrLimiter(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.enc = &encodings{cfg: &s.cfg}
 	s.writers = newWriters(cfg.Writers)
+	if !cfg.NoPoller {
+		if p, err := newPoller(s.onReadable); err == nil {
+			s.poll = p
+		}
+	}
 	return s
 }
 
@@ -234,8 +244,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// that only reads, so that this one — with net/http's buffers of the
 	// hijacked connection, the request and a deep stack — ends and is
 	// collected. An idle connection then costs a small parked stack.
-	d := s.start(c, since)
-	go s.serve(c, rd, d)
+	c.d = s.start(c, since)
+	if rd == io.Reader(nc) && s.poll != nil && s.poll.add(c) == nil {
+		// Idle until readable: no goroutine at all (see poller).
+		c.polled.Store(true)
+		return
+	}
+	go s.serve(c, rd)
 }
 
 // credentials finds the token: the Authorization header first, then the
@@ -343,15 +358,55 @@ func (s *Server) start(c *conn, since int64) *dispatcher {
 }
 
 // serve reads a started connection until it ends, then closes it.
-func (s *Server) serve(c *conn, rd io.Reader, d *dispatcher) {
-	err := c.readLoop(rd, d.handle)
-	c.stopExpiry()
+func (s *Server) serve(c *conn, rd io.Reader) {
+	s.teardown(c, rd, c.readLoop(rd, c.d.handle))
+}
 
+// frameTimeout bounds the wait for the rest of a frame that has begun to
+// arrive on a polled connection.
+const frameTimeout = 10 * time.Second
+
+// onReadable reads one frame of a polled connection, on a goroutine of its
+// own that ends with it, and waits for the next.
+func (s *Server) onReadable(c *conn) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(frameTimeout))
+	err := c.readFrame(c.nc, c.d.handle)
+	if err == nil {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		if err = s.poll.rearm(c); err == nil {
+			return
+		}
+	}
+	s.teardown(c, c.nc, err)
+}
+
+// terminate ends a connection at once, without a close frame: a heartbeat
+// timeout, a failed write.
+func (s *Server) terminate(c *conn) {
+	if c.polled.Load() {
+		s.poll.remove(c) // while the descriptor still names this socket
+		_ = c.nc.Close()
+		go s.teardown(c, c.nc, net.ErrClosed)
+		return
+	}
+	_ = c.nc.Close() // the reader returns and tears down
+}
+
+// teardown ends a connection once, whichever way it ended: it sends the close
+// frame the reason asks for, lets it go out, closes the socket and forgets
+// the connection.
+func (s *Server) teardown(c *conn, rd io.Reader, err error) {
+	if !c.tornDown.CompareAndSwap(false, true) {
+		return
+	}
+	c.stopExpiry()
 	code, reason := s.endReason(c, err)
-	c.close(code, reason, false)
-	select { // let the close frame go out before the socket shuts
-	case <-c.written:
-	case <-time.After(s.cfg.CloseTimeout):
+	if code != 1006 { // 1006 means no close frame could be exchanged
+		c.close(code, reason, false)
+		select { // let the close frame go out before the socket shuts
+		case <-c.written:
+		case <-time.After(s.cfg.CloseTimeout):
+		}
 	}
 	var ce *closeError
 	if errors.As(err, &ce) {
@@ -359,6 +414,9 @@ func (s *Server) serve(c *conn, rd io.Reader, d *dispatcher) {
 		// sends, up to its close frame, or closing would reset the
 		// connection and the client might never see our close code.
 		awaitClose(c.nc, rd, ce.unread, s.cfg.CloseTimeout)
+	}
+	if c.polled.Load() {
+		s.poll.remove(c)
 	}
 	_ = c.nc.Close()
 	s.untrack(c)
@@ -444,7 +502,7 @@ func (s *Server) heartbeat() {
 		if c.awaitingPong.Load() {
 			s.metrics.heartbeatTimeouts.Inc()
 			s.log.Info("terminating unresponsive connection", "user", c.user)
-			_ = c.nc.Close() // the reader returns and removes it
+			s.terminate(c)
 			continue
 		}
 		c.awaitingPong.Store(true)
@@ -513,11 +571,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		for _, c := range s.snapshot() {
-			_ = c.nc.Close()
+			s.terminate(c)
 		}
 		<-done
 		err = ctx.Err()
 	}
 	s.writers.stop()
+	if s.poll != nil {
+		s.poll.stop()
+	}
 	return err
 }

@@ -1,0 +1,161 @@
+package ws
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// poller waits for idle connections to become readable with one epoll set,
+// so that an idle connection needs no goroutine: a reader starts only when a
+// frame arrives, reads it and goes away. Registrations are one-shot, so a
+// connection has at most one reader at a time; each one has its own id, so a
+// late event for a connection already gone is ignored.
+type poller struct {
+	epfd, wake int
+
+	mu      sync.Mutex
+	conns   map[uint64]*conn
+	nextID  uint64
+	stopped bool
+	done    chan struct{}
+	on      func(*conn) // called on a new goroutine when c is readable
+}
+
+func newPoller(on func(*conn)) (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, err
+	}
+	p := &poller{epfd: epfd, wake: wake, conns: make(map[uint64]*conn), nextID: 1, done: make(chan struct{}), on: on}
+	go p.loop()
+	return p, nil
+}
+
+const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+
+// add registers c, whose socket must have a descriptor (a *net.TCPConn).
+func (p *poller) add(c *conn) error {
+	fd, err := fdOf(c)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return errors.New("ws: poller stopped")
+	}
+	id := p.nextID
+	p.nextID++
+	ev := unix.EpollEvent{Events: pollEvents, Fd: int32(id), Pad: int32(id >> 32)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return err
+	}
+	c.pollID, c.pollFD = id, fd
+	p.conns[id] = c
+	return nil
+}
+
+// rearm waits for c's next frame, unless c was removed meanwhile.
+//
+// Every epoll operation runs under p.mu and only for a live registration:
+// descriptor numbers are reused as soon as they are closed, so an operation
+// on behalf of a connection already gone (or of a stopped poller) could
+// otherwise change another socket's registration.
+func (p *poller) rearm(c *conn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || p.conns[c.pollID] != c {
+		return errors.New("ws: connection no longer polled")
+	}
+	ev := unix.EpollEvent{Events: pollEvents, Fd: int32(c.pollID), Pad: int32(c.pollID >> 32)}
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, c.pollFD, &ev)
+}
+
+// remove forgets c. It must run before c's socket closes, while its
+// descriptor still names it; calling it twice is harmless.
+func (p *poller) remove(c *conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || p.conns[c.pollID] != c {
+		return
+	}
+	delete(p.conns, c.pollID)
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.pollFD, nil)
+}
+
+func (p *poller) loop() {
+	defer close(p.done)
+	events := make([]unix.EpollEvent, 256)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if id == 0 { // the wake-up eventfd: stop
+				return
+			}
+			p.mu.Lock()
+			c := p.conns[id]
+			p.mu.Unlock()
+			if c != nil {
+				go p.on(c)
+			}
+		}
+	}
+}
+
+// stop ends the loop and releases the epoll set. Later calls of the other
+// methods do nothing.
+func (p *poller) stop() {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.stopped = true
+	p.mu.Unlock()
+	var one = [8]byte{1}
+	_, _ = unix.Write(p.wake, one[:])
+	<-p.done
+	p.mu.Lock()
+	unix.Close(p.epfd)
+	unix.Close(p.wake)
+	clear(p.conns)
+	p.mu.Unlock()
+}
+
+// fdOf returns the descriptor of c's socket. It stays valid while the socket
+// is open; the poller is told to forget it before it closes.
+func fdOf(c *conn) (int, error) {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return 0, errors.New("ws: socket has no descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return 0, err
+	}
+	return fd, nil
+}
