@@ -386,7 +386,8 @@ func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- strin
 			return err
 		}
 		if sub, ok := msg.(*goredis.Subscription); ok {
-			if user, isUser := strings.CutPrefix(sub.Channel, b.k.user("")); isUser && sub.Kind == "subscribe" && b.cfg.OnSubscribed != nil {
+			// While recovering, OnRecover will replay to every connection.
+			if user, isUser := strings.CutPrefix(sub.Channel, b.k.user("")); isUser && sub.Kind == "subscribe" && !recovering && b.cfg.OnSubscribed != nil {
 				b.cfg.OnSubscribed(user)
 			}
 			continue

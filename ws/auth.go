@@ -23,13 +23,20 @@ type authMsg struct {
 
 // readAuth waits up to timeout for the first message, which must be an auth
 // message, so that browsers need not put tokens in URLs (where proxies and
-// histories log them). Anything else is "Missing authentication credentials".
-func readAuth(nc net.Conn, rd io.Reader, timeout time.Duration, max int) (string, error) {
+// histories log them). It may come in the connection's negotiated encoding —
+// MessagePack, compressed — as every later message may. Anything else is
+// "Missing authentication credentials".
+func readAuth(nc net.Conn, rd io.Reader, timeout time.Duration, max int, f format) (string, error) {
 	missing := herald.Errorf(herald.ECREDENTIALS, "Missing authentication credentials")
 	_ = nc.SetReadDeadline(time.Now().Add(timeout))
 	defer nc.SetReadDeadline(time.Time{})
 	h, err := ws.ReadHeader(rd)
-	if err != nil || h.OpCode != ws.OpText || !h.Fin || !h.Masked || h.Length > int64(max) {
+	switch {
+	case err != nil, !h.Fin, !h.Masked, h.Length > int64(max):
+		return "", missing
+	case h.OpCode == ws.OpBinary && f&fmtMsgpack == 0, h.OpCode != ws.OpText && h.OpCode != ws.OpBinary:
+		return "", missing
+	case h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || f&fmtDeflate == 0):
 		return "", missing
 	}
 	payload := make([]byte, h.Length)
@@ -37,6 +44,14 @@ func readAuth(nc net.Conn, rd io.Reader, timeout time.Duration, max int) (string
 		return "", missing
 	}
 	ws.Cipher(payload, h.Mask, 0)
+	if h.Rsv != 0 {
+		if payload, err = inflate(payload, max); err != nil {
+			return "", missing
+		}
+	}
+	if h.OpCode == ws.OpBinary {
+		payload = msgpackToJSON(payload)
+	}
 	var m authMsg
 	if !utf8.Valid(payload) || json.Unmarshal(payload, &m) != nil || m.Type != herald.TypeAuth || m.Token == "" {
 		return "", missing

@@ -200,3 +200,48 @@ func TestDeflateOffByDefault(t *testing.T) {
 		t.Fatalf("negotiated %q without Deflate", ext)
 	}
 }
+
+// TestFirstMessageAuthInEncodings: the first-message auth may come as
+// MessagePack, and compressed, like every later message.
+func TestFirstMessageAuthInEncodings(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.Deflate = true })
+	t.Run("msgpack", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{Subprotocols: []string{ws.ProtocolMsgpack}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		cl := &mpClient{t: t, c: c}
+		cl.send(map[string]any{"type": "auth", "token": e.token("alice")})
+		if m := cl.read(); m["type"] != "connected" || m["userId"] != "alice" {
+			t.Fatalf("got %v", m)
+		}
+	})
+	t.Run("compressed", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover, CompressionThreshold: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		cl := &client{t: t, c: c}
+		cl.send(map[string]any{"type": "auth", "token": e.token("bob"), "pad": strings.Repeat("p", 2000)})
+		if m := cl.read(); m["type"] != "connected" || m["userId"] != "bob" {
+			t.Fatalf("got %v", m)
+		}
+	})
+	t.Run("binary without msgpack", func(t *testing.T) {
+		cl, err := e.dialURL(e.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := msgpack.Marshal(map[string]any{"type": "auth", "token": e.token("carol")})
+		cl.sendRaw(websocket.MessageBinary, b)
+		if code, _ := cl.closeCode(); code != 4001 {
+			t.Fatalf("close %d, want 4001", code)
+		}
+	})
+}

@@ -148,6 +148,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+	users    map[string]map[*conn]struct{} // for ResyncUser
 	stopping bool
 	wg       sync.WaitGroup // one per live connection
 }
@@ -155,7 +156,7 @@ type Server struct {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}),
+	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}), users: make(map[string]map[*conn]struct{}),
 		attempts: newAddrLimiter(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.enc = &encodings{cfg: &s.cfg}
 	s.writers = newWriters(cfg.Writers)
@@ -209,7 +210,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Neither token nor userId in the URL, no header: the first message
 		// must bring the token. (A URL with a userId but no token is the
 		// design document's "missing credentials", closed at once.)
-		token, _ = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes)
+		token, _ = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes, negotiated(hs, flate))
 		src = "message"
 	}
 	claims, err := s.authenticate(r.Context(), token, userID, src)
@@ -224,14 +225,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := newConn(s, nc, claims)
-	if hs.Protocol == ProtocolMsgpack {
-		c.fmt |= fmtMsgpack
-	}
-	if flate != nil {
-		if _, ok := flate.Accepted(); ok {
-			c.fmt |= fmtDeflate
-		}
-	}
+	c.fmt = negotiated(hs, flate)
 	if err := s.track(c); err != nil {
 		code, reason := herald.CodeOf(err).CloseCode()
 		s.metrics.refused.WithLabelValues(reason).Inc()
@@ -251,6 +245,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go s.serve(c, rd)
+}
+
+// negotiated is the encoding the handshake settled on.
+func negotiated(hs ws.Handshake, flate *wsflate.Extension) format {
+	var f format
+	if hs.Protocol == ProtocolMsgpack {
+		f |= fmtMsgpack
+	}
+	if flate != nil {
+		if _, ok := flate.Accepted(); ok {
+			f |= fmtDeflate
+		}
+	}
+	return f
 }
 
 // credentials finds the token: the Authorization header first, then the
@@ -329,6 +337,10 @@ func (s *Server) track(c *conn) error {
 		return err
 	}
 	s.conns[c] = struct{}{}
+	if s.users[c.user] == nil {
+		s.users[c.user] = make(map[*conn]struct{}, 1)
+	}
+	s.users[c.user][c] = struct{}{}
 	s.wg.Add(1)
 	return nil
 }
@@ -337,6 +349,9 @@ func (s *Server) untrack(c *conn) {
 	s.cfg.Hub.Unregister(c)
 	s.mu.Lock()
 	delete(s.conns, c)
+	if delete(s.users[c.user], c); len(s.users[c.user]) == 0 {
+		delete(s.users, c.user)
+	}
 	s.mu.Unlock()
 	s.wg.Done()
 }
@@ -532,12 +547,12 @@ func (s *Server) Resync() {
 // once its subscription to a newly connected user's topic is confirmed, to
 // cover notifications published for the user before that.
 func (s *Server) ResyncUser(user string) {
-	var cs []*conn
-	for _, c := range s.snapshot() {
-		if c.user == user {
-			cs = append(cs, c)
-		}
+	s.mu.Lock()
+	cs := make([]*conn, 0, len(s.users[user]))
+	for c := range s.users[user] {
+		cs = append(cs, c)
 	}
+	s.mu.Unlock()
 	s.resync(cs)
 }
 
