@@ -280,8 +280,11 @@ func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err err
 	ps := b.client.Subscribe(ctx)
 	defer ps.Close()
 
-	// Every channel the node needs, the probe's last: once the probe comes
-	// back, Redis has processed all the SUBSCRIBEs sent before it.
+	// Every channel the node needs, the probe's last. The probe is published
+	// on another connection, so it is sent only once Redis has confirmed the
+	// subscription to the probe's channel on this one: Redis answers a
+	// connection's SUBSCRIBEs in order, so by then it has processed them all,
+	// and a probe that does not come back really means a dead subscription.
 	b.mu.Lock()
 	topics := make([]string, 0, len(b.want)+2)
 	for t := range b.want {
@@ -297,18 +300,23 @@ func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err err
 	}
 
 	probes := make(chan string, 4)
+	ready := make(chan struct{}, 1) // the probe's channel is subscribed
 	errc := make(chan error, 1)
 	readerDone := make(chan struct{})
 	recovering := *outage
-	go func() { defer close(readerDone); errc <- b.read(ps, probeTopic, probes, recovering) }()
+	go func() { defer close(readerDone); errc <- b.read(ps, probeTopic, probes, ready, recovering) }()
 	defer func() { ps.Close(); <-readerDone }()
 
 	tick := time.NewTicker(b.cfg.ProbeInterval)
 	defer tick.Stop()
 	var outstanding string        // nonce of the probe in flight
 	var deadline <-chan time.Time // when it counts as lost
+	// Until the subscriptions are confirmed, the session may take a while
+	// (tens of thousands of channels), but not forever.
+	subscribing := time.After(max(10*b.cfg.ProbeTimeout, 10*time.Second))
+	confirmed := false
 	sendProbe := func() error {
-		if outstanding != "" {
+		if outstanding != "" || !confirmed {
 			return nil
 		}
 		nonce := strconv.FormatUint(b.probeSeq.Add(1), 10)
@@ -321,13 +329,18 @@ func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err err
 		outstanding, deadline = nonce, time.After(b.cfg.ProbeTimeout)
 		return nil
 	}
-	if err := sendProbe(); err != nil {
-		return false, err
-	}
 	for {
 		select {
 		case <-ctx.Done():
 			return wasUp, nil
+		case <-ready:
+			confirmed, subscribing = true, nil
+			if err := sendProbe(); err != nil {
+				return wasUp, err
+			}
+		case <-subscribing:
+			b.m.probeFailures.Inc()
+			return wasUp, errProbeLost
 		case err := <-errc:
 			return wasUp, err
 		case <-b.changed:
@@ -378,7 +391,7 @@ const maxHeld = 100000
 // read delivers what the subscription receives until it fails. When
 // recovering, it holds messages until its first probe is back, which proves
 // every SUBSCRIBE took effect, calls OnRecover, and delivers them after.
-func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- string, recovering bool) error {
+func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- string, ready chan<- struct{}, recovering bool) error {
 	var held []*herald.Message
 	for {
 		msg, err := ps.Receive(context.Background())
@@ -386,6 +399,12 @@ func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- strin
 			return err
 		}
 		if sub, ok := msg.(*goredis.Subscription); ok {
+			if sub.Channel == probeTopic && sub.Kind == "subscribe" {
+				select {
+				case ready <- struct{}{}:
+				default:
+				}
+			}
 			// While recovering, OnRecover will replay to every connection.
 			if user, isUser := strings.CutPrefix(sub.Channel, b.k.user("")); isUser && sub.Kind == "subscribe" && !recovering && b.cfg.OnSubscribed != nil {
 				b.cfg.OnSubscribed(user)

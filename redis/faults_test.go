@@ -2,8 +2,11 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/redistest"
@@ -138,4 +141,56 @@ func TestNewBrokerValidates(t *testing.T) {
 	if _, err := redis.NewClient("http://x"); herald.CodeOf(err) != herald.EINVALID {
 		t.Fatalf("NewClient(http://) = %v, want EINVALID", err)
 	}
+}
+
+// TestBrokerRecoversManySubscriptions kills the node's subscription
+// connection while thousands of users are subscribed: the node resubscribes
+// in many batches and must come back, not lose its first probe to a
+// SUBSCRIBE that Redis has not processed yet and start over forever.
+func TestBrokerRecoversManySubscriptions(t *testing.T) {
+	db := redistest.New(t)
+	metrics := redis.NewMetrics()
+	a, ra := startNode(t, db, "a", func(c *redis.BrokerConfig) { c.Metrics = metrics })
+	b, _ := startNode(t, db, "b", nil)
+	const users = 6000
+	for i := range users {
+		a.connect(t, fmt.Sprint("u", i))
+	}
+	remote := a.connect(t, "target")
+	settleRedis(t, []*suiteNode{a, b})
+	for round := range 3 {
+		before := ra.recovers.Load()
+		if err := ra.client.ClientKillByFilter(context.Background(), "TYPE", "pubsub").Err(); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 15*time.Second, "node a to resubscribe and recover", func() bool {
+			return ra.rb.Healthy() == nil && ra.recovers.Load() > before
+		})
+		settleRedis(t, []*suiteNode{a, b})
+		// The probe is sent once Redis confirmed its channel, after every
+		// SUBSCRIBE before it: none may be lost to the batches' race.
+		if lost := probeFailures(t, metrics); lost != 0 {
+			t.Fatalf("%v probes lost while resubscribing %d users", lost, users)
+		}
+		if _, err := b.broker.Publish(context.Background(), msg(herald.ToUser, "target", fmt.Sprintf(`{"round":%d}`, round))); err != nil {
+			t.Fatal(err)
+		}
+		remote.waitCount(t, round+1)
+	}
+}
+
+func probeFailures(t *testing.T, m *redis.Metrics) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "herald_broker_probe_failures_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
