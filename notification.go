@@ -65,8 +65,8 @@ func (n *Notification) Validate() error {
 	switch {
 	case n.UserID == "":
 		return Errorf(EINVALID, "userId is required")
-	case len(n.UserID) > MaxUserIDLen:
-		return Errorf(EINVALID, "userId is longer than %d bytes", MaxUserIDLen)
+	case !ValidUserID(n.UserID):
+		return CheckUserID("userId", n.UserID)
 	case n.Type == "":
 		return Errorf(EINVALID, "type is required")
 	case len(n.Type) > MaxTypeLen:
@@ -85,7 +85,7 @@ func (n *Notification) Validate() error {
 		return Errorf(EINVALID, "idempotency key is longer than %d bytes", MaxKeyLen)
 	}
 	for _, f := range []struct{ name, v string }{
-		{"userId", n.UserID}, {"type", n.Type}, {"title", n.Title}, {"message", n.Message},
+		{"type", n.Type}, {"title", n.Title}, {"message", n.Message},
 		{"link", n.Link}, {"idempotency key", n.IdempotencyKey},
 	} {
 		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {

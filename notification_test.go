@@ -62,3 +62,22 @@ func TestErrorTable(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestUserIDRule: one rule names users everywhere, so a notification can only
+// be created for a user id that a token could carry.
+func TestUserIDRule(t *testing.T) {
+	for _, ok := range []string{"u1", "alice@example.com", "ünïcode", strings.Repeat("x", herald.MaxUserIDLen)} {
+		if !herald.ValidUserID(ok) {
+			t.Errorf("%q refused", ok)
+		}
+	}
+	for _, bad := range []string{"", "tab\there", "new\nline", "\x00", "\xff", strings.Repeat("x", herald.MaxUserIDLen+1)} {
+		if herald.ValidUserID(bad) {
+			t.Errorf("%q accepted", bad)
+		}
+		n := &herald.Notification{UserID: bad, Type: "t", Title: "T"}
+		if err := n.Validate(); herald.CodeOf(err) != herald.EINVALID {
+			t.Errorf("Validate with userId %q: %v", bad, err)
+		}
+	}
+}

@@ -16,8 +16,8 @@ func CreateAccount(ctx context.Context, store herald.AccountStore, username, use
 	if err := CheckUsername(username); err != nil {
 		return nil, err
 	}
-	if userID == "" || len(userID) > herald.MaxUserIDLen || !printable(userID) {
-		return nil, herald.Errorf(herald.EINVALID, "user id must be 1 to %d bytes of printable text", herald.MaxUserIDLen)
+	if err := herald.CheckUserID("user id", userID); err != nil {
+		return nil, err
 	}
 	if err := CheckNewPassword(password); err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func (s *Server) handleNotificationDeliveries(w http.ResponseWriter, r *http.Req
 // handleUserDeliveries lists a user's deliveries for a backend.
 func (s *Server) handleUserDeliveries(w http.ResponseWriter, r *http.Request) error {
 	userID := r.PathValue("userId")
-	if err := checkUserID("userId", userID); err != nil {
+	if err := herald.CheckUserID("userId", userID); err != nil {
 		return err
 	}
 	return s.listDeliveries(w, r, userID, "")

@@ -17,7 +17,7 @@ type deliveredResponse struct {
 // design document's sendToUser.
 func (s *Server) handleUserMessage(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("userId")
-	if err := checkUserID("userId", id); err != nil {
+	if err := herald.CheckUserID("userId", id); err != nil {
 		return err
 	}
 	return s.publish(w, r, herald.Audience{Kind: herald.ToUser, Name: id})
@@ -39,7 +39,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) error {
 	to := herald.Audience{Kind: herald.ToAll}
 	if q := r.URL.Query(); q.Has("exclude") {
 		to.Except = q.Get("exclude")
-		if err := checkUserID("exclude", to.Except); err != nil {
+		if err := herald.CheckUserID("exclude", to.Except); err != nil {
 			return err
 		}
 	}
@@ -112,7 +112,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
 // handlePresence answers whether a user is connected anywhere.
 func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("userId")
-	if err := checkUserID("userId", id); err != nil {
+	if err := herald.CheckUserID("userId", id); err != nil {
 		return err
 	}
 	online, nodes, err := s.cfg.Presence(r.Context(), id)

@@ -261,7 +261,7 @@ func (s *Server) ownPreferences(h func(w http.ResponseWriter, r *http.Request, u
 func (s *Server) backendPreferences(h func(w http.ResponseWriter, r *http.Request, userID string) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		userID := r.PathValue("userId")
-		if err := checkUserID("userId", userID); err != nil {
+		if err := herald.CheckUserID("userId", userID); err != nil {
 			return err
 		}
 		return h(w, r, userID)

@@ -114,14 +114,6 @@ func printable(s string) bool {
 	return true
 }
 
-// checkUserID validates a user id taken from field (a path or query parameter).
-func checkUserID(field, id string) error {
-	if id == "" || len(id) > herald.MaxUserIDLen || !printable(id) {
-		return herald.Errorf(herald.EINVALID, "%s must be 1 to %d bytes of printable text", field, herald.MaxUserIDLen)
-	}
-	return nil
-}
-
 // checkNotificationID validates a notification id from field.
 func checkNotificationID(field, id string) error {
 	if id == "" || len(id) > herald.MaxKeyLen || !printable(id) {

@@ -44,7 +44,7 @@ func (s *Server) handleIssueToken(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeObject(body, &in, false); err != nil {
 		return err
 	}
-	if err := checkUserID("userId", in.UserID); err != nil {
+	if err := herald.CheckUserID("userId", in.UserID); err != nil {
 		return err
 	}
 	ttl, err := s.parseTTL(in.TTL)

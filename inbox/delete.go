@@ -1,12 +1,16 @@
 package inbox
 
-import "context"
+import (
+	"context"
+
+	"github.com/heraldhq/herald"
+)
 
 // Delete removes one of userID's notifications and tells the user's
 // connections (notification:deleted, then the unread count if the deleted one
 // was unread). Another user's notification is ENOTFOUND.
 func (s *Service) Delete(ctx context.Context, userID, id string) error {
-	if err := validateUserID(userID); err != nil {
+	if err := herald.CheckUserID("userId", userID); err != nil {
 		return err
 	}
 	if err := validateID(id); err != nil {

@@ -1,6 +1,10 @@
 package inbox
 
-import "context"
+import (
+	"context"
+
+	"github.com/heraldhq/herald"
+)
 
 // MarkRead marks one of userID's notifications read and, if it was unread,
 // tells the user's connections (notification:read, then the unread count).
@@ -8,7 +12,7 @@ import "context"
 // nothing changed and every connection already heard of the first read.
 // Another user's notification is ENOTFOUND.
 func (s *Service) MarkRead(ctx context.Context, userID, id string) error {
-	if err := validateUserID(userID); err != nil {
+	if err := herald.CheckUserID("userId", userID); err != nil {
 		return err
 	}
 	if err := validateID(id); err != nil {
@@ -36,7 +40,7 @@ func (s *Service) MarkRead(ctx context.Context, userID, id string) error {
 // many changed. When any did, the user's connections hear
 // {"type":"notification:read","all":true} and the new count.
 func (s *Service) MarkAllRead(ctx context.Context, userID string) (int, error) {
-	if err := validateUserID(userID); err != nil {
+	if err := herald.CheckUserID("userId", userID); err != nil {
 		return 0, err
 	}
 	unlock, err := s.locks.lock(ctx, userID)

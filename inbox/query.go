@@ -9,7 +9,7 @@ import (
 // List returns a page of a user's notifications. A zero Limit means
 // DefaultLimit; a Limit outside 1..MaxLimit, or a negative cursor, is EINVALID.
 func (s *Service) List(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
-	if err := validateUserID(f.UserID); err != nil {
+	if err := herald.CheckUserID("userId", f.UserID); err != nil {
 		return nil, err
 	}
 	switch {
@@ -33,7 +33,7 @@ func (s *Service) List(ctx context.Context, f herald.NotificationFilter) ([]*her
 
 // UnreadCount returns the exact number of userID's unread notifications.
 func (s *Service) UnreadCount(ctx context.Context, userID string) (int, error) {
-	if err := validateUserID(userID); err != nil {
+	if err := herald.CheckUserID("userId", userID); err != nil {
 		return 0, err
 	}
 	return s.store.UnreadCount(ctx, userID)

@@ -50,7 +50,7 @@ func (i *Issuer) IssueToken(c *herald.Claims) (string, error) {
 	switch {
 	case len(i.secret) == 0:
 		return "", herald.Errorf(herald.EINTERNAL, "token issuer has no secret")
-	case !validUserID(c.UserID):
+	case !herald.ValidUserID(c.UserID):
 		return "", herald.Errorf(herald.EINVALID, "userId must be 1 to %d bytes of printable text", herald.MaxUserIDLen)
 	case c.ExpiresAt.IsZero() || !c.ExpiresAt.After(now):
 		return "", herald.Errorf(herald.EINVALID, "token lifetime must be positive")

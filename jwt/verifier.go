@@ -3,8 +3,6 @@ package jwt
 import (
 	"context"
 	"slices"
-	"unicode"
-	"unicode/utf8"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
 
@@ -98,7 +96,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*herald.Claims, er
 		c.Kind = herald.TokenConnection
 	}
 	switch {
-	case !validUserID(c.UserID):
+	case !herald.ValidUserID(c.UserID):
 		return nil, errInvalid()
 	case !slices.Contains(v.kinds, c.Kind):
 		return nil, errInvalid() // unknown typ, or a kind this verifier does not take
@@ -176,18 +174,4 @@ func (v *Verifier) audienceOK(c *herald.Claims, own bool) bool {
 		want = ti.Audience
 	}
 	return want == "" || slices.Contains(c.Audience, want)
-}
-
-// validUserID reports whether id can name a user everywhere Herald uses one:
-// non-empty, at most herald.MaxUserIDLen bytes of printable UTF-8.
-func validUserID(id string) bool {
-	if id == "" || len(id) > herald.MaxUserIDLen || !utf8.ValidString(id) {
-		return false
-	}
-	for _, r := range id {
-		if !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
 }
