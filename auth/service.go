@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/keyrate"
 )
 
 // Defaults of Config.
@@ -87,8 +88,8 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	log      *slog.Logger
-	byAddr   *limiter
-	byName   *limiter
+	byAddr   *keyrate.Limiter
+	byName   *keyrate.Limiter
 	hashSem  chan struct{}
 	dummy    string // a hash no password matches, checked for unknown usernames
 	mu       sync.RWMutex
@@ -143,8 +144,8 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		byAddr:   newLimiter(cfg.LoginRate, cfg.LoginBurst, cfg.Now),
-		byName:   newLimiter(cfg.LoginRate, cfg.LoginBurst, cfg.Now),
+		byAddr:   keyrate.New(cfg.LoginRate/60, cfg.LoginBurst, cfg.Now), // LoginRate is per minute
+		byName:   keyrate.New(cfg.LoginRate/60, cfg.LoginBurst, cfg.Now),
 		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
 		dummy:    dummy,
 		blocked:  make(map[string]bool),
@@ -178,7 +179,7 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (*
 	if addr == "" {
 		addr = "unknown"
 	}
-	if ok, wait := s.byAddr.take(addr); !ok {
+	if ok, wait := s.byAddr.Take(addr); !ok {
 		s.log.Warn("login throttled", "remote", addr, "scope", "address")
 		return nil, tooMany(wait)
 	}
@@ -186,7 +187,7 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (*
 	if len(key) > herald.MaxUsernameLen {
 		key = key[:herald.MaxUsernameLen]
 	}
-	if ok, wait := s.byName.take(key); !ok {
+	if ok, wait := s.byName.Take(key); !ok {
 		s.log.Warn("login throttled", "remote", addr, "scope", "account")
 		return nil, tooMany(wait)
 	}

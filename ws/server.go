@@ -23,6 +23,7 @@ import (
 	"github.com/gobwas/ws/wsflate"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/keyrate"
 )
 
 // Config configures a Server. Only Hub and Verifier are required; every other
@@ -141,7 +142,7 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 
-	attempts *addrLimiter
+	attempts *keyrate.Limiter // connection attempts per client address
 	enc      *encodings
 	writers  *writers
 	poll     *poller // nil where there is none: every connection keeps a reader goroutine
@@ -157,7 +158,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}), users: make(map[string]map[*conn]struct{}),
-		attempts: newAddrLimiter(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
+		attempts: keyrate.New(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.enc = &encodings{cfg: &s.cfg}
 	s.writers = newWriters(cfg.Writers)
 	if !cfg.NoPoller {
@@ -178,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"code":"forbidden","message":"Origin not allowed"}}`, http.StatusForbidden)
 		return
 	}
-	if !s.attempts.allow(clientIP(r)) {
+	if ok, _ := s.attempts.Take(clientIP(r)); !ok {
 		s.metrics.throttled.Inc()
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, `{"error":{"code":"rate_limited","message":"Too many connection attempts"}}`, http.StatusTooManyRequests)
@@ -245,6 +246,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go s.serve(c, rd)
+}
+
+// clientIP is the request's peer address. Forwarding headers are not
+// trusted: behind a proxy, the proxy is the peer and should limit itself.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // negotiated is the encoding the handshake settled on.
