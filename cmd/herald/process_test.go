@@ -79,7 +79,12 @@ func launch(t *testing.T, port string, env map[string]string, label string, args
 // takes more than 15 seconds.
 func (p *proc) waitHealthy() error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	listening := `msg="herald listening" addr=` + p.addr
+	return p.waitServing(client, "http://"+p.addr+"/healthz", `msg="herald listening" addr=`+p.addr)
+}
+
+// waitServing waits until the process logs listening and then until url
+// answers 200, failing if the process exits first or 15 seconds pass.
+func (p *proc) waitServing(client *http.Client, url, listening string) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -90,16 +95,16 @@ func (p *proc) waitHealthy() error {
 		var err error
 		if strings.Contains(p.stderr.String(), listening) {
 			var resp *http.Response
-			if resp, err = client.Get("http://" + p.addr + "/healthz"); err == nil {
+			if resp, err = client.Get(url); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
 					return nil
 				}
-				err = fmt.Errorf("healthz answered %d", resp.StatusCode)
+				err = fmt.Errorf("%s answered %d", url, resp.StatusCode)
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("herald did not serve /healthz on %s within 15s (%v)", p.addr, err)
+			return fmt.Errorf("herald did not serve %s within 15s (%v)", url, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

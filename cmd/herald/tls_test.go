@@ -40,31 +40,8 @@ func startTLSProc(t *testing.T, env map[string]string, ca *tlstest.CA) *proc {
 // waitHTTPS waits for the listening line naming wss and the address, then
 // for /healthz over HTTPS.
 func waitHTTPS(p *proc, ca *tlstest.CA) error {
-	client := httpsClient(p.t, ca)
-	listening := `msg="herald listening" addr=` + p.addr + ` ws=wss://` + p.addr + `/ws`
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("herald exited before serving: %v", p.err)
-		default:
-		}
-		var err error
-		if strings.Contains(p.stderr.String(), listening) {
-			var resp *http.Response
-			if resp, err = client.Get("https://" + p.addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return nil
-				}
-				err = fmt.Errorf("healthz answered %d", resp.StatusCode)
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("herald did not serve https://%s/healthz within 15s (%v)", p.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return p.waitServing(httpsClient(p.t, ca), "https://"+p.addr+"/healthz",
+		`msg="herald listening" addr=`+p.addr+` ws=wss://`+p.addr+`/ws`)
 }
 
 func httpsClient(t *testing.T, ca *tlstest.CA) *http.Client {
