@@ -138,14 +138,11 @@ func dueOrder(ds []*herald.Delivery) {
 
 // ClaimDeliveries leases up to limit due deliveries; see herald.DeliveryStore.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*herald.Delivery, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	now = utc(now)
 	var due []*herald.Delivery
 	for _, d := range s.box().deliveries {
@@ -166,14 +163,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 
 // ClaimDigest leases the due digest items of the most overdue user.
 func (s *Store) ClaimDigest(ctx context.Context, now time.Time, lease time.Duration) ([]*herald.Delivery, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	now = utc(now)
 	var due []*herald.Delivery
 	for _, d := range s.box().deliveries {
@@ -197,14 +191,11 @@ func (s *Store) ClaimDigest(ctx context.Context, now time.Time, lease time.Durat
 
 // FinishDelivery records the outcome of an attempt.
 func (s *Store) FinishDelivery(ctx context.Context, id string, attempt int, r herald.DeliveryResult) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
+	defer unlock()
 	d := s.box().deliveries[id]
 	if d == nil {
 		return errDeliveryNotFound
@@ -226,14 +217,11 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, attempt int, r he
 // CancelUnread cancels userID's pending UnlessRead deliveries of read or
 // deleted notifications.
 func (s *Store) CancelUnread(ctx context.Context, userID, notificationID string, at time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
+	defer unlock()
 	if notificationID != "" {
 		id, err := herald.ParseID(notificationID)
 		if err != nil {
@@ -261,14 +249,11 @@ func (s *Store) CancelUnread(ctx context.Context, userID, notificationID string,
 
 // FindDeliveries returns the deliveries f selects, newest first.
 func (s *Store) FindDeliveries(ctx context.Context, f herald.DeliveryFilter) ([]*herald.Delivery, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -305,14 +290,11 @@ func (s *Store) FindDeliveries(ctx context.Context, f herald.DeliveryFilter) ([]
 
 // CountDeliveries counts pending, failed and dead deliveries.
 func (s *Store) CountDeliveries(ctx context.Context) (map[herald.DeliveryStatus]int, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	out := map[herald.DeliveryStatus]int{herald.DeliveryPending: 0, herald.DeliveryFailed: 0, herald.DeliveryDead: 0}
 	for _, d := range s.box().deliveries {
 		if _, ok := out[d.Status]; ok {
@@ -324,14 +306,11 @@ func (s *Store) CountDeliveries(ctx context.Context) (map[herald.DeliveryStatus]
 
 // PurgeDeliveries deletes finished deliveries last updated before before.
 func (s *Store) PurgeDeliveries(ctx context.Context, before time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
+	defer unlock()
 	n := 0
 	for id, d := range s.box().deliveries {
 		if d.Status.Final() && d.UpdatedAt.Before(before) {

@@ -26,14 +26,11 @@ func clonePreferences(p *herald.Preferences) *herald.Preferences {
 
 // FindPreferences returns userID's preferences, or the zero ones.
 func (s *Store) FindPreferences(ctx context.Context, userID string) (*herald.Preferences, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	if p := s.box().prefs[userID]; p != nil {
 		return clonePreferences(p), nil
 	}
@@ -43,14 +40,11 @@ func (s *Store) FindPreferences(ctx context.Context, userID string) (*herald.Pre
 // UpdatePreferences applies fn to userID's preferences under the store's
 // lock, so concurrent updates apply one after the other.
 func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p *herald.Preferences) error) (*herald.Preferences, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	p := &herald.Preferences{UserID: userID}
 	if old := s.box().prefs[userID]; old != nil {
 		p = clonePreferences(old)
@@ -74,14 +68,11 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	if err := sub.Validate(); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
+	defer unlock()
 	b := s.box()
 	for id, old := range b.subs {
 		if old.Endpoint == sub.Endpoint {
@@ -118,14 +109,11 @@ func (s *Store) subsOf(userID string) []*herald.PushSubscription {
 
 // DeletePushSubscription removes one of userID's subscriptions.
 func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
+	defer unlock()
 	sub := s.box().subs[id]
 	if sub == nil || sub.UserID != userID {
 		return herald.Errorf(herald.ENOTFOUND, "push subscription not found")
@@ -136,14 +124,11 @@ func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) e
 
 // FindPushSubscriptions returns userID's subscriptions, oldest first.
 func (s *Store) FindPushSubscriptions(ctx context.Context, userID string) ([]*herald.PushSubscription, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	out := []*herald.PushSubscription{}
 	for _, sub := range s.subsOf(userID) {
 		c := *sub

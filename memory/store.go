@@ -64,14 +64,11 @@ var _ herald.Store = (*Store)(nil)
 
 // CreateNotifications stores ns all together or not at all. See herald.Store.
 func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 
 	now := s.now().UTC().Truncate(time.Microsecond)
 	out := make([]herald.Notification, len(ns))
@@ -154,14 +151,11 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 
 // MarkRead marks one of userID's notifications read at at (now when zero).
 func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false, errClosed
-	}
+	defer unlock()
 	n := s.owned(userID, id)
 	if n == nil {
 		return false, errNotFound
@@ -180,14 +174,11 @@ func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (
 
 // MarkAllRead marks every unread notification of userID read.
 func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
+	defer unlock()
 	ib := s.users[userID]
 	if ib == nil || ib.unread == 0 {
 		return 0, nil
@@ -211,14 +202,11 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 // DeleteNotification removes one of userID's notifications. Its Seq stays
 // used and its idempotency key is forgotten.
 func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false, errClosed
-	}
+	defer unlock()
 	n := s.owned(userID, id)
 	if n == nil {
 		return false, errNotFound
@@ -238,14 +226,11 @@ func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool
 
 // FindNotifications returns a page selected by f, as copies.
 func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
+	defer unlock()
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -283,18 +268,29 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 
 // UnreadCount returns how many of userID's notifications are unread.
 func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
+	defer unlock()
 	if ib := s.users[userID]; ib != nil {
 		return ib.unread, nil
 	}
 	return 0, nil
+}
+
+// enter begins a call: it fails for a cancelled context or a closed store,
+// and otherwise holds the store's lock until unlock.
+func (s *Store) enter(ctx context.Context) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errClosed
+	}
+	return s.mu.Unlock, nil
 }
 
 // Close makes later calls fail with EUNAVAILABLE and drops the contents.
