@@ -375,8 +375,8 @@ func conformanceSections() []conformanceSection {
 	valid := func(s string) []byte { return []byte(`{"type":"ping","s":"` + s + `"}`) }
 	for i, v := range []string{
 		"Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!", // 6.2
-		"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5",                         // κόσμε, 6.5/6.6
-		"\xc2\x80", "\xe0\xa0\x80", "\xf0\x90\x80\x80",                         // 6.7 first of each length
+		"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5",                            // κόσμε, 6.5/6.6
+		"\xc2\x80", "\xe0\xa0\x80", "\xf0\x90\x80\x80", // 6.7 first of each length
 		"\x7f", "\xdf\xbf", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", // 6.9 last of each length (in range)
 		"\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbd", // 6.11 other boundaries
 		"\xef\xbf\xbe", "\xf0\x9f\xbf\xbe", "\xf4\x8f\xbf\xbe", // 6.22-23 noncharacters are valid
