@@ -46,28 +46,23 @@ func readAuth(nc net.Conn, rd io.Reader, timeout time.Duration, max int, f forma
 	}
 }
 
-// armExpiry schedules the ends of a token's rights: at exp its channel
-// grants lapse (see grantsLapse); ExpiryGrace later, unless an auth message
-// brings a newer token first, the connection closes with 4002. A negative
-// ExpiryGrace keeps the connection open, but the grants still lapse.
+// armExpiry schedules the ends of a token's rights with one timer: at exp its
+// channel grants lapse (see expired); ExpiryGrace later, unless an auth
+// message brings a newer token first, the connection closes with 4002. A
+// negative ExpiryGrace keeps the connection open, but the grants still lapse.
+// Callers hold subMu, or own the connection alone.
 func (c *conn) armExpiry(claims *herald.Claims) {
-	now := c.srv.cfg.Now()
+	c.setExpiry(claims.ExpiresAt, func() { c.expired(claims) })
+}
+
+// setExpiry replaces the connection's expiry timer with one running f at t.
+func (c *conn) setExpiry(t time.Time, f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
-	if c.lapse != nil {
-		c.lapse.Stop()
-	}
-	c.lapse = time.AfterFunc(max(claims.ExpiresAt.Sub(now), 0), func() { c.grantsLapse(claims) })
-	if c.srv.cfg.ExpiryGrace < 0 {
-		return
-	}
-	c.expiry = time.AfterFunc(max(claims.ExpiresAt.Add(c.srv.cfg.ExpiryGrace).Sub(now), 0), func() {
-		c.srv.metrics.tokenExpiries.Inc()
-		c.close(herald.CloseInvalidToken, "Invalid or expired token", false)
-	})
+	c.expiry = time.AfterFunc(max(t.Sub(c.srv.cfg.Now()), 0), f)
 }
 
 func (c *conn) stopExpiry() {
@@ -75,9 +70,6 @@ func (c *conn) stopExpiry() {
 	defer c.mu.Unlock()
 	if c.expiry != nil {
 		c.expiry.Stop()
-	}
-	if c.lapse != nil {
-		c.lapse.Stop()
 	}
 }
 
@@ -102,17 +94,24 @@ func (c *conn) grantsLocked() *herald.Claims {
 	return c.claims
 }
 
-// grantsLapse runs at a token's exp: unless a refresh has replaced the
-// token, the subscriptions only its channels claim allowed end, and the
-// connection lives out its grace with what any token of the user allows.
-func (c *conn) grantsLapse(claims *herald.Claims) {
+// expired runs at a token's exp: unless a refresh has replaced the token, the
+// subscriptions only its channels claim allowed end, and the connection lives
+// out its grace with what any token of the user allows, then closes.
+func (c *conn) expired(claims *herald.Claims) {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
-	if c.claims != claims {
-		return // refreshed meanwhile
+	if c.claims != claims || c.tornDown.Load() {
+		return // refreshed meanwhile, or gone
 	}
 	c.lapsed = true
 	c.recheckLocked(ReasonTokenExpired)
+	if c.srv.cfg.ExpiryGrace < 0 {
+		return
+	}
+	c.setExpiry(claims.ExpiresAt.Add(c.srv.cfg.ExpiryGrace), func() {
+		c.srv.metrics.tokenExpiries.Inc()
+		c.close(herald.CloseInvalidToken, "Invalid or expired token", false)
+	})
 }
 
 // recheckLocked applies the channel policy to every subscription again and

@@ -59,8 +59,7 @@ type conn struct {
 	drained   chan struct{} // signalled by the writer after each batch
 	written   chan struct{} // closed when the close frame has been written (or failed)
 
-	expiry *time.Timer // closes the connection when its token expires
-	lapse  *time.Timer // ends the token's channel grants at its exp
+	expiry *time.Timer // ends the token's grants at its exp, then closes the connection
 
 	d        *dispatcher // its messages' handler, set when it starts
 	polled   atomic.Bool // waits in the poller rather than in a reader goroutine
