@@ -42,7 +42,7 @@ type Config struct {
 	QueueSize         int           // outbound frames queued per connection before it is closed as slow; default 512
 	WriteTimeout      time.Duration // a write that takes longer fails the connection; default 10s
 	CloseTimeout      time.Duration // wait for the client's close reply; default 2s
-	RateLimit         float64       // inbound messages per second per connection; default 20
+	RateLimit         float64       // inbound messages and control frames per second per connection; default 20
 	RateBurst         int           // burst above RateLimit; default 40
 	ReplayPageSize    int           // notifications fetched per resume page; default 200
 	Writers           int           // goroutines writing for all connections; default 2×GOMAXPROCS
@@ -53,7 +53,8 @@ type Config struct {
 	AuthTimeout time.Duration // wait for a first-message auth when the URL has no token; default 5s
 	// ExpiryGrace is how long past its token's exp a connection stays open
 	// without an in-band refresh before it is closed with 4002; default 5s
-	// (the verifier's leeway). Negative disables closing on expiry.
+	// (the verifier's leeway). Negative disables closing on expiry. Either
+	// way the channels claim's grants end at exp (see docs/protocol.md).
 	ExpiryGrace time.Duration
 	// ConnectRate and ConnectBurst limit connection attempts per client IP
 	// address, answered with HTTP 429 beyond; defaults 50 per second, burst 100.
