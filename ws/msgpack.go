@@ -30,7 +30,7 @@ var errMsgpack = errors.New("invalid MessagePack message")
 // binary and extension values (which the protocol does not use), the never
 // used byte 0xc1 and trailing bytes after the value are refused.
 func msgpackToJSON(b []byte) ([]byte, error) {
-	t := transcoder{in: b, out: make([]byte, 0, 2*len(b)+16)}
+	t := transcoder{in: b, out: make([]byte, 0, len(b)+len(b)/4+16)} // grows past that only as input is consumed
 	if err := t.value(1); err != nil {
 		return nil, err
 	}
