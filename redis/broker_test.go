@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/internal/redistest"
@@ -47,21 +45,34 @@ func TestMemoryBrokerSuite(t *testing.T) {
 }
 
 // TestRedisBrokerSuite runs the shared suite on Redis brokers, each node with
-// a client of its own, as separate processes would have.
+// a client of its own, as separate processes would have: on one Redis
+// server, on a primary watched by Sentinel, and on Redis Cluster (sharded
+// pub/sub, one subscription per shard).
 func TestRedisBrokerSuite(t *testing.T) {
-	runBrokerSuite(t, suiteCluster{
-		maxNodes: 3,
-		start: func(t *testing.T, n int) []*suiteNode {
-			db := redistest.New(t)
-			var nodes []*suiteNode
-			for i := range n {
-				nd, _ := startNode(t, db, fmt.Sprintf("node%d", i), nil)
-				nodes = append(nodes, nd)
-			}
-			return nodes
-		},
-		settle: settleRedis,
-	})
+	for _, topo := range []struct {
+		name string
+		db   func(testing.TB) *redistest.DB
+	}{
+		{"Single", redistest.New},
+		{"Sentinel", redistest.NewSentinelDB},
+		{"Cluster", redistest.NewClusterDB},
+	} {
+		t.Run(topo.name, func(t *testing.T) {
+			runBrokerSuite(t, suiteCluster{
+				maxNodes: 3,
+				start: func(t *testing.T, n int) []*suiteNode {
+					db := topo.db(t)
+					var nodes []*suiteNode
+					for i := range n {
+						nd, _ := startNode(t, db, fmt.Sprintf("node%d", i), nil)
+						nodes = append(nodes, nd)
+					}
+					return nodes
+				},
+				settle: settleRedis,
+			})
+		})
+	}
 }
 
 // redisNode is a test node on Redis: the suite's node plus the broker itself.
@@ -114,9 +125,9 @@ func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.Broke
 	return rn.suiteNode, rn
 }
 
-func newClient(t testing.TB, url string) *goredis.Client {
+func newClient(t testing.TB, url string) *redis.Client {
 	t.Helper()
-	c, err := redis.NewClient(url)
+	c, err := redis.NewClient(redis.ClientConfig{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +141,7 @@ func settleRedis(t testing.TB, nodes []*suiteNode) {
 	t.Helper()
 	want := map[string]int{}
 	var prefix string
-	var client *goredis.Client
+	var client *redis.Client
 	for _, nd := range nodes {
 		prefix, client = nd.prefix, nd.client
 		for ch := range nd.hub.Stats().ChannelCounts {
@@ -144,8 +155,8 @@ func settleRedis(t testing.TB, nodes []*suiteNode) {
 	}
 	waitUntil(t, 5*time.Second, "subscriptions to take effect", func() bool {
 		for topic, n := range want {
-			got, err := client.PubSubNumSub(context.Background(), topic).Result()
-			if err != nil || got[topic] != int64(n) {
+			got, err := redistest.NumSub(context.Background(), client.UniversalClient, topic)
+			if err != nil || got != int64(n) {
 				return false
 			}
 		}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/redistest"
 	"github.com/heraldhq/herald/redis"
@@ -19,7 +17,7 @@ const beat = 50 * time.Millisecond
 // test can cut it off as a killed process would be.
 type testCluster struct {
 	*redis.Cluster
-	client *goredis.Client
+	client *redis.Client
 	stop   func() // ends Run, which leaves the cluster
 }
 

@@ -38,7 +38,7 @@ func (f *flaky) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald.Not
 type eventEnv struct {
 	store   *memory.Store
 	handler *flaky
-	client  *goredis.Client
+	client  *redis.Client
 	stream  string
 	group   string
 }

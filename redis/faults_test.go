@@ -138,7 +138,7 @@ func TestNewBrokerValidates(t *testing.T) {
 	if _, err := redis.NewBroker(h, redis.BrokerConfig{NodeID: "has space"}); herald.CodeOf(err) != herald.EINVALID {
 		t.Fatalf("NewBroker with a bad node id = %v, want EINVALID", err)
 	}
-	if _, err := redis.NewClient("http://x"); herald.CodeOf(err) != herald.EINVALID {
+	if _, err := redis.NewClient(redis.ClientConfig{URL: "http://x"}); herald.CodeOf(err) != herald.EINVALID {
 		t.Fatalf("NewClient(http://) = %v, want EINVALID", err)
 	}
 }
