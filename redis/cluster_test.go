@@ -67,11 +67,30 @@ func nodeNames(rows []herald.NodeStats) []string {
 	return out
 }
 
+// topologies are the three Redis layouts, each as a fresh share of the one
+// the test binary shares.
+var topologies = []struct {
+	name string
+	db   func(testing.TB) *redistest.DB
+}{
+	{"Single", redistest.New},
+	{"Sentinel", redistest.NewSentinelDB},
+	{"Cluster", redistest.NewClusterDB},
+}
+
+// eachTopology runs f as a subtest on each topology.
+func eachTopology(t *testing.T, f func(t *testing.T, db *redistest.DB)) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) { f(t, topo.db(t)) })
+	}
+}
+
 // TestClusterStats: live nodes report their figures with their heartbeat;
 // the totals add them up; a node that leaves disappears at once and a killed
 // one when its heartbeat expires.
-func TestClusterStats(t *testing.T) {
-	db := redistest.New(t)
+func TestClusterStats(t *testing.T) { eachTopology(t, testClusterStats) }
+
+func testClusterStats(t *testing.T, db *redistest.DB) {
 	a := startCluster(t, db, "a", 0, herald.Stats{TotalConnections: 3, TotalUsers: 2, ChannelCounts: map[string]int{"room": 2}})
 	b := startCluster(t, db, "b", 0, herald.Stats{TotalConnections: 4, TotalUsers: 1, ChannelCounts: map[string]int{"room": 1, "hall": 4}})
 	c := startCluster(t, db, "c", 0, herald.Stats{TotalConnections: 1, TotalUsers: 1})
@@ -122,9 +141,10 @@ func TestClusterStats(t *testing.T) {
 
 // TestClusterCapAndPresence: the per-user cap holds across nodes, presence
 // names the nodes a user is on, and a killed node's connections stop counting
-// once its heartbeat expires.
-func TestClusterCapAndPresence(t *testing.T) {
-	db := redistest.New(t)
+// once its heartbeat expires (and a live node swept them).
+func TestClusterCapAndPresence(t *testing.T) { eachTopology(t, testClusterCapAndPresence) }
+
+func testClusterCapAndPresence(t *testing.T, db *redistest.DB) {
 	a := startCluster(t, db, "a", 3, herald.Stats{})
 	b := startCluster(t, db, "b", 3, herald.Stats{})
 	ctx := context.Background()
