@@ -333,12 +333,13 @@ func (b *Broker) Run(ctx context.Context) error {
 func (b *Broker) startSubscriberLocked(addr string, outage bool) *subscriber {
 	ctx, cancel := context.WithCancel(b.ctx)
 	s := &subscriber{
-		b:       b,
-		shard:   addr,
-		cancel:  cancel,
-		dirty:   make(map[string]struct{}),
-		changed: make(chan struct{}, 1),
-		kick:    make(chan struct{}, 1),
+		b:          b,
+		shard:      addr,
+		cancel:     cancel,
+		dirty:      make(map[string]struct{}),
+		subscribed: make(map[string]struct{}),
+		changed:    make(chan struct{}, 1),
+		kick:       make(chan struct{}, 1),
 	}
 	if b.sharded {
 		s.node = b.client.nodeClient(addr)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,14 +80,25 @@ func TestRedisBrokerSuite(t *testing.T) {
 type redisNode struct {
 	*suiteNode
 	rb       *redis.Broker
+	metrics  *redis.Metrics
 	recovers atomic.Int32 // OnRecover calls
+
+	mu         sync.Mutex
+	subscribed map[string][]time.Time // OnSubscribed calls by user
+}
+
+// resyncs returns when OnSubscribed was called for user.
+func (rn *redisNode) resyncs(user string) []time.Time {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return append([]time.Time(nil), rn.subscribed[user]...)
 }
 
 // startNode runs a Redis broker for a new hub and waits until it is up.
 // tune, when not nil, adjusts the broker's config.
 func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.BrokerConfig)) (*suiteNode, *redisNode) {
 	t.Helper()
-	rn := &redisNode{suiteNode: &suiteNode{}}
+	rn := &redisNode{suiteNode: &suiteNode{}, metrics: redis.NewMetrics(), subscribed: map[string][]time.Time{}}
 	cfg := redis.BrokerConfig{
 		Client:        newClient(t, db.URL),
 		NodeID:        id,
@@ -96,7 +108,14 @@ func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.Broke
 		ReconnectMin:  20 * time.Millisecond,
 		ReconnectMax:  200 * time.Millisecond,
 		OnRecover:     func() { rn.recovers.Add(1) },
-		Logger:        testLogger().With("node", id),
+		OnSubscribed: func(user string) {
+			rn.mu.Lock()
+			rn.subscribed[user] = append(rn.subscribed[user], time.Now())
+			rn.mu.Unlock()
+		},
+		TopologyInterval: time.Second,
+		Logger:           testLogger().With("node", id),
+		Metrics:          rn.metrics,
 	}
 	if tune != nil {
 		tune(&cfg)

@@ -49,6 +49,13 @@ func startCluster(t *testing.T, db *redistest.DB, id string, maxPerUser int, sta
 		}
 	}
 	t.Cleanup(tc.stop)
+	// Its first heartbeat landed: the client is warm (on Redis Cluster it
+	// first reads the slot map and the command table), so the first Admit
+	// fits in its timeout on a loaded machine.
+	waitUntil(t, 10*time.Second, id+"'s first heartbeat", func() bool {
+		_, rows, err := c.Stats(context.Background())
+		return err == nil && slices.Contains(nodeNames(rows), id)
+	})
 	return tc
 }
 

@@ -149,8 +149,8 @@ func TestNewBrokerValidates(t *testing.T) {
 // SUBSCRIBE that Redis has not processed yet and start over forever.
 func TestBrokerRecoversManySubscriptions(t *testing.T) {
 	db := redistest.New(t)
-	metrics := redis.NewMetrics()
-	a, ra := startNode(t, db, "a", func(c *redis.BrokerConfig) { c.Metrics = metrics })
+	a, ra := startNode(t, db, "a", nil)
+	metrics := ra.metrics
 	b, _ := startNode(t, db, "b", nil)
 	const users = 6000
 	for i := range users {
@@ -181,6 +181,12 @@ func TestBrokerRecoversManySubscriptions(t *testing.T) {
 
 func probeFailures(t *testing.T, m *redis.Metrics) float64 {
 	t.Helper()
+	return metric(t, m, "herald_broker_probe_failures_total")
+}
+
+// metric returns the value of an unlabelled counter or gauge of m.
+func metric(t testing.TB, m *redis.Metrics, name string) float64 {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.Collectors()...)
 	mfs, err := reg.Gather()
@@ -188,7 +194,10 @@ func probeFailures(t *testing.T, m *redis.Metrics) float64 {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "herald_broker_probe_failures_total" {
+		if mf.GetName() == name {
+			if g := mf.GetMetric()[0].GetGauge(); g != nil {
+				return g.GetValue()
+			}
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}

@@ -27,7 +27,14 @@ type subscriber struct {
 
 	// Guarded by b.mu.
 	dirty map[string]struct{} // topics whose interest or shard changed
-	lost  []string            // topics Redis unsubscribed (their slot moved): routed again at the next slot map
+	lost  []string            // topics Redis unsubscribed while still ours: routed again at the next slot map
+	// subscribed holds the topics the current session subscribed to, the
+	// probe's included, until Redis confirms their unsubscription. A topic
+	// whose slot moved to another shard is subscribed there only once it
+	// left this set: every message the old shard delivers for it is then
+	// delivered before any the new one does, and one user's notifications
+	// stay in order across the move.
+	subscribed map[string]struct{}
 
 	changed chan struct{} // dirty, lost or the slot map changed
 	kick    chan struct{} // probe now: a publish failed
@@ -149,7 +156,7 @@ func (s *subscriber) session(ctx context.Context, outage *bool) (wasUp bool, err
 	b.mu.Lock()
 	topics := make([]string, 0, len(b.want)+1)
 	for t := range b.want {
-		if b.routeLocked(t) == s {
+		if b.routeLocked(t) == s && !b.heldElsewhereLocked(t, s) {
 			topics = append(topics, t)
 		}
 	}
@@ -159,9 +166,8 @@ func (s *subscriber) session(ctx context.Context, outage *bool) (wasUp bool, err
 	if probe == "" {
 		return false, errNoSlots
 	}
-	subscribed := make(map[string]struct{}, len(topics)+1)
-	defer func() { s.gauge(-len(subscribed)) }()
-	if err := s.batch(ctx, s.subscribe(ps), append(topics, probe), subscribed, true); err != nil {
+	defer s.endSession()
+	if err := s.batch(ctx, s.subscribe(ps), append(topics, probe), true); err != nil {
 		return false, err
 	}
 
@@ -212,22 +218,18 @@ func (s *subscriber) session(ctx context.Context, outage *bool) (wasUp bool, err
 		case err := <-errc:
 			return wasUp, err
 		case t := <-lost:
-			s.dropLost(t, subscribed)
+			s.dropLost(t)
 		case sl := <-moved:
-			for t := range subscribed {
-				if slotOf(t) == sl {
-					s.dropLost(t, subscribed)
-				}
-			}
+			s.dropSlot(sl)
 		case <-s.changed:
-			next, err := s.applyInterest(ctx, ps, subscribed, probe)
+			next, err := s.applyInterest(ctx, ps, probe)
 			if err != nil {
 				return wasUp, err
 			}
 			if next != probe { // the probe's slot moved to another shard
 				probe, outstanding, deadline, confirmed = next, "", nil, false
 				r.probe.Store(&next)
-				if err := s.batch(ctx, s.subscribe(ps), []string{next}, subscribed, true); err != nil {
+				if err := s.batch(ctx, s.subscribe(ps), []string{next}, true); err != nil {
 					return wasUp, err
 				}
 			}
@@ -267,22 +269,81 @@ func (s *subscriber) session(ctx context.Context, outage *bool) (wasUp bool, err
 	}
 }
 
-// dropLost forgets topic t, which Redis unsubscribed on its own: on Redis
-// Cluster, the shard no longer serves t's slot. The next reading of the slot
-// map routes t again, and the shard now serving it subscribes.
-func (s *subscriber) dropLost(t string, subscribed map[string]struct{}) {
-	if _, ok := subscribed[t]; !ok {
-		return // the answer to our own unsubscription
-	}
-	delete(subscribed, t)
-	s.gauge(-1)
+// endSession forgets the session's subscriptions, and hands the topics
+// whose slot moved to another shard meanwhile to that shard's subscriber.
+func (s *subscriber) endSession() {
 	b := s.b
 	b.mu.Lock()
-	if _, want := b.want[t]; want {
-		s.lost = append(s.lost, t)
+	for t := range s.subscribed {
+		if _, want := b.want[t]; want {
+			if dest := b.routeLocked(t); dest != nil && dest != s {
+				dest.dirty[t] = struct{}{}
+				signal(dest.changed)
+			}
+		}
 	}
+	s.gauge(-len(s.subscribed))
+	clear(s.subscribed)
 	b.mu.Unlock()
+}
+
+// dropLost records that Redis unsubscribed topic t: our SUNSUBSCRIBE of a
+// topic whose slot moved, or the shard's own when the slot left it. Every
+// message the shard had for t was delivered before. The subscriber of the
+// shard now serving t subscribes to it; while the slot map still names this
+// shard (it may lag), t waits for the next reading of the map.
+func (s *subscriber) dropLost(t string) {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.dropLostLocked(t)
+}
+
+func (s *subscriber) dropLostLocked(t string) {
+	b := s.b
+	if _, ok := s.subscribed[t]; !ok {
+		return // the answer to our own unsubscription
+	}
+	delete(s.subscribed, t)
+	s.gauge(-1)
+	if _, want := b.want[t]; !want {
+		return
+	}
+	if dest := b.routeLocked(t); dest != nil && dest != s {
+		dest.dirty[t] = struct{}{}
+		signal(dest.changed)
+		return
+	}
+	s.lost = append(s.lost, t)
 	b.requestSlots()
+}
+
+// dropSlot handles a MOVED answer to a subscription command for slot sl:
+// the shard no longer serves sl, so none of its topics are subscribed here.
+func (s *subscriber) dropSlot(sl int) {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for t := range s.subscribed {
+		if slotOf(t) == sl {
+			s.dropLostLocked(t)
+		}
+	}
+	b.requestSlots()
+}
+
+// heldElsewhereLocked reports whether a subscriber other than s still holds
+// topic t: its slot moved to s's shard, and the old shard has not yet
+// confirmed the unsubscription.
+func (b *Broker) heldElsewhereLocked(t string, s *subscriber) bool {
+	for _, o := range b.subs {
+		if o != s {
+			if _, ok := o.subscribed[t]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // movedSlot reports whether err is Redis's MOVED or ASK redirection, and
@@ -301,53 +362,77 @@ func movedSlot(err error) (int, bool) {
 }
 
 // applyInterest subscribes to the channels that gained local interest or
-// came to this shard and unsubscribes from those that lost it since the
-// last call. A topic whose slot moved to another shard is only forgotten:
-// the shard that served it unsubscribed it when the slot left. It returns
+// came to this shard and unsubscribes from those that lost it or left the
+// shard since the last call. A topic that left is forgotten only when Redis
+// confirms (dropLost), and the new shard subscribes to it then. It returns
 // the probe channel to use from now on, which changes when the probe's slot
 // left the shard.
-func (s *subscriber) applyInterest(ctx context.Context, ps *goredis.PubSub, subscribed map[string]struct{}, probe string) (string, error) {
+func (s *subscriber) applyInterest(ctx context.Context, ps *goredis.PubSub, probe string) (string, error) {
 	b := s.b
-	var sub, unsub []string
-	before := len(subscribed)
+	var sub, unsub, release []string
 	b.mu.Lock()
 	for t := range s.dirty {
 		_, want := b.want[t]
 		mine := b.routeLocked(t) == s
-		_, have := subscribed[t]
+		_, have := s.subscribed[t]
 		switch {
-		case want && mine && !have:
+		case want && mine && !have && !b.heldElsewhereLocked(t, s):
 			sub = append(sub, t)
-		case have && !mine:
-			delete(subscribed, t)
 		case have && !want:
 			unsub = append(unsub, t)
+		case have && !mine:
+			release = append(release, t)
 		}
 	}
 	clear(s.dirty)
 	if b.sharded && b.routeLocked(probe) != s {
-		delete(subscribed, probe)
+		release = append(release, probe)
 		probe = s.probeTopicLocked()
 	}
 	b.mu.Unlock()
-	s.gauge(len(subscribed) - before)
 	if probe == "" {
 		return "", errNoSlots
 	}
-	if err := s.batch(ctx, s.subscribe(ps), sub, subscribed, true); err != nil {
+	if err := s.batch(ctx, s.subscribe(ps), sub, true); err != nil {
 		return probe, err
 	}
-	return probe, s.batch(ctx, s.unsubscribe(ps), unsub, subscribed, false)
+	if err := s.batch(ctx, s.unsubscribe(ps), unsub, false); err != nil {
+		return probe, err
+	}
+	// Released topics stay subscribed until Redis confirms: see dropLost.
+	return probe, s.send(ctx, s.unsubscribe(ps), release)
 }
 
-// batch sends op for topics, at most BatchSize at a time and, on Redis
-// Cluster, one slot at a time, and records the result in subscribed.
-func (s *subscriber) batch(ctx context.Context, op func(context.Context, ...string) error, topics []string, subscribed map[string]struct{}, on bool) error {
+// batch sends op for topics and records the result in subscribed: added
+// when on, removed otherwise.
+func (s *subscriber) batch(ctx context.Context, op func(context.Context, ...string) error, topics []string, on bool) error {
+	b := s.b
+	return s.each(ctx, op, topics, func(done []string) {
+		b.mu.Lock()
+		before := len(s.subscribed)
+		for _, t := range done {
+			if on {
+				s.subscribed[t] = struct{}{}
+			} else {
+				delete(s.subscribed, t)
+			}
+		}
+		s.gauge(len(s.subscribed) - before)
+		b.mu.Unlock()
+	})
+}
+
+// send sends op for topics without recording anything.
+func (s *subscriber) send(ctx context.Context, op func(context.Context, ...string) error, topics []string) error {
+	return s.each(ctx, op, topics, func([]string) {})
+}
+
+// each sends op for topics, at most BatchSize at a time and, on Redis
+// Cluster, one slot at a time, calling done after each command.
+func (s *subscriber) each(ctx context.Context, op func(context.Context, ...string) error, topics []string, done func([]string)) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	before := len(subscribed)
-	defer func() { s.gauge(len(subscribed) - before) }()
 	groups := [][]string{topics}
 	if s.b.sharded {
 		bySlot := make(map[int][]string)
@@ -366,13 +451,7 @@ func (s *subscriber) batch(ctx context.Context, op func(context.Context, ...stri
 			if err := op(ctx, g[:n]...); err != nil {
 				return err
 			}
-			for _, t := range g[:n] {
-				if on {
-					subscribed[t] = struct{}{}
-				} else {
-					delete(subscribed, t)
-				}
-			}
+			done(g[:n])
 			g = g[n:]
 		}
 	}

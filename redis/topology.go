@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -131,8 +132,8 @@ func newSlotMap(res []goredis.ClusterSlot) *slotMap {
 
 // applySlots installs m: it starts a subscriber for each new shard and
 // stops those of shards gone (a failed primary replaced by its replica),
-// marks the topics whose slot changed shard for both subscribers, and
-// routes again the topics Redis unsubscribed.
+// moves the topics whose slot changed shard, and routes again the topics
+// Redis unsubscribed.
 func (b *Broker) applySlots(ctx context.Context, m *slotMap) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -152,12 +153,19 @@ func (b *Broker) applySlots(ctx context.Context, m *slotMap) {
 					continue
 				}
 				moved++
-				if s := b.subs[old.owner[sl]]; s != nil {
-					s.dirty[t] = struct{}{}
+				// The old shard's subscriber releases the topic, and the
+				// new one takes it once Redis confirmed (dropLost); one
+				// that does not hold it hands it over at once.
+				if s := b.subs[old.owner[sl]]; s != nil && m.owner[sl] != old.owner[sl] {
+					if _, held := s.subscribed[t]; held {
+						s.dirty[t] = struct{}{}
+						continue
+					}
 				}
 				lost = append(lost, t) // to its new shard, below
 			}
 		}
+		before := len(b.subs)
 		shards := map[string]bool{}
 		for _, a := range m.owner {
 			if a != "" {
@@ -180,7 +188,11 @@ func (b *Broker) applySlots(ctx context.Context, m *slotMap) {
 		b.m.shards.Set(float64(len(b.subs)))
 		b.updateUpLocked()
 		if old != nil {
-			b.log.Info("redis broker: the cluster's slot map changed", "shards", len(b.subs), "topics_moved", moved)
+			level := slog.LevelDebug
+			if moved > 0 || len(b.subs) != before {
+				level = slog.LevelInfo
+			}
+			b.log.Log(ctx, level, "redis broker: the cluster's slot map changed", "shards", len(b.subs), "topics_moved", moved)
 			b.client.cluster().ReloadState(ctx)
 		}
 		for _, s := range b.subs {

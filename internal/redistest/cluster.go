@@ -29,6 +29,9 @@ type Cluster struct {
 	// Nodes are the six servers, in start order; which are primaries
 	// changes with failovers (see Primaries).
 	Nodes []*Server
+
+	mu      sync.Mutex
+	aliases map[string]*Server // addresses nodes announce (Announce)
 }
 
 var (
@@ -247,18 +250,16 @@ func (c *Cluster) Healthy(ctx context.Context, withReplicas bool) error {
 	if !withReplicas {
 		return nil
 	}
-	serving := map[string]bool{}
+	serving := map[*Server]bool{}
 	for _, r := range strings.Split(first.owners, ",") {
 		_, addr, _ := strings.Cut(r, " ")
-		serving[addr] = true
-	}
-	for addr := range serving {
 		if first.masters[addr] == 0 {
 			return fmt.Errorf("primary %s has no replica connected", addr)
 		}
+		serving[c.byAddr(addr)] = true
 	}
 	for _, s := range c.Nodes {
-		if !s.Running() || serving[s.Addr()] {
+		if !s.Running() || serving[s] {
 			continue
 		}
 		cl := nodeClient(s)
@@ -299,14 +300,59 @@ func (c *Cluster) WaitHealthy(t testing.TB, d time.Duration, withReplicas bool) 
 	}
 }
 
-// byAddr returns the node at addr.
+// byAddr returns the node at addr, or announced at addr.
 func (c *Cluster) byAddr(addr string) *Server {
 	for _, s := range c.Nodes {
 		if s.Addr() == addr {
 			return s
 		}
 	}
-	return nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.aliases[addr]
+}
+
+// Announce makes node s tell clients that it listens on port instead of its
+// own (CONFIG SET cluster-announce-port), as a node behind NAT does, and
+// waits until every running node reports that address. With a Proxy on port,
+// a test can cut clients off from one shard.
+func (c *Cluster) Announce(t testing.TB, s *Server, port int) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	c.mu.Lock()
+	if c.aliases == nil {
+		c.aliases = map[string]*Server{}
+	}
+	c.aliases[addr] = s
+	c.mu.Unlock()
+	cl := nodeClient(s)
+	err := cl.ConfigSet(context.Background(), "cluster-announce-port", strconv.Itoa(port)).Err()
+	cl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all := true
+		for _, n := range c.Nodes {
+			if !n.Running() {
+				continue
+			}
+			ncl := nodeClient(n)
+			nodes, err := ncl.ClusterNodes(context.Background()).Result()
+			ncl.Close()
+			if err != nil || !strings.Contains(nodes, " "+addr+"@") {
+				all = false
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: the nodes do not report %s for %s", addr, s.Addr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Owners returns the primary serving each slot, as a running node sees it.
