@@ -148,6 +148,16 @@ type Broker struct {
 	// nodes' resync requests may have been missed.
 	allSeen atomic.Bool
 
+	// routes is the subscriber of each slot (or the only one), for Publish
+	// to skip a shard known down without taking mu.
+	routes atomic.Pointer[routeTable]
+
+	// lastSeq is, per user with local connections, the greatest
+	// notification seq delivered from Redis: a greater one that skips some
+	// reveals notifications that passed this node by (see deliverRemote).
+	seqMu   sync.Mutex
+	lastSeq map[string]int64
+
 	mu      sync.Mutex
 	want    map[string]struct{}    // topics to subscribe: local interest, and the broadcast topic
 	subs    map[string]*subscriber // by shard: its primary's address, "" on one Redis
@@ -182,6 +192,7 @@ func NewBroker(d herald.Deliverer, cfg BrokerConfig) (*Broker, error) {
 		sharded: cfg.Client.Topology() == TopologyCluster,
 		want:    make(map[string]struct{}),
 		subs:    make(map[string]*subscriber),
+		lastSeq: make(map[string]int64),
 		refresh: make(chan struct{}, 1),
 	}
 	b.want[b.k.all()] = struct{}{}
@@ -212,7 +223,10 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	if !ordered {
 		n = b.d.Deliver(m)
 	}
-	if !b.up.Load() {
+	// A shard whose subscription is down is taken for unreachable: the
+	// message is not published there (on Redis Cluster the other shards
+	// still take theirs), and the other nodes resync once it is back.
+	if s := b.routes.Load().route(topic, b.sharded); s == nil || !s.up.Load() {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("skipped").Inc()
 		return n, nil
@@ -261,6 +275,11 @@ func (b *Broker) SetInterest(a herald.Audience, on bool) {
 		return
 	}
 	t := b.k.topic(a)
+	if !on && a.Kind == herald.ToUser {
+		b.seqMu.Lock()
+		delete(b.lastSeq, a.Name)
+		b.seqMu.Unlock()
+	}
 	b.mu.Lock()
 	if on {
 		b.want[t] = struct{}{}
@@ -275,6 +294,58 @@ func (b *Broker) SetInterest(a herald.Audience, on bool) {
 		signal(s.changed)
 	}
 	b.mu.Unlock()
+}
+
+// routeTable is a snapshot of which subscriber carries which topics.
+type routeTable struct {
+	single *subscriber
+	bySlot [slots]*subscriber
+}
+
+func (r *routeTable) route(t string, sharded bool) *subscriber {
+	switch {
+	case r == nil:
+		return nil
+	case sharded:
+		return r.bySlot[slotOf(t)]
+	}
+	return r.single
+}
+
+// updateRoutesLocked publishes a new routeTable after the subscribers or
+// the slot map changed.
+func (b *Broker) updateRoutesLocked() {
+	r := &routeTable{single: b.subs[""]}
+	if b.sharded && b.slotMap != nil {
+		for sl, a := range b.slotMap.owner {
+			r.bySlot[sl] = b.subs[a]
+		}
+	}
+	b.routes.Store(r)
+}
+
+// deliverRemote hands a message from Redis to the local connections. A
+// user's notification whose seq skips some after the last one delivered
+// here reveals notifications that passed this node by (their publish failed
+// or was skipped while a shard was down, or it is still in flight from
+// another node): before delivering it, the user's connections replay from
+// the store (OnSubscribed), which holds every skipped one since a user's
+// notifications commit in seq order. So connections see them in order.
+func (b *Broker) deliverRemote(m *herald.Message) {
+	if m.Seq > 0 && m.To.Kind == herald.ToUser {
+		b.seqMu.Lock()
+		last, known := b.lastSeq[m.To.Name]
+		if m.Seq > last {
+			b.lastSeq[m.To.Name] = m.Seq
+		}
+		b.seqMu.Unlock()
+		if known && m.Seq > last+1 && b.cfg.OnSubscribed != nil {
+			b.m.gaps.Inc()
+			b.cfg.OnSubscribed(m.To.Name)
+		}
+	}
+	b.m.received.Inc()
+	b.d.Deliver(m)
 }
 
 // routeLocked returns the subscriber that carries topic t, or nil while
@@ -322,6 +393,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.wg.Wait()
 	b.mu.Lock()
 	clear(b.subs)
+	b.updateRoutesLocked()
 	b.updateUpLocked()
 	b.mu.Unlock()
 	return nil
@@ -346,6 +418,7 @@ func (b *Broker) startSubscriberLocked(addr string, outage bool) *subscriber {
 	}
 	b.subs[addr] = s
 	b.m.shards.Set(float64(len(b.subs)))
+	b.updateRoutesLocked()
 	b.updateUpLocked()
 	b.wg.Add(1)
 	go s.run(ctx, outage)

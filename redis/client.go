@@ -395,6 +395,11 @@ func (cfg ClientConfig) clusterOf(addrs []string, useTLS bool) *parsed {
 		// Redirections are followed (up to 3); failed commands are not
 		// retried on another node (see noRetry).
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		// go-redis reads the slot map again on a redirection, but a dead
+		// primary answers none: without traffic errors it would keep the
+		// map a minute. (The broker also asks for a reading as soon as it
+		// sees the map change.)
+		ClusterStateReloadInterval: 5 * time.Second,
 	}
 	node := &goredis.Options{
 		Username:              cfg.Username,

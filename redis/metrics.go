@@ -16,6 +16,7 @@ type Metrics struct {
 	probeFailures prometheus.Counter
 	subscriptions prometheus.Gauge
 	shards        prometheus.Gauge
+	gaps          prometheus.Counter
 	resyncs       prometheus.Counter
 	admission     *prometheus.CounterVec
 	heartbeats    *prometheus.CounterVec
@@ -54,6 +55,9 @@ func NewMetrics() *Metrics {
 		shards: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_broker_shards", Help: "Subscriptions the node keeps: 1 on one Redis, one per shard on Redis Cluster.",
 		}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_broker_seq_gaps_total", Help: "Notifications from Redis whose seq skipped some after the user's last one here; each replays the user's connections from the store first.",
+		}),
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_broker_resyncs_total", Help: "Times the node replayed missed notifications to its connections after an outage.",
 		}),
@@ -75,5 +79,5 @@ func NewMetrics() *Metrics {
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.published, m.received, m.malformed, m.dropped, m.up, m.outages, m.probeFailures,
-		m.subscriptions, m.shards, m.resyncs, m.admission, m.heartbeats, m.events, m.claimed}
+		m.subscriptions, m.shards, m.gaps, m.resyncs, m.admission, m.heartbeats, m.events, m.claimed}
 }

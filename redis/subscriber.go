@@ -577,8 +577,7 @@ func (r *reader) deliver(channel string, e envelope) {
 				r.recovering = false
 				r.recover()
 				for _, hm := range r.held {
-					b.m.received.Inc()
-					b.d.Deliver(hm)
+					b.deliverRemote(hm)
 				}
 				r.held = nil
 			}
@@ -602,8 +601,7 @@ func (r *reader) deliver(channel string, e envelope) {
 			b.m.dropped.Inc()
 		}
 	default:
-		b.m.received.Inc()
-		b.d.Deliver(e.message())
+		b.deliverRemote(e.message())
 	}
 }
 

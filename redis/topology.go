@@ -186,6 +186,7 @@ func (b *Broker) applySlots(ctx context.Context, m *slotMap) {
 			}
 		}
 		b.m.shards.Set(float64(len(b.subs)))
+		b.updateRoutesLocked()
 		b.updateUpLocked()
 		if old != nil {
 			level := slog.LevelDebug
