@@ -99,3 +99,49 @@ func TestClientConfigRefusals(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClientURL parses REDIS_URL forms: never a panic, an EINVALID error
+// or options of the URL's topology, and never the password in an error.
+func FuzzClientURL(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"redis", "h:1/0"},
+		{"redis-sentinel", "h:1,h:2/master/3?sentinel_password=sp"},
+		{"rediss-sentinel", "h:1/m"},
+		{"redis-cluster", "h:1,h:2,h:3"},
+		{"rediss-cluster", "[::1]:7000"},
+		{"redis-cluster", "h:1/0?x=%zz"},
+		{"redis-sentinel", "@@h:1,,/m/%2F"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	const secret = "s3cretPW"
+	f.Fuzz(func(t *testing.T, scheme, rest string) {
+		if strings.Contains(scheme+rest, secret) {
+			return
+		}
+		raw := scheme + "://user:" + secret + "@" + rest
+		p, err := ClientConfig{URL: raw}.parse()
+		if err != nil {
+			if herald.CodeOf(err) != herald.EINVALID {
+				t.Fatalf("%q: %v, not EINVALID", raw, err)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("%q: the error quotes the password: %v", raw, err)
+			}
+			return
+		}
+		switch {
+		case strings.HasSuffix(scheme, "-sentinel"):
+			if p.topology != TopologySentinel || p.failover.MasterName == "" || len(p.failover.SentinelAddrs) == 0 {
+				t.Fatalf("%q parsed as %+v", raw, p)
+			}
+		case strings.HasSuffix(scheme, "-cluster"):
+			if p.topology != TopologyCluster || len(p.cluster.Addrs) == 0 {
+				t.Fatalf("%q parsed as %+v", raw, p)
+			}
+		}
+		if strings.Contains(p.desc, secret) {
+			t.Fatalf("%q described as %q", raw, p.desc)
+		}
+	})
+}
