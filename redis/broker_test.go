@@ -127,7 +127,7 @@ func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.Broke
 	if err != nil {
 		t.Fatal(err)
 	}
-	rn.hub = hub.New(hub.Config{Interest: rb})
+	rn.hub = hub.New(hub.Config{Interest: rb, MaxConnections: 1 << 20}) // the cost benchmark connects 100,000
 	rn.seen.hub = rn.hub
 	rn.rb, rn.broker = rb, rb
 	rn.prefix, rn.client = db.Prefix, cfg.Client
