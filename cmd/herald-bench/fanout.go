@@ -53,6 +53,12 @@ type fanoutRound struct {
 	// the messages sent.
 	RedisCPU        time.Duration `json:"redisCpu,omitempty"`
 	RedisPerMessage time.Duration `json:"redisCpuPerMessage,omitempty"`
+	// RedisIdle is the redis-servers' CPU per second of the quiet pause
+	// before the round (background work: cron, gossip, probes), and
+	// RedisNetPerMessage the round's Redis CPU minus that rate over the
+	// window, per message.
+	RedisIdle          time.Duration `json:"redisIdleCpuPerSecond,omitempty"`
+	RedisNetPerMessage time.Duration `json:"redisNetCpuPerMessage,omitempty"`
 	// Nodes splits the round by node: each node's subscribers, what they
 	// received, and the node's CPU per delivery to them.
 	Nodes []fanoutNode `json:"nodes"`
@@ -342,9 +348,13 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 	if _, err := r.pool.request(ctx, command{Cmd: cmdArm, Round: round, Expect: perConn}, evArmed, 30*time.Second); err != nil {
 		return rr, err
 	}
+	// Redis's CPU while nothing is sent (cron, a cluster's gossip, the
+	// nodes' probes and heartbeats), to tell the messages' share.
+	idle0, idleStart := r.redisCPU(), time.Now()
 	if err := sleepUntil(ctx, time.Now().Add(r.pause)); err != nil {
 		return rr, err
 	}
+	idleCPU, idleTime := r.redisCPU()-idle0, time.Since(idleStart)
 
 	// A keep-alive connection idle since the last round may have been closed
 	// by the server meanwhile: dial afresh, outside the measured window.
@@ -390,6 +400,9 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 	if len(r.redisPids) > 0 {
 		rr.RedisCPU = r.redisCPU() - redis0
 		rr.RedisPerMessage = rr.RedisCPU / time.Duration(r.msgs)
+		if idleTime > 0 {
+			rr.RedisIdle = time.Duration(float64(idleCPU) / idleTime.Seconds())
+		}
 	}
 	rr.ClientCPU = r.pool.cpu() - client0
 	end := time.Now()
@@ -431,6 +444,8 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 	if rr.Window > 0 {
 		rr.PerSecond = float64(rr.Deliveries) / rr.Window.Seconds()
 		rr.MessagesPerSecond = float64(r.msgs) / rr.Window.Seconds()
+		idle := time.Duration(float64(rr.RedisIdle) * rr.Window.Seconds())
+		rr.RedisNetPerMessage = max(rr.RedisCPU-idle, 0) / time.Duration(r.msgs)
 	}
 	rr.Latency = lat.summary()
 	for i, t := range r.nodes {
@@ -490,7 +505,7 @@ func printFanout(w io.Writer, res *fanoutResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := "round\tload\tdeliveries\tloss\tdup\treord\tsend\twindow\tmessages/s\tdeliveries/s\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t"
 	if redis {
-		head += "redis CPU\tredis/msg\t"
+		head += "redis CPU\tredis/msg\tidle/s\tnet/msg\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range res.Rounds {
@@ -499,7 +514,7 @@ func printFanout(w io.Writer, res *fanoutResult) {
 			us(r.CPU), us(r.PerDelivery), us(r.PerDeliverySched),
 			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.Max))
 		if redis {
-			fmt.Fprintf(tw, "%s\t%s\t", us(r.RedisCPU), us(r.RedisPerMessage))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", us(r.RedisCPU), us(r.RedisPerMessage), us(r.RedisIdle), us(r.RedisNetPerMessage))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -541,7 +556,8 @@ func printFanout(w io.Writer, res *fanoutResult) {
 		}
 	}
 	if redis {
-		metrics = append(metrics, metric{"redis CPU/message", func(r fanoutRound) time.Duration { return r.RedisPerMessage }})
+		metrics = append(metrics, metric{"redis CPU/message", func(r fanoutRound) time.Duration { return r.RedisPerMessage }},
+			metric{"redis net CPU/message", func(r fanoutRound) time.Duration { return r.RedisNetPerMessage }})
 	}
 	metrics = append(metrics,
 		metric{"latency p50", func(r fanoutRound) time.Duration { return r.Latency.P50 }},
