@@ -241,6 +241,9 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 		if b.failLogged.CompareAndSwap(false, true) {
 			b.log.Warn("redis broker: publish failed; delivering locally, other nodes will resync", "err", err)
 		}
+		if cc := b.client.cluster(); cc != nil {
+			cc.ReloadState(ctx) // go-redis may still know a failed primary
+		}
 		b.kickAll()
 		return n, nil
 	}

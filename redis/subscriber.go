@@ -197,7 +197,7 @@ func (s *subscriber) session(ctx context.Context, outage *bool) (wasUp bool, err
 		e := envelope{kind: kindProbe, origin: b.cfg.NodeID, name: nonce}
 		pctx, cancel := context.WithTimeout(ctx, b.cfg.ProbeTimeout)
 		defer cancel()
-		if err := b.publish(pctx, probe, e.encode()); err != nil {
+		if err := s.publishProbe(pctx, probe, e.encode()); err != nil {
 			return err
 		}
 		outstanding, deadline = nonce, time.After(b.cfg.ProbeTimeout)
@@ -267,6 +267,18 @@ func (s *subscriber) session(ctx context.Context, outage *bool) (wasUp bool, err
 			}
 		}
 	}
+}
+
+// publishProbe sends a probe: on Redis Cluster straight to the shard's
+// primary, whose subscription it proves, rather than wherever go-redis's
+// copy of the slot map (which may lag after a failover) would send it.
+func (s *subscriber) publishProbe(ctx context.Context, probe string, payload []byte) error {
+	if s.node == nil {
+		return s.b.publish(ctx, probe, payload)
+	}
+	cmd := goredis.NewIntCmd(ctx, "spublish", probe, payload)
+	_ = s.node.Process(ctx, noRetry{cmd})
+	return cmd.Err()
 }
 
 // endSession forgets the session's subscriptions, and hands the topics
