@@ -45,7 +45,10 @@ type BrokerConfig struct {
 	// On Redis Cluster it is also how a node recovers one shard's users:
 	// after that shard's outage or failover, and when a resharding moved a
 	// user's slot to another shard, it is called for each user whose topic
-	// the shard carries, in place of OnRecover for every connection.
+	// the shard carries, in place of OnRecover for every connection. On
+	// every topology it is called too, before the notification is
+	// delivered, when a user's notification arrives whose seq skips some
+	// after the last one delivered here (see deliverRemote).
 	OnSubscribed func(user string)
 	// PublishTimeout bounds one PUBLISH (default 500ms). A publish that fails
 	// is not retried: the message was delivered locally, and other nodes are
