@@ -2,6 +2,9 @@ package jwt_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add(hs256(f, with(valid(), "exp", nil)))
 	f.Add(hs256(f, with(valid(), "exp", 1e300)))
 	f.Add(hs256(f, with(valid(), "exp", -1e300, "nbf", "x")))
+	f.Add(hs256(f, with(valid(), "exp", "9999999999")))
+	f.Add(hs256(f, with(valid(), "iat", "0", "nbf", "0")))
 	f.Add(hs256(f, with(valid(), "userId", 7)))
 	f.Add(hs256(f, with(valid(), "channels", []any{"a", nil, 1})))
 	f.Add(sign(f, gojwt.SigningMethodNone, gojwt.UnsafeAllowNoneSignatureType, valid()))
@@ -93,6 +98,66 @@ func FuzzVerifyKeys(f *testing.F) {
 		}
 		if c.Issuer != "" && c.Issuer != idp {
 			t.Fatalf("accepted issuer %q", c.Issuer)
+		}
+	})
+}
+
+// FuzzSignedClaims signs arbitrary claims text with the verifier's own secret,
+// so that what the fuzzer writes reaches the claims decoder rather than
+// dying at the signature. Whatever is accepted must be one JSON object whose
+// time claims are numbers, with no name given twice in any case, and must
+// carry a user and an expiry.
+func FuzzSignedClaims(f *testing.F) {
+	exp := epoch.Add(time.Hour).Unix()
+	for _, seed := range []string{
+		fmt.Sprintf(`{"userId":"u","exp":%d}`, exp),
+		fmt.Sprintf(`{"userId":"u","exp":"%d"}`, exp),
+		fmt.Sprintf(`{"userId":"u","EXP":%d,"exp":%d}`, exp, exp),
+		fmt.Sprintf(`{"userId":"u","exp":%d,"nbf":"0","iat":true}`, exp),
+		fmt.Sprintf(`{"userId":"u","exp":%d,"userId":"v"}`, exp),
+		fmt.Sprintf(`{"user\u0049d":"u","exp":%de0}`, exp),
+		fmt.Sprintf(`{"userId":"u","exp":%d,"d":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}`, exp),
+		`{"userId":"u","exp":1e400}`, `{"userId":"u","exp":-1}`, `[]`, `{}`, `{"exp":1}x`, "\xff",
+	} {
+		f.Add(seed)
+	}
+	v := newVerifier()
+	enc := base64.RawURLEncoding.EncodeToString
+	header := enc([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	f.Fuzz(func(t *testing.T, claims string) {
+		signing := header + "." + enc([]byte(claims))
+		sig, err := gojwt.SigningMethodHS256.Sign(signing, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := v.Verify(context.Background(), signing+"."+enc(sig))
+		if err != nil {
+			if code := herald.CodeOf(err); code != herald.ETOKEN {
+				t.Fatalf("code %q for %q", code, claims)
+			}
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(claims))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("accepted claims that are not a JSON object: %q", claims)
+		}
+		seen := map[string]bool{}
+		for name, val := range m {
+			low := strings.ToLower(name)
+			if seen[low] {
+				t.Fatalf("accepted claims naming %q twice: %q", low, claims)
+			}
+			seen[low] = true
+			if low == "exp" || low == "nbf" || low == "iat" {
+				if _, ok := val.(json.Number); !ok {
+					t.Fatalf("accepted %s = %#v: %q", name, val, claims)
+				}
+			}
+		}
+		if c.UserID == "" || c.ExpiresAt.IsZero() {
+			t.Fatalf("accepted claims %+v", c)
 		}
 	})
 }
