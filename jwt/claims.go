@@ -1,7 +1,6 @@
 package jwt
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,8 @@ import (
 	"strings"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/heraldhq/herald/internal/jsonscan"
 )
 
 // maxNumericDate is the latest time claim accepted: 9999-12-31T23:59:59Z.
@@ -25,13 +26,8 @@ const maxMembers = 64
 // must be a JSON number: the library Herald builds on also reads a string
 // holding digits ("exp":"9999999999") as the number, which lets a token
 // issuer's bug or a confused backend mint tokens other verifiers refuse.
-func isTimeClaim(name []byte) bool {
-	for _, c := range []string{"exp", "nbf", "iat"} {
-		if bytes.EqualFold(name, []byte(c)) {
-			return true
-		}
-	}
-	return false
+func isTimeClaim(name string) bool {
+	return strings.EqualFold(name, "exp") || strings.EqualFold(name, "nbf") || strings.EqualFold(name, "iat")
 }
 
 var errMalformed = errors.New("jwt: malformed token")
@@ -89,53 +85,20 @@ func screen(token string) error {
 
 // checkObject reads data as exactly one JSON object, nested at most
 // MaxJSONDepth deep, of at most maxMembers members whose names are distinct
-// after unescaping and case folding ("exp", "\u0065xp" and "EXP" are one
-// name to encoding/json). When times is set, the time claims must be numbers
-// from 0 to maxNumericDate. It scans the
-// text once after json.Valid, without building values: it runs on every
-// token, before the signature is checked.
+// even to encoding/json, which matches them regardless of case ("exp",
+// "\u0065xp" and "EXP" would all fill exp). When times is set, the time
+// claims must be numbers from 0 to maxNumericDate. It runs on every token,
+// before the signature is checked, so it scans rather than decodes.
 func checkObject(data []byte, times bool) error {
-	if !json.Valid(data) {
+	if jsonscan.Exceeds(data, MaxJSONDepth) {
 		return errMalformed
 	}
-	i := skipSpace(data, 0)
-	if i == len(data) || data[i] != '{' || depth(data[i:]) > MaxJSONDepth {
-		return errMalformed
-	}
-	var names [][]byte
-	i = skipSpace(data, i+1)
-	for data[i] != '}' {
-		end := stringEnd(data, i)
-		name := data[i+1 : end-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
-			var s string
-			if json.Unmarshal(data[i:end], &s) != nil {
-				return errMalformed
-			}
-			name = []byte(s)
-		}
-		// encoding/json matches names regardless of case, so "EXP" and
-		// "USERID" would fill exp and userId: compare as it does.
-		for _, n := range names {
-			if bytes.EqualFold(n, name) {
-				return errMalformed
-			}
-		}
-		if len(names) == maxMembers {
+	return jsonscan.Members(data, maxMembers, func(name string, value []byte) error {
+		if times && isTimeClaim(name) && !numericDate(value) {
 			return errMalformed
 		}
-		names = append(names, name)
-		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
-		start := i
-		i = valueEnd(data, i)
-		if times && isTimeClaim(name) && !numericDate(data[start:i]) {
-			return errMalformed
-		}
-		if i = skipSpace(data, i); data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // numericDate reports whether v, a JSON value, is a number from 0 to
@@ -146,67 +109,4 @@ func numericDate(v []byte) bool {
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
 	return err == nil && f >= 0 && f <= maxNumericDate
-}
-
-// The scanning helpers below read text json.Valid accepted, so they need not
-// check what it already did.
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the string starting at data[i] == '"'.
-func stringEnd(data []byte, i int) int {
-	for i++; data[i] != '"'; i++ {
-		if data[i] == '\\' {
-			i++
-		}
-	}
-	return i + 1
-}
-
-// valueEnd returns the index just past the value starting at data[i].
-func valueEnd(data []byte, i int) int {
-	switch data[i] {
-	case '"':
-		return stringEnd(data, i)
-	case '{', '[':
-		level := 0
-		for ; ; i++ {
-			switch data[i] {
-			case '"':
-				i = stringEnd(data, i) - 1
-			case '{', '[':
-				level++
-			case '}', ']':
-				if level--; level == 0 {
-					return i + 1
-				}
-			}
-		}
-	}
-	for i < len(data) && !strings.ContainsRune(",}] \t\n\r", rune(data[i])) {
-		i++
-	}
-	return i
-}
-
-// depth returns the deepest nesting of objects and arrays in data.
-func depth(data []byte) int {
-	level, deepest := 0, 0
-	for i := 0; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			i = stringEnd(data, i) - 1
-		case '{', '[':
-			level++
-			deepest = max(deepest, level)
-		case '}', ']':
-			level--
-		}
-	}
-	return deepest
 }
