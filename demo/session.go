@@ -16,9 +16,9 @@ import (
 // to put in a storage key.
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
 
-// errDevOnly answers the development routes outside development mode. It is
+// errDevOnly answers the demo routes when they are off. It is
 // a 404, as if the routes did not exist, which for a production node they do not.
-var errDevOnly = herald.Errorf(herald.ENOTFOUND, "The demo sign-in is available in development mode only")
+var errDevOnly = herald.Errorf(herald.ENOTFOUND, "The demo sign-in is off on this server")
 
 // session is the demo sign-in: it hands out a connection token for the user
 // id given, with no password. The design document's server actions play this
