@@ -29,7 +29,7 @@ var (
 
 // env is one Server on a loopback port with recording dependencies.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *heraldhttp.Server
 	url    string
 	pub    *recPublisher
@@ -40,7 +40,7 @@ type env struct {
 }
 
 // newEnv starts a Server with every dependency set; edit adjusts the Config first.
-func newEnv(t *testing.T, edit func(*heraldhttp.Config)) *env {
+func newEnv(t testing.TB, edit func(*heraldhttp.Config)) *env {
 	t.Helper()
 	e := &env{
 		t:      t,

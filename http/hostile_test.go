@@ -19,7 +19,7 @@ import (
 // hostileEnv is a Server with every dependency, so that every route is
 // mounted, and a short request timeout, so that bodies promised and never
 // sent are answered within the test.
-func hostileEnv(t *testing.T) *env {
+func hostileEnv(t testing.TB) *env {
 	t.Helper()
 	st := memory.NewStore(memory.Config{})
 	accounts := memory.NewAccounts(memory.Config{})
