@@ -14,8 +14,9 @@
 //	POST /demo/session    {"userId":"…"} → {"token","expiresAt","expiresIn","userId"} (DevMode)
 //	POST /demo/notify     {"type":"…"} with the user's token as Bearer → 201 the notification (DevMode)
 //
-// The package imports the root package only; cmd/herald gives it the token
-// issuer, the verifier and the inbox as Config fields.
+// The package imports the root package (and internal/jsonscan) only;
+// cmd/herald gives it the token issuer, the verifier and the inbox as
+// Config fields.
 package demo
 
 import (

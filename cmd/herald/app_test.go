@@ -24,6 +24,7 @@ import (
 // runningApp is the real wiring run in-process, as serve does.
 type runningApp struct {
 	*server
+	app    *app
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
@@ -69,7 +70,7 @@ func launchApp(t *testing.T, env map[string]string) *runningApp {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningApp{server: newServer(t, a.api.Addr(), testSecret, testAPIKey), logs: logs, cancel: cancel, done: make(chan error, 1)}
+	r := &runningApp{server: newServer(t, a.api.Addr(), testSecret, testAPIKey), app: a, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- a.run(ctx) }()
 	t.Cleanup(func() {
 		if err := r.stop(); err != nil {

@@ -116,7 +116,7 @@ func newDelivery(cfg config, st delivery.Store, log *slog.Logger) (*deliveryPart
 		}
 	}
 	if f := cfg.str("HERALD_DELIVERY_POLICY_FILE"); f != "" {
-		doc, err := readSettingFile("HERALD_DELIVERY_POLICY_FILE", f)
+		doc, err := readJSONSettingFile("HERALD_DELIVERY_POLICY_FILE", f)
 		if err != nil {
 			return nil, err
 		}

@@ -113,8 +113,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	tmpl := events.Defaults()
 	if f := cfg.str("HERALD_EVENTS_FILE"); f != "" {
 		var doc []byte
-		if doc, err = readSettingFile("HERALD_EVENTS_FILE", f); err == nil {
-			tmpl, err = events.Parse(f, doc)
+		if doc, err = readJSONSettingFile("HERALD_EVENTS_FILE", f); err == nil {
+			if tmpl, err = events.Parse(f, doc); err != nil {
+				err = fmt.Errorf("HERALD_EVENTS_FILE: %w", err)
+			}
 		}
 		if err != nil {
 			a.store.Close()
