@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
 
@@ -43,12 +44,12 @@ type tokenClaims struct {
 	gojwt.RegisteredClaims
 }
 
-// UnmarshalJSON decodes claims strictly: one JSON object within
-// MaxClaimsBytes and MaxJSONDepth, no member named twice, time claims JSON
-// numbers from 0 to year 9999. Then the fields decode as usual.
+// UnmarshalJSON decodes claims strictly: one JSON object of valid UTF-8
+// within MaxClaimsBytes and MaxJSONDepth, no member named twice, time claims
+// JSON numbers from 0 to year 9999. Then the fields decode as usual.
 func (c *tokenClaims) UnmarshalJSON(data []byte) error {
-	if len(data) > MaxClaimsBytes {
-		return errMalformed
+	if len(data) > MaxClaimsBytes || !utf8.Valid(data) {
+		return errMalformed // encoding/json would turn broken bytes into U+FFFD
 	}
 	if err := checkObject(data, true); err != nil {
 		return err
@@ -77,7 +78,7 @@ func screen(token string) error {
 		return errMalformed
 	}
 	raw, err := enc.DecodeString(header)
-	if err != nil {
+	if err != nil || !utf8.Valid(raw) {
 		return errMalformed
 	}
 	return checkObject(raw, false)

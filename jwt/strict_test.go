@@ -112,14 +112,17 @@ func TestDuplicateNamesRefused(t *testing.T) {
 		t.Fatalf("control token: %v", err)
 	}
 	for name, tok := range map[string]string{
-		"claims userId twice": rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"userId":"bob"}`, exp)),
-		"claims exp twice":    rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":1,"exp":%d}`, exp)),
-		"header alg twice":    rawToken(t, `{"alg":"none","alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d}`, exp)),
-		"escaped duplicate":   rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"user\u0049d":"bob"}`, exp)),
-		"case duplicate":      rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"USERID":"bob"}`, exp)),
-		"EXP as a string":     rawToken(t, `{"alg":"HS256"}`, `{"userId":"alice","EXP":"9999999999"}`),
-		"Nbf as a string":     rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"Nbf":"1"}`, exp)),
-		"too many members":    rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d%s}`, exp, manyMembers(80))),
+		"claims userId twice":         rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"userId":"bob"}`, exp)),
+		"claims exp twice":            rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":1,"exp":%d}`, exp)),
+		"header alg twice":            rawToken(t, `{"alg":"none","alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d}`, exp)),
+		"escaped duplicate":           rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"user\u0049d":"bob"}`, exp)),
+		"case duplicate":              rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"USERID":"bob"}`, exp)),
+		"EXP as a string":             rawToken(t, `{"alg":"HS256"}`, `{"userId":"alice","EXP":"9999999999"}`),
+		"Nbf as a string":             rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d,"Nbf":"1"}`, exp)),
+		"invalid UTF-8 in a claim":    rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf("{\"userId\":\"al\xffice\",\"exp\":%d}", exp)),
+		"invalid UTF-8 in a name":     rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf("{\"userId\":\"alice\",\"exp\":%d,\"\xff\":1}", exp)),
+		"invalid UTF-8 in the header": rawToken(t, "{\"alg\":\"HS256\",\"kid\":\"\xff\"}", fmt.Sprintf(`{"userId":"alice","exp":%d}`, exp)),
+		"too many members":            rawToken(t, `{"alg":"HS256"}`, fmt.Sprintf(`{"userId":"alice","exp":%d%s}`, exp, manyMembers(80))),
 	} {
 		if c, err := v.Verify(context.Background(), tok); herald.CodeOf(err) != herald.ETOKEN {
 			t.Errorf("%s: claims %+v, err %v; want ETOKEN", name, c, err)

@@ -8,6 +8,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -16,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gojwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/heraldhq/herald/demo"
 	"github.com/heraldhq/herald/internal/hostiletest"
@@ -224,5 +228,71 @@ func TestHostileConfigFiles(t *testing.T) {
 		if alloc > 8<<20 {
 			t.Errorf("%s: reading the file allocated %d MiB", name, alloc>>20)
 		}
+	}
+}
+
+// TestHostileTokens presents malformed, oversized and lying bearer tokens on
+// a user route, a backend route and the socket: each is refused as an
+// invalid token (401, or 4002 on /ws) before anything large is decoded, and
+// a header past the 32 KiB bound is refused by the server itself (431).
+func TestHostileTokens(t *testing.T) {
+	a := launchApp(t, map[string]string{"API_AUTH_RATE_LIMIT": "100000"})
+	enc := base64.RawURLEncoding.EncodeToString
+	header := enc([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	exp := time.Now().Add(time.Hour).Unix()
+	sign := func(h, c string) string {
+		signing := h + "." + c
+		sig, err := gojwt.SigningMethodHS256.Sign(signing, []byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signing + "." + enc(sig)
+	}
+	tokens := map[string]string{
+		"9 KiB of base64":         strings.Repeat("A", 9<<10),
+		"8 KiB of dots":           strings.Repeat(".", 8<<10),
+		"three huge segments":     strings.Repeat("A", 2700) + "." + strings.Repeat("B", 2700) + "." + strings.Repeat("C", 2700),
+		"claims nested 2000 deep": sign(header, enc([]byte(fmt.Sprintf(`{"userId":"alice","exp":%d,"d":%s1%s}`, exp, strings.Repeat("[", 2000), strings.Repeat("]", 2000))))),
+		"header over 1 KiB":       sign(enc([]byte(`{"alg":"HS256","x":"`+strings.Repeat("x", 1100)+`"}`)), enc([]byte(fmt.Sprintf(`{"userId":"alice","exp":%d}`, exp)))),
+		"exp as a string":         sign(header, enc([]byte(`{"userId":"alice","exp":"9999999999"}`))),
+		"exp 1e999999":            sign(header, enc([]byte(`{"userId":"alice","exp":1e999999}`))),
+		"userId twice":            sign(header, enc([]byte(fmt.Sprintf(`{"userId":"bob","exp":%d,"USERID":"alice"}`, exp)))),
+		"claims not an object":    sign(header, enc([]byte(`["alice"]`))),
+		"invalid UTF-8 claims":    sign(header, enc([]byte(fmt.Sprintf("{\"userId\":\"al\xffice\",\"exp\":%d}", exp)))),
+		"padding and spaces":      "eyJhbGciOiJIUzI1NiJ9==.e30=.x y",
+		"NUL and control bytes":   "a\x00b.c\x7fd.e",
+	}
+	for name, tok := range tokens {
+		if strings.ContainsAny(tok, "\x00\x01\x7f ") { // no HTTP client sends these in a header
+			a.refusedOnSocket(t, name, tok)
+			continue
+		}
+		var inbox, api int
+		alloc := hostiletest.Allocated(func() {
+			inbox, _ = a.do("GET", "/api/notifications", tok, nil)
+			api, _ = a.do("GET", "/api/stats", tok, nil)
+		})
+		if inbox != 401 || api != 401 {
+			t.Errorf("%s: inbox %d, server API %d; want 401 and 401", name, inbox, api)
+		}
+		if alloc > 4<<20 {
+			t.Errorf("%s: answering allocated %d KiB", name, alloc>>10)
+		}
+		a.refusedOnSocket(t, name, tok)
+	}
+	// Past the header bound, net/http answers before Herald sees the request.
+	status, _ := a.do("GET", "/api/notifications", strings.Repeat("A", 40<<10), nil)
+	if status != 431 {
+		t.Errorf("a 40 KiB Authorization header: %d, want 431", status)
+	}
+}
+
+// refusedOnSocket dials /ws with tok in the query and expects 4002 before
+// any message.
+func (a *runningApp) refusedOnSocket(t *testing.T, what, tok string) {
+	t.Helper()
+	c := dial(t, a.wsURL("alice", tok))
+	if code, _, before := c.closeStatus(); code != 4002 || len(before) != 0 {
+		t.Errorf("%s on /ws: closed %d after %d messages, want 4002", what, code, len(before))
 	}
 }
