@@ -444,7 +444,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, r, tooLarge(limit))
 		return
 	} else if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(sw, r.Body, limit)
+		// The connection's own writer, not sw: through it net/http learns
+		// the limit was hit, and closes the connection instead of reading
+		// on to drain the rest.
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	if reserved(r.URL.Path) {
 		mux = s.api
