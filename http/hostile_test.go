@@ -69,6 +69,11 @@ func TestHostileRequests(t *testing.T) {
 		}
 	}
 	addr := strings.TrimPrefix(e.url, "http://")
+	var largest struct {
+		alloc uint64
+		what  string
+	}
+	defer func() { t.Logf("largest allocation answering a case: %d KiB (%s)", largest.alloc>>10, largest.what) }()
 	for _, name := range slices.Sorted(maps.Keys(routes)) {
 		rt := routes[name]
 		for _, c := range hostiletest.Cases(rt) {
@@ -80,6 +85,9 @@ func TestHostileRequests(t *testing.T) {
 			}
 			if err != nil {
 				t.Errorf("%s: %s: %v", name, c.Name, err)
+			}
+			if alloc > largest.alloc && !strings.Contains(name, "login") {
+				largest.alloc, largest.what = alloc, name+": "+c.Name
 			}
 			if alloc > hostiletest.Bound(rt) {
 				t.Errorf("%s: %s: the process allocated %d KiB answering it (bound %d KiB)", name, c.Name, alloc>>10, hostiletest.Bound(rt)>>10)

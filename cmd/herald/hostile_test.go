@@ -73,6 +73,13 @@ func TestHostileRequestsOnTheApp(t *testing.T) {
 			login.Work = 24 << 20
 			routes["POST /auth/login"] = login
 
+			var largest struct {
+				alloc uint64
+				what  string
+			}
+			defer func() {
+				t.Logf("largest allocation answering a case (logins aside): %d KiB (%s)", largest.alloc>>10, largest.what)
+			}()
 			for _, name := range slices.Sorted(maps.Keys(routes)) {
 				rt := routes[name]
 				for _, c := range hostiletest.Cases(rt) {
@@ -87,6 +94,9 @@ func TestHostileRequestsOnTheApp(t *testing.T) {
 					}
 					if err != nil {
 						t.Errorf("%s: %s: %v", name, c.Name, err)
+					}
+					if alloc > largest.alloc && !strings.Contains(name, "login") {
+						largest.alloc, largest.what = alloc, name+": "+c.Name
 					}
 					if alloc > hostiletest.Bound(rt) {
 						t.Errorf("%s: %s: the process allocated %d KiB answering it (bound %d KiB)", name, c.Name, alloc>>10, hostiletest.Bound(rt)>>10)
