@@ -32,7 +32,19 @@ type notificationInput struct {
 // batch under "notifications" (which then wins over any top-level fields).
 type createInput struct {
 	notificationInput
-	Notifications *[]notificationInput `json:"notifications"`
+	Notifications *[]batchItem `json:"notifications"`
+}
+
+// batchItem is one notification of a batch: its names are checked as the
+// body's are (see checkNames), since each item names a user.
+type batchItem notificationInput
+
+// UnmarshalJSON refuses an item naming a member twice, then decodes it.
+func (b *batchItem) UnmarshalJSON(data []byte) error {
+	if err := checkNames(data); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, (*notificationInput)(b))
 }
 
 // notificationsResponse answers a batch create and an event.
@@ -112,7 +124,7 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 	}
 	ns := make([]*herald.Notification, len(items))
 	for i := range items {
-		n, err := items[i].notification()
+		n, err := (*notificationInput)(&items[i]).notification()
 		if err != nil {
 			return herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
 		}

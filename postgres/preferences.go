@@ -108,8 +108,9 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p 
 	return p, nil
 }
 
-// SavePushSubscription stores sub, moving its endpoint to sub.UserID, and
-// drops the user's oldest subscriptions past the limit.
+// SavePushSubscription stores sub, replacing the user's own registration of
+// its endpoint (another user's is ECONFLICT), and drops the user's oldest
+// subscriptions past the limit.
 func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscription) error {
 	if err := sub.Validate(); err != nil {
 		return err
@@ -128,7 +129,15 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM push_subscriptions WHERE user_id = $1 ORDER BY id FOR UPDATE`, sub.UserID); err != nil {
 		return storeError("save push subscription", err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM push_subscriptions WHERE endpoint = $1`, sub.Endpoint); err != nil {
+	var holder string
+	switch err := tx.QueryRow(ctx, `SELECT user_id FROM push_subscriptions WHERE endpoint = $1 FOR UPDATE`, sub.Endpoint).Scan(&holder); {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return storeError("save push subscription", err)
+	case holder != sub.UserID:
+		return errEndpointTaken
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM push_subscriptions WHERE endpoint = $1 AND user_id = $2`, sub.Endpoint, sub.UserID); err != nil {
 		return storeError("save push subscription", err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM push_subscriptions WHERE id IN (
@@ -138,6 +147,9 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, id, sub.UserID, sub.Endpoint, sub.P256dh, sub.Auth, created); err != nil {
+		if pgCode(err) == codeUniqueViolation { // another save of the endpoint committed first
+			return errEndpointRace
+		}
 		return storeError("save push subscription", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -146,6 +158,14 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	sub.ID, sub.Created = id, created
 	return nil
 }
+
+// errEndpointTaken refuses to register an endpoint another user holds: moving
+// it would let anyone who learns an endpoint URL take over its pushes.
+var errEndpointTaken = herald.Errorf(herald.ECONFLICT, "This push endpoint is registered to another user")
+
+// errEndpointRace answers the loser of two registrations of one endpoint at
+// the same moment.
+var errEndpointRace = herald.Errorf(herald.ECONFLICT, "This push endpoint was registered at the same moment; try again")
 
 // DeletePushSubscription removes one of userID's subscriptions.
 func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) error {

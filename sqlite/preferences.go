@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 
 	"github.com/heraldhq/herald"
 )
@@ -102,8 +104,9 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p 
 	return p, nil
 }
 
-// SavePushSubscription stores sub, moving its endpoint to sub.UserID, and
-// drops the user's oldest subscriptions past the limit.
+// SavePushSubscription stores sub, replacing the user's own registration of
+// its endpoint (another user's is ECONFLICT), and drops the user's oldest
+// subscriptions past the limit.
 func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscription) error {
 	if err := sub.Validate(); err != nil {
 		return err
@@ -117,7 +120,15 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	}
 	defer tx.Rollback()
 	id, created := herald.NewID(), fromMicros(micros(s.now()))
-	if _, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE endpoint = ?`, sub.Endpoint); err != nil {
+	var holder string
+	switch err := tx.QueryRowContext(ctx, `SELECT user_id FROM push_subscriptions WHERE endpoint = ?`, sub.Endpoint).Scan(&holder); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return storeError("save push subscription", err)
+	case holder != sub.UserID:
+		return errEndpointTaken
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE endpoint = ? AND user_id = ?`, sub.Endpoint, sub.UserID); err != nil {
 		return storeError("save push subscription", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE id IN (
@@ -127,6 +138,9 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, id, sub.UserID, sub.Endpoint, sub.P256dh, sub.Auth, micros(created)); err != nil {
+		if isUnique(err) { // registered meanwhile by another process on the file
+			return errEndpointRace
+		}
 		return storeError("save push subscription", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -135,6 +149,14 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	sub.ID, sub.Created = id, created
 	return nil
 }
+
+// errEndpointTaken refuses to register an endpoint another user holds: moving
+// it would let anyone who learns an endpoint URL take over its pushes.
+var errEndpointTaken = herald.Errorf(herald.ECONFLICT, "This push endpoint is registered to another user")
+
+// errEndpointRace answers the loser of two registrations of one endpoint at
+// the same moment.
+var errEndpointRace = herald.Errorf(herald.ECONFLICT, "This push endpoint was registered at the same moment; try again")
 
 // DeletePushSubscription removes one of userID's subscriptions.
 func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) error {

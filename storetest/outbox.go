@@ -41,6 +41,7 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"PreferencesRefuseInvalid", testPreferencesInvalid},
 		{"ConcurrentPreferenceUpdates", testConcurrentPreferenceUpdates},
 		{"PushSubscriptions", testPushSubscriptions},
+		{"ConcurrentPushEndpoint", testConcurrentPushEndpoint},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
