@@ -32,6 +32,11 @@ type Message struct {
 	// as the unread count: a connection still holding an unsent one replaces
 	// its payload with this one's instead of queueing both.
 	Latest bool
+	// Version orders Latest messages (the unread count's Unread.Version): a
+	// connection keeps the greatest it was given and drops one that is not
+	// greater, queued or not, so counts published through different nodes
+	// cannot leave a tab on a stale one. 0 is unversioned.
+	Version int64
 	// Close, when not zero, is an order rather than a message: every
 	// connection of the audience closes with this close code, with Payload as
 	// the reason. Logout, revocation and disabled accounts use it, so that a

@@ -31,21 +31,53 @@ type Notification struct {
 	// IdempotencyKey makes a retried create return the first result instead of
 	// creating a second notification. It is unique per user and not exposed.
 	IdempotencyKey string `json:"-"`
-	// Replayed is set on a notification Inbox.Create returns when its
-	// IdempotencyKey matched one stored earlier, so the call created nothing:
-	// the REST API answers such a retry 200 instead of 201. It is not stored.
-	Replayed bool `json:"-"`
 
 	// Critical marks a notification that must not wait: it ignores the
 	// user's quiet hours and the digest. It steers planning and is not stored.
 	Critical bool `json:"-"`
 	// Deliveries are the outbox rows planned for the notification over the
-	// other channels (see Delivery). Store.CreateNotifications writes them in
-	// the same transaction as a new notification, filling in their ID,
-	// NotificationID, UserID, Type, Status and times, and returns them so; a
-	// replayed notification comes back without them. Only CreateNotifications
-	// reads or returns them.
+	// other channels (see Delivery), which Store.CreateNotifications writes in
+	// the same transaction as a new notification. The stored rows come back in
+	// Created.Deliveries; only CreateNotifications reads this field.
 	Deliveries []*Delivery `json:"-"`
+}
+
+// Unread is a user's unread count as one change left it, with the version
+// that orders it among the user's other counts. Stores keep both in one row
+// per user and change them in the transaction of every change that moves the
+// count, so Version grows with every such change, in commit order, whichever
+// node committed it. A client that keeps the count of the greatest Version it
+// has seen ends on the user's current count, in whatever order the counts
+// reach it.
+type Unread struct {
+	Count int `json:"count"`
+	// Version is 0 for a user who never had a notification, and grows by at
+	// least one with each change of the count.
+	Version int64 `json:"version"`
+	// LastSeq is the greatest Seq ever given to one of the user's
+	// notifications (0 for none): the resume point of a client that has seen
+	// everything. It is filled in by UnreadCount.
+	LastSeq int64 `json:"-"`
+}
+
+// Newer reports whether u is a later state than v: a greater Version.
+func (u Unread) Newer(v Unread) bool { return u.Version > v.Version }
+
+// Created is the outcome of creating one notification.
+type Created struct {
+	// Notification is the notification as stored.
+	Notification *Notification
+	// Replayed says its IdempotencyKey matched a notification stored
+	// earlier, which Notification then is: the call created nothing, and the
+	// REST API answers such a retry 200 instead of 201.
+	Replayed bool
+	// Deliveries are the outbox rows written with a new notification, with
+	// their ID, NotificationID, UserID, Type, Status and times filled in; a
+	// replay has none.
+	Deliveries []*Delivery
+	// Unread is the user's count as the create's transaction left it; the
+	// zero Unread for a replay.
+	Unread Unread
 }
 
 // Limits on notification fields, enforced by Validate.
@@ -121,35 +153,61 @@ type NotificationFilter struct {
 // postgres. They share one test suite in storetest.
 type Store interface {
 	// CreateNotifications stores ns in one transaction, assigning ID (when
-	// empty), Seq and CreatedAt. A notification whose IdempotencyKey was seen
-	// before for its user is replaced by the stored one and not created again;
-	// created reports which were new.
-	CreateNotifications(ctx context.Context, ns []*Notification) (created []bool, err error)
+	// empty), Seq and CreatedAt, and returns one Created per notification, in
+	// order. A notification whose IdempotencyKey was seen before for its user
+	// is not created again: its Created holds the stored one, Replayed. Each
+	// new one's Created carries its user's Unread as the transaction left it.
+	// ns is only read. When opts.Committed is set, it is called once the
+	// transaction has committed and before CreateNotifications returns (see
+	// CreateOptions).
+	CreateNotifications(ctx context.Context, ns []*Notification, opts CreateOptions) ([]Created, error)
 	// MarkRead marks one of userID's notifications read. Another user's id is
-	// ENOTFOUND. Marking twice is not an error; changed says whether it was unread.
-	MarkRead(ctx context.Context, userID, id string, at time.Time) (changed bool, err error)
-	// MarkAllRead marks all of userID's notifications read and returns how many changed.
-	MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error)
-	// DeleteNotification removes one of userID's notifications; ENOTFOUND otherwise.
-	// wasUnread says whether the unread count moved.
-	DeleteNotification(ctx context.Context, userID, id string) (wasUnread bool, err error)
+	// ENOTFOUND. Marking twice is not an error; changed says whether it was
+	// unread, and then u is the count the change left.
+	MarkRead(ctx context.Context, userID, id string, at time.Time) (u Unread, changed bool, err error)
+	// MarkAllRead marks all of userID's notifications read and returns how
+	// many changed and, when any did, the count the change left.
+	MarkAllRead(ctx context.Context, userID string, at time.Time) (int, Unread, error)
+	// DeleteNotification removes one of userID's notifications; ENOTFOUND
+	// otherwise. wasUnread says whether the unread count moved, and then u is
+	// the count the change left.
+	DeleteNotification(ctx context.Context, userID, id string) (u Unread, wasUnread bool, err error)
 	// FindNotifications returns a page selected by f.
 	FindNotifications(ctx context.Context, f NotificationFilter) ([]*Notification, error)
-	// UnreadCount returns the exact number of userID's unread notifications.
-	UnreadCount(ctx context.Context, userID string) (int, error)
+	// UnreadCount returns userID's exact unread count, its version and the
+	// user's LastSeq, from one read.
+	UnreadCount(ctx context.Context, userID string) (Unread, error)
 	// Close releases the store's resources.
 	Close() error
 }
 
+// CreateOptions are the settings of one Store.CreateNotifications call.
+type CreateOptions struct {
+	// Committed, when set, is called with the results once they are
+	// committed. Stores call it in commit order: of two creates that touch
+	// one user, the one that committed first (whose seqs and Unread.Version
+	// are smaller) is handed over first, whichever caller wakes first. It
+	// runs where the store orders its commits (under a lock, or on its
+	// writer), so it must not block: the inbox only queues the messages to
+	// publish, in the order they must leave.
+	Committed func([]Created)
+}
+
 // Inbox is the notification service the transports use: it persists through a
 // Store and then tells the user's connections, so pushes always follow commits.
+// Each change returns the user's Unread as it left it.
 type Inbox interface {
-	// Create stores ns and returns the stored notifications in order; one whose
-	// IdempotencyKey was seen before comes back as first stored, with Replayed set.
-	Create(ctx context.Context, ns []*Notification) ([]*Notification, error)
-	MarkRead(ctx context.Context, userID, id string) error
-	MarkAllRead(ctx context.Context, userID string) (int, error)
-	Delete(ctx context.Context, userID, id string) error
+	// Create stores ns and returns one Created per notification, in order;
+	// one whose IdempotencyKey was seen before comes back as first stored,
+	// Replayed.
+	Create(ctx context.Context, ns []*Notification) ([]Created, error)
+	// MarkRead marks one notification read; marking a read one again
+	// changes nothing and returns the zero Unread.
+	MarkRead(ctx context.Context, userID, id string) (Unread, error)
+	// MarkAllRead marks every unread notification read and says how many.
+	MarkAllRead(ctx context.Context, userID string) (int, Unread, error)
+	// Delete removes one notification; the Unread is zero unless it was unread.
+	Delete(ctx context.Context, userID, id string) (Unread, error)
 	List(ctx context.Context, f NotificationFilter) ([]*Notification, error)
-	UnreadCount(ctx context.Context, userID string) (int, error)
+	UnreadCount(ctx context.Context, userID string) (Unread, error)
 }

@@ -30,7 +30,7 @@ type userState struct {
 // Create plans, stores and pushes ns. The caller's notifications are not
 // modified. A notification whose user turned in_app off for its type is
 // marked read at once, so it does not count as unread.
-func (s *plannedInbox) Create(ctx context.Context, ns []*herald.Notification) ([]*herald.Notification, error) {
+func (s *plannedInbox) Create(ctx context.Context, ns []*herald.Notification) ([]herald.Created, error) {
 	now := s.s.now()
 	users := map[string]*userState{}
 	planned := make([]*herald.Notification, len(ns))
@@ -54,16 +54,17 @@ func (s *plannedInbox) Create(ctx context.Context, ns []*herald.Notification) ([
 		return nil, err
 	}
 	due := false
-	for i, n := range out {
-		if n == nil || n.Replayed {
+	for i, c := range out {
+		if c.Notification == nil || c.Replayed {
 			continue
 		}
-		s.s.metrics.plan(n.Deliveries)
-		for _, d := range n.Deliveries {
+		s.s.metrics.plan(c.Deliveries)
+		for _, d := range c.Deliveries {
 			due = due || (d.Kind == herald.DeliveryImmediate && !d.DueAt.After(now))
 		}
+		n := c.Notification
 		if i < len(silent) && silent[i] {
-			if err := s.Inbox.MarkRead(context.WithoutCancel(ctx), n.UserID, n.ID); err != nil {
+			if _, err := s.Inbox.MarkRead(context.WithoutCancel(ctx), n.UserID, n.ID); err != nil {
 				s.s.log.Warn("delivery: cannot mark a notification read for a user with in_app off", "user", n.UserID, "id", n.ID, "err", err)
 			} else {
 				n.Read = true
@@ -96,22 +97,23 @@ func (s *plannedInbox) user(ctx context.Context, users map[string]*userState, us
 }
 
 // MarkRead marks the notification read and cancels its pending escalations.
-func (s *plannedInbox) MarkRead(ctx context.Context, userID, id string) error {
-	if err := s.Inbox.MarkRead(ctx, userID, id); err != nil {
-		return err
+func (s *plannedInbox) MarkRead(ctx context.Context, userID, id string) (herald.Unread, error) {
+	u, err := s.Inbox.MarkRead(ctx, userID, id)
+	if err != nil {
+		return u, err
 	}
 	s.cancel(ctx, userID, id)
-	return nil
+	return u, nil
 }
 
 // MarkAllRead marks everything read and cancels the user's pending
 // escalations.
-func (s *plannedInbox) MarkAllRead(ctx context.Context, userID string) (int, error) {
-	n, err := s.Inbox.MarkAllRead(ctx, userID)
+func (s *plannedInbox) MarkAllRead(ctx context.Context, userID string) (int, herald.Unread, error) {
+	n, u, err := s.Inbox.MarkAllRead(ctx, userID)
 	if err == nil && n > 0 {
 		s.cancel(ctx, userID, "")
 	}
-	return n, err
+	return n, u, err
 }
 
 // cancel cancels what waited on the read. A failure is logged: the workers

@@ -112,7 +112,7 @@ func TestEveryChannelDeliversOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.svc.RunOnce(ctx)
-		if len(r.deliveries(again[0])[email]) != 1 || len(r.smtp.Messages()) != 2 {
+		if len(r.deliveries(again[0].Notification)[email]) != 1 || len(r.smtp.Messages()) != 2 {
 			t.Fatalf("an idempotent replay planned again: %d emails sent", len(r.smtp.Messages()))
 		}
 	})
@@ -286,7 +286,7 @@ func TestEscalation(t *testing.T) {
 	if n := len(r.push.Messages()); n != 2 || r.push.Messages()[0].Urgency != "high" {
 		t.Fatalf("push service got %d pushes", n)
 	}
-	if err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
+	if _, err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
 		t.Fatal(err)
 	}
 	// Cancelled the moment it is read, not when it falls due.
@@ -307,7 +307,7 @@ func TestEscalation(t *testing.T) {
 
 	// Read everywhere at once, before anything escalates.
 	third := r.create("payment_due", "Read with all")
-	if _, err := r.box.MarkAllRead(ctx, "ana"); err != nil {
+	if _, _, err := r.box.MarkAllRead(ctx, "ana"); err != nil {
 		t.Fatal(err)
 	}
 	for c, ds := range r.deliveries(third) {
@@ -318,7 +318,7 @@ func TestEscalation(t *testing.T) {
 	// Read straight through the store (another node's inbox): the worker
 	// cancels when it falls due.
 	fourth := r.create("payment_due", "Read elsewhere")
-	if _, err := r.store.MarkRead(ctx, "ana", fourth.ID, r.clock.Now()); err != nil {
+	if _, _, err := r.store.MarkRead(ctx, "ana", fourth.ID, r.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	r.clock.Add(2 * time.Hour)
@@ -361,7 +361,7 @@ func TestDigest(t *testing.T) {
 	read := r.create("newsletter", "Already seen")
 	r.create("newsletter", "Still new")
 	r.create("newsletter", "Urgent recall", func(n *herald.Notification) { n.Critical = true })
-	if err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
+	if _, err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.svc.RunOnce(ctx); got != 1 || r.smtp.Messages()[1].Subject() != "Urgent recall" {
@@ -389,8 +389,8 @@ func TestInAppOff(t *testing.T) {
 	if !n.Read {
 		t.Fatal("the created notification is not read")
 	}
-	if c, err := r.box.UnreadCount(ctx, "ana"); err != nil || c != 0 {
-		t.Fatalf("unread count = %d, %v; want 0", c, err)
+	if u, err := r.box.UnreadCount(ctx, "ana"); err != nil || u.Count != 0 {
+		t.Fatalf("unread count = %d, %v; want 0", u.Count, err)
 	}
 	r.svc.RunOnce(ctx)
 	if len(r.smtp.Messages()) != 1 {

@@ -217,7 +217,7 @@ func (r *rig) create(typ, title string, edit ...func(*herald.Notification)) *her
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return out[0]
+	return out[0].Notification
 }
 
 // deliveries returns the stored deliveries of n by channel.

@@ -47,7 +47,7 @@ func newEnv(t *testing.T, devMode bool) *env {
 		Notify: func(ctx context.Context, n *herald.Notification) error {
 			out, err := ib.Create(ctx, []*herald.Notification{n})
 			if err == nil {
-				*n = *out[0]
+				*n = *out[0].Notification
 			}
 			return err
 		},

@@ -41,7 +41,7 @@ func FuzzHandleEvent(f *testing.F) {
 		if len(ns) != 1 {
 			t.Fatalf("%d notifications for one event", len(ns))
 		}
-		n := ns[0]
+		n := ns[0].Notification
 		if err := n.Validate(); err != nil {
 			t.Fatalf("created an invalid notification: %v", err)
 		}

@@ -38,8 +38,8 @@ func New(c Config) (*Handler, error) {
 
 // HandleEvent renders e (see Templates.Render for the errors) and creates its
 // notifications. It returns them as stored: for a redelivered event with an
-// ID, the notifications created the first time.
-func (h *Handler) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald.Notification, error) {
+// ID, the notifications created the first time, Replayed.
+func (h *Handler) HandleEvent(ctx context.Context, e *herald.Event) ([]herald.Created, error) {
 	ns, err := h.templates.Render(e)
 	if err != nil {
 		return nil, err

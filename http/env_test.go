@@ -247,13 +247,14 @@ func (p *recPublisher) count() int {
 // user, idempotency keys per user (replays come back Replayed), another
 // user's id not found.
 type recInbox struct {
-	mu     sync.Mutex
-	seq    int64
-	all    []*herald.Notification
-	keys   map[string]*herald.Notification // user + "\x00" + key
-	err    error                           // returned by every call when set
-	panics bool
-	calls  int
+	mu      sync.Mutex
+	seq     int64
+	version int64
+	all     []*herald.Notification
+	keys    map[string]*herald.Notification // user + "\x00" + key
+	err     error                           // returned by every call when set
+	panics  bool
+	calls   int
 }
 
 func newRecInbox() *recInbox { return &recInbox{keys: map[string]*herald.Notification{}} }
@@ -287,13 +288,13 @@ func (b *recInbox) fail() error {
 	return b.err
 }
 
-func (b *recInbox) Create(ctx context.Context, ns []*herald.Notification) ([]*herald.Notification, error) {
+func (b *recInbox) Create(ctx context.Context, ns []*herald.Notification) ([]herald.Created, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
 		return nil, err
 	}
-	out := make([]*herald.Notification, len(ns))
+	out := make([]herald.Created, len(ns))
 	for i, n := range ns {
 		if err := n.Validate(); err != nil {
 			return nil, err
@@ -301,8 +302,7 @@ func (b *recInbox) Create(ctx context.Context, ns []*herald.Notification) ([]*he
 		k := n.UserID + "\x00" + n.IdempotencyKey
 		if old, ok := b.keys[k]; ok && n.IdempotencyKey != "" {
 			c := *old
-			c.Replayed = true
-			out[i] = &c
+			out[i] = herald.Created{Notification: &c, Replayed: true}
 			continue
 		}
 		c := *n
@@ -317,9 +317,21 @@ func (b *recInbox) Create(ctx context.Context, ns []*herald.Notification) ([]*he
 			b.keys[k] = &c
 		}
 		r := c
-		out[i] = &r
+		out[i] = herald.Created{Notification: &r, Unread: b.unread(n.UserID)}
 	}
 	return out, nil
+}
+
+// unread returns userID's count with a new version. b.mu must be held.
+func (b *recInbox) unread(userID string) herald.Unread {
+	n := 0
+	for _, x := range b.all {
+		if x.UserID == userID && !x.Read {
+			n++
+		}
+	}
+	b.version++
+	return herald.Unread{Count: n, Version: b.version}
 }
 
 func (b *recInbox) find(userID, id string) *herald.Notification {
@@ -331,25 +343,25 @@ func (b *recInbox) find(userID, id string) *herald.Notification {
 	return nil
 }
 
-func (b *recInbox) MarkRead(ctx context.Context, userID, id string) error {
+func (b *recInbox) MarkRead(ctx context.Context, userID, id string) (herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return err
+		return herald.Unread{}, err
 	}
 	n := b.find(userID, id)
 	if n == nil {
-		return herald.Errorf(herald.ENOTFOUND, "notification not found")
+		return herald.Unread{}, herald.Errorf(herald.ENOTFOUND, "notification not found")
 	}
 	n.Read = true
-	return nil
+	return b.unread(userID), nil
 }
 
-func (b *recInbox) MarkAllRead(ctx context.Context, userID string) (int, error) {
+func (b *recInbox) MarkAllRead(ctx context.Context, userID string) (int, herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return 0, err
+		return 0, herald.Unread{}, err
 	}
 	changed := 0
 	for _, n := range b.all {
@@ -358,22 +370,22 @@ func (b *recInbox) MarkAllRead(ctx context.Context, userID string) (int, error) 
 			changed++
 		}
 	}
-	return changed, nil
+	return changed, b.unread(userID), nil
 }
 
-func (b *recInbox) Delete(ctx context.Context, userID, id string) error {
+func (b *recInbox) Delete(ctx context.Context, userID, id string) (herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return err
+		return herald.Unread{}, err
 	}
 	for i, n := range b.all {
 		if n.UserID == userID && n.ID == id {
 			b.all = append(b.all[:i], b.all[i+1:]...)
-			return nil
+			return b.unread(userID), nil
 		}
 	}
-	return herald.Errorf(herald.ENOTFOUND, "notification not found")
+	return herald.Unread{}, herald.Errorf(herald.ENOTFOUND, "notification not found")
 }
 
 func (b *recInbox) List(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
@@ -399,11 +411,11 @@ func (b *recInbox) List(ctx context.Context, f herald.NotificationFilter) ([]*he
 	return out, nil
 }
 
-func (b *recInbox) UnreadCount(ctx context.Context, userID string) (int, error) {
+func (b *recInbox) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return 0, err
+		return herald.Unread{}, err
 	}
 	n := 0
 	for _, x := range b.all {
@@ -411,7 +423,7 @@ func (b *recInbox) UnreadCount(ctx context.Context, userID string) (int, error) 
 			n++
 		}
 	}
-	return n, nil
+	return herald.Unread{Count: n, Version: b.version}, nil
 }
 
 // recEvents turns an event into one notification for data.userId, and
@@ -422,7 +434,7 @@ type recEvents struct {
 	last  *herald.Event
 }
 
-func (h *recEvents) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald.Notification, error) {
+func (h *recEvents) HandleEvent(ctx context.Context, e *herald.Event) ([]herald.Created, error) {
 	h.mu.Lock()
 	h.last = e
 	h.mu.Unlock()

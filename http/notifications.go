@@ -93,11 +93,11 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 		if err != nil {
 			return err
 		}
-		stored, err := s.create(r, []*herald.Notification{n})
+		res, err := s.create(r, []*herald.Notification{n})
 		if err != nil {
 			return err
 		}
-		writeJSON(w, createdStatus(stored), stored[0])
+		writeJSON(w, createdStatus(res), res[0].Notification)
 		return nil
 	}
 
@@ -118,34 +118,43 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 		}
 		ns[i] = n
 	}
-	stored, err := s.create(r, ns)
+	res, err := s.create(r, ns)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, createdStatus(stored), notificationsResponse{Notifications: stored})
+	writeJSON(w, createdStatus(res), notificationsResponse{Notifications: stored(res)})
 	return nil
 }
 
 // create stores ns through the Inbox and checks it answered one per request.
-func (s *Server) create(r *http.Request, ns []*herald.Notification) ([]*herald.Notification, error) {
-	stored, err := s.cfg.Inbox.Create(r.Context(), ns)
+func (s *Server) create(r *http.Request, ns []*herald.Notification) ([]herald.Created, error) {
+	res, err := s.cfg.Inbox.Create(r.Context(), ns)
 	if err != nil {
 		return nil, err
 	}
-	if len(stored) != len(ns) {
-		return nil, herald.Errorf(herald.EINTERNAL, "inbox returned %d notifications for %d", len(stored), len(ns))
+	if len(res) != len(ns) {
+		return nil, herald.Errorf(herald.EINTERNAL, "inbox returned %d notifications for %d", len(res), len(ns))
 	}
-	return stored, nil
+	return res, nil
+}
+
+// stored returns the notifications of res, never nil.
+func stored(res []herald.Created) []*herald.Notification {
+	out := make([]*herald.Notification, len(res))
+	for i, c := range res {
+		out[i] = c.Notification
+	}
+	return out
 }
 
 // createdStatus is 200 when every notification was an idempotent replay, and
 // 201 when the request created anything.
-func createdStatus(ns []*herald.Notification) int {
-	if len(ns) == 0 {
+func createdStatus(res []herald.Created) int {
+	if len(res) == 0 {
 		return http.StatusCreated
 	}
-	for _, n := range ns {
-		if !n.Replayed {
+	for _, c := range res {
+		if !c.Replayed {
 			return http.StatusCreated
 		}
 	}
@@ -186,7 +195,7 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	count, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
+	u, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
 	if err != nil {
 		return err
 	}
@@ -194,7 +203,8 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request,
 		Notifications []*herald.Notification `json:"notifications"`
 		NextCursor    *string                `json:"nextCursor"` // null on the last page
 		UnreadCount   int                    `json:"unreadCount"`
-	}{Notifications: ns, UnreadCount: count}
+		UnreadVersion int64                  `json:"unreadVersion"`
+	}{Notifications: ns, UnreadCount: u.Count, UnreadVersion: u.Version}
 	if len(ns) > page {
 		resp.Notifications = ns[:page]
 		next := strconv.FormatInt(ns[page-1].Seq, 10)
@@ -207,15 +217,13 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-// handleUnreadCount answers {"count":N}.
+// handleUnreadCount answers {"count":N,"version":V}.
 func (s *Server) handleUnreadCount(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
-	n, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
+	u, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Count int `json:"count"`
-	}{n})
+	writeJSON(w, http.StatusOK, u)
 	return nil
 }
 
@@ -226,7 +234,7 @@ func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request, c *heral
 	if err := checkNotificationID("id", id); err != nil {
 		return err
 	}
-	if err := s.cfg.Inbox.MarkRead(r.Context(), c.UserID, id); err != nil {
+	if _, err := s.cfg.Inbox.MarkRead(r.Context(), c.UserID, id); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -238,7 +246,7 @@ func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request, c *heral
 
 // handleMarkAllRead marks all the user's notifications read: {"updated":N}.
 func (s *Server) handleMarkAllRead(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
-	n, err := s.cfg.Inbox.MarkAllRead(r.Context(), c.UserID)
+	n, _, err := s.cfg.Inbox.MarkAllRead(r.Context(), c.UserID)
 	if err != nil {
 		return err
 	}
@@ -254,7 +262,7 @@ func (s *Server) handleDeleteNotification(w http.ResponseWriter, r *http.Request
 	if err := checkNotificationID("id", id); err != nil {
 		return err
 	}
-	if err := s.cfg.Inbox.Delete(r.Context(), c.UserID, id); err != nil {
+	if _, err := s.cfg.Inbox.Delete(r.Context(), c.UserID, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -125,10 +125,11 @@ func TestDeliveryRoutes(t *testing.T) {
 		if i == 2 {
 			n.UserID = "bo"
 		}
-		if _, err := st.CreateNotifications(ctx, []*herald.Notification{n}); err != nil {
+		res, err := st.CreateNotifications(ctx, []*herald.Notification{n}, herald.CreateOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
-		ns = append(ns, n)
+		ns = append(ns, res[0].Notification)
 		time.Sleep(2 * time.Millisecond)
 	}
 	claimed, err := st.ClaimDeliveries(ctx, time.Now().Add(time.Second), time.Minute, 1)

@@ -41,22 +41,18 @@ func (s *Store) box() *outbox {
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // writeDeliveries stores the planned deliveries of each new notification of
-// out and replaces them with the stored copies; replays come back without
-// any. It runs in CreateNotifications' commit, under s.mu.
-func (s *Store) writeDeliveries(out []herald.Notification, created []bool, now time.Time) {
+// out and returns the stored copies, by index; replays get none. It runs in
+// CreateNotifications' commit, under s.mu.
+func (s *Store) writeDeliveries(out []herald.Notification, created []bool, now time.Time) [][]*herald.Delivery {
 	b := s.box()
+	stored := make([][]*herald.Delivery, len(out))
 	for i := range out {
 		n := &out[i]
-		planned := n.Deliveries
-		n.Deliveries = nil
-		if stored := s.byID[n.ID]; stored != nil {
-			stored.Deliveries = nil
-		}
-		if !created[i] || len(planned) == 0 {
+		if !created[i] || len(n.Deliveries) == 0 {
 			continue
 		}
-		n.Deliveries = make([]*herald.Delivery, len(planned))
-		for j, p := range planned {
+		stored[i] = make([]*herald.Delivery, len(n.Deliveries))
+		for j, p := range n.Deliveries {
 			d := &herald.Delivery{
 				ID:             herald.NewID(),
 				NotificationID: n.ID,
@@ -72,9 +68,10 @@ func (s *Store) writeDeliveries(out []herald.Notification, created []bool, now t
 				UpdatedAt:      now,
 			}
 			b.deliveries[d.ID] = d
-			n.Deliveries[j] = cloneDelivery(d)
+			stored[i][j] = cloneDelivery(d)
 		}
 	}
+	return stored
 }
 
 func cloneDelivery(d *herald.Delivery) *herald.Delivery {

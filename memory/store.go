@@ -45,6 +45,12 @@ type inbox struct {
 	list    []*herald.Notification
 	keys    map[string]*herald.Notification // by IdempotencyKey
 	unread  int
+	version int64 // grows with every change of unread
+}
+
+// state returns the inbox's Unread.
+func (ib *inbox) state() herald.Unread {
+	return herald.Unread{Count: ib.unread, Version: ib.version, LastSeq: ib.lastSeq}
 }
 
 // NewStore returns an empty Store.
@@ -63,7 +69,7 @@ func NewStore(c Config) *Store {
 var _ herald.Store = (*Store)(nil)
 
 // CreateNotifications stores ns all together or not at all. See herald.Store.
-func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -123,12 +129,13 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 	}
 
 	// Second pass: commit. Notifications of one user arrive in Seq order.
+	changed := make(map[string]bool)
 	for i := range out {
 		if !created[i] {
 			continue
 		}
 		n := clone(&out[i])
-		n.Replayed = false // a property of one call's answer, not of the notification
+		n.Deliveries = nil // written to the outbox, not kept with the notification
 		ib := s.users[n.UserID]
 		if ib == nil {
 			ib = &inbox{keys: make(map[string]*herald.Notification)}
@@ -137,51 +144,66 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		ib.lastSeq = n.Seq
 		ib.list = append(ib.list, &n)
 		ib.unread++
+		if !changed[n.UserID] {
+			changed[n.UserID] = true
+			ib.version++
+		}
 		if n.IdempotencyKey != "" {
 			ib.keys[n.IdempotencyKey] = &n
 		}
 		s.byID[n.ID] = &n
 	}
-	s.writeDeliveries(out, created, now)
+	deliveries := s.writeDeliveries(out, created, now)
+	res := make([]herald.Created, len(out))
 	for i := range out {
-		*ns[i] = out[i]
+		n := out[i]
+		n.Deliveries = nil
+		res[i] = herald.Created{Notification: &n, Replayed: !created[i], Deliveries: deliveries[i]}
+		if created[i] {
+			res[i].Unread = s.users[n.UserID].state()
+		}
 	}
-	return created, nil
+	if opts.Committed != nil {
+		opts.Committed(res) // under s.mu: in commit order
+	}
+	return res, nil
 }
 
 // MarkRead marks one of userID's notifications read at at (now when zero).
-func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (herald.Unread, bool, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return false, err
+		return herald.Unread{}, false, err
 	}
 	defer unlock()
 	n := s.owned(userID, id)
 	if n == nil {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
 	if n.Read {
-		return false, nil
+		return herald.Unread{}, false, nil
 	}
 	if at.IsZero() {
 		at = s.now()
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	n.Read, n.ReadAt = true, &at
-	s.users[userID].unread--
-	return true, nil
+	ib := s.users[userID]
+	ib.unread--
+	ib.version++
+	return ib.state(), true, nil
 }
 
 // MarkAllRead marks every unread notification of userID read.
-func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
+func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, herald.Unread, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return 0, err
+		return 0, herald.Unread{}, err
 	}
 	defer unlock()
 	ib := s.users[userID]
 	if ib == nil || ib.unread == 0 {
-		return 0, nil
+		return 0, herald.Unread{}, nil
 	}
 	if at.IsZero() {
 		at = s.now()
@@ -196,20 +218,21 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 		}
 	}
 	ib.unread = 0
-	return changed, nil
+	ib.version++
+	return changed, ib.state(), nil
 }
 
 // DeleteNotification removes one of userID's notifications. Its Seq stays
 // used and its idempotency key is forgotten.
-func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
+func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (herald.Unread, bool, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return false, err
+		return herald.Unread{}, false, err
 	}
 	defer unlock()
 	n := s.owned(userID, id)
 	if n == nil {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
 	ib := s.users[userID]
 	i := sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq >= n.Seq })
@@ -217,11 +240,13 @@ func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool
 	if n.IdempotencyKey != "" {
 		delete(ib.keys, n.IdempotencyKey)
 	}
-	if !n.Read {
-		ib.unread--
-	}
 	delete(s.byID, n.ID)
-	return !n.Read, nil
+	if n.Read {
+		return herald.Unread{}, false, nil
+	}
+	ib.unread--
+	ib.version++
+	return ib.state(), true, nil
 }
 
 // FindNotifications returns a page selected by f, as copies.
@@ -266,17 +291,18 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 	return page, nil
 }
 
-// UnreadCount returns how many of userID's notifications are unread.
-func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+// UnreadCount returns how many of userID's notifications are unread, with
+// the version and the last seq.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return 0, err
+		return herald.Unread{}, err
 	}
 	defer unlock()
 	if ib := s.users[userID]; ib != nil {
-		return ib.unread, nil
+		return ib.state(), nil
 	}
-	return 0, nil
+	return herald.Unread{}, nil
 }
 
 // enter begins a call: it fails for a cancelled context or a closed store,

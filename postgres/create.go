@@ -22,7 +22,7 @@ const maxAttempts = 5
 var errKeyRace = errors.New("postgres: idempotency key race")
 
 // CreateNotifications stores ns in one transaction; see herald.Store.
-func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
 	for i, n := range ns {
 		if n == nil {
 			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
@@ -37,39 +37,43 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		return nil, errClosed
 	}
 	if len(ns) == 0 {
-		return []bool{}, nil
+		return []herald.Created{}, nil
 	}
+	// Until creates share a commit loop, one at a time per node: Committed
+	// must see them in commit order.
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
 	for attempt := 1; ; attempt++ {
-		out, created, err := s.create(ctx, ns)
+		res, err := s.create(ctx, ns)
 		if errors.Is(err, errKeyRace) && attempt < maxAttempts {
 			continue
 		}
 		if err != nil {
 			return nil, storeError("create notifications", err)
 		}
-		for i, n := range ns {
-			*n = out[i]
+		if opts.Committed != nil {
+			opts.Committed(res)
 		}
-		return created, nil
+		return res, nil
 	}
 }
 
-// create runs one attempt. It reads ns only, so a failed attempt leaves the
-// caller's values untouched.
+// create runs one attempt. It reads ns only.
 //
 // It needs no explicit transaction: looking up idempotency keys only reads,
 // and one statement reserves the seqs and inserts every new notification, all
 // or nothing. The counter rows that statement locks stay locked until it
 // commits, so a user's notifications commit in seq order. Without keys, a
 // create is one round trip.
-func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald.Notification, []bool, error) {
+func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald.Created, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	out := make([]herald.Notification, len(ns))
 	created := make([]bool, len(ns))
+	res := make([]herald.Created, len(ns))
 
 	stored, err := s.storedByKey(ctx, ns)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	firstKey := make(map[[2]string]int) // (user, key) -> first new notification with it
 	dupOf := make(map[int]int)          // in-batch duplicate -> its first occurrence
@@ -77,7 +81,7 @@ func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald
 		if n.IdempotencyKey != "" {
 			k := [2]string{n.UserID, n.IdempotencyKey}
 			if st, ok := stored[k]; ok {
-				out[i] = *st
+				res[i] = herald.Created{Notification: st, Replayed: true}
 				continue
 			}
 			if j, ok := firstKey[k]; ok {
@@ -88,25 +92,32 @@ func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald
 		}
 		id, err := notificationID(n.ID)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		out[i] = *n
 		out[i].ID = id
-		out[i].Read, out[i].ReadAt, out[i].Replayed = false, nil, false
+		out[i].Read, out[i].ReadAt = false, nil
 		out[i].CreatedAt, out[i].Timestamp = now, now
 		created[i] = true
 	}
-	if err := s.insertWithDeliveries(ctx, out, created, now); err != nil { // delivery.go
-		return nil, nil, err
+	if err := s.insertWithDeliveries(ctx, out, created, res, now); err != nil { // delivery.go
+		return nil, err
 	}
-	for i, j := range dupOf {
-		out[i] = out[j]
-		out[i].Deliveries = nil // a replay plans nothing
-		if out[j].Data != nil {
-			out[i].Data = append([]byte(nil), out[j].Data...)
+	for i := range out {
+		if created[i] {
+			n := out[i]
+			n.Critical, n.Deliveries = false, nil
+			res[i].Notification = &n
 		}
 	}
-	return out, created, nil
+	for i, j := range dupOf {
+		n := *res[j].Notification
+		if n.Data != nil {
+			n.Data = append([]byte(nil), n.Data...)
+		}
+		res[i] = herald.Created{Notification: &n, Replayed: true} // a replay plans nothing
+	}
+	return res, nil
 }
 
 // storedByKey returns the stored notifications whose idempotency keys ns use.
@@ -151,22 +162,24 @@ WITH input AS (
 ), counts AS (
 	SELECT user_id, count(*) AS n FROM input GROUP BY user_id
 ), seqs AS (
-	INSERT INTO user_seqs (user_id, last_seq, unread)
-	SELECT user_id, n, n FROM counts ORDER BY user_id
+	INSERT INTO user_seqs (user_id, last_seq, unread, version)
+	SELECT user_id, n, n, 1 FROM counts ORDER BY user_id
 	ON CONFLICT (user_id) DO UPDATE SET last_seq = user_seqs.last_seq + excluded.last_seq,
-		unread = user_seqs.unread + excluded.unread
-	RETURNING user_id, last_seq
+		unread = user_seqs.unread + excluded.unread, version = user_seqs.version + 1
+	RETURNING user_id, last_seq, unread, version
 ), numbered AS MATERIALIZED (
-	SELECT i.*, s.last_seq - c.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS seq
+	SELECT i.*, s.last_seq - c.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS seq,
+		s.unread, s.version, s.last_seq
 	FROM input i JOIN seqs s USING (user_id) JOIN counts c USING (user_id)
 ), inserted AS (
 	INSERT INTO notifications (id, user_id, seq, type, title, message, link, data, created_at, idempotency_key)
 	SELECT id::uuid, user_id, seq, type, title, message, link, data::json, $10, key FROM numbered
 )
-SELECT ord, seq FROM numbered`
+SELECT ord, seq, unread, version, last_seq FROM numbered`
 
-// insert stores the new notifications of out through q and sets their seqs.
-func (s *Store) insert(ctx context.Context, q querier, out []herald.Notification, created []bool, now time.Time) error {
+// insert stores the new notifications of out through q and sets their seqs,
+// and each one's Unread in res.
+func (s *Store) insert(ctx context.Context, q querier, out []herald.Notification, created []bool, res []herald.Created, now time.Time) error {
 	var (
 		ords                                       []int32
 		ids, users, types, titles, messages, links []string
@@ -199,13 +212,15 @@ func (s *Store) insert(ctx context.Context, q querier, out []herald.Notification
 	for rows.Next() {
 		var ord int32
 		var seq int64
-		if err := rows.Scan(&ord, &seq); err != nil {
+		var u herald.Unread
+		if err := rows.Scan(&ord, &seq, &u.Count, &u.Version, &u.LastSeq); err != nil {
 			return err
 		}
 		if ord < 0 || int(ord) >= len(out) || !created[ord] {
 			return errors.New("postgres: insert returned an unknown row")
 		}
 		out[ord].Seq = seq
+		res[ord].Unread = u
 		got++
 	}
 	if err := rows.Err(); err != nil {

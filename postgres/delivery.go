@@ -31,10 +31,9 @@ type querier interface {
 }
 
 // insertWithDeliveries inserts the new notifications of out and, in the same
-// transaction, their planned deliveries, replacing each created
-// notification's Deliveries with the stored ones. Without deliveries it is the
-// plain one-statement insert.
-func (s *Store) insertWithDeliveries(ctx context.Context, out []herald.Notification, created []bool, now time.Time) error {
+// transaction, their planned deliveries (out[i].Deliveries), setting the
+// stored ones in res. Without deliveries it is the plain one-statement insert.
+func (s *Store) insertWithDeliveries(ctx context.Context, out []herald.Notification, created []bool, res []herald.Created, now time.Time) error {
 	planned := false
 	for i := range out {
 		if !created[i] {
@@ -43,14 +42,14 @@ func (s *Store) insertWithDeliveries(ctx context.Context, out []herald.Notificat
 		planned = planned || len(out[i].Deliveries) > 0
 	}
 	if !planned {
-		return s.insert(ctx, s.pool, out, created, now)
+		return s.insert(ctx, s.pool, out, created, res, now)
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if err := s.insert(ctx, tx, out, created, now); err != nil {
+	if err := s.insert(ctx, tx, out, created, res, now); err != nil {
 		return err
 	}
 	var (
@@ -86,7 +85,7 @@ func (s *Store) insertWithDeliveries(ctx context.Context, out []herald.Notificat
 		return err
 	}
 	for i := range out {
-		out[i].Deliveries = stored[i]
+		res[i].Deliveries = stored[i]
 	}
 	return nil
 }

@@ -22,13 +22,13 @@ const counterFirst = `counter AS (
 		)`
 
 // MarkRead marks one of userID's notifications read at at (now when zero).
-func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (herald.Unread, bool, error) {
 	if s.closed.Load() {
-		return false, errClosed
+		return herald.Unread{}, false, errClosed
 	}
 	id, ok := lookupID(id)
 	if !ok {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
 	if at.IsZero() {
 		at = s.now()
@@ -37,7 +37,10 @@ func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (
 	// One round trip tells "not yours" from "already read" and moves the
 	// unread count. The update rechecks read_at on the row it locks, so of two
 	// concurrent calls only one reports the change and takes it off the count.
-	var exists, changed bool
+	var (
+		exists, changed      bool
+		count, version, last *int64
+	)
 	err := s.pool.QueryRow(ctx, `
 		WITH `+counterFirst+`, target AS (
 			SELECT id FROM notifications WHERE id = $2 AND user_id = $1
@@ -46,24 +49,29 @@ func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (
 			FROM target, counter WHERE n.id = target.id AND n.read_at IS NULL
 			RETURNING n.id
 		), counted AS (
-			UPDATE user_seqs s SET unread = s.unread - 1
+			UPDATE user_seqs s SET unread = s.unread - 1, version = s.version + 1
 			FROM updated WHERE s.user_id = $1
+			RETURNING s.unread, s.version, s.last_seq
 		)
-		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM updated)`,
-		userID, id, at).Scan(&exists, &changed)
+		SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM updated),
+			(SELECT unread FROM counted), (SELECT version FROM counted), (SELECT last_seq FROM counted)`,
+		userID, id, at).Scan(&exists, &changed, &count, &version, &last)
 	if err != nil {
-		return false, storeError("mark read", err)
+		return herald.Unread{}, false, storeError("mark read", err)
 	}
 	if !exists {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
-	return changed, nil
+	if !changed || count == nil || version == nil || last == nil {
+		return herald.Unread{}, false, nil
+	}
+	return herald.Unread{Count: int(*count), Version: *version, LastSeq: *last}, true, nil
 }
 
 // MarkAllRead marks every unread notification of userID read.
-func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
+func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, herald.Unread, error) {
 	if s.closed.Load() {
-		return 0, errClosed
+		return 0, herald.Unread{}, errClosed
 	}
 	if at.IsZero() {
 		at = s.now()
@@ -71,7 +79,12 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 	// The count drops by what this statement changed rather than to zero: a
 	// create that committed while the statement waited for the counter row
 	// added notifications the statement does not see, and they stay unread.
-	var n int
+	var (
+		n              int
+		u              herald.Unread
+		count, version *int64
+		last           *int64
+	)
 	err := s.pool.QueryRow(ctx, `
 		WITH `+counterFirst+`, updated AS (
 			UPDATE notifications n SET read_at = $2
@@ -80,45 +93,57 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 		), changed AS (
 			SELECT count(*) AS n FROM updated
 		), counted AS (
-			UPDATE user_seqs s SET unread = s.unread - changed.n
+			UPDATE user_seqs s SET unread = s.unread - changed.n, version = s.version + 1
 			FROM changed WHERE s.user_id = $1 AND changed.n > 0
+			RETURNING s.unread, s.version, s.last_seq
 		)
-		SELECT n FROM changed`,
-		userID, at.UTC().Truncate(time.Microsecond)).Scan(&n)
+		SELECT n, (SELECT unread FROM counted), (SELECT version FROM counted), (SELECT last_seq FROM counted) FROM changed`,
+		userID, at.UTC().Truncate(time.Microsecond)).Scan(&n, &count, &version, &last)
 	if err != nil {
-		return 0, storeError("mark all read", err)
+		return 0, herald.Unread{}, storeError("mark all read", err)
 	}
-	return n, nil
+	if n == 0 || count == nil || version == nil || last == nil {
+		return n, herald.Unread{}, nil
+	}
+	u.Count, u.Version, u.LastSeq = int(*count), *version, *last
+	return n, u, nil
 }
 
 // DeleteNotification removes one of userID's notifications. Its seq stays
 // used, and its idempotency key is forgotten with it.
-func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
+func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (herald.Unread, bool, error) {
 	if s.closed.Load() {
-		return false, errClosed
+		return herald.Unread{}, false, errClosed
 	}
 	id, ok := lookupID(id)
 	if !ok {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
-	var wasUnread bool
+	var (
+		wasUnread            bool
+		count, version, last *int64
+	)
 	err := s.pool.QueryRow(ctx, `
 		WITH `+counterFirst+`, deleted AS (
 			DELETE FROM notifications n USING counter WHERE n.id = $2 AND n.user_id = $1
 			RETURNING n.read_at IS NULL AS unread
 		), counted AS (
-			UPDATE user_seqs s SET unread = s.unread - 1
+			UPDATE user_seqs s SET unread = s.unread - 1, version = s.version + 1
 			FROM deleted WHERE s.user_id = $1 AND deleted.unread
+			RETURNING s.unread, s.version, s.last_seq
 		)
-		SELECT unread FROM deleted`,
-		userID, id).Scan(&wasUnread)
+		SELECT unread, (SELECT unread FROM counted), (SELECT version FROM counted), (SELECT last_seq FROM counted) FROM deleted`,
+		userID, id).Scan(&wasUnread, &count, &version, &last)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	case err != nil:
-		return false, storeError("delete", err)
+		return herald.Unread{}, false, storeError("delete", err)
 	}
-	return wasUnread, nil
+	if !wasUnread || count == nil || version == nil || last == nil {
+		return herald.Unread{}, false, nil
+	}
+	return herald.Unread{Count: int(*count), Version: *version, LastSeq: *last}, true, nil
 }
 
 // FindNotifications returns a page selected by f.
@@ -169,17 +194,17 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 
 // UnreadCount returns userID's unread count, one row that every change of
 // read state keeps exact in its own statement.
-func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+func (s *Store) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	if s.closed.Load() {
-		return 0, errClosed
+		return herald.Unread{}, errClosed
 	}
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT unread FROM user_seqs WHERE user_id = $1`, userID).Scan(&n)
+	var u herald.Unread
+	err := s.pool.QueryRow(ctx, `SELECT unread, version, last_seq FROM user_seqs WHERE user_id = $1`, userID).Scan(&u.Count, &u.Version, &u.LastSeq)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows): // no notification was ever created for userID
-		return 0, nil
+		return herald.Unread{}, nil
 	case err != nil:
-		return 0, storeError("unread count", err)
+		return herald.Unread{}, storeError("unread count", err)
 	}
-	return n, nil
+	return u, nil
 }

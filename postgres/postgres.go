@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,9 +37,10 @@ type Config struct {
 
 // Store is a herald.Store in a PostgreSQL database.
 type Store struct {
-	pool   *pgxpool.Pool
-	now    func() time.Time
-	closed atomic.Bool
+	pool     *pgxpool.Pool
+	now      func() time.Time
+	closed   atomic.Bool
+	createMu sync.Mutex
 }
 
 var _ herald.Store = (*Store)(nil)

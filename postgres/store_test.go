@@ -29,3 +29,19 @@ func open(t testing.TB, c postgres.Config) *postgres.Store {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) herald.Store { return open(t, postgres.Config{}) })
 }
+
+// createInto creates ns the way stores did before they returned results:
+// each stored notification is copied back into ns, and the flags say which
+// were new.
+func createInto(ctx context.Context, s herald.Store, ns []*herald.Notification) ([]bool, error) {
+	res, err := s.CreateNotifications(ctx, ns, herald.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	created := make([]bool, len(res))
+	for i, c := range res {
+		*ns[i] = *c.Notification
+		created[i] = !c.Replayed
+	}
+	return created, nil
+}

@@ -56,22 +56,22 @@ func TestUpgradeCountsUnread(t *testing.T) {
 		wantCount(t, s, user, want)
 	}
 	n := notification("alice", "new")
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{n}); err != nil {
+	if _, err := createInto(ctx, s, []*herald.Notification{n}); err != nil {
 		t.Fatal(err)
 	}
 	if n.Seq != 5 {
 		t.Fatalf("seq after the upgrade = %d, want 5", n.Seq)
 	}
 	wantCount(t, s, "alice", 3)
-	if changed, err := s.MarkRead(ctx, "alice", n.ID, time.Time{}); err != nil || !changed {
+	if _, changed, err := s.MarkRead(ctx, "alice", n.ID, time.Time{}); err != nil || !changed {
 		t.Fatalf("MarkRead = %v, %v", changed, err)
 	}
 	wantCount(t, s, "alice", 2)
-	if marked, err := s.MarkAllRead(ctx, "alice", time.Time{}); err != nil || marked != 2 {
+	if marked, _, err := s.MarkAllRead(ctx, "alice", time.Time{}); err != nil || marked != 2 {
 		t.Fatalf("MarkAllRead = %d, %v; want 2 (the old unread ones)", marked, err)
 	}
 	wantCount(t, s, "alice", 0)
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{notification("carol", "new")}); err != nil {
+	if _, err := createInto(ctx, s, []*herald.Notification{notification("carol", "new")}); err != nil {
 		t.Fatal(err)
 	}
 	wantCount(t, s, "carol", 1)
@@ -96,8 +96,8 @@ func applied(t *testing.T, pool *pgxpool.Pool, name string) bool {
 func wantCount(t *testing.T, s herald.Store, user string, want int) {
 	t.Helper()
 	ctx := context.Background()
-	if got, err := s.UnreadCount(ctx, user); err != nil || got != want {
-		t.Fatalf("UnreadCount(%s) = %d, %v; want %d", user, got, err, want)
+	if got, err := s.UnreadCount(ctx, user); err != nil || got.Count != want {
+		t.Fatalf("UnreadCount(%s) = %d, %v; want %d", user, got.Count, err, want)
 	}
 	page, err := s.FindNotifications(ctx, herald.NotificationFilter{UserID: user, UnreadOnly: true, Limit: postgres.MaxLimit})
 	if err != nil || len(page) != want {

@@ -39,7 +39,7 @@ func BenchmarkCreate(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := s.CreateNotifications(ctx, []*herald.Notification{sample("alice", i)}); err != nil {
+			if _, err := createInto(ctx, s, []*herald.Notification{sample("alice", i)}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -56,7 +56,7 @@ func BenchmarkCreate(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				i++
-				if _, err := s.CreateNotifications(ctx, []*herald.Notification{sample(user, i)}); err != nil {
+				if _, err := createInto(ctx, s, []*herald.Notification{sample(user, i)}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -75,7 +75,7 @@ func BenchmarkCreate(b *testing.B) {
 			for i := range batch {
 				batch[i] = sample(fmt.Sprintf("user%d", i%10), n+i)
 			}
-			if _, err := s.CreateNotifications(ctx, batch); err != nil {
+			if _, err := createInto(ctx, s, batch); err != nil {
 				b.Fatal(err)
 			}
 			n += len(batch)
@@ -97,13 +97,13 @@ func BenchmarkUnreadCount(b *testing.B) {
 				for i := range batch {
 					batch[i] = &herald.Notification{UserID: "alice", Type: "t", Title: "t"}
 				}
-				if _, err := s.CreateNotifications(ctx, batch); err != nil {
+				if _, err := createInto(ctx, s, batch); err != nil {
 					b.Fatal(err)
 				}
 			}
 			for b.Loop() {
-				if n, err := s.UnreadCount(ctx, "alice"); err != nil || n != unread {
-					b.Fatalf("UnreadCount = %d, %v; want %d", n, err, unread)
+				if u, err := s.UnreadCount(ctx, "alice"); err != nil || u.Count != unread {
+					b.Fatalf("UnreadCount = %d, %v; want %d", u.Count, err, unread)
 				}
 			}
 		})
@@ -123,7 +123,7 @@ func BenchmarkMarkRead(b *testing.B) {
 			for i := range batch {
 				batch[i] = &herald.Notification{UserID: "alice", Type: "t", Title: "t"}
 			}
-			if _, err := s.CreateNotifications(ctx, batch); err != nil {
+			if _, err := createInto(ctx, s, batch); err != nil {
 				b.Fatal(err)
 			}
 			for _, n := range batch {
@@ -131,7 +131,7 @@ func BenchmarkMarkRead(b *testing.B) {
 			}
 			b.StartTimer()
 		}
-		if changed, err := s.MarkRead(ctx, "alice", ids[0], time.Time{}); err != nil || !changed {
+		if _, changed, err := s.MarkRead(ctx, "alice", ids[0], time.Time{}); err != nil || !changed {
 			b.Fatalf("MarkRead = %v, %v", changed, err)
 		}
 		ids = ids[1:]

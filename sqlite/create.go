@@ -24,22 +24,21 @@ func (e *requestError) Error() string { return e.err.Error() }
 // createInTx stores the notifications of reqs inside tx, stamping the new
 // ones with now, and sets each request's result. A notification whose key an
 // earlier request of the group stored is a replay, as if that request had
-// committed first, which it does. Each request gets consecutive seqs per user.
+// committed first, which it does. Each request gets consecutive seqs per user
+// and its own count version, in request order.
 //
-// It only reads the requests' notifications, so a transaction that fails to
-// commit leaves the callers' values untouched. When one request cannot be
+// It only reads the requests' notifications. When one request cannot be
 // stored, it returns a *requestError naming it.
 func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createRequest, now time.Time) error {
 	type ref struct{ req, i int }
 	firstKey := make(map[[2]string]ref) // (user, key) -> first new notification with it
 	var dups [][2]ref                   // in-group duplicate, its first occurrence
-	counts := make(map[string]int64)    // user -> new notifications
-	var users []string                  // users in order of first appearance
 	byKey := tx.StmtContext(ctx, st.byKey)
+	planned := make(map[*herald.Notification][]*herald.Delivery)
 
 	for r, req := range reqs {
-		req.result = &created{out: make([]herald.Notification, len(req.ns)), new: make([]bool, len(req.ns))}
-		c := req.result
+		req.result = make([]herald.Created, len(req.ns))
+		out := req.result
 		for i, n := range req.ns {
 			if n.IdempotencyKey != "" {
 				k := [2]string{n.UserID, n.IdempotencyKey}
@@ -49,7 +48,7 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 				}
 				stored, err := scanNotification(byKey.QueryRowContext(ctx, n.UserID, n.IdempotencyKey))
 				if err == nil {
-					c.out[i] = *stored
+					out[i] = herald.Created{Notification: stored, Replayed: true}
 					continue
 				}
 				if !isNoRows(err) {
@@ -61,40 +60,53 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 			if err != nil {
 				return &requestError{r, err}
 			}
-			c.out[i] = *n
-			c.out[i].ID = id
-			c.out[i].Read, c.out[i].ReadAt, c.out[i].Replayed = false, nil, false
-			c.out[i].CreatedAt, c.out[i].Timestamp = now, now
-			c.new[i] = true
-			if counts[n.UserID] == 0 {
-				users = append(users, n.UserID)
-			}
-			counts[n.UserID]++
+			c := *n
+			c.ID = id
+			c.Read, c.ReadAt = false, nil
+			c.CreatedAt, c.Timestamp = now, now
+			c.Critical, c.Deliveries = false, nil
+			out[i] = herald.Created{Notification: &c}
+			planned[&c] = n.Deliveries
 		}
 	}
 
-	// One counter bump per user reserves a run of seqs for the whole group.
-	next := make(map[string]int64, len(users))
+	// Each request bumps the counter of each of its users once: that
+	// reserves a run of seqs and gives the count and version the request's
+	// change left, as if the requests had committed one after the other.
 	bump := tx.StmtContext(ctx, st.bumpSeq)
-	for _, u := range users {
-		var last int64
-		if err := bump.QueryRowContext(ctx, u, counts[u]).Scan(&last); err != nil {
-			return err
-		}
-		next[u] = last - counts[u] + 1
-	}
-
 	insert := tx.StmtContext(ctx, st.insert)
 	at := micros(now)
 	for r, req := range reqs {
-		c := req.result
-		for i := range c.out {
-			if !c.new[i] {
+		counts := make(map[string]int64)
+		var users []string
+		for _, c := range req.result {
+			if c.Notification == nil || c.Replayed {
 				continue
 			}
-			n := &c.out[i]
+			if counts[c.Notification.UserID] == 0 {
+				users = append(users, c.Notification.UserID)
+			}
+			counts[c.Notification.UserID]++
+		}
+		next := make(map[string]int64, len(users))
+		state := make(map[string]herald.Unread, len(users))
+		for _, u := range users {
+			var after herald.Unread
+			if err := bump.QueryRowContext(ctx, u, counts[u]).Scan(&after.LastSeq, &after.Count, &after.Version); err != nil {
+				return err
+			}
+			next[u] = after.LastSeq - counts[u] + 1
+			state[u] = after
+		}
+		for i := range req.result {
+			c := &req.result[i]
+			if c.Notification == nil || c.Replayed {
+				continue
+			}
+			n := c.Notification
 			n.Seq = next[n.UserID]
 			next[n.UserID]++
+			c.Unread = state[n.UserID]
 			var data any
 			if len(n.Data) > 0 {
 				data = string(n.Data)
@@ -106,19 +118,20 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 				}
 				return err
 			}
-			if err := insertDeliveries(ctx, tx, n, now); err != nil { // the outbox rows (delivery.go)
+			ds, err := insertDeliveries(ctx, tx, n, planned[n], now) // the outbox rows (delivery.go)
+			if err != nil {
 				return err
 			}
+			c.Deliveries = ds
 		}
 	}
 	for _, d := range dups {
 		dup, first := d[0], d[1]
-		n := reqs[first.req].result.out[first.i]
-		n.Deliveries = nil // a replay plans nothing
+		n := *reqs[first.req].result[first.i].Notification
 		if n.Data != nil {
 			n.Data = append([]byte(nil), n.Data...)
 		}
-		reqs[dup.req].result.out[dup.i] = n
+		reqs[dup.req].result[dup.i] = herald.Created{Notification: &n, Replayed: true} // a replay plans nothing
 	}
 	return nil
 }

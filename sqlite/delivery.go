@@ -26,15 +26,13 @@ const deliveryColumns = `d.id, d.notification_id, d.user_id, d.type, d.channel, 
 const live = `d.status IN ('pending', 'failed')`
 
 // insertDeliveries stores the planned deliveries of the new notification n
-// inside tx and replaces n.Deliveries with the stored values; the planned
-// ones, which belong to the caller, are only read.
-func insertDeliveries(ctx context.Context, tx *sql.Tx, n *herald.Notification, now time.Time) error {
-	planned := n.Deliveries
-	n.Deliveries = nil
+// inside tx and returns the stored values; the planned ones, which belong to
+// the caller, are only read.
+func insertDeliveries(ctx context.Context, tx *sql.Tx, n *herald.Notification, planned []*herald.Delivery, now time.Time) ([]*herald.Delivery, error) {
 	if len(planned) == 0 {
-		return nil
+		return nil, nil
 	}
-	n.Deliveries = make([]*herald.Delivery, len(planned))
+	stored := make([]*herald.Delivery, len(planned))
 	for i, p := range planned {
 		d := &herald.Delivery{
 			ID: herald.NewID(), NotificationID: n.ID, UserID: n.UserID, Type: n.Type,
@@ -47,11 +45,11 @@ func insertDeliveries(ctx context.Context, tx *sql.Tx, n *herald.Notification, n
 			d.ID, d.NotificationID, d.UserID, d.Type, string(d.Channel), string(d.Kind), d.Target, d.UnlessRead,
 			micros(d.DueAt), micros(now), micros(now))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		n.Deliveries[i] = d
+		stored[i] = d
 	}
-	return nil
+	return stored, nil
 }
 
 // scanDelivery reads deliveryColumns.

@@ -9,18 +9,12 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// created is what one create request hands back once its transaction
-// commits: the notifications as stored, and which of them are new.
-type created struct {
-	out []herald.Notification
-	new []bool
-}
-
 // createRequest is one CreateNotifications call waiting for the writer.
 type createRequest struct {
 	ctx    context.Context
 	ns     []*herald.Notification
-	result *created
+	opts   herald.CreateOptions
+	result []herald.Created
 	err    error
 	done   chan struct{} // closed once result or err is set
 }
@@ -29,7 +23,7 @@ type createRequest struct {
 // queues ns for the writer loop, which may commit it together with other
 // callers' notifications: each call still succeeds or fails as a whole, on its
 // own.
-func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
 	for i, n := range ns {
 		if n == nil {
 			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
@@ -47,10 +41,10 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		return nil, errClosed
 	}
 	if len(ns) == 0 {
-		return []bool{}, nil
+		return []herald.Created{}, nil
 	}
 
-	r := &createRequest{ctx: ctx, ns: ns, done: make(chan struct{})}
+	r := &createRequest{ctx: ctx, ns: ns, opts: opts, done: make(chan struct{})}
 	s.queueMu.RLock()
 	if s.closed.Load() {
 		s.queueMu.RUnlock()
@@ -71,10 +65,7 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 	if r.err != nil {
 		return nil, r.err
 	}
-	for i, n := range ns {
-		*n = r.result.out[i]
-	}
-	return r.result.new, nil
+	return r.result, nil
 }
 
 // commitLoop is the writer: it takes the queued requests, as many as fit in
@@ -141,6 +132,8 @@ func (s *Store) commit(batch []*createRequest) {
 		for _, r := range live {
 			if err != nil {
 				r.result, r.err = nil, err
+			} else if r.opts.Committed != nil {
+				r.opts.Committed(r.result) // on the writer: in commit order
 			}
 			close(r.done)
 		}

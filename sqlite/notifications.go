@@ -9,18 +9,21 @@ import (
 )
 
 // MarkRead marks one of userID's notifications read at at (now when zero).
-func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (herald.Unread, bool, error) {
 	if s.closed.Load() {
-		return false, errClosed
+		return herald.Unread{}, false, errClosed
 	}
 	id, ok := lookupID(id)
 	if !ok {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
 	if at.IsZero() {
 		at = s.now()
 	}
-	var changed bool
+	var (
+		changed bool
+		u       herald.Unread
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL`,
@@ -33,35 +36,39 @@ func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (
 			return err
 		}
 		changed = true
-		return uncount(ctx, tx, userID, n)
+		u, err = uncount(ctx, tx, userID, n)
+		return err
 	})
 	if err != nil {
-		return false, storeError("mark read", err)
+		return herald.Unread{}, false, storeError("mark read", err)
 	}
 	if changed {
-		return true, nil
+		return u, true, nil
 	}
 	// Nothing changed: already read, or not userID's to mark.
 	var one int
 	err = s.readers.QueryRowContext(ctx, `SELECT 1 FROM notifications WHERE id = ? AND user_id = ?`, id, userID).Scan(&one)
 	switch {
 	case isNoRows(err):
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	case err != nil:
-		return false, storeError("mark read", err)
+		return herald.Unread{}, false, storeError("mark read", err)
 	}
-	return false, nil
+	return herald.Unread{}, false, nil
 }
 
 // MarkAllRead marks every unread notification of userID read.
-func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
+func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, herald.Unread, error) {
 	if s.closed.Load() {
-		return 0, errClosed
+		return 0, herald.Unread{}, errClosed
 	}
 	if at.IsZero() {
 		at = s.now()
 	}
-	var n int64
+	var (
+		n int64
+		u herald.Unread
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`, micros(at), userID)
@@ -71,40 +78,45 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 		if n, err = res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		return uncount(ctx, tx, userID, n)
+		u, err = uncount(ctx, tx, userID, n)
+		return err
 	})
 	if err != nil {
-		return 0, storeError("mark all read", err)
+		return 0, herald.Unread{}, storeError("mark all read", err)
 	}
-	return int(n), nil
+	return int(n), u, nil
 }
 
 // DeleteNotification removes one of userID's notifications. Its seq stays
 // used, and its idempotency key is forgotten with it.
-func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
+func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (herald.Unread, bool, error) {
 	if s.closed.Load() {
-		return false, errClosed
+		return herald.Unread{}, false, errClosed
 	}
 	id, ok := lookupID(id)
 	if !ok {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
-	var wasUnread bool
+	var (
+		wasUnread bool
+		u         herald.Unread
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
 			`DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING read_at IS NULL`, id, userID).Scan(&wasUnread)
 		if err != nil || !wasUnread {
 			return err
 		}
-		return uncount(ctx, tx, userID, 1)
+		u, err = uncount(ctx, tx, userID, 1)
+		return err
 	})
 	switch {
 	case isNoRows(err):
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	case err != nil:
-		return false, storeError("delete", err)
+		return herald.Unread{}, false, storeError("delete", err)
 	}
-	return wasUnread, nil
+	return u, wasUnread, nil
 }
 
 // write runs fn in a transaction on the writer and commits it when fn
@@ -122,10 +134,13 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // uncount takes n notifications that stopped being unread off userID's
-// unread count, in the transaction that changed them.
-func uncount(ctx context.Context, tx *sql.Tx, userID string, n int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE user_seqs SET unread = unread - ? WHERE user_id = ?`, n, userID)
-	return err
+// unread count, in the transaction that changed them, and returns the count
+// and version it leaves.
+func uncount(ctx context.Context, tx *sql.Tx, userID string, n int64) (herald.Unread, error) {
+	var u herald.Unread
+	err := tx.QueryRowContext(ctx, `UPDATE user_seqs SET unread = unread - ?, version = version + 1 WHERE user_id = ?
+		RETURNING unread, version, last_seq`, n, userID).Scan(&u.Count, &u.Version, &u.LastSeq)
+	return u, err
 }
 
 // FindNotifications returns a page selected by f.
@@ -176,17 +191,17 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 
 // UnreadCount returns userID's unread count, one row that every change of
 // read state keeps exact in its own transaction.
-func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+func (s *Store) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	if s.closed.Load() {
-		return 0, errClosed
+		return herald.Unread{}, errClosed
 	}
-	var n int
-	err := s.stmts.unread.QueryRowContext(ctx, userID).Scan(&n)
+	var u herald.Unread
+	err := s.stmts.unread.QueryRowContext(ctx, userID).Scan(&u.Count, &u.Version, &u.LastSeq)
 	switch {
 	case isNoRows(err): // no notification was ever created for userID
-		return 0, nil
+		return herald.Unread{}, nil
 	case err != nil:
-		return 0, storeError("unread count", err)
+		return herald.Unread{}, storeError("unread count", err)
 	}
-	return n, nil
+	return u, nil
 }

@@ -34,11 +34,12 @@ func prepare(ctx context.Context, writer, readers *sql.DB) (*statements, error) 
 	st.byKey = prep(writer, `SELECT `+columns+` FROM notifications WHERE user_id = ? AND idempotency_key = ?`)
 	// New notifications are unread, so the bump that reserves their seqs
 	// also adds them to the unread count.
-	st.bumpSeq = prep(writer, `INSERT INTO user_seqs (user_id, last_seq, unread) VALUES (?1, ?2, ?2)
-		ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq, unread = unread + excluded.unread
-		RETURNING last_seq`)
+	st.bumpSeq = prep(writer, `INSERT INTO user_seqs (user_id, last_seq, unread, version) VALUES (?1, ?2, ?2, 1)
+		ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq, unread = unread + excluded.unread,
+			version = version + 1
+		RETURNING last_seq, unread, version`)
 	st.insert = prep(writer, `INSERT INTO notifications (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
-	st.unread = prep(readers, `SELECT unread FROM user_seqs WHERE user_id = ?`)
+	st.unread = prep(readers, `SELECT unread, version, last_seq FROM user_seqs WHERE user_id = ?`)
 	if err != nil {
 		st.close()
 		return nil, err

@@ -82,7 +82,7 @@ func testCreateKeepsSuppliedID(t *testing.T, s herald.Store) {
 		t.Fatalf("notification %s not found", id)
 	}
 	// Lookups accept the id in any form uuid.Parse does.
-	changed, err := s.MarkRead(ctx, "alice", strings.ToUpper(id.String()), time.Now())
+	_, changed, err := s.MarkRead(ctx, "alice", strings.ToUpper(id.String()), time.Now())
 	if err != nil || !changed {
 		t.Fatalf("MarkRead with upper-case id = %v, %v; want true, nil", changed, err)
 	}
@@ -92,13 +92,13 @@ func testCreateRejectsMalformedID(t *testing.T, s herald.Store) {
 	ok := newNotification("alice", 1)
 	bad := newNotification("alice", 2)
 	bad.ID = "not-a-uuid"
-	_, err := s.CreateNotifications(ctx, []*herald.Notification{ok, bad})
+	_, err := s.CreateNotifications(ctx, []*herald.Notification{ok, bad}, herald.CreateOptions{})
 	wantCode(t, "create with malformed id", err, herald.EINVALID)
 	if len(all(t, s, "alice")) != 0 {
 		t.Fatal("a batch that failed stored notifications")
 	}
 	if ok.ID != "" || ok.Seq != 0 {
-		t.Fatalf("a batch that failed assigned ID %q, Seq %d", ok.ID, ok.Seq)
+		t.Fatalf("a batch that failed changed the caller's notification: ID %q, Seq %d", ok.ID, ok.Seq)
 	}
 }
 
@@ -111,7 +111,7 @@ func testCreateDuplicateIDIsAtomic(t *testing.T, s herald.Store) {
 	b := newNotification("bob", 3)
 	dup := newNotification("bob", 4)
 	dup.ID = first.ID
-	_, err := s.CreateNotifications(ctx, []*herald.Notification{a, b, dup})
+	_, err := s.CreateNotifications(ctx, []*herald.Notification{a, b, dup}, herald.CreateOptions{})
 	wantCode(t, "create with an existing id", err, herald.ECONFLICT)
 	if got := len(all(t, s, "alice")); got != 1 {
 		t.Fatalf("alice has %d notifications after a failed batch, want 1", got)
@@ -122,14 +122,14 @@ func testCreateDuplicateIDIsAtomic(t *testing.T, s herald.Store) {
 	wantUnread(t, s, "alice", 1)
 	wantUnread(t, s, "bob", 0)
 	if a.ID != "" || a.Seq != 0 || b.Seq != 0 || dup.Seq != 0 {
-		t.Fatalf("a failed batch assigned ids or seqs: %q/%d, %d, %d", a.ID, a.Seq, b.Seq, dup.Seq)
+		t.Fatalf("a failed batch changed the caller's notifications: %q/%d, %d, %d", a.ID, a.Seq, b.Seq, dup.Seq)
 	}
 
 	// Two notifications of one batch with the same id fail it too.
 	x, y := newNotification("carol", 1), newNotification("carol", 2)
 	x.ID = uuid.NewString()
 	y.ID = x.ID
-	_, err = s.CreateNotifications(ctx, []*herald.Notification{x, y})
+	_, err = s.CreateNotifications(ctx, []*herald.Notification{x, y}, herald.CreateOptions{})
 	wantCode(t, "batch with one id twice", err, herald.ECONFLICT)
 	if got := len(all(t, s, "carol")); got != 0 {
 		t.Fatalf("carol has %d notifications after a failed batch, want 0", got)
@@ -178,12 +178,12 @@ func testCreateBatch(t *testing.T, s herald.Store) {
 }
 
 func testCreateEmptyBatch(t *testing.T, s herald.Store) {
-	created, err := s.CreateNotifications(ctx, nil)
+	res, err := s.CreateNotifications(ctx, nil, herald.CreateOptions{})
 	if err != nil {
 		t.Fatalf("CreateNotifications(nil): %v", err)
 	}
-	if len(created) != 0 {
-		t.Fatalf("CreateNotifications(nil) = %v, want no flags", created)
+	if len(res) != 0 {
+		t.Fatalf("CreateNotifications(nil) = %v, want no results", res)
 	}
 	create(t, s, newNotification("alice", 1))
 	wantSeqs(t, "alice", all(t, s, "alice"), []int64{1})
@@ -204,7 +204,7 @@ func testCreateCanceled(t *testing.T, s herald.Store) {
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	n := newNotification("alice", 1)
-	if _, err := s.CreateNotifications(c, []*herald.Notification{n}); err == nil {
+	if _, err := s.CreateNotifications(c, []*herald.Notification{n}, herald.CreateOptions{}); err == nil {
 		t.Fatal("CreateNotifications with a canceled context succeeded")
 	}
 	if got := len(all(t, s, "alice")); got != 0 {
@@ -221,7 +221,7 @@ func testSeqNeverReused(t *testing.T, s herald.Store) {
 	createN(t, s, "bob", 2)
 
 	// Deleting the newest must not hand its seq out again.
-	if _, err := s.DeleteNotification(ctx, "alice", ns[2].ID); err != nil {
+	if _, _, err := s.DeleteNotification(ctx, "alice", ns[2].ID); err != nil {
 		t.Fatalf("DeleteNotification: %v", err)
 	}
 	n := newNotification("alice", 4)
@@ -232,7 +232,7 @@ func testSeqNeverReused(t *testing.T, s herald.Store) {
 
 	// Nor after deleting every notification of the user.
 	for _, id := range []string{ns[0].ID, ns[1].ID, n.ID} {
-		if _, err := s.DeleteNotification(ctx, "alice", id); err != nil {
+		if _, _, err := s.DeleteNotification(ctx, "alice", id); err != nil {
 			t.Fatalf("DeleteNotification: %v", err)
 		}
 	}

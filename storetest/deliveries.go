@@ -167,7 +167,7 @@ func testFailedCreateWritesNoDeliveries(t *testing.T, s OutboxStore) {
 	fresh.Deliveries = []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)}
 	dup := newNotification("alice", 3)
 	dup.ID = taken.ID
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{fresh, dup}); err == nil {
+	if _, err := s.CreateNotifications(ctx, []*herald.Notification{fresh, dup}, herald.CreateOptions{}); err == nil {
 		t.Fatal("a batch reusing an id was created")
 	}
 	ds, err := s.FindDeliveries(ctx, herald.DeliveryFilter{UserID: "alice"})
@@ -279,7 +279,7 @@ func testClaimCancelsRead(t *testing.T, s OutboxStore) {
 		planned(herald.ChannelPush, herald.DeliveryEscalation, t0.Add(10*time.Minute)),
 		planned(herald.ChannelEmail, herald.DeliveryImmediate, t0.Add(10*time.Minute)))
 	unread := withDeliveries(t, s, "alice", planned(herald.ChannelPush, herald.DeliveryEscalation, t0.Add(10*time.Minute)))
-	if _, err := s.MarkRead(ctx, "alice", read.ID, t0); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", read.ID, t0); err != nil {
 		t.Fatal(err)
 	}
 	got := claim(t, s, t0.Add(10*time.Minute), 10)
@@ -296,7 +296,7 @@ func testClaimCancelsRead(t *testing.T, s OutboxStore) {
 
 func testClaimCancelsDeleted(t *testing.T, s OutboxStore) {
 	n := withDeliveries(t, s, "alice", planned(herald.ChannelEmail, herald.DeliveryImmediate, t0))
-	if _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
+	if _, _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, s, t0, 10); len(got) != 0 {
@@ -325,7 +325,7 @@ func testCancelUnread(t *testing.T, s OutboxStore) {
 	if n, err := s.CancelUnread(ctx, "alice", a.ID, t0); err != nil || n != 0 {
 		t.Fatalf("CancelUnread of an unread notification = %d, %v", n, err)
 	}
-	if _, err := s.MarkRead(ctx, "alice", a.ID, t0); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", a.ID, t0); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.CancelUnread(ctx, "alice", a.ID, t0); err != nil || n != 1 {
@@ -334,10 +334,10 @@ func testCancelUnread(t *testing.T, s OutboxStore) {
 	if st := status(t, s, a.Deliveries[1]); st.Status != herald.DeliveryPending {
 		t.Fatalf("an immediate delivery was cancelled: %+v", st)
 	}
-	if _, err := s.MarkAllRead(ctx, "alice", t0); err != nil {
+	if _, _, err := s.MarkAllRead(ctx, "alice", t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MarkAllRead(ctx, "bob", t0); err != nil {
+	if _, _, err := s.MarkAllRead(ctx, "bob", t0); err != nil {
 		t.Fatal(err)
 	}
 	// b and c go; held is leased by a worker, and bob's are bob's.
@@ -394,7 +394,7 @@ func testClaimDigest(t *testing.T, s OutboxStore) {
 	}
 	finish(t, s, first[0], herald.DeliveryResult{Status: herald.DeliverySent, At: t1})
 	// A read item leaves the digest.
-	if _, err := s.MarkRead(ctx, "alice", a1.ID, t1); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", a1.ID, t1); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range second {

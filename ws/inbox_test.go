@@ -50,8 +50,8 @@ func TestMarkReadOfAnotherUser(t *testing.T) {
 	if m := mallory.read(); m["type"] != "error" || m["code"] != "not_found" {
 		t.Fatalf("got %v, want a not_found error", m)
 	}
-	if c, _ := e.inbox.UnreadCount(context.Background(), "alice"); c != 1 {
-		t.Fatalf("alice's unread count changed to %d", c)
+	if u, _ := e.inbox.UnreadCount(context.Background(), "alice"); u.Count != 1 {
+		t.Fatalf("alice's unread count changed to %d", u.Count)
 	}
 	for _, bad := range []any{nil, 42, ""} {
 		mallory.send(map[string]any{"type": "mark_read", "notificationId": bad})
@@ -141,7 +141,7 @@ func TestResync(t *testing.T) {
 	resumed, _ := e.connect("alice", "since", fmt.Sprint(first.Seq)) // resumed at the latest
 	resumed.readType("resumed")
 	lost := []*herald.Notification{{UserID: "alice", Type: "t", Title: "lost 1"}, {UserID: "alice", Type: "t", Title: "lost 2"}}
-	if _, err := e.store.CreateNotifications(context.Background(), lost); err != nil { // stored, never pushed
+	if _, err := e.store.CreateNotifications(context.Background(), lost, herald.CreateOptions{}); err != nil { // stored, never pushed
 		t.Fatal(err)
 	}
 	e.ws.Resync()
@@ -170,10 +170,11 @@ func TestResync(t *testing.T) {
 // as publishes from different nodes may.
 func TestLatePublishAfterReplay(t *testing.T) {
 	e := newEnv(t, hub.Config{}, nil)
-	stored := []*herald.Notification{{UserID: "alice", Type: "t", Title: "committed, push delayed"}}
-	if _, err := e.store.CreateNotifications(context.Background(), stored); err != nil {
+	res, err := e.store.CreateNotifications(context.Background(), []*herald.Notification{{UserID: "alice", Type: "t", Title: "committed, push delayed"}}, herald.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	stored := []*herald.Notification{res[0].Notification}
 	cl, _ := e.connect("alice", "since", "0")
 	if m := cl.readType("notification:new"); m["replayed"] != true {
 		t.Fatalf("got %v", m)

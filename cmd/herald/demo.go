@@ -33,7 +33,7 @@ func (a *app) mountDemo(cfg config, verifier herald.TokenVerifier, ib herald.Inb
 			if err != nil {
 				return err
 			}
-			*n = *out[0]
+			*n = *out[0].Notification
 			return nil
 		},
 		Logger: a.log,
