@@ -26,7 +26,10 @@ type Message struct {
 	Payload []byte
 	// Seq is the notification's seq when the message is a notification:new,
 	// and 0 otherwise. A connection replaying missed notifications uses it to
-	// drop live copies of what the replay already sent.
+	// drop live copies of what the replay already sent. A message with a Seq
+	// and no Payload is a seq marker: a notification took that seq but is not
+	// for the app (its user switched in_app off); connections record the seq
+	// and send nothing.
 	Seq int64
 	// Latest marks a message that supersedes earlier ones of its kind, such
 	// as the unread count: a connection still holding an unsent one replaces

@@ -8,9 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// Notification is one entry of a user's inbox. Its Seq orders a user's
-// notifications and only grows, so a client that remembers the last Seq it saw
-// can ask for exactly what it missed: the inbox is the resume log.
+// Notification is one entry of a user's inbox, as stored. Its Seq orders a
+// user's notifications and only grows, so a client that remembers the last Seq
+// it saw can ask for exactly what it missed: the inbox is the resume log.
 //
 // The JSON field names are those the design documents' clients read; Timestamp
 // repeats CreatedAt under the name the browser client expects.
@@ -31,15 +31,94 @@ type Notification struct {
 	// IdempotencyKey makes a retried create return the first result instead of
 	// creating a second notification. It is unique per user and not exposed.
 	IdempotencyKey string `json:"-"`
+	// Silent marks a notification its user does not see in the app (in_app
+	// switched off for its type): it was stored read, for the deliveries
+	// over other channels that refer to it, and is never pushed, replayed or
+	// listed.
+	Silent bool `json:"-"`
+}
 
+// NewNotification is a request to create one notification: what a backend
+// sends, what an event template renders. It is apart from Notification, the
+// stored entity, so that what a caller may set (no Seq, no read state) is all
+// it can set. Inbox.Create validates it once, where it enters the inbox; the
+// stores take it as valid.
+type NewNotification struct {
+	// ID, when set, is the notification's id (a UUID); empty makes a new one.
+	ID      string          `json:"id,omitempty"`
+	UserID  string          `json:"userId"`
+	Type    string          `json:"type"`
+	Title   string          `json:"title"`
+	Message string          `json:"message"`
+	Link    string          `json:"link,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
+	// IdempotencyKey makes a retry return the first notification instead of
+	// creating a second one; it is unique per user.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
 	// Critical marks a notification that must not wait: it ignores the
 	// user's quiet hours and the digest. It steers planning and is not stored.
-	Critical bool `json:"-"`
-	// Deliveries are the outbox rows planned for the notification over the
-	// other channels (see Delivery), which Store.CreateNotifications writes in
-	// the same transaction as a new notification. The stored rows come back in
-	// Created.Deliveries; only CreateNotifications reads this field.
-	Deliveries []*Delivery `json:"-"`
+	Critical bool `json:"critical,omitempty"`
+}
+
+// Limits on notification fields, enforced by Validate.
+const (
+	MaxUserIDLen  = 128
+	MaxTypeLen    = 64
+	MaxTitleLen   = 256
+	MaxMessageLen = 4096
+	MaxLinkLen    = 2048
+	MaxDataLen    = 16 << 10
+	MaxKeyLen     = 128
+)
+
+// Validate reports the first field of n that breaks its limits, as an EINVALID
+// or ETOOLARGE *Error naming the field.
+func (n *NewNotification) Validate() error {
+	switch {
+	case n.ID != "" && !validID(n.ID):
+		return Errorf(EINVALID, "id must be a UUID")
+	case n.UserID == "":
+		return Errorf(EINVALID, "userId is required")
+	case !ValidUserID(n.UserID):
+		return CheckUserID("userId", n.UserID)
+	case n.Type == "":
+		return Errorf(EINVALID, "type is required")
+	case len(n.Type) > MaxTypeLen:
+		return Errorf(EINVALID, "type is longer than %d bytes", MaxTypeLen)
+	case n.Title == "":
+		return Errorf(EINVALID, "title is required")
+	case len(n.Title) > MaxTitleLen:
+		return Errorf(EINVALID, "title is longer than %d bytes", MaxTitleLen)
+	case len(n.Message) > MaxMessageLen:
+		return Errorf(EINVALID, "message is longer than %d bytes", MaxMessageLen)
+	case len(n.Link) > MaxLinkLen:
+		return Errorf(EINVALID, "link is longer than %d bytes", MaxLinkLen)
+	case len(n.Data) > MaxDataLen:
+		return Errorf(ETOOLARGE, "data is larger than %d bytes", MaxDataLen)
+	case len(n.IdempotencyKey) > MaxKeyLen:
+		return Errorf(EINVALID, "idempotency key is longer than %d bytes", MaxKeyLen)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"type", n.Type}, {"title", n.Title}, {"message", n.Message},
+		{"link", n.Link}, {"idempotency key", n.IdempotencyKey},
+	} {
+		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
+			return Errorf(EINVALID, "%s must be UTF-8 text without NUL bytes", f.name)
+		}
+	}
+	if len(n.Data) > 0 {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(n.Data, &obj); err != nil || obj == nil {
+			return Errorf(EINVALID, "data must be a JSON object")
+		}
+	}
+	return nil
+}
+
+// validID reports whether id is a UUID in a form ParseID accepts.
+func validID(id string) bool {
+	_, err := ParseID(id)
+	return err == nil
 }
 
 // Unread is a user's unread count as one change left it, with the version
@@ -80,59 +159,6 @@ type Created struct {
 	Unread Unread
 }
 
-// Limits on notification fields, enforced by Validate.
-const (
-	MaxUserIDLen  = 128
-	MaxTypeLen    = 64
-	MaxTitleLen   = 256
-	MaxMessageLen = 4096
-	MaxLinkLen    = 2048
-	MaxDataLen    = 16 << 10
-	MaxKeyLen     = 128
-)
-
-// Validate reports the first field of n that breaks its limits, as an EINVALID
-// or ETOOLARGE *Error naming the field.
-func (n *Notification) Validate() error {
-	switch {
-	case n.UserID == "":
-		return Errorf(EINVALID, "userId is required")
-	case !ValidUserID(n.UserID):
-		return CheckUserID("userId", n.UserID)
-	case n.Type == "":
-		return Errorf(EINVALID, "type is required")
-	case len(n.Type) > MaxTypeLen:
-		return Errorf(EINVALID, "type is longer than %d bytes", MaxTypeLen)
-	case n.Title == "":
-		return Errorf(EINVALID, "title is required")
-	case len(n.Title) > MaxTitleLen:
-		return Errorf(EINVALID, "title is longer than %d bytes", MaxTitleLen)
-	case len(n.Message) > MaxMessageLen:
-		return Errorf(EINVALID, "message is longer than %d bytes", MaxMessageLen)
-	case len(n.Link) > MaxLinkLen:
-		return Errorf(EINVALID, "link is longer than %d bytes", MaxLinkLen)
-	case len(n.Data) > MaxDataLen:
-		return Errorf(ETOOLARGE, "data is larger than %d bytes", MaxDataLen)
-	case len(n.IdempotencyKey) > MaxKeyLen:
-		return Errorf(EINVALID, "idempotency key is longer than %d bytes", MaxKeyLen)
-	}
-	for _, f := range []struct{ name, v string }{
-		{"type", n.Type}, {"title", n.Title}, {"message", n.Message},
-		{"link", n.Link}, {"idempotency key", n.IdempotencyKey},
-	} {
-		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
-			return Errorf(EINVALID, "%s must be UTF-8 text without NUL bytes", f.name)
-		}
-	}
-	if len(n.Data) > 0 {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(n.Data, &obj); err != nil || obj == nil {
-			return Errorf(EINVALID, "data must be a JSON object")
-		}
-	}
-	return nil
-}
-
 // NotificationFilter selects a page of a user's notifications, newest first
 // unless Since is set.
 type NotificationFilter struct {
@@ -146,21 +172,27 @@ type NotificationFilter struct {
 	// Ascending asks for the resume query even when Since is 0 (everything,
 	// oldest first); Since > 0 implies it.
 	Ascending bool
-	Limit     int // 0 means a default of 50
+	// WithSilent includes silent notifications, which pages leave out: a
+	// resume reads them to know their seqs were used, and sends none.
+	WithSilent bool
+	Limit      int // 0 means a default of 50
 }
 
 // Store persists notifications. Implementations: sqlite (the default) and
 // postgres. They share one test suite in storetest.
 type Store interface {
-	// CreateNotifications stores ns in one transaction, assigning ID (when
-	// empty), Seq and CreatedAt, and returns one Created per notification, in
-	// order. A notification whose IdempotencyKey was seen before for its user
-	// is not created again: its Created holds the stored one, Replayed. Each
-	// new one's Created carries its user's Unread as the transaction left it.
-	// ns is only read. When opts.Committed is set, it is called once the
-	// transaction has committed and before CreateNotifications returns (see
-	// CreateOptions).
-	CreateNotifications(ctx context.Context, ns []*Notification, opts CreateOptions) ([]Created, error)
+	// CreateNotifications stores ns, which Inbox.Create has validated, in one
+	// transaction, assigning ID (when empty), Seq and CreatedAt, and returns one
+	// Created per notification, in order. A notification whose IdempotencyKey
+	// was seen before for its user is not created again: its Created holds the
+	// stored one, Replayed. With opts.Planner, each new notification's
+	// deliveries are planned from its user's preferences, read in the same
+	// transaction, and written with it, and one planned Silent is stored read
+	// and silent: it does not count as unread. Each new one's Created carries
+	// its user's Unread as the transaction left it. ns is only read. When
+	// opts.Committed is set, it is called once the transaction has committed
+	// and before CreateNotifications returns (see CreateOptions).
+	CreateNotifications(ctx context.Context, ns []*NewNotification, opts CreateOptions) ([]Created, error)
 	// MarkRead marks one of userID's notifications read. Another user's id is
 	// ENOTFOUND. Marking twice is not an error; changed says whether it was
 	// unread, and then u is the count the change left.
@@ -183,6 +215,11 @@ type Store interface {
 
 // CreateOptions are the settings of one Store.CreateNotifications call.
 type CreateOptions struct {
+	// Planner, when set, plans each new notification's deliveries from its
+	// user's preferences inside the create's transaction; a notification it
+	// plans Silent is stored read and silent. Nil plans nothing: every
+	// notification shows in the app and nothing leaves by other channels.
+	Planner Planner
 	// Committed, when set, is called with the results once they are
 	// committed. Stores call it in commit order: of two creates that touch
 	// one user, the one that committed first (whose seqs and Unread.Version
@@ -197,10 +234,10 @@ type CreateOptions struct {
 // Store and then tells the user's connections, so pushes always follow commits.
 // Each change returns the user's Unread as it left it.
 type Inbox interface {
-	// Create stores ns and returns one Created per notification, in order;
-	// one whose IdempotencyKey was seen before comes back as first stored,
-	// Replayed.
-	Create(ctx context.Context, ns []*Notification) ([]Created, error)
+	// Create validates ns, stores them and returns one Created per
+	// notification, in order; one whose IdempotencyKey was seen before comes
+	// back as first stored, Replayed.
+	Create(ctx context.Context, ns []*NewNotification) ([]Created, error)
 	// MarkRead marks one notification read; marking a read one again
 	// changes nothing and returns the zero Unread.
 	MarkRead(ctx context.Context, userID, id string) (Unread, error)

@@ -65,7 +65,7 @@ func (p *prometheusRegistry) value(name string, labels map[string]string) float6
 func TestEveryChannelDeliversOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		r := newRig(t, b, nil)
-		n := r.create("alert", "Server on fire", func(n *herald.Notification) { n.Link = "https://app.example/incidents/9" })
+		n := r.create("alert", "Server on fire", func(n *herald.NewNotification) { n.Link = "https://app.example/incidents/9" })
 		if got := r.svc.RunOnce(ctx); got != 4 {
 			t.Fatalf("RunOnce finished %d deliveries, want 4", got)
 		}
@@ -104,11 +104,11 @@ func TestEveryChannelDeliversOnce(t *testing.T) {
 		}
 		// Creating the same notification again (an idempotent retry by the
 		// backend) plans nothing new.
-		again, err := r.box.Create(ctx, []*herald.Notification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}})
+		again, err := r.box.Create(ctx, []*herald.NewNotification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.box.Create(ctx, []*herald.Notification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}}); err != nil {
+		if _, err := r.box.Create(ctx, []*herald.NewNotification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}}); err != nil {
 			t.Fatal(err)
 		}
 		r.svc.RunOnce(ctx)
@@ -360,7 +360,7 @@ func TestDigest(t *testing.T) {
 	r.clock.Add(10 * time.Minute)
 	read := r.create("newsletter", "Already seen")
 	r.create("newsletter", "Still new")
-	r.create("newsletter", "Urgent recall", func(n *herald.Notification) { n.Critical = true })
+	r.create("newsletter", "Urgent recall", func(n *herald.NewNotification) { n.Critical = true })
 	if _, err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +410,7 @@ func TestQuietHours(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := r.create("text", "Weekly report")
-	r.create("text", "Login from a new device", func(n *herald.Notification) { n.Critical = true })
+	r.create("text", "Login from a new device", func(n *herald.NewNotification) { n.Critical = true })
 	if got := r.svc.RunOnce(ctx); got != 1 {
 		t.Fatalf("in quiet hours %d SMS went, want the critical one", got)
 	}
@@ -446,7 +446,9 @@ func TestExpiredPushSubscriptionIsRemoved(t *testing.T) {
 // TestRunLoop runs the workers for real: a new notification wakes them and
 // its deliveries go out without RunOnce.
 func TestRunLoop(t *testing.T) {
-	r := newRig(t, backends[0], func(c *delivery.Config) { c.Now = time.Now; c.PollInterval = time.Hour })
+	// The rig's clock stands still, and the store plans by it: woken
+	// workers find the deliveries due at once, with polling an hour away.
+	r := newRig(t, backends[0], func(c *delivery.Config) { c.PollInterval = time.Hour })
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.svc.Run(runCtx) }()

@@ -42,7 +42,8 @@ func FuzzHandleEvent(f *testing.F) {
 			t.Fatalf("%d notifications for one event", len(ns))
 		}
 		n := ns[0].Notification
-		if err := n.Validate(); err != nil {
+		in := herald.NewNotification{UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message, Link: n.Link, Data: n.Data}
+		if err := in.Validate(); err != nil {
 			t.Fatalf("created an invalid notification: %v", err)
 		}
 		if n.UserID != e.Data["userId"] || n.ID == "" || n.Seq == 0 {

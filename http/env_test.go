@@ -247,14 +247,15 @@ func (p *recPublisher) count() int {
 // user, idempotency keys per user (replays come back Replayed), another
 // user's id not found.
 type recInbox struct {
-	mu      sync.Mutex
-	seq     int64
-	version int64
-	all     []*herald.Notification
-	keys    map[string]*herald.Notification // user + "\x00" + key
-	err     error                           // returned by every call when set
-	panics  bool
-	calls   int
+	mu       sync.Mutex
+	requests []*herald.NewNotification // every notification Create was given
+	seq      int64
+	version  int64
+	all      []*herald.Notification
+	keys     map[string]*herald.Notification // user + "\x00" + key
+	err      error                           // returned by every call when set
+	panics   bool
+	calls    int
 }
 
 func newRecInbox() *recInbox { return &recInbox{keys: map[string]*herald.Notification{}} }
@@ -288,24 +289,31 @@ func (b *recInbox) fail() error {
 	return b.err
 }
 
-func (b *recInbox) Create(ctx context.Context, ns []*herald.Notification) ([]herald.Created, error) {
+func (b *recInbox) Create(ctx context.Context, ns []*herald.NewNotification) ([]herald.Created, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
 		return nil, err
 	}
 	out := make([]herald.Created, len(ns))
+	b.requests = append(b.requests, ns...)
 	for i, n := range ns {
 		if err := n.Validate(); err != nil {
+			if len(ns) > 1 { // as the inbox names the item
+				return nil, herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
+			}
 			return nil, err
 		}
+	}
+	for i, n := range ns {
 		k := n.UserID + "\x00" + n.IdempotencyKey
 		if old, ok := b.keys[k]; ok && n.IdempotencyKey != "" {
 			c := *old
 			out[i] = herald.Created{Notification: &c, Replayed: true}
 			continue
 		}
-		c := *n
+		c := herald.Notification{ID: n.ID, UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message,
+			Link: n.Link, Data: n.Data, IdempotencyKey: n.IdempotencyKey}
 		b.seq++
 		c.Seq = b.seq
 		if c.ID == "" {
@@ -442,11 +450,11 @@ func (h *recEvents) HandleEvent(ctx context.Context, e *herald.Event) ([]herald.
 		return nil, herald.Errorf(herald.EUNPROCESSABLE, "unknown event %q", e.Name)
 	}
 	user, _ := e.Data["userId"].(string)
-	n := &herald.Notification{UserID: user, Type: "booking_confirmation", Title: "Booking Confirmed"}
+	n := &herald.NewNotification{UserID: user, Type: "booking_confirmation", Title: "Booking Confirmed"}
 	if e.ID != "" {
 		n.IdempotencyKey = "event:" + e.ID + ":0"
 	}
-	return h.inbox.Create(ctx, []*herald.Notification{n})
+	return h.inbox.Create(ctx, []*herald.NewNotification{n})
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.

@@ -15,24 +15,12 @@ const (
 	MaxPageSize     = 100
 )
 
-// notificationInput is one notification as a backend sends it.
-type notificationInput struct {
-	ID             string          `json:"id"`
-	UserID         string          `json:"userId"`
-	Type           string          `json:"type"`
-	Title          string          `json:"title"`
-	Message        string          `json:"message"`
-	Link           string          `json:"link"`
-	Data           json.RawMessage `json:"data"`
-	IdempotencyKey string          `json:"idempotencyKey"`
-	Critical       bool            `json:"critical"` // skip quiet hours and the digest
-}
-
 // createInput is the body of POST /api/notifications: one notification, or a
 // batch under "notifications" (which then wins over any top-level fields).
+// Both decode straight into the create request, which the inbox validates.
 type createInput struct {
-	notificationInput
-	Notifications *[]notificationInput `json:"notifications"`
+	herald.NewNotification
+	Notifications *[]*herald.NewNotification `json:"notifications"`
 }
 
 // notificationsResponse answers a batch create and an event.
@@ -40,31 +28,19 @@ type notificationsResponse struct {
 	Notifications []*herald.Notification `json:"notifications"`
 }
 
-// notification converts in, checking what Notification.Validate does not.
-func (in *notificationInput) notification() (*herald.Notification, error) {
-	n := &herald.Notification{
-		ID:             in.ID,
-		UserID:         in.UserID,
-		Type:           in.Type,
-		Title:          in.Title,
-		Message:        in.Message,
-		Link:           in.Link,
-		IdempotencyKey: in.IdempotencyKey,
-		Critical:       in.Critical,
+// normalizeData stores data as compact JSON, and a JSON null as none, so that
+// what is stored is what a client reads back byte for byte.
+func normalizeData(n *herald.NewNotification) error {
+	if len(n.Data) == 0 || bytes.Equal(n.Data, []byte("null")) {
+		n.Data = nil
+		return nil
 	}
-	if in.ID != "" {
-		if err := checkNotificationID("id", in.ID); err != nil {
-			return nil, err
-		}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, n.Data); err != nil {
+		return herald.Errorf(herald.EINVALID, "data is not valid JSON")
 	}
-	if len(in.Data) > 0 && !bytes.Equal(in.Data, []byte("null")) {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, in.Data); err != nil {
-			return nil, herald.Errorf(herald.EINVALID, "data is not valid JSON")
-		}
-		n.Data = buf.Bytes()
-	}
-	return n, n.Validate()
+	n.Data = buf.Bytes()
+	return nil
 }
 
 // handleCreateNotifications stores one notification (201 with it) or a batch
@@ -89,11 +65,11 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 		if key != "" {
 			in.IdempotencyKey = key
 		}
-		n, err := in.notification()
-		if err != nil {
+		n := &in.NewNotification
+		if err := normalizeData(n); err != nil {
 			return err
 		}
-		res, err := s.create(r, []*herald.Notification{n})
+		res, err := s.create(r, []*herald.NewNotification{n})
 		if err != nil {
 			return err
 		}
@@ -110,15 +86,15 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 	case len(items) > MaxBatch:
 		return herald.Errorf(herald.ETOOLARGE, "notifications holds more than %d items", MaxBatch)
 	}
-	ns := make([]*herald.Notification, len(items))
-	for i := range items {
-		n, err := items[i].notification()
-		if err != nil {
+	for i, n := range items {
+		if n == nil {
+			return herald.Errorf(herald.EINVALID, "notifications[%d]: notification is null", i)
+		}
+		if err := normalizeData(n); err != nil {
 			return herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
 		}
-		ns[i] = n
 	}
-	res, err := s.create(r, ns)
+	res, err := s.create(r, items)
 	if err != nil {
 		return err
 	}
@@ -127,7 +103,7 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 }
 
 // create stores ns through the Inbox and checks it answered one per request.
-func (s *Server) create(r *http.Request, ns []*herald.Notification) ([]herald.Created, error) {
+func (s *Server) create(r *http.Request, ns []*herald.NewNotification) ([]herald.Created, error) {
 	res, err := s.cfg.Inbox.Create(r.Context(), ns)
 	if err != nil {
 		return nil, err

@@ -38,11 +38,12 @@ func TestCreateNotification(t *testing.T) {
 	}
 
 	// null data is no data; a given id is kept.
-	r = e.backend("POST", "/api/notifications", `{"id":"custom-1","userId":"bob","type":"t","title":"T","data":null}`)
+	const custom = "0190c1f2-7a3b-7000-8000-00000000c0de"
+	r = e.backend("POST", "/api/notifications", `{"id":"`+custom+`","userId":"bob","type":"t","title":"T","data":null}`)
 	if r.status != http.StatusCreated {
 		t.Fatalf("answer %d %s", r.status, r.body)
 	}
-	if m := r.json(t); m["id"] != "custom-1" || m["data"] != nil {
+	if m := r.json(t); m["id"] != custom || m["data"] != nil {
 		t.Errorf("notification = %v", m)
 	}
 }

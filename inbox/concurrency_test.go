@@ -46,7 +46,7 @@ func TestConcurrentChangesConvergeOnTheCount(t *testing.T) {
 		user := users[r.IntN(len(users))]
 		switch r.IntN(6) {
 		case 0, 1, 2:
-			batch := []*herald.Notification{note(user, "x")}
+			batch := []*herald.NewNotification{note(user, "x")}
 			if r.IntN(3) == 0 { // now and then a batch for two users
 				batch = append(batch, note(users[r.IntN(len(users))], "y"))
 			}

@@ -7,9 +7,12 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Create validates ns, stores them in one Store call and then, per user,
-// publishes each notification that is new, in seq order, followed by the
-// user's unread count with its version. A notification whose idempotency key
+// Create validates ns (the one place a new notification is validated, for
+// every transport), stores them in one Store call, with the deliveries the
+// Planner plans, and then, per user, publishes each notification that is new,
+// in seq order, followed by the user's unread count with its version. A
+// notification planned silent (in_app off) is stored read and never reaches a
+// socket, and leaves the count as it was. A notification whose idempotency key
 // was seen before comes back as first stored, Replayed, and is not published
 // again. The caller's notifications are not modified; the results are in the
 // same order. An empty batch creates nothing and is not an error.
@@ -18,7 +21,7 @@ import (
 // order in which concurrent calls return. Publish failures are logged and do
 // not fail the call: the notifications are committed and clients recover them
 // by resuming.
-func (s *Service) Create(ctx context.Context, ns []*herald.Notification) ([]herald.Created, error) {
+func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]herald.Created, error) {
 	if len(ns) == 0 {
 		return []herald.Created{}, nil
 	}
@@ -35,7 +38,7 @@ func (s *Service) Create(ctx context.Context, ns []*herald.Notification) ([]hera
 	}
 	var pubs []*publication
 	committed := false
-	opts := herald.CreateOptions{Committed: func(res []herald.Created) {
+	opts := herald.CreateOptions{Planner: s.planner, Committed: func(res []herald.Created) {
 		committed = true
 		pubs = s.publications(res)
 		for _, p := range pubs {
@@ -68,7 +71,11 @@ func (s *Service) Create(ctx context.Context, ns []*herald.Notification) ([]hera
 
 // publications returns, per user in order of first appearance, the messages a
 // create's results call for: each new notification, then the user's count
-// as the transaction left it. A user with nothing new gets nothing.
+// as the transaction left it. A silent notification gets only a seq marker (a
+// message with its seq and no payload, which connections record and never
+// send), so that connections know the seq was used, and no count follows
+// unless a notification that shows was created too. A user with nothing new
+// gets nothing.
 func (s *Service) publications(res []herald.Created) []*publication {
 	var out []*publication
 	byUser := make(map[string]*publication)
@@ -85,6 +92,10 @@ func (s *Service) publications(res []herald.Created) []*publication {
 			byUser[n.UserID] = p
 			out = append(out, p)
 		}
+		if n.Silent {
+			p.msgs = append(p.msgs, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: n.UserID}, Seq: n.Seq})
+			continue
+		}
 		if m := s.newMessage(n, now); m != nil {
 			p.msgs = append(p.msgs, m)
 		}
@@ -93,7 +104,9 @@ func (s *Service) publications(res []herald.Created) []*publication {
 		}
 	}
 	for _, p := range out {
-		p.msgs = append(p.msgs, countMessageFor(p.user, counts[p.user]))
+		if u, ok := counts[p.user]; ok {
+			p.msgs = append(p.msgs, countMessageFor(p.user, u))
+		}
 	}
 	return out
 }

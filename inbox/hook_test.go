@@ -27,7 +27,7 @@ func call(f func()) {
 	}
 }
 
-func (s *hookStore) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
+func (s *hookStore) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	defer call(s.afterWrite)
 	return s.Store.CreateNotifications(ctx, ns, opts)
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// Publisher tells the user's connections about changes. Nil publishes
 	// nothing: changes are committed and clients see them on their next resume.
 	Publisher herald.Publisher
+	// Planner plans each new notification's deliveries beyond the socket,
+	// in the transaction that stores it (herald.CreateOptions.Planner). Nil
+	// plans none: every notification shows in the app.
+	Planner herald.Planner
 	// Now is the clock used for read times and message timestamps (default time.Now).
 	Now func() time.Time
 	// Logger receives publish failures (default slog.Default()).
@@ -61,6 +65,7 @@ type Service struct {
 	now         func() time.Time
 	log         *slog.Logger
 	pushTimeout time.Duration
+	planner     herald.Planner
 	lines       lines // per-user order of create publishes
 }
 
@@ -77,6 +82,7 @@ func New(c Config) (*Service, error) {
 		now:         c.Now,
 		log:         c.Logger,
 		pushTimeout: c.PushTimeout,
+		planner:     c.Planner,
 	}
 	if s.now == nil {
 		s.now = time.Now

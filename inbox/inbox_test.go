@@ -82,8 +82,8 @@ func newService(t *testing.T) (*inbox.Service, *hookStore, *recorder) {
 	return svc, st, rec
 }
 
-func note(user, title string) *herald.Notification {
-	return &herald.Notification{UserID: user, Type: "test", Title: title, Message: "m", Data: json.RawMessage(`{"k":1}`)}
+func note(user, title string) *herald.NewNotification {
+	return &herald.NewNotification{UserID: user, Type: "test", Title: title, Message: "m", Data: json.RawMessage(`{"k":1}`)}
 }
 
 func wantCode(t *testing.T, err error, code herald.ErrorCode) {
@@ -102,7 +102,7 @@ func TestNewRequiresStore(t *testing.T) {
 func TestCreatePushesEachNewNotificationThenTheCount(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	in := []*herald.Notification{note("alice", "a1"), note("bob", "b1"), note("alice", "a2")}
+	in := []*herald.NewNotification{note("alice", "a1"), note("bob", "b1"), note("alice", "a2")}
 	res, err := svc.Create(ctx, in)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestCreatePushesEachNewNotificationThenTheCount(t *testing.T) {
 		if n.Title != in[i].Title {
 			t.Errorf("notification %d is %q, want %q (order kept)", i, n.Title, in[i].Title)
 		}
-		if in[i].ID != "" || in[i].Seq != 0 {
+		if in[i].ID != "" {
 			t.Errorf("caller's notification %d was modified: %+v", i, in[i])
 		}
 	}
@@ -175,19 +175,19 @@ func TestCreateValidates(t *testing.T) {
 	ctx := context.Background()
 	svc, st, rec := newService(t)
 	bad := note("alice", "")
-	_, err := svc.Create(ctx, []*herald.Notification{bad})
+	_, err := svc.Create(ctx, []*herald.NewNotification{bad})
 	wantCode(t, err, herald.EINVALID)
 	if msg := herald.ErrorMessage(err); msg != "title is required" {
 		t.Errorf("single create error %q", msg)
 	}
-	_, err = svc.Create(ctx, []*herald.Notification{note("alice", "ok"), bad})
+	_, err = svc.Create(ctx, []*herald.NewNotification{note("alice", "ok"), bad})
 	wantCode(t, err, herald.EINVALID)
 	if msg := herald.ErrorMessage(err); msg != "notifications[1]: title is required" {
 		t.Errorf("batch error %q", msg)
 	}
-	_, err = svc.Create(ctx, []*herald.Notification{note("alice", "ok"), nil})
+	_, err = svc.Create(ctx, []*herald.NewNotification{note("alice", "ok"), nil})
 	wantCode(t, err, herald.EINVALID)
-	big := make([]*herald.Notification, inbox.MaxBatch+1)
+	big := make([]*herald.NewNotification, inbox.MaxBatch+1)
 	for i := range big {
 		big[i] = note("alice", "x")
 	}
@@ -211,7 +211,7 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 	svc, _, rec := newService(t)
 	first := note("alice", "once")
 	first.IdempotencyKey = "k1"
-	a, err := svc.Create(ctx, []*herald.Notification{first})
+	a, err := svc.Create(ctx, []*herald.NewNotification{first})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 
 	again := note("alice", "once, retried")
 	again.IdempotencyKey = "k1"
-	b, err := svc.Create(ctx, []*herald.Notification{again, note("alice", "fresh")})
+	b, err := svc.Create(ctx, []*herald.NewNotification{again, note("alice", "fresh")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 	}
 
 	// A batch that creates nothing publishes nothing.
-	if _, err := svc.Create(ctx, []*herald.Notification{again}); err != nil {
+	if _, err := svc.Create(ctx, []*herald.NewNotification{again}); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := rec.take(t); len(msgs) != 0 {
@@ -255,7 +255,7 @@ func TestPublishFailureDoesNotFailTheChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := svc.Create(ctx, []*herald.Notification{note("alice", "a")})
+	ns, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a")})
 	if err != nil {
 		t.Fatalf("Create failed on a publish failure: %v", err)
 	}
@@ -276,7 +276,7 @@ func TestNilPublisherOnlyCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := svc.Create(ctx, []*herald.Notification{note("alice", "a")})
+	ns, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestPushFollowsCommitEvenIfCallerGoesAway(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st.afterWrite = cancel // the caller leaves right after the commit
-	if _, err := svc.Create(ctx, []*herald.Notification{note("alice", "a")}); err != nil {
+	if _, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a")}); err != nil {
 		t.Fatal(err)
 	}
 	rec.mu.Lock()
@@ -312,7 +312,7 @@ func TestPushFollowsCommitEvenIfCallerGoesAway(t *testing.T) {
 func TestMarkRead(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	res, err := svc.Create(ctx, []*herald.Notification{note("alice", "a"), note("alice", "b")})
+	res, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a"), note("alice", "b")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestMarkRead(t *testing.T) {
 func TestMarkAllRead(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	if _, err := svc.Create(ctx, []*herald.Notification{note("alice", "a"), note("alice", "b"), note("bob", "c")}); err != nil {
+	if _, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a"), note("alice", "b"), note("bob", "c")}); err != nil {
 		t.Fatal(err)
 	}
 	rec.take(t)
@@ -395,7 +395,7 @@ func TestMarkAllRead(t *testing.T) {
 func TestDelete(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	res, err := svc.Create(ctx, []*herald.Notification{note("alice", "a"), note("alice", "b")})
+	res, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a"), note("alice", "b")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestDelete(t *testing.T) {
 func TestListAndUnreadCount(t *testing.T) {
 	ctx := context.Background()
 	svc, _, _ := newService(t)
-	batch := make([]*herald.Notification, inbox.DefaultLimit+10)
+	batch := make([]*herald.NewNotification, inbox.DefaultLimit+10)
 	for i := range batch {
 		batch[i] = note("alice", "n")
 	}
@@ -467,4 +467,62 @@ func TestListAndUnreadCount(t *testing.T) {
 	}
 	_, err = svc.UnreadCount(ctx, "")
 	wantCode(t, err, herald.EINVALID)
+}
+
+// silencer plans notifications titled "quiet" silent, as a user who switched
+// in_app off for them.
+type silencer struct{}
+
+func (silencer) Plan(n *herald.NewNotification, _ *herald.Preferences, _ []*herald.PushSubscription, _ time.Time) herald.Plan {
+	return herald.Plan{Silent: n.Title == "quiet"}
+}
+
+func (silencer) UsesPush() bool { return false }
+
+// TestSilentNotificationIsNotPushed: a notification planned silent is
+// stored read and publishes only a seq marker (no payload, so connections
+// record the seq and send nothing), and no count unless one that shows came
+// with it.
+func TestSilentNotificationIsNotPushed(t *testing.T) {
+	ctx := context.Background()
+	st := newHookStore(nil)
+	rec := &recorder{}
+	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec, Planner: silencer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "quiet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res[0].Notification; !n.Silent || !n.Read {
+		t.Fatalf("stored %+v, want silent and read", n)
+	}
+	rec.mu.Lock()
+	msgs := rec.msgs
+	rec.msgs = nil
+	rec.mu.Unlock()
+	if len(msgs) != 1 || msgs[0].Seq != res[0].Notification.Seq || len(msgs[0].Payload) != 0 {
+		t.Fatalf("a silent create published %+v, want one seq marker", msgs)
+	}
+	res, err = svc.Create(ctx, []*herald.NewNotification{note("alice", "quiet"), note("alice", "loud")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	msgs = rec.msgs
+	rec.mu.Unlock()
+	if len(msgs) != 3 || msgs[0].Seq != res[0].Notification.Seq || len(msgs[0].Payload) != 0 {
+		t.Fatalf("a mixed create published %d messages, the first %+v; want the marker first", len(msgs), msgs[0])
+	}
+	rec.mu.Lock()
+	rec.msgs = msgs[1:]
+	rec.mu.Unlock()
+	got := rec.take(t)
+	if got[0].Type != herald.TypeNotificationNew || got[0].Notification.Title != "loud" || got[1].Type != herald.TypeUnreadCount || *got[1].Count != 1 {
+		t.Fatalf("a mixed create published %+v, want the loud one and count 1", got)
+	}
+	if u, _ := svc.UnreadCount(ctx, "alice"); u.Count != 1 {
+		t.Fatalf("unread = %d, want 1", u.Count)
+	}
 }

@@ -39,7 +39,8 @@ type Store struct {
 	out    *outbox // deliveries and preferences (delivery.go)
 }
 
-// inbox is one user's notifications in ascending Seq order.
+// inbox is one user's notifications in ascending Seq order, silent ones
+// included.
 type inbox struct {
 	lastSeq int64 // last Seq handed out, kept after deletes so none is reused
 	list    []*herald.Notification
@@ -69,7 +70,7 @@ func NewStore(c Config) *Store {
 var _ herald.Store = (*Store)(nil)
 
 // CreateNotifications stores ns all together or not at all. See herald.Store.
-func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -77,33 +78,34 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 	defer unlock()
 
 	now := s.now().UTC().Truncate(time.Microsecond)
-	out := make([]herald.Notification, len(ns))
-	created := make([]bool, len(ns))
+	res := make([]herald.Created, len(ns))
+	planned := make([][]*herald.Delivery, len(ns))
 	dupOf := make(map[int]int)          // index of an in-batch duplicate -> its first occurrence
 	firstKey := make(map[[2]string]int) // (user, key) -> first index in this batch
 	newIDs := make(map[string]bool)
 	newSeqs := make(map[string]int64) // user -> notifications added in this batch
 
 	// First pass: decide everything without touching the maps, so an error
-	// leaves the store and ns as they were.
-	for i, n := range ns {
-		if n == nil {
+	// leaves the store as it was.
+	for i, in := range ns {
+		if in == nil {
 			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
 		}
-		ib := s.users[n.UserID]
-		if n.IdempotencyKey != "" {
-			if ib != nil && ib.keys[n.IdempotencyKey] != nil {
-				out[i] = clone(ib.keys[n.IdempotencyKey])
+		ib := s.users[in.UserID]
+		if in.IdempotencyKey != "" {
+			if ib != nil && ib.keys[in.IdempotencyKey] != nil {
+				n := clone(ib.keys[in.IdempotencyKey])
+				res[i] = herald.Created{Notification: &n, Replayed: true}
 				continue
 			}
-			k := [2]string{n.UserID, n.IdempotencyKey}
+			k := [2]string{in.UserID, in.IdempotencyKey}
 			if j, ok := firstKey[k]; ok {
 				dupOf[i] = j
 				continue
 			}
 			firstKey[k] = i
 		}
-		id, err := notificationID(n.ID)
+		id, err := notificationID(in.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -115,27 +117,33 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		if ib != nil {
 			last = ib.lastSeq
 		}
-		newSeqs[n.UserID]++
-
-		out[i] = clone(n)
-		out[i].ID = id
-		out[i].Seq = last + newSeqs[n.UserID]
-		out[i].Read, out[i].ReadAt = false, nil
-		out[i].CreatedAt, out[i].Timestamp = now, now
-		created[i] = true
-	}
-	for i, j := range dupOf {
-		out[i] = clone(&out[j])
+		newSeqs[in.UserID]++
+		n := &herald.Notification{
+			ID: id, Seq: last + newSeqs[in.UserID], UserID: in.UserID, Type: in.Type, Title: in.Title,
+			Message: in.Message, Link: in.Link, Data: append([]byte(nil), in.Data...), IdempotencyKey: in.IdempotencyKey,
+			CreatedAt: now, Timestamp: now,
+		}
+		if len(in.Data) == 0 {
+			n.Data = nil
+		}
+		if opts.Planner != nil {
+			p := opts.Planner.Plan(in, s.prefsOf(in.UserID), s.planSubs(in.UserID, opts.Planner.UsesPush()), now)
+			if p.Silent {
+				readAt := now
+				n.Read, n.ReadAt, n.Silent = true, &readAt, true
+			}
+			planned[i] = p.Deliveries
+		}
+		res[i] = herald.Created{Notification: n}
 	}
 
 	// Second pass: commit. Notifications of one user arrive in Seq order.
 	changed := make(map[string]bool)
-	for i := range out {
-		if !created[i] {
+	for i := range res {
+		if res[i].Notification == nil || res[i].Replayed {
 			continue
 		}
-		n := clone(&out[i])
-		n.Deliveries = nil // written to the outbox, not kept with the notification
+		n := clone(res[i].Notification)
 		ib := s.users[n.UserID]
 		if ib == nil {
 			ib = &inbox{keys: make(map[string]*herald.Notification)}
@@ -143,24 +151,27 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		}
 		ib.lastSeq = n.Seq
 		ib.list = append(ib.list, &n)
-		ib.unread++
-		if !changed[n.UserID] {
-			changed[n.UserID] = true
-			ib.version++
+		if !n.Read {
+			ib.unread++
+			if !changed[n.UserID] {
+				changed[n.UserID] = true
+				ib.version++
+			}
 		}
 		if n.IdempotencyKey != "" {
 			ib.keys[n.IdempotencyKey] = &n
 		}
 		s.byID[n.ID] = &n
 	}
-	deliveries := s.writeDeliveries(out, created, now)
-	res := make([]herald.Created, len(out))
-	for i := range out {
-		n := out[i]
-		n.Deliveries = nil
-		res[i] = herald.Created{Notification: &n, Replayed: !created[i], Deliveries: deliveries[i]}
-		if created[i] {
-			res[i].Unread = s.users[n.UserID].state()
+	for i, j := range dupOf {
+		n := clone(res[j].Notification)
+		res[i] = herald.Created{Notification: &n, Replayed: true}
+	}
+	deliveries := s.writeDeliveries(res, planned, now)
+	for i := range res {
+		if !res[i].Replayed {
+			res[i].Deliveries = deliveries[i]
+			res[i].Unread = s.users[res[i].Notification.UserID].state()
 		}
 	}
 	if opts.Committed != nil {
@@ -267,7 +278,7 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 	if ib == nil {
 		return page, nil
 	}
-	keep := func(n *herald.Notification) bool { return !f.UnreadOnly || !n.Read }
+	keep := func(n *herald.Notification) bool { return (!f.UnreadOnly || !n.Read) && (f.WithSilent || !n.Silent) }
 	if f.Since > 0 || f.Ascending {
 		i := sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq > f.Since })
 		for ; i < len(ib.list) && len(page) < limit; i++ {

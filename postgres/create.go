@@ -11,7 +11,7 @@ import (
 )
 
 // columns is the select list scanNotification reads.
-const columns = `id::text, seq, user_id, type, title, message, link, data::text, read_at, created_at, idempotency_key`
+const columns = `id::text, seq, user_id, type, title, message, link, data::text, read_at, created_at, idempotency_key, silent`
 
 // maxAttempts bounds the retries of a create that lost a race for an
 // idempotency key.
@@ -22,7 +22,7 @@ const maxAttempts = 5
 var errKeyRace = errors.New("postgres: idempotency key race")
 
 // CreateNotifications stores ns in one transaction; see herald.Store.
-func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	for i, n := range ns {
 		if n == nil {
 			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
@@ -44,7 +44,7 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 	s.createMu.Lock()
 	defer s.createMu.Unlock()
 	for attempt := 1; ; attempt++ {
-		res, err := s.create(ctx, ns)
+		res, err := s.create(ctx, ns, opts.Planner)
 		if errors.Is(err, errKeyRace) && attempt < maxAttempts {
 			continue
 		}
@@ -65,9 +65,10 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 // or nothing. The counter rows that statement locks stay locked until it
 // commits, so a user's notifications commit in seq order. Without keys, a
 // create is one round trip.
-func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald.Created, error) {
+func (s *Store) create(ctx context.Context, ns []*herald.NewNotification, planner herald.Planner) ([]herald.Created, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	out := make([]herald.Notification, len(ns))
+	planned := make([][]*herald.Delivery, len(ns))
 	created := make([]bool, len(ns))
 	res := make([]herald.Created, len(ns))
 
@@ -75,11 +76,16 @@ func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald
 	if err != nil {
 		return nil, err
 	}
+	type userPlanning struct {
+		prefs *herald.Preferences
+		subs  []*herald.PushSubscription
+	}
+	users := map[string]*userPlanning{}
 	firstKey := make(map[[2]string]int) // (user, key) -> first new notification with it
 	dupOf := make(map[int]int)          // in-batch duplicate -> its first occurrence
-	for i, n := range ns {
-		if n.IdempotencyKey != "" {
-			k := [2]string{n.UserID, n.IdempotencyKey}
+	for i, in := range ns {
+		if in.IdempotencyKey != "" {
+			k := [2]string{in.UserID, in.IdempotencyKey}
 			if st, ok := stored[k]; ok {
 				res[i] = herald.Created{Notification: st, Replayed: true}
 				continue
@@ -90,23 +96,43 @@ func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald
 			}
 			firstKey[k] = i
 		}
-		id, err := notificationID(n.ID)
+		id, err := notificationID(in.ID)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = *n
-		out[i].ID = id
-		out[i].Read, out[i].ReadAt = false, nil
-		out[i].CreatedAt, out[i].Timestamp = now, now
+		out[i] = herald.Notification{
+			ID: id, UserID: in.UserID, Type: in.Type, Title: in.Title, Message: in.Message, Link: in.Link,
+			Data: in.Data, IdempotencyKey: in.IdempotencyKey, CreatedAt: now, Timestamp: now,
+		}
+		if planner != nil {
+			u := users[in.UserID]
+			if u == nil {
+				u = &userPlanning{}
+				if u.prefs, err = s.FindPreferences(ctx, in.UserID); err != nil {
+					return nil, err
+				}
+				if planner.UsesPush() {
+					if u.subs, err = s.FindPushSubscriptions(ctx, in.UserID); err != nil {
+						return nil, err
+					}
+				}
+				users[in.UserID] = u
+			}
+			plan := planner.Plan(in, u.prefs, u.subs, now)
+			if plan.Silent {
+				readAt := now
+				out[i].Read, out[i].ReadAt, out[i].Silent = true, &readAt, true
+			}
+			planned[i] = plan.Deliveries
+		}
 		created[i] = true
 	}
-	if err := s.insertWithDeliveries(ctx, out, created, res, now); err != nil { // delivery.go
+	if err := s.insertWithDeliveries(ctx, out, planned, created, res, now); err != nil { // delivery.go
 		return nil, err
 	}
 	for i := range out {
 		if created[i] {
 			n := out[i]
-			n.Critical, n.Deliveries = false, nil
 			res[i].Notification = &n
 		}
 	}
@@ -121,7 +147,7 @@ func (s *Store) create(ctx context.Context, ns []*herald.Notification) ([]herald
 }
 
 // storedByKey returns the stored notifications whose idempotency keys ns use.
-func (s *Store) storedByKey(ctx context.Context, ns []*herald.Notification) (map[[2]string]*herald.Notification, error) {
+func (s *Store) storedByKey(ctx context.Context, ns []*herald.NewNotification) (map[[2]string]*herald.Notification, error) {
 	var users, keys []string
 	for _, n := range ns {
 		if n.IdempotencyKey != "" {
@@ -157,23 +183,24 @@ func (s *Store) storedByKey(ctx context.Context, ns []*herald.Notification) (map
 // input order. It returns the seq of each input row.
 const insertSQL = `
 WITH input AS (
-	SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-		AS t(ord, id, user_id, type, title, message, link, data, key)
+	SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $11::bool[])
+		AS t(ord, id, user_id, type, title, message, link, data, key, silent)
 ), counts AS (
-	SELECT user_id, count(*) AS n FROM input GROUP BY user_id
+	SELECT user_id, count(*) AS n, count(*) FILTER (WHERE NOT silent) AS u FROM input GROUP BY user_id
 ), seqs AS (
 	INSERT INTO user_seqs (user_id, last_seq, unread, version)
-	SELECT user_id, n, n, 1 FROM counts ORDER BY user_id
+	SELECT user_id, n, u, (u > 0)::int FROM counts ORDER BY user_id
 	ON CONFLICT (user_id) DO UPDATE SET last_seq = user_seqs.last_seq + excluded.last_seq,
-		unread = user_seqs.unread + excluded.unread, version = user_seqs.version + 1
+		unread = user_seqs.unread + excluded.unread, version = user_seqs.version + excluded.version
 	RETURNING user_id, last_seq, unread, version
 ), numbered AS MATERIALIZED (
 	SELECT i.*, s.last_seq - c.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS seq,
 		s.unread, s.version, s.last_seq
 	FROM input i JOIN seqs s USING (user_id) JOIN counts c USING (user_id)
 ), inserted AS (
-	INSERT INTO notifications (id, user_id, seq, type, title, message, link, data, created_at, idempotency_key)
-	SELECT id::uuid, user_id, seq, type, title, message, link, data::json, $10, key FROM numbered
+	INSERT INTO notifications (id, user_id, seq, type, title, message, link, data, created_at, idempotency_key, silent, read_at)
+	SELECT id::uuid, user_id, seq, type, title, message, link, data::json, $10, key, silent, CASE WHEN silent THEN $10::timestamptz END
+	FROM numbered
 )
 SELECT ord, seq, unread, version, last_seq FROM numbered`
 
@@ -184,6 +211,7 @@ func (s *Store) insert(ctx context.Context, q querier, out []herald.Notification
 		ords                                       []int32
 		ids, users, types, titles, messages, links []string
 		data, keys                                 []*string
+		silent                                     []bool
 	)
 	for i := range out {
 		if !created[i] {
@@ -199,11 +227,12 @@ func (s *Store) insert(ctx context.Context, q querier, out []herald.Notification
 		links = append(links, n.Link)
 		data = append(data, nullable(string(n.Data)))
 		keys = append(keys, nullable(n.IdempotencyKey))
+		silent = append(silent, n.Silent)
 	}
 	if len(ords) == 0 {
 		return nil
 	}
-	rows, err := q.Query(ctx, insertSQL, ords, ids, users, types, titles, messages, links, data, keys, now)
+	rows, err := q.Query(ctx, insertSQL, ords, ids, users, types, titles, messages, links, data, keys, now, silent)
 	if err != nil {
 		return insertError(err)
 	}
@@ -263,7 +292,7 @@ func scanNotification(row pgx.Row) (*herald.Notification, error) {
 		readAt *time.Time
 		key    *string
 	)
-	err := row.Scan(&n.ID, &n.Seq, &n.UserID, &n.Type, &n.Title, &n.Message, &n.Link, &data, &readAt, &n.CreatedAt, &key)
+	err := row.Scan(&n.ID, &n.Seq, &n.UserID, &n.Type, &n.Title, &n.Message, &n.Link, &data, &readAt, &n.CreatedAt, &key, &n.Silent)
 	if err != nil {
 		return nil, err
 	}

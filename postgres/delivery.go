@@ -31,17 +31,14 @@ type querier interface {
 }
 
 // insertWithDeliveries inserts the new notifications of out and, in the same
-// transaction, their planned deliveries (out[i].Deliveries), setting the
-// stored ones in res. Without deliveries it is the plain one-statement insert.
-func (s *Store) insertWithDeliveries(ctx context.Context, out []herald.Notification, created []bool, res []herald.Created, now time.Time) error {
-	planned := false
+// transaction, their planned deliveries, setting the stored ones in res.
+// Without deliveries it is the plain one-statement insert.
+func (s *Store) insertWithDeliveries(ctx context.Context, out []herald.Notification, planned [][]*herald.Delivery, created []bool, res []herald.Created, now time.Time) error {
+	some := false
 	for i := range out {
-		if !created[i] {
-			out[i].Deliveries = nil
-		}
-		planned = planned || len(out[i].Deliveries) > 0
+		some = some || (created[i] && len(planned[i]) > 0)
 	}
-	if !planned {
+	if !some {
 		return s.insert(ctx, s.pool, out, created, res, now)
 	}
 	tx, err := s.pool.Begin(ctx)
@@ -60,7 +57,10 @@ func (s *Store) insertWithDeliveries(ctx context.Context, out []herald.Notificat
 	stored := make([][]*herald.Delivery, len(out))
 	for i := range out {
 		n := &out[i]
-		for _, p := range n.Deliveries {
+		if !created[i] {
+			continue
+		}
+		for _, p := range planned[i] {
 			d := &herald.Delivery{
 				ID: herald.NewID(), NotificationID: n.ID, UserID: n.UserID, Type: n.Type,
 				Channel: p.Channel, Kind: p.Kind, Target: p.Target, UnlessRead: p.UnlessRead,
@@ -262,10 +262,11 @@ type nullNotification struct {
 	id, userID, typ, title, message, link, data, key *string
 	seq                                              *int64
 	readAt, created                                  *time.Time
+	silent                                           *bool
 }
 
 func (n *nullNotification) dest() []any {
-	return []any{&n.id, &n.seq, &n.userID, &n.typ, &n.title, &n.message, &n.link, &n.data, &n.readAt, &n.created, &n.key}
+	return []any{&n.id, &n.seq, &n.userID, &n.typ, &n.title, &n.message, &n.link, &n.data, &n.readAt, &n.created, &n.key, &n.silent}
 }
 
 func (n *nullNotification) notification() *herald.Notification {
@@ -280,6 +281,7 @@ func (n *nullNotification) notification() *herald.Notification {
 	if n.seq != nil {
 		out.Seq = *n.seq
 	}
+	out.Silent = n.silent != nil && *n.silent
 	if n.data != nil {
 		out.Data = []byte(*n.data)
 	}

@@ -159,6 +159,9 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 
 	q := `SELECT ` + columns + ` FROM notifications WHERE user_id = $1`
 	args := []any{f.UserID}
+	if !f.WithSilent {
+		q += ` AND NOT silent`
+	}
 	if f.UnreadOnly {
 		q += ` AND read_at IS NULL`
 	}

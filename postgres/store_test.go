@@ -34,7 +34,12 @@ func TestStore(t *testing.T) {
 // each stored notification is copied back into ns, and the flags say which
 // were new.
 func createInto(ctx context.Context, s herald.Store, ns []*herald.Notification) ([]bool, error) {
-	res, err := s.CreateNotifications(ctx, ns, herald.CreateOptions{})
+	in := make([]*herald.NewNotification, len(ns))
+	for i, n := range ns {
+		in[i] = &herald.NewNotification{ID: n.ID, UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message,
+			Link: n.Link, Data: n.Data, IdempotencyKey: n.IdempotencyKey}
+	}
+	res, err := s.CreateNotifications(ctx, in, herald.CreateOptions{})
 	if err != nil {
 		return nil, err
 	}

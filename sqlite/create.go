@@ -35,18 +35,19 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 	var dups [][2]ref                   // in-group duplicate, its first occurrence
 	byKey := tx.StmtContext(ctx, st.byKey)
 	planned := make(map[*herald.Notification][]*herald.Delivery)
+	planning := planningState{}
 
 	for r, req := range reqs {
 		req.result = make([]herald.Created, len(req.ns))
 		out := req.result
-		for i, n := range req.ns {
-			if n.IdempotencyKey != "" {
-				k := [2]string{n.UserID, n.IdempotencyKey}
+		for i, in := range req.ns {
+			if in.IdempotencyKey != "" {
+				k := [2]string{in.UserID, in.IdempotencyKey}
 				if first, ok := firstKey[k]; ok {
 					dups = append(dups, [2]ref{{r, i}, first})
 					continue
 				}
-				stored, err := scanNotification(byKey.QueryRowContext(ctx, n.UserID, n.IdempotencyKey))
+				stored, err := scanNotification(byKey.QueryRowContext(ctx, in.UserID, in.IdempotencyKey))
 				if err == nil {
 					out[i] = herald.Created{Notification: stored, Replayed: true}
 					continue
@@ -56,17 +57,27 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 				}
 				firstKey[k] = ref{r, i}
 			}
-			id, err := notificationID(n.ID)
+			id, err := notificationID(in.ID)
 			if err != nil {
 				return &requestError{r, err}
 			}
-			c := *n
-			c.ID = id
-			c.Read, c.ReadAt = false, nil
-			c.CreatedAt, c.Timestamp = now, now
-			c.Critical, c.Deliveries = false, nil
-			out[i] = herald.Created{Notification: &c}
-			planned[&c] = n.Deliveries
+			n := &herald.Notification{
+				ID: id, UserID: in.UserID, Type: in.Type, Title: in.Title, Message: in.Message, Link: in.Link,
+				Data: in.Data, IdempotencyKey: in.IdempotencyKey, CreatedAt: now, Timestamp: now,
+			}
+			if p := req.opts.Planner; p != nil {
+				prefs, subs, err := planning.user(ctx, tx, in.UserID, p.UsesPush())
+				if err != nil {
+					return err
+				}
+				plan := p.Plan(in, prefs, subs, now)
+				if plan.Silent {
+					readAt := now
+					n.Read, n.ReadAt, n.Silent = true, &readAt, true
+				}
+				planned[n] = plan.Deliveries
+			}
+			out[i] = herald.Created{Notification: n}
 		}
 	}
 
@@ -78,21 +89,26 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 	at := micros(now)
 	for r, req := range reqs {
 		counts := make(map[string]int64)
+		unread := make(map[string]int64)
 		var users []string
 		for _, c := range req.result {
 			if c.Notification == nil || c.Replayed {
 				continue
 			}
-			if counts[c.Notification.UserID] == 0 {
-				users = append(users, c.Notification.UserID)
+			u := c.Notification.UserID
+			if counts[u] == 0 {
+				users = append(users, u)
 			}
-			counts[c.Notification.UserID]++
+			counts[u]++
+			if !c.Notification.Silent {
+				unread[u]++
+			}
 		}
 		next := make(map[string]int64, len(users))
 		state := make(map[string]herald.Unread, len(users))
 		for _, u := range users {
 			var after herald.Unread
-			if err := bump.QueryRowContext(ctx, u, counts[u]).Scan(&after.LastSeq, &after.Count, &after.Version); err != nil {
+			if err := bump.QueryRowContext(ctx, u, counts[u], unread[u]).Scan(&after.LastSeq, &after.Count, &after.Version); err != nil {
 				return err
 			}
 			next[u] = after.LastSeq - counts[u] + 1
@@ -107,11 +123,14 @@ func createInTx(ctx context.Context, tx *sql.Tx, st *statements, reqs []*createR
 			n.Seq = next[n.UserID]
 			next[n.UserID]++
 			c.Unread = state[n.UserID]
-			var data any
+			var data, readAt any
 			if len(n.Data) > 0 {
 				data = string(n.Data)
 			}
-			_, err := insert.ExecContext(ctx, n.ID, n.Seq, n.UserID, n.Type, n.Title, n.Message, n.Link, data, at, nullable(n.IdempotencyKey))
+			if n.ReadAt != nil {
+				readAt = micros(*n.ReadAt)
+			}
+			_, err := insert.ExecContext(ctx, n.ID, n.Seq, n.UserID, n.Type, n.Title, n.Message, n.Link, data, readAt, at, nullable(n.IdempotencyKey), n.Silent)
 			if err != nil {
 				if isConstraint(err) && strings.Contains(err.Error(), "notifications.id") {
 					return &requestError{r, herald.Errorf(herald.ECONFLICT, "notification %s already exists", n.ID)}
@@ -161,4 +180,36 @@ func notificationID(id string) (string, error) {
 func lookupID(id string) (string, bool) {
 	c, err := herald.ParseID(id)
 	return c, err == nil
+}
+
+// planningState reads, once per user and transaction, what planning needs.
+type planningState map[string]*userPlanning
+
+type userPlanning struct {
+	prefs *herald.Preferences
+	subs  []*herald.PushSubscription
+}
+
+// user returns userID's preferences (the zero ones when none were saved) and,
+// when push is set, push subscriptions, read in tx.
+func (ps planningState) user(ctx context.Context, tx *sql.Tx, userID string, push bool) (*herald.Preferences, []*herald.PushSubscription, error) {
+	if u := ps[userID]; u != nil {
+		return u.prefs, u.subs, nil
+	}
+	u := &userPlanning{}
+	var err error
+	u.prefs, err = scanPreferences(tx.QueryRowContext(ctx, `SELECT `+preferenceColumns+` FROM user_preferences WHERE user_id = ?`, userID))
+	switch {
+	case isNoRows(err):
+		u.prefs = &herald.Preferences{UserID: userID}
+	case err != nil:
+		return nil, nil, err
+	}
+	if push {
+		if u.subs, err = findPushSubscriptions(ctx, tx, userID); err != nil {
+			return nil, nil, err
+		}
+	}
+	ps[userID] = u
+	return u.prefs, u.subs, nil
 }

@@ -215,16 +215,17 @@ func cancelReason(d *herald.Delivery) string {
 type nullNotification struct {
 	id, userID, typ, title, message, link, data, key sql.NullString
 	seq, readAt, created                             sql.NullInt64
+	silent                                           sql.NullBool
 }
 
 func (n *nullNotification) dest() []any {
-	return []any{&n.id, &n.seq, &n.userID, &n.typ, &n.title, &n.message, &n.link, &n.data, &n.readAt, &n.created, &n.key}
+	return []any{&n.id, &n.seq, &n.userID, &n.typ, &n.title, &n.message, &n.link, &n.data, &n.readAt, &n.created, &n.key, &n.silent}
 }
 
 func (n *nullNotification) notification() *herald.Notification {
 	out := &herald.Notification{
 		ID: n.id.String, Seq: n.seq.Int64, UserID: n.userID.String, Type: n.typ.String, Title: n.title.String,
-		Message: n.message.String, Link: n.link.String, IdempotencyKey: n.key.String,
+		Message: n.message.String, Link: n.link.String, IdempotencyKey: n.key.String, Silent: n.silent.Bool,
 	}
 	if n.data.Valid {
 		out.Data = []byte(n.data.String)

@@ -12,7 +12,7 @@ import (
 // createRequest is one CreateNotifications call waiting for the writer.
 type createRequest struct {
 	ctx    context.Context
-	ns     []*herald.Notification
+	ns     []*herald.NewNotification
 	opts   herald.CreateOptions
 	result []herald.Created
 	err    error
@@ -23,7 +23,7 @@ type createRequest struct {
 // queues ns for the writer loop, which may commit it together with other
 // callers' notifications: each call still succeeds or fails as a whole, on its
 // own.
-func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	for i, n := range ns {
 		if n == nil {
 			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)

@@ -156,6 +156,9 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 
 	q := `SELECT ` + columns + ` FROM notifications WHERE user_id = ?`
 	args := []any{f.UserID}
+	if !f.WithSilent {
+		q += ` AND silent = 0`
+	}
 	if f.UnreadOnly {
 		q += ` AND read_at IS NULL`
 	}

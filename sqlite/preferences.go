@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 
 	"github.com/heraldhq/herald"
@@ -158,10 +159,21 @@ func (s *Store) FindPushSubscriptions(ctx context.Context, userID string) ([]*he
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	rows, err := s.readers.QueryContext(ctx, `SELECT id, user_id, endpoint, p256dh, auth, created_at
+	out, err := findPushSubscriptions(ctx, s.readers, userID)
+	return out, storeErrorOrNil("find push subscriptions", err)
+}
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// findPushSubscriptions reads userID's subscriptions, oldest first, through q.
+func findPushSubscriptions(ctx context.Context, q queryer, userID string) ([]*herald.PushSubscription, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, user_id, endpoint, p256dh, auth, created_at
 		FROM push_subscriptions WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
-		return nil, storeError("find push subscriptions", err)
+		return nil, err
 	}
 	defer rows.Close()
 	out := []*herald.PushSubscription{}
@@ -169,10 +181,10 @@ func (s *Store) FindPushSubscriptions(ctx context.Context, userID string) ([]*he
 		var sub herald.PushSubscription
 		var created int64
 		if err := rows.Scan(&sub.ID, &sub.UserID, &sub.Endpoint, &sub.P256dh, &sub.Auth, &created); err != nil {
-			return nil, storeError("find push subscriptions", err)
+			return nil, err
 		}
 		sub.Created = fromMicros(created)
 		out = append(out, &sub)
 	}
-	return out, storeErrorOrNil("find push subscriptions", rows.Err())
+	return out, rows.Err()
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // columns is the select list scanNotification reads.
-const columns = `id, seq, user_id, type, title, message, link, data, read_at, created_at, idempotency_key`
+const columns = `id, seq, user_id, type, title, message, link, data, read_at, created_at, idempotency_key, silent`
 
 // statements are the prepared statements. The writer has one connection, so
 // each of its statements is prepared once and reused by every transaction;
@@ -34,11 +34,14 @@ func prepare(ctx context.Context, writer, readers *sql.DB) (*statements, error) 
 	st.byKey = prep(writer, `SELECT `+columns+` FROM notifications WHERE user_id = ? AND idempotency_key = ?`)
 	// New notifications are unread, so the bump that reserves their seqs
 	// also adds them to the unread count.
-	st.bumpSeq = prep(writer, `INSERT INTO user_seqs (user_id, last_seq, unread, version) VALUES (?1, ?2, ?2, 1)
+	// The version moves only when the count does: silent notifications
+	// take seqs and leave the count.
+	st.bumpSeq = prep(writer, `INSERT INTO user_seqs (user_id, last_seq, unread, version) VALUES (?1, ?2, ?3, ?3 > 0)
 		ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq, unread = unread + excluded.unread,
-			version = version + 1
+			version = version + (excluded.unread > 0)
 		RETURNING last_seq, unread, version`)
-	st.insert = prep(writer, `INSERT INTO notifications (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`)
+	st.insert = prep(writer, `INSERT INTO notifications (id, seq, user_id, type, title, message, link, data, read_at, created_at, idempotency_key, silent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.unread = prep(readers, `SELECT unread, version, last_seq FROM user_seqs WHERE user_id = ?`)
 	if err != nil {
 		st.close()
@@ -67,7 +70,7 @@ func scanNotification(row scanner) (*herald.Notification, error) {
 		created int64
 		key     sql.NullString
 	)
-	err := row.Scan(&n.ID, &n.Seq, &n.UserID, &n.Type, &n.Title, &n.Message, &n.Link, &data, &readAt, &created, &key)
+	err := row.Scan(&n.ID, &n.Seq, &n.UserID, &n.Type, &n.Title, &n.Message, &n.Link, &data, &readAt, &created, &key, &n.Silent)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func testConcurrentCreateSameUser(t *testing.T, s herald.Store) {
 				for i := range batch {
 					batch[i] = newNotification("alice", w*1000+r*10+i)
 				}
-				res, err := s.CreateNotifications(ctx, batch, herald.CreateOptions{})
+				res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
 				if err != nil {
 					t.Errorf("worker %d: CreateNotifications: %v", w, err)
 					return
@@ -93,7 +93,7 @@ func testConcurrentCreateManyUsers(t *testing.T, s herald.Store) {
 				if w%2 == 1 {
 					slices.Reverse(batch)
 				}
-				if _, err := s.CreateNotifications(ctx, batch, herald.CreateOptions{}); err != nil {
+				if _, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{}); err != nil {
 					t.Errorf("worker %d: CreateNotifications: %v", w, err)
 					return
 				}
@@ -120,7 +120,7 @@ func testConcurrentIdempotentCreate(t *testing.T, s herald.Store) {
 			keyed := newNotification("alice", w)
 			keyed.IdempotencyKey = "same-event"
 			batch := []*herald.Notification{keyed, newNotification("alice", 100+w)}
-			res, err := s.CreateNotifications(ctx, batch, herald.CreateOptions{})
+			res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
 			if err != nil {
 				t.Errorf("worker %d: CreateNotifications: %v", w, err)
 				return
@@ -167,7 +167,7 @@ func testConcurrentReadsAndWrites(t *testing.T, s herald.Store) {
 			for i := range batch {
 				batch[i] = newNotification("alice", b*size+i)
 			}
-			res, err := s.CreateNotifications(ctx, batch, herald.CreateOptions{})
+			res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
 			if err != nil {
 				t.Errorf("CreateNotifications: %v", err)
 				return

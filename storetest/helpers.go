@@ -20,16 +20,35 @@ func newNotification(user string, i int) *herald.Notification {
 	}
 }
 
+// asNew returns the create requests ns describe. The suite describes
+// notifications with herald.Notification, whose ID, Seq and read state the
+// stores fill in (see create); only the fields a request has are taken.
+func asNew(ns ...*herald.Notification) []*herald.NewNotification {
+	out := make([]*herald.NewNotification, len(ns))
+	for i, n := range ns {
+		out[i] = &herald.NewNotification{
+			ID: n.ID, UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message, Link: n.Link,
+			Data: n.Data, IdempotencyKey: n.IdempotencyKey,
+		}
+	}
+	return out
+}
+
 // create stores ns, fails the test on error, and copies each stored
-// notification, with its stored deliveries, back into ns, so the suite can
-// follow them by ID and Seq. It returns which were created (not replayed).
+// notification back into ns, so the suite can follow them by ID and Seq. It
+// returns which were created (not replayed).
 func create(t *testing.T, s herald.Store, ns ...*herald.Notification) []bool {
 	t.Helper()
-	res := createResults(t, s, ns...)
+	return createWith(t, s, herald.CreateOptions{}, ns...)
+}
+
+// createWith is create with opts (a Planner, say).
+func createWith(t *testing.T, s herald.Store, opts herald.CreateOptions, ns ...*herald.Notification) []bool {
+	t.Helper()
+	res := createResultsWith(t, s, opts, ns...)
 	created := make([]bool, len(res))
 	for i, c := range res {
 		*ns[i] = *c.Notification
-		ns[i].Deliveries = c.Deliveries
 		created[i] = !c.Replayed
 	}
 	return created
@@ -38,7 +57,13 @@ func create(t *testing.T, s herald.Store, ns ...*herald.Notification) []bool {
 // createResults stores ns and returns the store's results, checked for shape.
 func createResults(t *testing.T, s herald.Store, ns ...*herald.Notification) []herald.Created {
 	t.Helper()
-	res, err := s.CreateNotifications(ctx, ns, herald.CreateOptions{})
+	return createResultsWith(t, s, herald.CreateOptions{}, ns...)
+}
+
+// createResultsWith is createResults with opts.
+func createResultsWith(t *testing.T, s herald.Store, opts herald.CreateOptions, ns ...*herald.Notification) []herald.Created {
+	t.Helper()
+	res, err := s.CreateNotifications(ctx, asNew(ns...), opts)
 	if err != nil {
 		t.Fatalf("CreateNotifications: %v", err)
 	}
@@ -62,8 +87,10 @@ func checkResults(t *testing.T, ns []*herald.Notification, res []herald.Created)
 			t.Fatalf("result %d is for user %q, want %q", i, c.Notification.UserID, ns[i].UserID)
 		case c.Replayed && (c.Unread != herald.Unread{} || len(c.Deliveries) > 0):
 			t.Fatalf("replayed result %d carries Unread %+v and %d deliveries, want none", i, c.Unread, len(c.Deliveries))
-		case !c.Replayed && (c.Unread.Version <= 0 || c.Unread.Count < 1 || c.Unread.LastSeq < c.Notification.Seq):
+		case !c.Replayed && !c.Notification.Silent && (c.Unread.Version <= 0 || c.Unread.Count < 1 || c.Unread.LastSeq < c.Notification.Seq):
 			t.Fatalf("new result %d (seq %d) has Unread %+v", i, c.Notification.Seq, c.Unread)
+		case !c.Replayed && c.Unread.LastSeq < c.Notification.Seq:
+			t.Fatalf("new result %d (seq %d) has LastSeq %d", i, c.Notification.Seq, c.Unread.LastSeq)
 		}
 	}
 }

@@ -25,6 +25,7 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"CreateWritesDeliveries", testCreateWritesDeliveries},
 		{"ReplayWritesNoDeliveries", testReplayWritesNoDeliveries},
 		{"FailedCreateWritesNoDeliveries", testFailedCreateWritesNoDeliveries},
+		{"PlannerReadsPreferences", testPlannerReadsPreferences},
 		{"ClaimLeasesDueDeliveries", testClaimLeases},
 		{"ClaimOrderAndLimit", testClaimOrderAndLimit},
 		{"FailedDeliveryRetriesWhenDue", testFailedRetries},

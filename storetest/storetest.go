@@ -38,7 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) herald.Store) {
 		{"CreateDuplicateIDIsAtomic", testCreateDuplicateIDIsAtomic},
 		{"CreateBatch", testCreateBatch},
 		{"CreateEmptyBatch", testCreateEmptyBatch},
-		{"CreateForcesUnread", testCreateForcesUnread},
+		{"CreateSilent", testCreateSilent},
 		{"CreateCanceled", testCreateCanceled},
 		{"SeqNeverReused", testSeqNeverReused},
 		{"Idempotency", testIdempotency},

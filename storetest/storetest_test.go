@@ -93,7 +93,7 @@ type mutant struct {
 	extra  map[string]int    // user -> notifications the count wrongly includes
 }
 
-func (m *mutant) CreateNotifications(ctx context.Context, ns []*herald.Notification, opts herald.CreateOptions) ([]herald.Created, error) {
+func (m *mutant) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	for _, n := range ns {
 		if m.dropKeys {
 			n.IdempotencyKey = ""

@@ -135,7 +135,7 @@ func testUnreadCountConcurrent(t *testing.T, s herald.Store) {
 					user := fmt.Sprintf("user%d", (u+w)%users)
 					batch = append(batch, newNotification(user, w*100+r), keyed(user, fmt.Sprintf("round-%d", r), w*100+r))
 				}
-				res, err := s.CreateNotifications(ctx, batch, herald.CreateOptions{})
+				res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
 				if err != nil {
 					t.Errorf("worker %d: CreateNotifications: %v", w, err)
 					return

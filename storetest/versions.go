@@ -116,7 +116,7 @@ func testCommittedInOrder(t *testing.T, s herald.Store) {
 				}
 				var got []herald.Created
 				calls := 0
-				res, err := s.CreateNotifications(ctx, batch, herald.CreateOptions{Committed: func(res []herald.Created) {
+				res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{Committed: func(res []herald.Created) {
 					calls++
 					got = res
 					mu.Lock()
@@ -212,7 +212,7 @@ func testUnreadVersionsConcurrent(t *testing.T, s herald.Store) {
 						batch = append(batch, newNotification(fmt.Sprintf("user%d", (u+w)%users), r))
 					}
 					batch = append(batch, newNotification(fmt.Sprintf("user%d", w%users), r))
-					res, err := s.CreateNotifications(ctx, batch, herald.CreateOptions{})
+					res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
 					if err != nil {
 						t.Errorf("worker %d: CreateNotifications: %v", w, err)
 						return

@@ -190,6 +190,9 @@ func (c *conn) enqueueLocked(m *herald.Message) {
 			return
 		}
 		c.seqs.mark(m.Seq)
+		if len(m.Payload) == 0 {
+			return // a seq marker: the seq is used, nothing is sent
+		}
 	}
 	f := frame{op: ws.OpText, payload: m.Payload}
 	if c.fmt != 0 {

@@ -182,7 +182,7 @@ func (d *dispatcher) replay(since int64) {
 	inbox := c.srv.cfg.Inbox
 	for inbox != nil {
 		ctx, cancel := d.ctx()
-		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: c.user, Since: last, Ascending: true, Limit: c.srv.cfg.ReplayPageSize})
+		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: c.user, Since: last, Ascending: true, WithSilent: true, Limit: c.srv.cfg.ReplayPageSize})
 		cancel()
 		if err != nil {
 			c.srv.log.Error("resume", "user", c.user, "err", err)
@@ -196,7 +196,7 @@ func (d *dispatcher) replay(since int64) {
 			sent := c.seqs.has(n.Seq)
 			c.seqs.mark(n.Seq)
 			c.mu.Unlock()
-			if sent {
+			if sent || n.Silent { // a silent one is read for its seq, never sent
 				continue
 			}
 			if !c.sendData(encode(notificationMsg{Type: herald.TypeNotificationNew, Notification: n, Timestamp: d.now(), Replayed: true}), true) {

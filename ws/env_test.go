@@ -251,7 +251,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func notify(t *testing.T, e *env, user, title string) *herald.Notification {
 	t.Helper()
-	res, err := e.inbox.Create(context.Background(), []*herald.Notification{{UserID: user, Type: "test", Title: title, Message: "m"}})
+	res, err := e.inbox.Create(context.Background(), []*herald.NewNotification{{UserID: user, Type: "test", Title: title, Message: "m"}})
 	if err != nil {
 		t.Fatal(err)
 	}

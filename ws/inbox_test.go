@@ -107,7 +107,7 @@ func TestResumeBoundary(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range during {
-			if _, err := e.inbox.Create(context.Background(), []*herald.Notification{{UserID: "alice", Type: "t", Title: fmt.Sprint("live", i)}}); err != nil {
+			if _, err := e.inbox.Create(context.Background(), []*herald.NewNotification{{UserID: "alice", Type: "t", Title: fmt.Sprint("live", i)}}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -140,7 +140,7 @@ func TestResync(t *testing.T) {
 	live, _ := e.connect("alice")                                    // no since: live only
 	resumed, _ := e.connect("alice", "since", fmt.Sprint(first.Seq)) // resumed at the latest
 	resumed.readType("resumed")
-	lost := []*herald.Notification{{UserID: "alice", Type: "t", Title: "lost 1"}, {UserID: "alice", Type: "t", Title: "lost 2"}}
+	lost := []*herald.NewNotification{{UserID: "alice", Type: "t", Title: "lost 1"}, {UserID: "alice", Type: "t", Title: "lost 2"}}
 	if _, err := e.store.CreateNotifications(context.Background(), lost, herald.CreateOptions{}); err != nil { // stored, never pushed
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestResync(t *testing.T) {
 // as publishes from different nodes may.
 func TestLatePublishAfterReplay(t *testing.T) {
 	e := newEnv(t, hub.Config{}, nil)
-	res, err := e.store.CreateNotifications(context.Background(), []*herald.Notification{{UserID: "alice", Type: "t", Title: "committed, push delayed"}}, herald.CreateOptions{})
+	res, err := e.store.CreateNotifications(context.Background(), []*herald.NewNotification{{UserID: "alice", Type: "t", Title: "committed, push delayed"}}, herald.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,18 +63,21 @@ type deliveryParts struct {
 	vapid   string
 }
 
-// newInbox returns the node's inbox: c's, wrapped in delivery planning when
-// the store keeps an outbox (sqlite and postgres both do).
+// newInbox returns the node's inbox: c's, planning deliveries in the
+// store's transactions when the store keeps an outbox (sqlite and postgres
+// both do), and wrapped for what delivery does after a change.
 func (a *app) newInbox(c inbox.Config) (herald.Inbox, error) {
-	ib, err := inbox.New(c)
-	if err != nil {
-		return nil, err
-	}
 	st, ok := a.store.(delivery.Store)
 	if !ok {
-		return ib, nil
+		return inbox.New(c)
 	}
+	var err error
 	if a.delivery, err = newDelivery(a.cfg, st, a.log); err != nil {
+		return nil, err
+	}
+	c.Planner = a.delivery.svc.Planner()
+	ib, err := inbox.New(c)
+	if err != nil {
 		return nil, err
 	}
 	return a.delivery.svc.Inbox(ib), nil
