@@ -36,7 +36,8 @@ type Store struct {
 	byID   map[string]*herald.Notification
 	users  map[string]*inbox
 	closed bool
-	out    *outbox // deliveries and preferences (delivery.go)
+	out    *outbox     // deliveries and preferences (delivery.go)
+	tp     *topicState // topics (topics.go)
 }
 
 // inbox is one user's notifications in ascending Seq order, silent ones
@@ -76,7 +77,12 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.NewNotific
 		return nil, err
 	}
 	defer unlock()
+	return s.createLocked(ns, opts)
+}
 
+// createLocked is CreateNotifications with s.mu held: its commit, and the
+// call of opts.Committed, happen under the lock, in commit order.
+func (s *Store) createLocked(ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	res := make([]herald.Created, len(ns))
 	planned := make([][]*herald.Delivery, len(ns))
