@@ -110,3 +110,22 @@ type TopicStore interface {
 	// returns none and done true.
 	FanOutTopicSend(ctx context.Context, id string, limit int, opts CreateOptions) (res []Created, done bool, err error)
 }
+
+// Topics is the topic service the HTTP API serves: membership, sends and
+// their progress. The inbox implements it.
+type Topics interface {
+	// AddTopicMembers adds userIDs to topic, idempotently, and returns how
+	// many were not members yet.
+	AddTopicMembers(ctx context.Context, topic string, userIDs []string) (int, error)
+	// RemoveTopicMembers removes userIDs from topic, idempotently, and
+	// returns how many were members.
+	RemoveTopicMembers(ctx context.Context, topic string, userIDs []string) (int, error)
+	// TopicMembers returns a page of topic's members after after, in order.
+	TopicMembers(ctx context.Context, topic, after string, limit int) ([]string, error)
+	// SendToTopic stores n for every member of topic and returns the send
+	// once it is durable; its copies are created and delivered after.
+	// replayed says n's IdempotencyKey named an earlier send, returned.
+	SendToTopic(ctx context.Context, topic string, n *NewNotification) (send *TopicSend, replayed bool, err error)
+	// TopicSend returns a send of topic with its progress.
+	TopicSend(ctx context.Context, topic, id string) (*TopicSend, error)
+}

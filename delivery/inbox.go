@@ -6,11 +6,30 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Inbox returns next with what delivery needs around it: after a create, the
-// planned deliveries are counted and the workers woken for those due now;
-// reads (MarkRead, MarkAllRead) cancel the escalations waiting on what was
-// read. Give it to every transport that creates or reads notifications, so
-// that a read on any device stops them. next must plan with Planner.
+// Planned counts the deliveries a create (or a topic's fan-out) planned and
+// wakes the workers when one is due now. Hand it to the inbox as
+// inbox.Config.AfterCreate.
+func (s *Service) Planned(res []herald.Created) {
+	now := s.now()
+	due := false
+	for _, c := range res {
+		if c.Replayed {
+			continue
+		}
+		s.metrics.plan(c.Deliveries)
+		for _, d := range c.Deliveries {
+			due = due || (d.Kind == herald.DeliveryImmediate && !d.DueAt.After(now))
+		}
+	}
+	if due {
+		s.Wake()
+	}
+}
+
+// Inbox returns next with reads (MarkRead, MarkAllRead) that cancel the
+// escalations waiting on what was read. Give it to every transport that
+// reads notifications, so that a read on any device stops them. next must
+// plan with Planner and call Planned after its creates.
 func (s *Service) Inbox(next herald.Inbox) herald.Inbox {
 	return &plannedInbox{Inbox: next, s: s}
 }
@@ -19,30 +38,6 @@ func (s *Service) Inbox(next herald.Inbox) herald.Inbox {
 type plannedInbox struct {
 	herald.Inbox
 	s *Service
-}
-
-// Create stores and pushes ns through next, then counts the deliveries it
-// planned and wakes the workers when one is due now.
-func (s *plannedInbox) Create(ctx context.Context, ns []*herald.NewNotification) ([]herald.Created, error) {
-	out, err := s.Inbox.Create(ctx, ns)
-	if err != nil {
-		return nil, err
-	}
-	now := s.s.now()
-	due := false
-	for _, c := range out {
-		if c.Replayed {
-			continue
-		}
-		s.s.metrics.plan(c.Deliveries)
-		for _, d := range c.Deliveries {
-			due = due || (d.Kind == herald.DeliveryImmediate && !d.DueAt.After(now))
-		}
-	}
-	if due {
-		s.s.Wake()
-	}
-	return out, nil
 }
 
 // MarkRead marks the notification read and cancels its pending escalations.

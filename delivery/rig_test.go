@@ -199,7 +199,8 @@ func (r *rig) open() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ib, err := inbox.New(inbox.Config{Store: r.store, Planner: r.svc.Planner(), Now: r.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	ib, err := inbox.New(inbox.Config{Store: r.store, Planner: r.svc.Planner(), AfterCreate: r.svc.Planned, Now: r.clock.Now,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		r.t.Fatal(err)
 	}

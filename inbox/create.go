@@ -55,16 +55,18 @@ func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]h
 	if len(res) != len(ns) {
 		return nil, herald.Errorf(herald.EINTERNAL, "store reported %d results for %d notifications", len(res), len(ns))
 	}
-	if s.pub == nil {
-		return res, nil
+	if s.pub != nil {
+		if !committed { // a store that does not order its commits: publish in return order
+			opts.Committed(res)
+		}
+		pctx, cancel := s.afterCommit(ctx)
+		for _, p := range pubs {
+			s.lines.flush(pctx, p, func(m *herald.Message) { s.send(pctx, m) })
+		}
+		cancel()
 	}
-	if !committed { // a store that does not order its commits: publish in return order
-		opts.Committed(res)
-	}
-	pctx, cancel := s.afterCommit(ctx)
-	defer cancel()
-	for _, p := range pubs {
-		s.lines.flush(pctx, p, func(m *herald.Message) { s.send(pctx, m) })
+	if s.afterCreate != nil {
+		s.afterCreate(res)
 	}
 	return res, nil
 }

@@ -56,6 +56,16 @@ type Config struct {
 	// DefaultPushTimeout). They run even when the caller's context ends after
 	// the commit, since the change has happened.
 	PushTimeout time.Duration
+	// AfterCreate, when set, is called with the results of every create and
+	// every chunk of a topic fan-out, once they are committed and published
+	// (delivery counts the planned deliveries and wakes its workers).
+	AfterCreate func(res []herald.Created)
+	// TopicChunk is how many members one fan-out transaction serves
+	// (default DefaultTopicChunk); TopicPoll how often Run looks for sends
+	// left pending (default DefaultTopicPoll). Topics need a Store that is
+	// a herald.TopicStore.
+	TopicChunk int
+	TopicPoll  time.Duration
 }
 
 // Service is the herald.Inbox. It is safe for concurrent use.
@@ -67,6 +77,12 @@ type Service struct {
 	pushTimeout time.Duration
 	planner     herald.Planner
 	lines       lines // per-user order of create publishes
+	afterCreate func(res []herald.Created)
+
+	topics     herald.TopicStore // nil when the store keeps none
+	topicChunk int
+	topicPoll  time.Duration
+	wake       chan struct{} // a send waits for Run
 }
 
 var _ herald.Inbox = (*Service)(nil)
@@ -83,6 +99,17 @@ func New(c Config) (*Service, error) {
 		log:         c.Logger,
 		pushTimeout: c.PushTimeout,
 		planner:     c.Planner,
+		afterCreate: c.AfterCreate,
+		topicChunk:  c.TopicChunk,
+		topicPoll:   c.TopicPoll,
+		wake:        make(chan struct{}, 1),
+	}
+	s.topics, _ = c.Store.(herald.TopicStore)
+	if s.topicChunk <= 0 {
+		s.topicChunk = DefaultTopicChunk
+	}
+	if s.topicPoll <= 0 {
+		s.topicPoll = DefaultTopicPoll
 	}
 	if s.now == nil {
 		s.now = time.Now
