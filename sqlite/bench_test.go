@@ -67,6 +67,29 @@ func BenchmarkCreate(b *testing.B) {
 		b.ReportMetric(float64(total.Load())/float64(sqlite.Commits(s)), "notifications/commit")
 	})
 
+	// As herald-bench notify loads a server: 64 callers, each notification
+	// for one of 1,000 users.
+	b.Run("users1000", func(b *testing.B) {
+		s := newStore(b)
+		var next, total atomic.Int64
+		b.SetParallelism(32)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				user := fmt.Sprintf("user%04d", next.Add(7919)%1000)
+				if _, err := createInto(ctx, s, []*herald.Notification{sample(user, i)}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			total.Add(int64(i))
+		})
+		report(b, int(total.Load()))
+		b.ReportMetric(float64(total.Load())/float64(sqlite.Commits(s)), "notifications/commit")
+	})
+
 	b.Run("batch100", func(b *testing.B) {
 		s := newStore(b)
 		batch := make([]*herald.Notification, 100)

@@ -60,13 +60,35 @@ type Config struct {
 	// transaction. A single create larger than this still runs, alone.
 	// Default: 1000.
 	MaxBatch int
+	// CheckpointInterval is how often a connection of its own copies the
+	// write-ahead log into the database file (a passive checkpoint), so that
+	// the writer never stops to do it (default DefaultCheckpointInterval). A
+	// negative interval leaves checkpoints to the writer, every 1,000 pages
+	// as SQLite does by default.
+	CheckpointInterval time.Duration
 }
+
+// DefaultCheckpointInterval is Config.CheckpointInterval's default.
+const DefaultCheckpointInterval = time.Second
+
+// writerCheckpoint is the WAL size (in pages, 80 MB) at which the writer
+// checkpoints by itself: a safety net, should the background checkpoints
+// fall behind.
+const writerCheckpoint = 20000
 
 // Store is the SQL store on a SQLite database: herald.Store,
 // herald.DeliveryStore, herald.PreferenceStore, herald.AccountStore and
 // herald.TopicStore.
 type Store struct {
 	*sqlstore.Store
+	ckpt *checkpointer // nil for ":memory:" or when the writer checkpoints
+}
+
+// Close stops the checkpoints, commits the creates already queued and closes
+// the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.ckpt.stop()
+	return s.Store.Close()
 }
 
 //go:embed migrations/*.sql
@@ -160,7 +182,12 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	}
 	// Write transactions start IMMEDIATE: they take the write lock up front
 	// instead of failing to upgrade a read lock when another process writes.
-	writer, err := sql.Open("sqlite", dsn("journal_mode(WAL)", "synchronous(NORMAL)", "_txlock=immediate"))
+	background := c.CheckpointInterval >= 0 && path != ":memory:"
+	writerPragmas := []string{"journal_mode(WAL)", "synchronous(NORMAL)", "_txlock=immediate"}
+	if background {
+		writerPragmas = append(writerPragmas, fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoint))
+	}
+	writer, err := sql.Open("sqlite", dsn(writerPragmas...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -195,5 +222,18 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 		}
 	}
-	return &Store{st}, nil
+	s := &Store{Store: st}
+	if background {
+		interval := c.CheckpointInterval
+		if interval == 0 {
+			interval = DefaultCheckpointInterval
+		}
+		db, err := sql.Open("sqlite", dsn())
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+		}
+		s.ckpt = startCheckpoints(db, interval)
+	}
+	return s, nil
 }
