@@ -42,21 +42,19 @@ func checkMembers(topic string, userIDs []string) error {
 // AddTopicMembers adds userIDs to topic and returns how many were not
 // members yet. Adding a member again changes nothing.
 func (s *Service) AddTopicMembers(ctx context.Context, topic string, userIDs []string) (int, error) {
-	if s.topics == nil {
-		return 0, errNoTopics
-	}
-	if err := checkMembers(topic, userIDs); err != nil {
-		return 0, err
-	}
-	if len(userIDs) == 0 {
-		return 0, nil
-	}
-	return s.topics.AddTopicMembers(ctx, topic, userIDs)
+	return s.changeMembers(ctx, topic, userIDs, herald.TopicStore.AddTopicMembers)
 }
 
 // RemoveTopicMembers removes userIDs from topic and returns how many were
 // members.
 func (s *Service) RemoveTopicMembers(ctx context.Context, topic string, userIDs []string) (int, error) {
+	return s.changeMembers(ctx, topic, userIDs, herald.TopicStore.RemoveTopicMembers)
+}
+
+// changeMembers checks topic and userIDs and hands them to change, a method
+// of the store; an empty list changes nothing.
+func (s *Service) changeMembers(ctx context.Context, topic string, userIDs []string,
+	change func(herald.TopicStore, context.Context, string, []string) (int, error)) (int, error) {
 	if s.topics == nil {
 		return 0, errNoTopics
 	}
@@ -66,7 +64,7 @@ func (s *Service) RemoveTopicMembers(ctx context.Context, topic string, userIDs 
 	if len(userIDs) == 0 {
 		return 0, nil
 	}
-	return s.topics.RemoveTopicMembers(ctx, topic, userIDs)
+	return change(s.topics, ctx, topic, userIDs)
 }
 
 // TopicMembers returns up to limit members of topic (0: DefaultMembersPage)

@@ -30,23 +30,5 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) herald.Store { return open(t, postgres.Config{}) })
 }
 
-// createInto creates ns the way stores did before they returned results:
-// each stored notification is copied back into ns, and the flags say which
-// were new.
-func createInto(ctx context.Context, s herald.Store, ns []*herald.Notification) ([]bool, error) {
-	in := make([]*herald.NewNotification, len(ns))
-	for i, n := range ns {
-		in[i] = &herald.NewNotification{ID: n.ID, UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message,
-			Link: n.Link, Data: n.Data, IdempotencyKey: n.IdempotencyKey}
-	}
-	res, err := s.CreateNotifications(ctx, in, herald.CreateOptions{})
-	if err != nil {
-		return nil, err
-	}
-	created := make([]bool, len(res))
-	for i, c := range res {
-		*ns[i] = *c.Notification
-		created[i] = !c.Replayed
-	}
-	return created, nil
-}
+// createInto is storetest.CreateInto, for this package's own tests.
+var createInto = storetest.CreateInto

@@ -46,48 +46,39 @@ func BenchmarkCreate(b *testing.B) {
 		report(b, i)
 	})
 
-	b.Run("parallel", func(b *testing.B) {
+	// parallel runs callers callers at once (parallelism × GOMAXPROCS),
+	// each notification for the user userOf names.
+	parallel := func(b *testing.B, parallelism int, userOf func(caller, i int64) string) {
 		s := newStore(b)
-		var users, total atomic.Int64
-		b.SetParallelism(16) // many concurrent callers, as a busy server has
+		var callers, total atomic.Int64
+		b.SetParallelism(parallelism)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			user := fmt.Sprintf("user%d", users.Add(1))
-			i := 0
+			caller := callers.Add(1)
+			var i int64
 			for pb.Next() {
 				i++
-				if _, err := createInto(ctx, s, []*herald.Notification{sample(user, i)}); err != nil {
+				if _, err := createInto(ctx, s, []*herald.Notification{sample(userOf(caller, i), int(i))}); err != nil {
 					b.Error(err)
 					return
 				}
 			}
-			total.Add(int64(i))
+			total.Add(i)
 		})
 		report(b, int(total.Load()))
 		b.ReportMetric(float64(total.Load())/float64(sqlite.Commits(s)), "notifications/commit")
+	}
+
+	// Many concurrent callers, as a busy server has, each for its own user.
+	b.Run("parallel", func(b *testing.B) {
+		parallel(b, 16, func(caller, _ int64) string { return fmt.Sprintf("user%d", caller) })
 	})
 
 	// As herald-bench notify loads a server: 64 callers, each notification
 	// for one of 1,000 users.
+	var next atomic.Int64
 	b.Run("users1000", func(b *testing.B) {
-		s := newStore(b)
-		var next, total atomic.Int64
-		b.SetParallelism(32)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				i++
-				user := fmt.Sprintf("user%04d", next.Add(7919)%1000)
-				if _, err := createInto(ctx, s, []*herald.Notification{sample(user, i)}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-			total.Add(int64(i))
-		})
-		report(b, int(total.Load()))
-		b.ReportMetric(float64(total.Load())/float64(sqlite.Commits(s)), "notifications/commit")
+		parallel(b, 32, func(_, _ int64) string { return fmt.Sprintf("user%04d", next.Add(7919)%1000) })
 	})
 
 	b.Run("batch100", func(b *testing.B) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -32,6 +33,22 @@ func asNew(ns ...*herald.Notification) []*herald.NewNotification {
 		}
 	}
 	return out
+}
+
+// CreateInto creates ns the way stores did before they returned results,
+// for a store's own tests and benchmarks: each stored notification is copied
+// back into ns, and the flags say which were new (not replayed).
+func CreateInto(ctx context.Context, s herald.Store, ns []*herald.Notification) ([]bool, error) {
+	res, err := s.CreateNotifications(ctx, asNew(ns...), herald.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	created := make([]bool, len(res))
+	for i, c := range res {
+		*ns[i] = *c.Notification
+		created[i] = !c.Replayed
+	}
+	return created, nil
 }
 
 // create stores ns, fails the test on error, and copies each stored

@@ -18,10 +18,7 @@ type OutboxStore interface {
 // RunOutbox runs the outbox and preference suite, each case in its own
 // subtest with its own store from open, which it closes at the end.
 func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s OutboxStore)
-	}{
+	runCases(t, open, []suiteCase[OutboxStore]{
 		{"CreateWritesDeliveries", testCreateWritesDeliveries},
 		{"ReplayWritesNoDeliveries", testReplayWritesNoDeliveries},
 		{"FailedCreateWritesNoDeliveries", testFailedCreateWritesNoDeliveries},
@@ -42,16 +39,5 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"PreferencesRefuseInvalid", testPreferencesInvalid},
 		{"ConcurrentPreferenceUpdates", testConcurrentPreferenceUpdates},
 		{"PushSubscriptions", testPushSubscriptions},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			c.fn(t, s)
-		})
-	}
+	})
 }

@@ -19,10 +19,7 @@ type TopicsStore interface {
 
 // RunTopics runs the topics suite, each case with its own store.
 func RunTopics(t *testing.T, open func(t *testing.T) TopicsStore) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s TopicsStore)
-	}{
+	runCases(t, open, []suiteCase[TopicsStore]{
 		{"Membership", testTopicMembership},
 		{"FanOutInChunks", testTopicFanOut},
 		{"IdempotentSend", testTopicIdempotentSend},
@@ -30,18 +27,7 @@ func RunTopics(t *testing.T, open func(t *testing.T) TopicsStore) {
 		{"PlannedPerMember", testTopicPlannedPerMember},
 		{"MembersChangingDuringFanOut", testTopicMembersChanging},
 		{"ConcurrentFanOut", testTopicConcurrentFanOut},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			c.fn(t, s)
-		})
-	}
+	})
 }
 
 // users returns n user ids u000…, in order.
