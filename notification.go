@@ -1,6 +1,7 @@
 package herald
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -106,13 +107,16 @@ func (n *NewNotification) Validate() error {
 			return Errorf(EINVALID, "%s must be UTF-8 text without NUL bytes", f.name)
 		}
 	}
-	if len(n.Data) > 0 {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(n.Data, &obj); err != nil || obj == nil {
-			return Errorf(EINVALID, "data must be a JSON object")
-		}
+	if len(n.Data) > 0 && !isJSONObject(n.Data) {
+		return Errorf(EINVALID, "data must be a JSON object")
 	}
 	return nil
+}
+
+// isJSONObject reports whether data is valid JSON whose value is an object.
+func isJSONObject(data []byte) bool {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(data)
 }
 
 // validID reports whether id is a UUID in a form ParseID accepts.
