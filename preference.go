@@ -219,9 +219,11 @@ type PreferenceStore interface {
 	// the other. fn's error aborts the update and is returned. The saved
 	// preferences are validated and returned with UpdatedAt set.
 	UpdatePreferences(ctx context.Context, userID string, fn func(p *Preferences) error) (*Preferences, error)
-	// SavePushSubscription stores s, or moves the subscription with its
-	// endpoint to s.UserID with s's keys; it sets ID and Created. A user
-	// over MaxPushSubscriptions loses their oldest.
+	// SavePushSubscription stores s, replacing s.UserID's own registration
+	// of the same endpoint (new keys); it sets ID and Created. An endpoint
+	// another user holds is ECONFLICT and changes nothing: moving it would
+	// hand that user's pushes to whoever learned the URL. A user over
+	// MaxPushSubscriptions loses their oldest.
 	SavePushSubscription(ctx context.Context, s *PushSubscription) error
 	// DeletePushSubscription removes one of userID's subscriptions;
 	// ENOTFOUND when there is none.

@@ -358,8 +358,12 @@ func TestDisableAndRemove(t *testing.T) {
 	}
 
 	// Enabled again: a new login works; the old session stays revoked.
+	// The tokens of its user are accepted at once, before the next poll.
 	if err := auth.DisableAccount(ctx, e.store, "backend", false, 15*time.Minute); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := e.verifier.Verify(ctx, conn); err != nil {
+		t.Errorf("connection token after re-enabling, before a poll: %v", err)
 	}
 	e.svc.Poll(ctx)
 	if _, err := e.verifier.Verify(ctx, conn); err != nil {

@@ -93,7 +93,7 @@ type Service struct {
 	hashSem  chan struct{}
 	dummy    string // a hash no password matches, checked for unknown usernames
 	mu       sync.RWMutex
-	blocked  map[string]bool           // user ids of disabled accounts
+	blocked  map[string]string         // user id of a disabled account → its username
 	accounts map[string]herald.Account // as last polled, by username
 }
 
@@ -148,7 +148,7 @@ func New(cfg Config) (*Service, error) {
 		byName:   keyrate.New(cfg.LoginRate/60, cfg.LoginBurst, cfg.Now),
 		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
 		dummy:    dummy,
-		blocked:  make(map[string]bool),
+		blocked:  make(map[string]string),
 		accounts: make(map[string]herald.Account),
 	}, nil
 }
@@ -357,12 +357,30 @@ func (s *Service) closeSockets(ctx context.Context, user, reason string, code in
 // Revoked is the verifiers' revocation hook (jwt.Config.Revoked): a token of
 // a disabled account's user is refused, and so is an access token whose jti
 // or session was revoked.
+//
+// The set of disabled accounts is the last poll's; a token of a user in it is
+// checked against the store before it is refused, so that an account enabled
+// again since the poll works at once instead of up to a poll interval later.
+// Only tokens of disabled users pay that read.
 func (s *Service) Revoked(ctx context.Context, c *herald.Claims) (bool, error) {
 	s.mu.RLock()
-	blocked := s.blocked[c.UserID]
+	username, blocked := s.blocked[c.UserID]
 	s.mu.RUnlock()
 	if blocked {
-		return true, nil
+		a, err := s.cfg.Accounts.FindAccount(ctx, username)
+		switch {
+		case herald.CodeOf(err) == herald.ENOTFOUND:
+			return true, nil
+		case err != nil:
+			return false, err
+		case a.Disabled || a.UserID != c.UserID:
+			return true, nil
+		}
+		s.mu.Lock()
+		if s.blocked[c.UserID] == username {
+			delete(s.blocked, c.UserID)
+		}
+		s.mu.Unlock()
 	}
 	if c.Kind != herald.TokenAccess {
 		return false, nil
@@ -408,11 +426,11 @@ func (s *Service) Poll(ctx context.Context) {
 		return
 	}
 	now := make(map[string]herald.Account, len(list))
-	blocked := make(map[string]bool)
+	blocked := make(map[string]string)
 	for _, a := range list {
 		now[a.Username] = *a
 		if a.Disabled {
-			blocked[a.UserID] = true
+			blocked[a.UserID] = a.Username
 		}
 	}
 	s.mu.Lock()

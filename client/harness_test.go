@@ -24,7 +24,7 @@ import (
 // The secrets every test server runs with.
 const (
 	testSecret = "client-test-secret-0123456789abcdef0123"
-	testAPIKey = "client-test-api-key"
+	testAPIKey = "client-test-api-key-0123456789abcdef" // production wants 32 bytes or more
 )
 
 // syncBuffer is an io.Writer a process writes to while the test reads it.

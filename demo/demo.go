@@ -1,7 +1,7 @@
 // Package demo serves Herald's demo page: a single page, built from the
 // TypeScript client in web/ and embedded in the binary, that shows the client
 // at work (a connection indicator, toasts, an inbox with an exact unread
-// badge shared by every tab). In development mode it also offers a demo
+// badge shared by every tab). With Config.DevMode it also offers a demo
 // sign-in that hands out connection tokens for any user id, and a button
 // that sends the signed-in user a sample notification; both are refused
 // otherwise, since they would let anyone act as anyone.
@@ -11,11 +11,12 @@
 //	GET  /                the page
 //	GET  /assets/…        its script modules and style sheet
 //	GET  /demo/config     {"devMode":bool}
-//	POST /demo/session    {"userId":"…"} → {"token","expiresAt","expiresIn","userId"} (development mode)
-//	POST /demo/notify     {"type":"…"} with the user's token as Bearer → 201 the notification (development mode)
+//	POST /demo/session    {"userId":"…"} → {"token","expiresAt","expiresIn","userId"} (DevMode)
+//	POST /demo/notify     {"type":"…"} with the user's token as Bearer → 201 the notification (DevMode)
 //
-// The package imports the root package only; cmd/herald gives it the token
-// issuer, the verifier and the inbox as Config fields.
+// The package imports the root package (and internal/jsonscan) only;
+// cmd/herald gives it the token issuer, the verifier and the inbox as
+// Config fields.
 package demo
 
 import (
@@ -42,7 +43,7 @@ var assets embed.FS
 // development routes.
 type Config struct {
 	// DevMode enables /demo/session and /demo/notify. herald sets it when
-	// HERALD_ENV is development.
+	// HERALD_DEMO is on: by default only when it generated its JWT secret.
 	DevMode bool
 	// IssueToken returns a connection token for user and when it expires.
 	// /demo/session answers 404 without it.

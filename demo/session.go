@@ -1,24 +1,28 @@
 package demo
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/jsonscan"
 )
 
 // userIDPattern is what the demo sign-in accepts: short, and safe to show and
 // to put in a storage key.
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
 
-// errDevOnly answers the development routes outside development mode. It is
+// errDevOnly answers the demo routes when they are off. It is
 // a 404, as if the routes did not exist, which for a production node they do not.
-var errDevOnly = herald.Errorf(herald.ENOTFOUND, "The demo sign-in is available in development mode only")
+var errDevOnly = herald.Errorf(herald.ENOTFOUND, "The demo sign-in is off on this server")
 
 // session is the demo sign-in: it hands out a connection token for the user
 // id given, with no password. The design document's server actions play this
@@ -93,25 +97,40 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, stored)
 }
 
-// decode reads a small JSON object body into v; an empty body leaves v as it is.
+// decode reads a small JSON object body into v; an empty body leaves v as it
+// is. The body must be JSON (by Content-Type, when one is given), valid
+// UTF-8, nested at most maxDepth deep and name no member twice (up to case,
+// as encoding/json matches names), as Herald's API requires of its bodies.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.Is(err, io.EOF):
-			return nil
-		case errors.As(err, &tooBig):
-			return herald.Errorf(herald.ETOOLARGE, "Request body is larger than %d bytes", MaxBodyBytes)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return herald.Errorf(herald.EUNSUPPORTED, "Content-Type must be application/json")
 		}
-		return herald.Errorf(herald.EINVALID, "Request body must be a JSON object")
 	}
-	if dec.More() {
-		return herald.Errorf(herald.EINVALID, "Request body must be one JSON object")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return herald.Errorf(herald.ETOOLARGE, "Request body is larger than %d bytes", MaxBodyBytes)
+	case err != nil:
+		return herald.Errorf(herald.EINVALID, "Cannot read the request body")
+	case len(bytes.TrimSpace(body)) == 0:
+		return nil
+	case !utf8.Valid(body) || jsonscan.Exceeds(body, maxDepth):
+		return herald.Errorf(herald.EINVALID, "Request body must be a small JSON object of valid UTF-8")
+	}
+	if err := jsonscan.Members(body, 0, nil); err != nil {
+		return herald.Errorf(herald.EINVALID, "Request body must be one JSON object naming each member once")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return herald.Errorf(herald.EINVALID, "Request body must be a JSON object")
 	}
 	return nil
 }
+
+// maxDepth bounds the nesting of the demo routes' bodies, which hold one
+// string.
+const maxDepth = 4
 
 // writeJSON answers v as JSON with status, never cached.
 func writeJSON(w http.ResponseWriter, status int, v any) {

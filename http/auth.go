@@ -36,13 +36,17 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 }
 
 // backend wraps a server API route: the caller must present the API key, or
-// an access token from a credential login.
+// an access token from a credential login, within its address's allowance
+// of failed attempts (see guard).
 func (s *Server) backend(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		err := s.checkAPIKey(r)
-		if herald.CodeOf(err) == herald.ETOKEN {
-			err = s.checkAccessToken(r, err)
-		}
+		err := s.guard(w, r, "server API authentication", func() error {
+			err := s.checkAPIKey(r)
+			if herald.CodeOf(err) == herald.ETOKEN {
+				err = s.checkAccessToken(r, err)
+			}
+			return err
+		})
 		if err == nil {
 			err = h(w, r)
 		}
@@ -60,11 +64,18 @@ func (s *Server) checkAPIKey(r *http.Request) error {
 	if key == "" {
 		return herald.Errorf(herald.ECREDENTIALS, "Missing API key")
 	}
-	given := sha256.Sum256([]byte(key))
-	if subtle.ConstantTimeCompare(given[:], s.apiKey[:]) != 1 || s.cfg.APIKey == "" {
+	if !sameKey(key, s.apiKey) || s.cfg.APIKey == "" {
 		return herald.Errorf(herald.ETOKEN, "Invalid API key")
 	}
 	return nil
+}
+
+// sameKey compares given with a key's digest in constant time. Hashing first
+// hides the length of both from the timing, which a plain
+// subtle.ConstantTimeCompare would not.
+func sameKey(given string, want [sha256.Size]byte) bool {
+	g := sha256.Sum256([]byte(given))
+	return subtle.ConstantTimeCompare(g[:], want[:]) == 1
 }
 
 // checkAccessToken accepts the request's bearer token when it is an access

@@ -2,7 +2,10 @@ package http_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +34,8 @@ var userRoutes = []struct{ method, path string }{
 }
 
 func TestAPIKey(t *testing.T) {
-	e := newEnv(t, nil)
+	// Many refusals from one address: throttling has its own test.
+	e := newEnv(t, func(c *heraldhttp.Config) { c.AuthFailureLimit = 1e6 })
 	for _, rt := range backendRoutes {
 		send := func(auth string) response {
 			return e.do(req{method: rt.method, path: rt.path, auth: auth, body: rt.body})
@@ -60,7 +64,7 @@ func TestAPIKey(t *testing.T) {
 
 func TestNoAPIKeyConfigured(t *testing.T) {
 	// Without a configured key the server API is closed, not open.
-	e := newEnv(t, func(c *heraldhttp.Config) { c.APIKey = "" })
+	e := newEnv(t, func(c *heraldhttp.Config) { c.APIKey = ""; c.AuthFailureLimit = 1e6 })
 	for _, rt := range backendRoutes {
 		for _, auth := range []string{"Bearer " + apiKey, "Bearer x", "Bearer  "} {
 			r := e.do(req{method: rt.method, path: rt.path, auth: auth, body: rt.body})
@@ -128,5 +132,63 @@ func TestSecretsNotLogged(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log contains %q:\n%s", secret, logs)
 		}
+	}
+}
+
+// TestAuthFailureThrottle guesses API keys from one address: the first
+// AuthFailureLimit wrong keys get 401 and a log line without the key, then
+// every attempt, the right key included, gets 429 with Retry-After until
+// the allowance refills; another address is not affected, and a backend's
+// successful calls spend nothing.
+func TestAuthFailureThrottle(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := newEnv(t, func(c *heraldhttp.Config) { c.AuthFailureLimit = 3; c.Now = clock })
+	stats := func(key string) response {
+		return e.do(req{method: "GET", path: "/api/stats", auth: "Bearer " + key})
+	}
+	for range 20 { // successes spend no allowance
+		if r := stats(apiKey); r.status != 200 {
+			t.Fatalf("right key: %d %s", r.status, r.body)
+		}
+	}
+	for i := range 3 {
+		expectError(t, stats(fmt.Sprintf("guess-%d-%s", i, apiKey)), 401, herald.ETOKEN)
+	}
+	for _, key := range []string{"guess-3", apiKey} {
+		r := stats(key)
+		expectError(t, r, 429, herald.ERATELIMIT)
+		if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 || ra > 20 {
+			t.Errorf("Retry-After = %q, want the seconds until one more attempt (20)", r.header.Get("Retry-After"))
+		}
+	}
+	// Metrics share the allowance: the same address is refused there too.
+	expectError(t, e.do(req{method: "GET", path: "/metrics", auth: "Bearer " + apiKey}), 429, herald.ERATELIMIT)
+	// Another address is unaffected.
+	if r := e.from("127.0.0.2", req{method: "GET", path: "/api/stats", auth: "Bearer " + apiKey}); r.status != 200 {
+		t.Fatalf("right key from another address: %d %s", r.status, r.body)
+	}
+	mu.Lock()
+	now = now.Add(20 * time.Second) // one attempt's worth at 3 a minute
+	mu.Unlock()
+	expectError(t, stats("guess-4"), 401, herald.ETOKEN)
+	expectError(t, stats(apiKey), 429, herald.ERATELIMIT)
+	mu.Lock()
+	now = now.Add(20 * time.Second)
+	mu.Unlock()
+	if r := stats(apiKey); r.status != 200 {
+		t.Fatalf("right key after the wait: %d %s", r.status, r.body)
+	}
+
+	logs := e.logs.String()
+	if n := strings.Count(logs, "server API authentication refused"); n != 4 {
+		t.Errorf("%d refusals logged, want 4:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "throttling the address") || !strings.Contains(logs, "addr=127.0.0.1") {
+		t.Errorf("the throttle is not logged with the address:\n%s", logs)
+	}
+	if strings.Contains(logs, "guess-") || strings.Contains(logs, apiKey) {
+		t.Errorf("the log holds a presented key:\n%s", logs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -28,7 +29,7 @@ var (
 
 // env is one Server on a loopback port with recording dependencies.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *heraldhttp.Server
 	url    string
 	pub    *recPublisher
@@ -39,7 +40,7 @@ type env struct {
 }
 
 // newEnv starts a Server with every dependency set; edit adjusts the Config first.
-func newEnv(t *testing.T, edit func(*heraldhttp.Config)) *env {
+func newEnv(t testing.TB, edit func(*heraldhttp.Config)) *env {
 	t.Helper()
 	e := &env{
 		t:      t,
@@ -146,6 +147,21 @@ type req struct {
 
 func (e *env) do(q req) response {
 	e.t.Helper()
+	return e.send(http.DefaultClient, q)
+}
+
+// from sends q from the loopback address ip (such as 127.0.0.2), as another
+// client host would.
+func (e *env) from(ip string, q req) response {
+	e.t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	defer tr.CloseIdleConnections()
+	return e.send(&http.Client{Transport: tr}, q)
+}
+
+func (e *env) send(client *http.Client, q req) response {
+	e.t.Helper()
 	var body io.Reader
 	if q.body != "" {
 		body = strings.NewReader(q.body)
@@ -166,7 +182,7 @@ func (e *env) do(q req) response {
 	for k, v := range q.header {
 		r.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := client.Do(r)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", q.method, q.path, err)
 	}

@@ -20,7 +20,19 @@ const (
 // Both decode straight into the create request, which the inbox validates.
 type createInput struct {
 	herald.NewNotification
-	Notifications *[]*herald.NewNotification `json:"notifications"`
+	Notifications *[]*batchItem `json:"notifications"`
+}
+
+// batchItem is one notification of a batch: its names are checked as the
+// body's are (see checkNames), since each item names a user.
+type batchItem herald.NewNotification
+
+// UnmarshalJSON refuses an item naming a member twice, then decodes it.
+func (b *batchItem) UnmarshalJSON(data []byte) error {
+	if err := checkNames(data); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, (*herald.NewNotification)(b))
 }
 
 // notificationsResponse answers a batch create and an event.
@@ -86,15 +98,18 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 	case len(items) > MaxBatch:
 		return herald.Errorf(herald.ETOOLARGE, "notifications holds more than %d items", MaxBatch)
 	}
-	for i, n := range items {
+	ns := make([]*herald.NewNotification, len(items))
+	for i, item := range items {
+		n := (*herald.NewNotification)(item)
 		if n == nil {
 			return herald.Errorf(herald.EINVALID, "notifications[%d]: notification is null", i)
 		}
+		ns[i] = n
 		if err := normalizeData(n); err != nil {
 			return herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
 		}
 	}
-	res, err := s.create(r, items)
+	res, err := s.create(r, ns)
 	if err != nil {
 		return err
 	}

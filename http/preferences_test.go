@@ -108,6 +108,19 @@ func TestPushSubscriptionRoutes(t *testing.T) {
 		t.Fatalf("list: %+v, %v", list, err)
 	}
 	expectError(t, e.as("bo", "DELETE", "/api/push/subscriptions/"+id), 404, herald.ENOTFOUND)
+
+	// Bo posting ana's endpoint (with his own keys) must not take it over:
+	// 409, and ana keeps her subscription with her keys.
+	stolen := strings.Replace(body, strings.Repeat("Q", 22), strings.Repeat("R", 22), 1)
+	expectError(t, e.asJSON("bo", "POST", "/api/push/subscriptions", stolen), 409, herald.ECONFLICT)
+	if err := json.Unmarshal(e.as("ana", "GET", "/api/push/subscriptions").body, &list); err != nil || len(list.Subscriptions) != 1 ||
+		list.Subscriptions[0].ID != id || list.Subscriptions[0].Auth != strings.Repeat("Q", 22) {
+		t.Fatalf("ana's subscriptions after bo's attempt: %+v, %v", list, err)
+	}
+	if err := json.Unmarshal(e.as("bo", "GET", "/api/push/subscriptions").body, &list); err != nil || len(list.Subscriptions) != 0 {
+		t.Fatalf("bo's subscriptions after a refused registration: %+v, %v", list, err)
+	}
+
 	if r := e.as("ana", "DELETE", "/api/push/subscriptions/"+id); r.status != 204 {
 		t.Fatalf("DELETE: %d %s", r.status, r.body)
 	}

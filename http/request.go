@@ -13,9 +13,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/jsonscan"
 )
 
-// readBody reads r's body, at most limit bytes of UTF-8. A body declared or
+// MaxJSONDepth bounds how deeply a request body's JSON may nest, objects and
+// arrays counted (Herald's own bodies nest three deep; the rest is room for
+// an application's data). Deeper bodies are refused before decoding: they
+// would be stored and sent to every client, and some decoders and databases
+// fail on them.
+const MaxJSONDepth = 32
+
+// readBody reads r's body, at most limit bytes of UTF-8 JSON nested at most
+// MaxJSONDepth deep. A body declared or
 // found larger is ETOOLARGE; a Content-Type other than JSON is EUNSUPPORTED
 // (no Content-Type at all is accepted, for curl users).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
@@ -40,6 +49,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	if !utf8.Valid(body) {
 		return nil, herald.Errorf(herald.EINVALID, "Request body must be valid UTF-8")
+	}
+	if jsonscan.Exceeds(body, MaxJSONDepth) {
+		return nil, herald.Errorf(herald.EINVALID, "Request body nests deeper than %d levels", MaxJSONDepth)
 	}
 	return body, nil
 }
@@ -66,11 +78,31 @@ func decodeObject(body []byte, v any, useNumber bool) error {
 		}
 	}
 	var te *json.UnmarshalTypeError
+	var he *herald.Error
 	switch {
 	case err == nil:
-		return nil
+		return checkNames(body)
+	case errors.As(err, &he): // from a field's own UnmarshalJSON, such as a batch item's
+		return he
 	case errors.As(err, &te) && te.Field != "":
 		return herald.Errorf(herald.EINVALID, "%s must be %s", te.Field, jsonKind(te.Type))
+	}
+	return herald.Errorf(herald.EINVALID, "Request body is not valid JSON")
+}
+
+// checkNames refuses an object that names a member twice, or twice up to
+// case, which encoding/json matches to one field: {"userId":"a","userId":"b"}
+// or {"userId":"a","USERID":"b"}. Decoders disagree on which one wins, so a
+// proxy or a backend checking the body could see another user than Herald.
+func checkNames(body []byte) error {
+	var dup *jsonscan.DuplicateError
+	switch err := jsonscan.Members(body, 0, nil); {
+	case err == nil:
+		return nil
+	case errors.As(err, &dup) && len(dup.Name) <= 64 && printable(dup.Name):
+		return herald.Errorf(herald.EINVALID, "Request body names %q more than once", dup.Name)
+	case dup != nil:
+		return herald.Errorf(herald.EINVALID, "Request body names a member more than once")
 	}
 	return herald.Errorf(herald.EINVALID, "Request body is not valid JSON")
 }

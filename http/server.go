@@ -3,7 +3,11 @@
 //   - backends, with the API key as a bearer token: push messages to a user, a
 //     channel or everyone, create notifications, raise domain events, read stats;
 //   - users, with their own token: read and manage their inbox;
-//   - operators, with no credentials: /healthz, /readyz and /metrics.
+//   - operators: /healthz and /readyz with no credentials, /metrics with the
+//     metrics token or the API key (unless Config.MetricsPublic).
+//
+// Every request body is bounded (see bodyLimit), and failed API keys are
+// throttled per client address (see guard).
 //
 // Every error is JSON, {"error":{"code":"...","message":"..."}}, with the
 // status of its herald.ErrorCode. Other handlers, such as the WebSocket
@@ -18,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,8 +116,20 @@ type Config struct {
 	// (default DefaultMaxTokenTTL).
 	TokenTTL    time.Duration
 	MaxTokenTTL time.Duration
-	// Metrics serves /metrics, open to anyone who can reach the port.
+	// Metrics serves /metrics, to a bearer of MetricsToken or APIKey, or to
+	// anyone when MetricsPublic is set.
 	Metrics http.Handler
+	// MetricsToken is a bearer token for /metrics besides the API key, so a
+	// scraper need not hold the key that sends notifications.
+	MetricsToken string
+	// MetricsPublic serves /metrics without credentials, for a port only the
+	// scraper can reach.
+	MetricsPublic bool
+	// AuthFailureLimit is how many failed authentications per minute one
+	// client address (an IPv6 /64) may make on the server API and /metrics
+	// before it is answered 429 (default DefaultAuthFailureLimit; burst the
+	// same).
+	AuthFailureLimit float64
 	// Ready reports whether the node can serve; /readyz answers 503 while it
 	// returns an error. A *herald.Error's message is shown as the reason;
 	// other errors are logged and shown as "Not ready". Nil is always ready.
@@ -149,9 +166,13 @@ type Server struct {
 	log    *slog.Logger
 	apiKey [sha256.Size]byte // digest of cfg.APIKey, compared in constant time
 
-	api *http.ServeMux // the REST API, health and metrics
-	app *http.ServeMux // everything mounted with Handle
-	srv *http.Server
+	metricsToken [sha256.Size]byte // digest of cfg.MetricsToken
+	throttle     *authThrottle     // failed authentications per address
+
+	api      *http.ServeMux // the REST API, health and metrics
+	app      *http.ServeMux // everything mounted with Handle
+	patterns []string       // the API's routes, as mounted
+	srv      *http.Server
 
 	mu sync.Mutex
 	ln net.Listener
@@ -190,12 +211,17 @@ func NewServer(c Config) *Server {
 	if c.MaxTokenTTL <= 0 {
 		c.MaxTokenTTL = DefaultMaxTokenTTL
 	}
+	if c.AuthFailureLimit <= 0 {
+		c.AuthFailureLimit = DefaultAuthFailureLimit
+	}
 	s := &Server{
-		cfg:    c,
-		log:    c.Logger,
-		apiKey: sha256.Sum256([]byte(c.APIKey)),
-		api:    http.NewServeMux(),
-		app:    http.NewServeMux(),
+		cfg:          c,
+		log:          c.Logger,
+		apiKey:       sha256.Sum256([]byte(c.APIKey)),
+		metricsToken: sha256.Sum256([]byte(c.MetricsToken)),
+		throttle:     newAuthThrottle(c.AuthFailureLimit, c.Now),
+		api:          http.NewServeMux(),
+		app:          http.NewServeMux(),
 	}
 	s.routes()
 	s.srv = &http.Server{
@@ -211,42 +237,42 @@ func NewServer(c Config) *Server {
 
 // routes mounts the API. Routes whose dependency is nil are left out.
 func (s *Server) routes() {
-	s.api.HandleFunc("GET /healthz", s.handleHealth)
-	s.api.HandleFunc("GET /readyz", s.handleReady)
+	s.route("GET /healthz", s.handleHealth)
+	s.route("GET /readyz", s.handleReady)
 	if s.cfg.Metrics != nil {
-		s.api.Handle("GET /metrics", s.cfg.Metrics)
+		s.route("GET /metrics", s.handleMetrics)
 	}
 	if s.cfg.Publisher != nil {
-		s.api.HandleFunc("POST /api/users/{userId}/messages", s.backend(s.handleUserMessage))
-		s.api.HandleFunc("POST /api/channels/{channel}/messages", s.backend(s.handleChannelMessage))
-		s.api.HandleFunc("POST /api/broadcast", s.backend(s.handleBroadcast))
+		s.route("POST /api/users/{userId}/messages", s.backend(s.handleUserMessage))
+		s.route("POST /api/channels/{channel}/messages", s.backend(s.handleChannelMessage))
+		s.route("POST /api/broadcast", s.backend(s.handleBroadcast))
 	}
 	if s.cfg.Presence != nil {
-		s.api.HandleFunc("GET /api/users/{userId}/presence", s.backend(s.handlePresence))
+		s.route("GET /api/users/{userId}/presence", s.backend(s.handlePresence))
 	}
 	if s.cfg.Stats != nil {
-		s.api.HandleFunc("GET /api/stats", s.backend(s.handleStats))
+		s.route("GET /api/stats", s.backend(s.handleStats))
 	}
 	if s.cfg.Inbox != nil {
-		s.api.HandleFunc("POST /api/notifications", s.backend(s.handleCreateNotifications))
+		s.route("POST /api/notifications", s.backend(s.handleCreateNotifications))
 	}
 	if s.cfg.Events != nil {
-		s.api.HandleFunc("POST /api/events", s.backend(s.handleEvent))
+		s.route("POST /api/events", s.backend(s.handleEvent))
 	}
 	if s.cfg.Tokens != nil {
-		s.api.HandleFunc("POST /api/tokens", s.backend(s.handleIssueToken))
+		s.route("POST /api/tokens", s.backend(s.handleIssueToken))
 	}
 	if s.cfg.Sessions != nil {
-		s.api.HandleFunc("POST /auth/login", s.handle(s.handleLogin))
-		s.api.HandleFunc("POST /auth/refresh", s.handle(s.handleRefresh))
-		s.api.HandleFunc("POST /auth/logout", s.handle(s.handleLogout))
+		s.route("POST /auth/login", s.handle(s.handleLogin))
+		s.route("POST /auth/refresh", s.handle(s.handleRefresh))
+		s.route("POST /auth/logout", s.handle(s.handleLogout))
 	}
 	if s.cfg.Inbox != nil && s.cfg.Verifier != nil {
-		s.api.HandleFunc("GET /api/notifications", s.user(s.handleListNotifications))
-		s.api.HandleFunc("GET /api/notifications/unread-count", s.user(s.handleUnreadCount))
-		s.api.HandleFunc("POST /api/notifications/read-all", s.user(s.handleMarkAllRead))
-		s.api.HandleFunc("POST /api/notifications/{id}/read", s.user(s.handleMarkRead))
-		s.api.HandleFunc("DELETE /api/notifications/{id}", s.user(s.handleDeleteNotification))
+		s.route("GET /api/notifications", s.user(s.handleListNotifications))
+		s.route("GET /api/notifications/unread-count", s.user(s.handleUnreadCount))
+		s.route("POST /api/notifications/read-all", s.user(s.handleMarkAllRead))
+		s.route("POST /api/notifications/{id}/read", s.user(s.handleMarkRead))
+		s.route("DELETE /api/notifications/{id}", s.user(s.handleDeleteNotification))
 	}
 	s.deliveryRoutes()
 	s.topicRoutes()
@@ -255,27 +281,38 @@ func (s *Server) routes() {
 // deliveryRoutes mounts the preference and delivery routes.
 func (s *Server) deliveryRoutes() {
 	if s.cfg.Preferences != nil {
-		s.api.HandleFunc("GET /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.getPreferences)))
-		s.api.HandleFunc("PUT /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.putPreferences)))
-		s.api.HandleFunc("PATCH /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.patchPreferences)))
+		s.route("GET /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.getPreferences)))
+		s.route("PUT /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.putPreferences)))
+		s.route("PATCH /api/users/{userId}/preferences", s.backend(s.backendPreferences(s.patchPreferences)))
 		if s.cfg.Verifier != nil {
-			s.api.HandleFunc("GET /api/preferences", s.user(s.ownPreferences(s.getPreferences)))
-			s.api.HandleFunc("PUT /api/preferences", s.user(s.ownPreferences(s.putPreferences)))
-			s.api.HandleFunc("PATCH /api/preferences", s.user(s.ownPreferences(s.patchPreferences)))
-			s.api.HandleFunc("GET /api/push/key", s.user(s.handlePushKey))
-			s.api.HandleFunc("GET /api/push/subscriptions", s.user(s.handleListPushSubscriptions))
-			s.api.HandleFunc("POST /api/push/subscriptions", s.user(s.handleCreatePushSubscription))
-			s.api.HandleFunc("DELETE /api/push/subscriptions/{id}", s.user(s.handleDeletePushSubscription))
+			s.route("GET /api/preferences", s.user(s.ownPreferences(s.getPreferences)))
+			s.route("PUT /api/preferences", s.user(s.ownPreferences(s.putPreferences)))
+			s.route("PATCH /api/preferences", s.user(s.ownPreferences(s.patchPreferences)))
+			s.route("GET /api/push/key", s.user(s.handlePushKey))
+			s.route("GET /api/push/subscriptions", s.user(s.handleListPushSubscriptions))
+			s.route("POST /api/push/subscriptions", s.user(s.handleCreatePushSubscription))
+			s.route("DELETE /api/push/subscriptions/{id}", s.user(s.handleDeletePushSubscription))
 		}
 	}
 	if s.cfg.Deliveries != nil {
-		s.api.HandleFunc("GET /api/users/{userId}/deliveries", s.backend(s.handleUserDeliveries))
+		s.route("GET /api/users/{userId}/deliveries", s.backend(s.handleUserDeliveries))
 		if s.cfg.Verifier != nil {
-			s.api.HandleFunc("GET /api/deliveries", s.user(s.handleOwnDeliveries))
-			s.api.HandleFunc("GET /api/notifications/{id}/deliveries", s.user(s.handleNotificationDeliveries))
+			s.route("GET /api/deliveries", s.user(s.handleOwnDeliveries))
+			s.route("GET /api/notifications/{id}/deliveries", s.user(s.handleNotificationDeliveries))
 		}
 	}
 }
+
+// route mounts h for pattern on the API and records the pattern for Routes.
+func (s *Server) route(pattern string, h http.HandlerFunc) {
+	s.api.HandleFunc(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+// Routes returns the patterns of the API routes this server mounted (those
+// of Handle aside), in the order mounted: what tests must cover and what
+// the bodyLimit table must bound.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // reserved reports whether path belongs to the API rather than to handlers
 // mounted with Handle. Requests for unknown /api paths thus get a JSON 404
@@ -404,6 +441,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	mux := s.app
+	if limit := s.bodyLimit(r); r.ContentLength > limit {
+		// Refused before a byte of it is read; the connection closes
+		// rather than draining what the client says it will send.
+		sw.Header().Set("Connection", "close")
+		s.writeError(sw, r, tooLarge(limit))
+		return
+	} else if r.Body != nil && r.Body != http.NoBody {
+		// The connection's own writer, not sw: through it net/http learns
+		// the limit was hit, and closes the connection instead of reading
+		// on to drain the rest.
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+	}
 	if reserved(r.URL.Path) {
 		mux = s.api
 		// The answer gets longer than the body, so that a client whose body

@@ -62,11 +62,35 @@ func TestReady(t *testing.T) {
 	}
 }
 
+// TestMetrics: /metrics wants the metrics token or the API key, unless
+// MetricsPublic opens it.
 func TestMetrics(t *testing.T) {
-	e := newEnv(t, nil)
-	r := e.do(req{method: "GET", path: "/metrics"})
-	if r.status != 200 || !strings.Contains(string(r.body), "herald_up 1") {
-		t.Fatalf("metrics: %d %s", r.status, r.body)
+	const token = "scraper-token-0123456789abcdef0123"
+	e := newEnv(t, func(c *heraldhttp.Config) { c.MetricsToken = token })
+	for _, auth := range []string{"Bearer " + token, "Bearer " + apiKey} {
+		r := e.do(req{method: "GET", path: "/metrics", auth: auth})
+		if r.status != 200 || !strings.Contains(string(r.body), "herald_up 1") {
+			t.Fatalf("metrics with %.12s…: %d %s", auth, r.status, r.body)
+		}
+	}
+	expectError(t, e.do(req{method: "GET", path: "/metrics"}), 401, herald.ECREDENTIALS)
+	expectError(t, e.do(req{method: "GET", path: "/metrics", auth: "Bearer " + token + "x"}), 401, herald.ETOKEN)
+	expectError(t, e.as("alice", "GET", "/metrics"), 401, herald.ETOKEN)
+	if logs := e.logs.String(); strings.Contains(logs, token) {
+		t.Errorf("the log holds the metrics token:\n%s", logs)
+	}
+
+	// Without a metrics token, the API key alone.
+	e = newEnv(t, nil)
+	if r := e.do(req{method: "GET", path: "/metrics", auth: "Bearer " + apiKey}); r.status != 200 {
+		t.Fatalf("metrics with the API key: %d %s", r.status, r.body)
+	}
+	expectError(t, e.do(req{method: "GET", path: "/metrics", auth: "Bearer " + token}), 401, herald.ETOKEN)
+
+	// Public: no credentials needed.
+	e = newEnv(t, func(c *heraldhttp.Config) { c.MetricsPublic = true })
+	if r := e.do(req{method: "GET", path: "/metrics"}); r.status != 200 || !strings.Contains(string(r.body), "herald_up 1") {
+		t.Fatalf("public metrics: %d %s", r.status, r.body)
 	}
 }
 

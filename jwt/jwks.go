@@ -27,7 +27,8 @@ const (
 type JWKS struct {
 	// URL is where the set is fetched, normally https.
 	URL string
-	// Client makes the requests (default: http.Client with Timeout).
+	// Client makes the requests (default: http.Client with Timeout). It is
+	// copied, and the copy refuses redirects from https to plain http.
 	Client *http.Client
 	// Timeout bounds one fetch (default DefaultJWKSTimeout).
 	Timeout time.Duration
@@ -83,10 +84,12 @@ func (j *JWKS) Fetch(ctx context.Context) error {
 		return fmt.Errorf("JWKS URL: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	client := j.Client
-	if client == nil {
-		client = &http.Client{Timeout: j.timeout()}
+	client := &http.Client{Timeout: j.timeout()}
+	if j.Client != nil {
+		c := *j.Client
+		client = &c
 	}
+	client.CheckRedirect = noDowngrade(client.CheckRedirect)
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("fetching the JWKS: %w", err)
@@ -110,6 +113,23 @@ func (j *JWKS) Fetch(ctx context.Context) error {
 	j.keys = keys
 	j.mu.Unlock()
 	return nil
+}
+
+// noDowngrade refuses redirects from https to anything else, and more than
+// five in a row, then asks next (when set): keys that travel in the clear
+// can be replaced on the way, whatever the configured URL said.
+func noDowngrade(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		switch {
+		case len(via) >= 5:
+			return fmt.Errorf("the JWKS URL redirects more than 5 times")
+		case via[0].URL.Scheme == "https" && req.URL.Scheme != "https":
+			return fmt.Errorf("the JWKS URL redirects from https to %s", req.URL.Scheme)
+		case next != nil:
+			return next(req, via)
+		}
+		return nil
+	}
 }
 
 // refreshForKid fetches the set again when a token names kid, the set lacks

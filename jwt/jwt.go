@@ -28,9 +28,22 @@ import (
 // small enough that an expired token is not honoured for long.
 const DefaultLeeway = 5 * time.Second
 
-// MaxTokenLen bounds the tokens Verify parses, so a hostile client cannot make
-// the server decode megabytes of base64 before the signature check fails.
-const MaxTokenLen = 8 << 10
+// Bounds of the tokens Verify parses, checked before anything is decoded, so
+// a hostile client cannot make the server decode megabytes of base64 or walk
+// deep JSON before the signature check fails.
+const (
+	// MaxTokenLen bounds a whole token, in bytes as sent.
+	MaxTokenLen = 8 << 10
+	// MaxHeaderBytes bounds the decoded JOSE header: alg, typ and kid need
+	// a few dozen bytes.
+	MaxHeaderBytes = 1 << 10
+	// MaxClaimsBytes bounds the decoded claims (base64url makes them a third
+	// longer on the wire, so they also fit MaxTokenLen).
+	MaxClaimsBytes = 5 << 10
+	// MaxJSONDepth bounds the nesting of the header and the claims; Herald's
+	// own claims nest two deep (an object holding the channels array).
+	MaxJSONDepth = 16
+)
 
 // algorithm is the one method Herald signs with. Pinning it for Herald's
 // secret shuts out alg:none and HS384/HS512 downgrades of its own tokens.
@@ -109,15 +122,4 @@ func (c Config) leeway() time.Duration {
 		return 0
 	}
 	return c.Leeway
-}
-
-// tokenClaims is the JSON payload of a Herald token. UserID is the design
-// document's userId claim; sub stands in for it when absent. A claim of the
-// wrong JSON type fails decoding, and so the token.
-type tokenClaims struct {
-	UserID    string   `json:"userId,omitempty"`
-	Channels  []string `json:"channels,omitempty"`
-	Type      string   `json:"typ,omitempty"`
-	SessionID string   `json:"sid,omitempty"`
-	gojwt.RegisteredClaims
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -22,8 +23,13 @@ import (
 )
 
 // MinRSABits is the smallest RSA modulus a Key may have; smaller keys are
-// refused when loaded rather than trusted.
-const MinRSABits = 2048
+// refused when loaded rather than trusted. MaxRSABits is the largest: every
+// token naming no kid is checked against each key, and a huge modulus would
+// make each check slow.
+const (
+	MinRSABits = 2048
+	MaxRSABits = 8192
+)
 
 // Key is one public verification key of a trusted issuer, and the kid that
 // tokens name it by. Its type fixes the one algorithm it verifies: an RSA key
@@ -42,7 +48,7 @@ type Key struct {
 func (k Key) alg() string {
 	switch p := k.Public.(type) {
 	case *rsa.PublicKey:
-		if p.N != nil && p.N.BitLen() >= MinRSABits {
+		if p.N != nil && p.N.BitLen() >= MinRSABits && p.N.BitLen() <= MaxRSABits {
 			return gojwt.SigningMethodRS256.Alg()
 		}
 	case *ecdsa.PublicKey:
@@ -64,7 +70,7 @@ func checkKey(k Key) error {
 	}
 	switch p := k.Public.(type) {
 	case *rsa.PublicKey:
-		return fmt.Errorf("RSA key %q has %d bits, fewer than %d", k.ID, p.N.BitLen(), MinRSABits)
+		return fmt.Errorf("RSA key %q has %d bits, not %d to %d", k.ID, p.N.BitLen(), MinRSABits, MaxRSABits)
 	case *ecdsa.PublicKey:
 		return fmt.Errorf("EC key %q is not on P-256", k.ID)
 	}
@@ -88,7 +94,7 @@ func hmacKeyID(secret []byte) string {
 func LoadPEMFiles(paths ...string) ([]Key, error) {
 	var out []Key
 	for _, path := range paths {
-		data, err := os.ReadFile(path)
+		data, err := readKeyFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("public key file: %w", err)
 		}
@@ -145,9 +151,30 @@ func ParsePEM(data []byte, kid string) ([]Key, error) {
 	return out, nil
 }
 
+// MaxKeyFileBytes bounds a PEM or JWKS file, as maxJWKSBytes bounds a set
+// fetched from a URL: a set of a hundred RSA keys is some 50 KiB.
+const MaxKeyFileBytes = 1 << 20
+
+// readKeyFile reads a key file of at most MaxKeyFileBytes.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxKeyFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxKeyFileBytes)
+	}
+	return data, nil
+}
+
 // LoadJWKSFile reads a JSON Web Key Set from a file.
 func LoadJWKSFile(path string) ([]Key, error) {
-	data, err := os.ReadFile(path)
+	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("JWKS file: %w", err)
 	}
@@ -213,7 +240,7 @@ func (j jwk) public() (crypto.PublicKey, error) {
 	case "RSA":
 		n, err1 := b64(j.N)
 		e, err2 := b64(j.E)
-		if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 {
+		if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 || len(n) > MaxRSABits/8 {
 			return nil, fmt.Errorf("bad RSA key")
 		}
 		exp := new(big.Int).SetBytes(e)

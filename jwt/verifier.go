@@ -63,7 +63,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*herald.Claims, er
 	if token == "" {
 		return nil, herald.Errorf(herald.ECREDENTIALS, "Missing authentication credentials")
 	}
-	if len(token) > MaxTokenLen {
+	if screen(token) != nil { // bounds and shape, before the library decodes anything
 		return nil, errInvalid()
 	}
 	var tc tokenClaims

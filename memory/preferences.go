@@ -63,7 +63,8 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p 
 	return p, nil
 }
 
-// SavePushSubscription stores sub, moving its endpoint to sub.UserID.
+// SavePushSubscription stores sub, replacing the user's own registration of
+// its endpoint; another user's is ECONFLICT.
 func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscription) error {
 	if err := sub.Validate(); err != nil {
 		return err
@@ -75,9 +76,13 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	defer unlock()
 	b := s.box()
 	for id, old := range b.subs {
-		if old.Endpoint == sub.Endpoint {
-			delete(b.subs, id)
+		if old.Endpoint != sub.Endpoint {
+			continue
 		}
+		if old.UserID != sub.UserID {
+			return errEndpointTaken
+		}
+		delete(b.subs, id)
 	}
 	mine := s.subsOf(sub.UserID)
 	for len(mine) >= herald.MaxPushSubscriptions {
@@ -89,6 +94,10 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	b.subs[c.ID] = &c
 	return nil
 }
+
+// errEndpointTaken refuses to register an endpoint another user holds: moving
+// it would let anyone who learns an endpoint URL take over its pushes.
+var errEndpointTaken = herald.Errorf(herald.ECONFLICT, "This push endpoint is registered to another user")
 
 // subsOf returns userID's subscriptions, oldest first. s.mu must be held.
 func (s *Store) subsOf(userID string) []*herald.PushSubscription {

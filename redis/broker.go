@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,9 +16,10 @@ import (
 // BrokerConfig configures a Broker. The zero value works: it reaches Redis
 // at DefaultURL under DefaultPrefix as node DefaultNodeID().
 type BrokerConfig struct {
-	// Client is the Redis connection pool (default: NewClient(DefaultURL)).
-	// The subscription takes a connection of its own outside the pool.
-	Client *goredis.Client
+	// Client is the Redis, in any topology (default: NewClient of the zero
+	// ClientConfig). The subscriptions take connections of their own
+	// outside its pool: one, or on Redis Cluster one per shard.
+	Client *Client
 	// NodeID names this node; every node of a cluster needs its own
 	// (default DefaultNodeID()).
 	NodeID string
@@ -32,7 +30,7 @@ type BrokerConfig struct {
 	// node reports that its publishes failed. Herald replays missed
 	// notifications to every connection there (ws.Server.Resync).
 	//
-	// It is called on the goroutine that delivers messages, before it
+	// It is called on a goroutine that delivers messages, before it
 	// delivers any message received after the resubscription (or after the
 	// other node's report), so it must return quickly; a connection that
 	// starts holding live messages before OnRecover returns, and replays
@@ -43,14 +41,23 @@ type BrokerConfig struct {
 	// connection to this node. Until then a notification published for the
 	// user could pass this node by; the ws server replays what the user's
 	// connections may have missed (ws.Server.ResyncUser). It must not block.
+	//
+	// On Redis Cluster it is also how a node recovers one shard's users:
+	// after that shard's outage or failover, and when a resharding moved a
+	// user's slot to another shard, it is called for each user whose topic
+	// the shard carries, in place of OnRecover for every connection. On
+	// every topology it is called too, before the notification is
+	// delivered, when a user's notification arrives whose seq skips some
+	// after the last one delivered here (see deliverRemote).
 	OnSubscribed func(user string)
 	// PublishTimeout bounds one PUBLISH (default 500ms). A publish that fails
 	// is not retried: the message was delivered locally, and other nodes are
 	// told to resync once Redis answers again.
 	PublishTimeout time.Duration
-	// ProbeInterval is how often the node publishes a probe to itself
-	// (default 2s), and ProbeTimeout how long it waits for it to come back
-	// (default 2s) before it takes the subscription for dead and reconnects.
+	// ProbeInterval is how often the node publishes a probe to itself on
+	// each subscription (default 2s), and ProbeTimeout how long it waits for
+	// it to come back (default 2s) before it takes the subscription for dead
+	// and reconnects.
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
 	// ReconnectMin and ReconnectMax bound the backoff between attempts to
@@ -58,8 +65,13 @@ type BrokerConfig struct {
 	// wait, with jitter, up to the maximum.
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
+	// TopologyInterval is how often, on Redis Cluster, the node reads which
+	// shard serves which slot (default 5s; every second while a shard is
+	// unreachable, and at once when Redis says a slot moved).
+	TopologyInterval time.Duration
 	// BatchSize caps the channels named in one SUBSCRIBE or UNSUBSCRIBE
-	// (default 500).
+	// (default 500). On Redis Cluster one SSUBSCRIBE names channels of one
+	// slot only.
 	BatchSize int
 	Logger    *slog.Logger // default: discard
 	Metrics   *Metrics     // default: a fresh, unregistered set
@@ -67,24 +79,29 @@ type BrokerConfig struct {
 
 func (c *BrokerConfig) setDefaults() error {
 	if c.Client == nil {
-		cl, err := NewClient(DefaultURL)
+		cl, err := NewClient(ClientConfig{})
 		if err != nil {
 			return err
 		}
 		c.Client = cl
 	}
 	orDefault(&c.NodeID, DefaultNodeID())
+	orDefault(&c.Prefix, DefaultPrefix)
 	orDefault(&c.PublishTimeout, 500*time.Millisecond)
 	orDefault(&c.ProbeInterval, 2*time.Second)
 	orDefault(&c.ProbeTimeout, 2*time.Second)
 	orDefault(&c.ReconnectMin, 100*time.Millisecond)
 	orDefault(&c.ReconnectMax, 2*time.Second)
+	orDefault(&c.TopologyInterval, 5*time.Second)
 	orDefault(&c.BatchSize, 500)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics()
+	}
+	if err := checkPrefix(c.Prefix, c.Client.Topology()); err != nil {
+		return err
 	}
 	return ValidNodeID(c.NodeID)
 }
@@ -93,6 +110,12 @@ func (c *BrokerConfig) setDefaults() error {
 // channel of its own, and broadcasts share one; a node subscribes only to the
 // users and channels that have connections on it (herald.Interest), so it
 // receives only messages some local connection needs.
+//
+// On one Redis (alone or behind Sentinel) the node has one subscription. On
+// Redis Cluster the channels are sharded channels, each served by the shard
+// that owns its slot: the node keeps one subscription per shard, each with
+// its own probe, follows the slot map (failovers, reshardings) and moves a
+// channel's subscription when its slot moves.
 //
 // Most messages are delivered to the local connections at once and then
 // published; the origin skips the copy Redis hands back. So local recipients
@@ -110,25 +133,42 @@ func (c *BrokerConfig) setDefaults() error {
 // origin to deliver its own at once during an outage, a client would see
 // them ahead of the ones other nodes created in the meantime.
 type Broker struct {
-	cfg    BrokerConfig
-	d      herald.Deliverer
-	k      keys
-	log    *slog.Logger
-	m      *Metrics
-	client *goredis.Client
+	cfg     BrokerConfig
+	d       herald.Deliverer
+	k       keys
+	log     *slog.Logger
+	m       *Metrics
+	client  *Client
+	sharded bool // Redis Cluster: SSUBSCRIBE and SPUBLISH, one subscriber per shard
 
-	up         atomic.Bool // the subscription works: the last probe came back
+	up         atomic.Bool // every subscription works: its last probe came back
 	missed     atomic.Bool // a publish did not reach Redis since the last probe
 	failLogged atomic.Bool // a publish failure was logged in this outage
 	running    atomic.Bool
 	probeSeq   atomic.Uint64
+	// allSeen says the broadcast topic was subscribed before: a later
+	// confirmation of it outside a recovery follows a gap in which other
+	// nodes' resync requests may have been missed.
+	allSeen atomic.Bool
 
-	mu    sync.Mutex
-	want  map[string]struct{} // channels with local interest
-	dirty map[string]struct{} // channels whose interest changed since last applied
+	// routes is the subscriber of each slot (or the only one), for Publish
+	// to skip a shard known down without taking mu.
+	routes atomic.Pointer[routeTable]
 
-	changed chan struct{} // interest changed
-	kick    chan struct{} // probe now: a publish failed
+	// lastSeq is, per user with local connections, the greatest
+	// notification seq delivered from Redis: a greater one that skips some
+	// reveals notifications that passed this node by (see deliverRemote).
+	seqMu   sync.Mutex
+	lastSeq map[string]int64
+
+	mu      sync.Mutex
+	want    map[string]struct{}    // topics to subscribe: local interest, and the broadcast topic
+	subs    map[string]*subscriber // by shard: its primary's address, "" on one Redis
+	slotMap *slotMap               // Redis Cluster: the shard serving each slot; nil until read
+	ctx     context.Context        // Run's, for subscribers started later
+	wg      sync.WaitGroup         // subscribers' goroutines
+
+	refresh chan struct{} // Redis Cluster: read the slot map again now
 }
 
 var (
@@ -145,18 +185,21 @@ func NewBroker(d herald.Deliverer, cfg BrokerConfig) (*Broker, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Broker{
+	b := &Broker{
 		cfg:     cfg,
 		d:       d,
-		k:       newKeys(cfg.Prefix),
+		k:       newKeys(cfg.Prefix, cfg.Client.Topology()),
 		log:     cfg.Logger,
 		m:       cfg.Metrics,
 		client:  cfg.Client,
+		sharded: cfg.Client.Topology() == TopologyCluster,
 		want:    make(map[string]struct{}),
-		dirty:   make(map[string]struct{}),
-		changed: make(chan struct{}, 1),
-		kick:    make(chan struct{}, 1),
-	}, nil
+		subs:    make(map[string]*subscriber),
+		lastSeq: make(map[string]int64),
+		refresh: make(chan struct{}, 1),
+	}
+	b.want[b.k.all()] = struct{}{}
+	return b, nil
 }
 
 // NodeID returns the id the broker marks its messages with.
@@ -183,7 +226,10 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	if !ordered {
 		n = b.d.Deliver(m)
 	}
-	if !b.up.Load() {
+	// A shard whose subscription is down is taken for unreachable: the
+	// message is not published there (on Redis Cluster the other shards
+	// still take theirs), and the other nodes resync once it is back.
+	if s := b.routes.Load().route(topic, b.sharded); s == nil || !s.up.Load() {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("skipped").Inc()
 		return n, nil
@@ -192,40 +238,138 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	defer cancel()
 	e := envelopeOf(m, b.cfg.NodeID)
 	e.local = !ordered
-	if err := b.client.Publish(pctx, topic, e.encode()).Err(); err != nil {
+	if err := b.publish(pctx, topic, e.encode()); err != nil {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("failed").Inc()
 		if b.failLogged.CompareAndSwap(false, true) {
 			b.log.Warn("redis broker: publish failed; delivering locally, other nodes will resync", "err", err)
 		}
-		signal(b.kick)
+		if cc := b.client.cluster(); cc != nil {
+			cc.ReloadState(ctx) // go-redis may still know a failed primary
+		}
+		b.kickAll()
 		return n, nil
 	}
 	b.m.published.WithLabelValues("ok").Inc()
 	return n, nil
 }
 
+// noRetry is a command go-redis must not retry after a failure: a PUBLISH
+// whose reply was lost may have been delivered, and a second one would
+// deliver twice. (Redirections are still followed on Redis Cluster.)
+type noRetry struct{ *goredis.IntCmd }
+
+func (noRetry) NoRetry() bool { return true }
+
+// publish sends payload to topic: PUBLISH, or SPUBLISH on Redis Cluster,
+// where the shard serving the topic's slot takes it.
+func (b *Broker) publish(ctx context.Context, topic string, payload []byte) error {
+	verb := "publish"
+	if b.sharded {
+		verb = "spublish"
+	}
+	cmd := goredis.NewIntCmd(ctx, verb, topic, payload)
+	_ = b.client.Process(ctx, noRetry{cmd})
+	return cmd.Err()
+}
+
 // SetInterest records that audience a gained (on) or lost its local
-// connections. It never blocks: Run applies the changes in batches.
+// connections. It never blocks: the subscriber of the topic's shard applies
+// the changes in batches.
 func (b *Broker) SetInterest(a herald.Audience, on bool) {
 	if a.Kind != herald.ToUser && a.Kind != herald.ToChannel {
 		return
 	}
 	t := b.k.topic(a)
+	if !on && a.Kind == herald.ToUser {
+		b.seqMu.Lock()
+		delete(b.lastSeq, a.Name)
+		b.seqMu.Unlock()
+	}
 	b.mu.Lock()
 	if on {
 		b.want[t] = struct{}{}
 	} else {
 		delete(b.want, t)
 	}
-	b.dirty[t] = struct{}{}
+	// Without a subscriber yet (Redis Cluster before its slot map is
+	// read), the topic waits in want: a subscriber's first session
+	// subscribes to every wanted topic of its shard.
+	if s := b.routeLocked(t); s != nil {
+		s.dirty[t] = struct{}{}
+		signal(s.changed)
+	}
 	b.mu.Unlock()
-	signal(b.changed)
 }
 
-// Healthy returns nil while the node's subscription works, and an
+// routeTable is a snapshot of which subscriber carries which topics.
+type routeTable struct {
+	single *subscriber
+	bySlot [slots]*subscriber
+}
+
+func (r *routeTable) route(t string, sharded bool) *subscriber {
+	switch {
+	case r == nil:
+		return nil
+	case sharded:
+		return r.bySlot[slotOf(t)]
+	}
+	return r.single
+}
+
+// updateRoutesLocked publishes a new routeTable after the subscribers or
+// the slot map changed.
+func (b *Broker) updateRoutesLocked() {
+	r := &routeTable{single: b.subs[""]}
+	if b.sharded && b.slotMap != nil {
+		for sl, a := range b.slotMap.owner {
+			r.bySlot[sl] = b.subs[a]
+		}
+	}
+	b.routes.Store(r)
+}
+
+// deliverRemote hands a message from Redis to the local connections. A
+// user's notification whose seq skips some after the last one delivered
+// here reveals notifications that passed this node by (their publish failed
+// or was skipped while a shard was down, or it is still in flight from
+// another node): before delivering it, the user's connections replay from
+// the store (OnSubscribed), which holds every skipped one since a user's
+// notifications commit in seq order. So connections see them in order.
+func (b *Broker) deliverRemote(m *herald.Message) {
+	if m.Seq > 0 && m.To.Kind == herald.ToUser {
+		b.seqMu.Lock()
+		last, known := b.lastSeq[m.To.Name]
+		if m.Seq > last {
+			b.lastSeq[m.To.Name] = m.Seq
+		}
+		b.seqMu.Unlock()
+		if known && m.Seq > last+1 && b.cfg.OnSubscribed != nil {
+			b.m.gaps.Inc()
+			b.cfg.OnSubscribed(m.To.Name)
+		}
+	}
+	b.m.received.Inc()
+	b.d.Deliver(m)
+}
+
+// routeLocked returns the subscriber that carries topic t, or nil while
+// the shard serving t is not known.
+func (b *Broker) routeLocked(t string) *subscriber {
+	if !b.sharded {
+		return b.subs[""]
+	}
+	if b.slotMap == nil {
+		return nil
+	}
+	return b.subs[b.slotMap.owner[slotOf(t)]]
+}
+
+// Healthy returns nil while the node's subscriptions work, and an
 // EUNAVAILABLE error saying the node is degraded otherwise (before the first
-// connection, and while Redis is unreachable).
+// connection, and while Redis, or on Redis Cluster one of its shards, is
+// unreachable).
 func (b *Broker) Healthy() error {
 	if b.up.Load() {
 		return nil
@@ -233,273 +377,95 @@ func (b *Broker) Healthy() error {
 	return herald.Errorf(herald.EUNAVAILABLE, "Degraded: Redis is unreachable; this node serves its own connections only")
 }
 
-// Run subscribes and delivers what other nodes publish until ctx ends. It
-// reconnects with backoff whenever Redis fails or the probe does not come
-// back, subscribing again to everything the node needs. It returns nil when
-// ctx ends, and an error only when called twice.
+// Run subscribes and delivers what other nodes publish until ctx ends. Each
+// subscription reconnects with backoff whenever Redis fails or its probe
+// does not come back, subscribing again to everything the node needs; on
+// Redis Cluster, Run also follows the slot map. It returns nil when ctx
+// ends, and an error only when called twice.
 func (b *Broker) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("redis broker: Run called twice")
 	}
-	delay := b.cfg.ReconnectMin
-	outage := false // messages may have been missed since the last time up
-	logged := false // this outage was logged
-	for {
-		wasUp, err := b.session(ctx, &outage)
-		if ctx.Err() != nil {
-			b.setDown()
-			return nil
-		}
-		outage = true
-		if wasUp {
-			delay, logged = b.cfg.ReconnectMin, false
-		}
-		if !logged {
-			logged = true
-			b.log.Warn("redis broker: Redis unreachable; delivering locally until it is back", "err", err)
-		}
-		b.setDown()
-		wait := delay/2 + rand.N(delay/2+1)
-		delay = min(delay*2, b.cfg.ReconnectMax)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-	}
-}
-
-// errProbeLost ends a session whose probe did not come back.
-var errProbeLost = errors.New("probe did not come back: the subscription is dead")
-
-// session runs one subscription until it fails or ctx ends. It reports
-// whether the subscription worked at some point. *outage says whether
-// connections may have missed messages; the first probe that comes back
-// then triggers OnRecover, and clears it.
-func (b *Broker) session(ctx context.Context, outage *bool) (wasUp bool, err error) {
-	ps := b.client.Subscribe(ctx)
-	defer ps.Close()
-
-	// Every channel the node needs, the probe's last. The probe is published
-	// on another connection, so it is sent only once Redis has confirmed the
-	// subscription to the probe's channel on this one: Redis answers a
-	// connection's SUBSCRIBEs in order, so by then it has processed them all,
-	// and a probe that does not come back really means a dead subscription.
 	b.mu.Lock()
-	topics := make([]string, 0, len(b.want)+2)
-	for t := range b.want {
-		topics = append(topics, t)
+	b.ctx = ctx
+	if !b.sharded {
+		b.startSubscriberLocked("", false)
 	}
-	clear(b.dirty)
 	b.mu.Unlock()
-	probeTopic := b.k.probe(b.cfg.NodeID)
-	topics = append(topics, b.k.all(), probeTopic)
-	subscribed := make(map[string]struct{}, len(topics))
-	if err := b.batch(ctx, ps.Subscribe, topics, subscribed, true); err != nil {
-		return false, err
+	if b.sharded {
+		b.followSlots(ctx)
 	}
-
-	probes := make(chan string, 4)
-	ready := make(chan struct{}, 1) // the probe's channel is subscribed
-	errc := make(chan error, 1)
-	readerDone := make(chan struct{})
-	recovering := *outage
-	go func() { defer close(readerDone); errc <- b.read(ps, probeTopic, probes, ready, recovering) }()
-	defer func() { ps.Close(); <-readerDone }()
-
-	tick := time.NewTicker(b.cfg.ProbeInterval)
-	defer tick.Stop()
-	var outstanding string        // nonce of the probe in flight
-	var deadline <-chan time.Time // when it counts as lost
-	// Until the subscriptions are confirmed, the session may take a while
-	// (tens of thousands of channels), but not forever.
-	subscribing := time.After(max(10*b.cfg.ProbeTimeout, 10*time.Second))
-	confirmed := false
-	sendProbe := func() error {
-		if outstanding != "" || !confirmed {
-			return nil
-		}
-		nonce := strconv.FormatUint(b.probeSeq.Add(1), 10)
-		e := envelope{kind: kindProbe, origin: b.cfg.NodeID, name: nonce}
-		pctx, cancel := context.WithTimeout(ctx, b.cfg.ProbeTimeout)
-		defer cancel()
-		if err := b.client.Publish(pctx, probeTopic, e.encode()).Err(); err != nil {
-			return err
-		}
-		outstanding, deadline = nonce, time.After(b.cfg.ProbeTimeout)
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return wasUp, nil
-		case <-ready:
-			confirmed, subscribing = true, nil
-			if err := sendProbe(); err != nil {
-				return wasUp, err
-			}
-		case <-subscribing:
-			b.m.probeFailures.Inc()
-			return wasUp, errProbeLost
-		case err := <-errc:
-			return wasUp, err
-		case <-b.changed:
-			if err := b.applyInterest(ctx, ps, subscribed); err != nil {
-				return wasUp, err
-			}
-		case <-b.kick:
-			if err := sendProbe(); err != nil {
-				return wasUp, err
-			}
-		case <-tick.C:
-			if err := sendProbe(); err != nil {
-				return wasUp, err
-			}
-		case <-deadline:
-			b.m.probeFailures.Inc()
-			return wasUp, errProbeLost
-		case nonce := <-probes:
-			if nonce != outstanding {
-				continue // a late answer to an earlier session's probe
-			}
-			outstanding, deadline = "", nil
-			if !wasUp {
-				wasUp = true
-				b.setUp()
-			}
-			*outage = false // the reader called OnRecover before passing the probe on
-			if b.missed.Swap(false) {
-				// Our publishes failed: other nodes' connections missed them.
-				e := envelope{kind: kindResync, origin: b.cfg.NodeID}
-				pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-				err := b.client.Publish(pctx, b.k.all(), e.encode()).Err()
-				cancel()
-				if err != nil {
-					b.missed.Store(true)
-					return wasUp, err
-				}
-			}
-		}
-	}
-}
-
-// maxHeld bounds the messages held while a recovering session waits for its
-// first probe; beyond it they are dropped, and the replay that follows
-// recovers the notifications among them.
-const maxHeld = 100000
-
-// read delivers what the subscription receives until it fails. When
-// recovering, it holds messages until its first probe is back, which proves
-// every SUBSCRIBE took effect, calls OnRecover, and delivers them after.
-func (b *Broker) read(ps *goredis.PubSub, probeTopic string, probes chan<- string, ready chan<- struct{}, recovering bool) error {
-	var held []*herald.Message
-	for {
-		msg, err := ps.Receive(context.Background())
-		if err != nil {
-			return err
-		}
-		if sub, ok := msg.(*goredis.Subscription); ok {
-			if sub.Channel == probeTopic && sub.Kind == "subscribe" {
-				select {
-				case ready <- struct{}{}:
-				default:
-				}
-			}
-			// While recovering, OnRecover will replay to every connection.
-			if user, isUser := strings.CutPrefix(sub.Channel, b.k.user("")); isUser && sub.Kind == "subscribe" && !recovering && b.cfg.OnSubscribed != nil {
-				b.cfg.OnSubscribed(user)
-			}
-			continue
-		}
-		m, ok := msg.(*goredis.Message)
-		if !ok {
-			continue // pongs
-		}
-		e, err := decodeEnvelope(m.Payload)
-		if err != nil {
-			b.m.malformed.Inc()
-			continue
-		}
-		switch {
-		case e.kind == kindProbe:
-			if m.Channel == probeTopic && e.origin == b.cfg.NodeID {
-				if recovering {
-					recovering = false
-					b.recover()
-					for _, hm := range held {
-						b.m.received.Inc()
-						b.d.Deliver(hm)
-					}
-					held = nil
-				}
-				select {
-				case probes <- e.name:
-				default:
-				}
-			}
-		case e.kind == kindResync:
-			// From any node, this one included: its failed publishes were
-			// notifications its own connections missed too.
-			if !recovering { // else OnRecover comes with the first probe
-				b.recover()
-			}
-		case e.local && e.origin == b.cfg.NodeID:
-			// Our own message: delivered locally when it was published.
-		case recovering:
-			if len(held) < maxHeld {
-				held = append(held, e.message())
-			} else {
-				b.m.dropped.Inc()
-			}
-		default:
-			b.m.received.Inc()
-			b.d.Deliver(e.message())
-		}
-	}
-}
-
-// applyInterest subscribes to the channels that gained local interest and
-// unsubscribes from those that lost it since the last call.
-func (b *Broker) applyInterest(ctx context.Context, ps *goredis.PubSub, subscribed map[string]struct{}) error {
-	var sub, unsub []string
+	<-ctx.Done()
+	b.wg.Wait()
 	b.mu.Lock()
-	for t := range b.dirty {
-		_, want := b.want[t]
-		_, have := subscribed[t]
-		switch {
-		case want && !have:
-			sub = append(sub, t)
-		case !want && have:
-			unsub = append(unsub, t)
-		}
-	}
-	clear(b.dirty)
+	clear(b.subs)
+	b.updateRoutesLocked()
+	b.updateUpLocked()
 	b.mu.Unlock()
-	if err := b.batch(ctx, ps.Subscribe, sub, subscribed, true); err != nil {
-		return err
-	}
-	return b.batch(ctx, ps.Unsubscribe, unsub, subscribed, false)
-}
-
-// batch sends op for topics, BatchSize at a time, and records the result in
-// subscribed.
-func (b *Broker) batch(ctx context.Context, op func(context.Context, ...string) error, topics []string, subscribed map[string]struct{}, on bool) error {
-	for len(topics) > 0 {
-		n := min(len(topics), b.cfg.BatchSize)
-		if err := op(ctx, topics[:n]...); err != nil {
-			return err
-		}
-		for _, t := range topics[:n] {
-			if on {
-				subscribed[t] = struct{}{}
-			} else {
-				delete(subscribed, t)
-			}
-		}
-		topics = topics[n:]
-	}
-	b.m.subscriptions.Set(float64(len(subscribed)))
 	return nil
+}
+
+// startSubscriberLocked starts the subscriber of shard addr. One started
+// after the node was up begins as after an outage: it recovers what its
+// topics may have missed before it came.
+func (b *Broker) startSubscriberLocked(addr string, outage bool) *subscriber {
+	ctx, cancel := context.WithCancel(b.ctx)
+	s := &subscriber{
+		b:          b,
+		shard:      addr,
+		cancel:     cancel,
+		dirty:      make(map[string]struct{}),
+		subscribed: make(map[string]struct{}),
+		changed:    make(chan struct{}, 1),
+		kick:       make(chan struct{}, 1),
+	}
+	if b.sharded {
+		s.node = b.client.nodeClient(addr)
+	}
+	b.subs[addr] = s
+	b.m.shards.Set(float64(len(b.subs)))
+	b.updateRoutesLocked()
+	b.updateUpLocked()
+	b.wg.Add(1)
+	go s.run(ctx, outage)
+	return s
+}
+
+// updateUpLocked sets the node up when every subscriber is, and down when
+// one is not.
+func (b *Broker) updateUpLocked() {
+	all := len(b.subs) > 0
+	for _, s := range b.subs {
+		if !s.up.Load() {
+			all = false
+			break
+		}
+	}
+	switch {
+	case all && b.up.CompareAndSwap(false, true):
+		b.m.up.Set(1)
+		b.failLogged.Store(false)
+		b.log.Info("redis broker: subscribed", "node", b.cfg.NodeID, "shards", len(b.subs))
+	case !all && b.up.CompareAndSwap(true, false):
+		b.m.up.Set(0)
+		b.m.outages.Inc()
+	}
+}
+
+// kickAll asks every subscriber to probe now: a publish failed.
+func (b *Broker) kickAll() {
+	b.mu.Lock()
+	for _, s := range b.subs {
+		signal(s.kick)
+	}
+	b.mu.Unlock()
+}
+
+// requestSlots asks, on Redis Cluster, for the slot map to be read again.
+func (b *Broker) requestSlots() {
+	if b.sharded {
+		signal(b.refresh)
+	}
 }
 
 // recover calls OnRecover.
@@ -507,21 +473,6 @@ func (b *Broker) recover() {
 	b.m.resyncs.Inc()
 	if b.cfg.OnRecover != nil {
 		b.cfg.OnRecover()
-	}
-}
-
-func (b *Broker) setUp() {
-	if b.up.CompareAndSwap(false, true) {
-		b.m.up.Set(1)
-		b.failLogged.Store(false)
-		b.log.Info("redis broker: subscribed", "node", b.cfg.NodeID)
-	}
-}
-
-func (b *Broker) setDown() {
-	if b.up.CompareAndSwap(true, false) {
-		b.m.up.Set(0)
-		b.m.outages.Inc()
 	}
 }
 

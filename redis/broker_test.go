@@ -6,11 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
@@ -47,35 +46,59 @@ func TestMemoryBrokerSuite(t *testing.T) {
 }
 
 // TestRedisBrokerSuite runs the shared suite on Redis brokers, each node with
-// a client of its own, as separate processes would have.
+// a client of its own, as separate processes would have: on one Redis
+// server, on a primary watched by Sentinel, and on Redis Cluster (sharded
+// pub/sub, one subscription per shard).
 func TestRedisBrokerSuite(t *testing.T) {
-	runBrokerSuite(t, suiteCluster{
-		maxNodes: 3,
-		start: func(t *testing.T, n int) []*suiteNode {
-			db := redistest.New(t)
-			var nodes []*suiteNode
-			for i := range n {
-				nd, _ := startNode(t, db, fmt.Sprintf("node%d", i), nil)
-				nodes = append(nodes, nd)
-			}
-			return nodes
-		},
-		settle: settleRedis,
-	})
+	for _, topo := range []struct {
+		name string
+		db   func(testing.TB) *redistest.DB
+	}{
+		{"Single", redistest.New},
+		{"Sentinel", redistest.NewSentinelDB},
+		{"Cluster", redistest.NewClusterDB},
+	} {
+		t.Run(topo.name, func(t *testing.T) {
+			runBrokerSuite(t, suiteCluster{
+				maxNodes: 3,
+				start: func(t *testing.T, n int) []*suiteNode {
+					db := topo.db(t)
+					var nodes []*suiteNode
+					for i := range n {
+						nd, _ := startNode(t, db, fmt.Sprintf("node%d", i), nil)
+						nodes = append(nodes, nd)
+					}
+					return nodes
+				},
+				settle: settleRedis,
+			})
+		})
+	}
 }
 
 // redisNode is a test node on Redis: the suite's node plus the broker itself.
 type redisNode struct {
 	*suiteNode
 	rb       *redis.Broker
+	metrics  *redis.Metrics
 	recovers atomic.Int32 // OnRecover calls
+
+	mu         sync.Mutex
+	subscribed map[string][]time.Time // OnSubscribed calls by user
+}
+
+// resyncs returns when OnSubscribed was called for user.
+func (rn *redisNode) resyncs(user string) []time.Time {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return append([]time.Time(nil), rn.subscribed[user]...)
 }
 
 // startNode runs a Redis broker for a new hub and waits until it is up.
 // tune, when not nil, adjusts the broker's config.
 func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.BrokerConfig)) (*suiteNode, *redisNode) {
 	t.Helper()
-	rn := &redisNode{suiteNode: &suiteNode{}}
+	rn := &redisNode{suiteNode: &suiteNode{}, metrics: redis.NewMetrics(), subscribed: map[string][]time.Time{}}
 	cfg := redis.BrokerConfig{
 		Client:        newClient(t, db.URL),
 		NodeID:        id,
@@ -85,7 +108,14 @@ func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.Broke
 		ReconnectMin:  20 * time.Millisecond,
 		ReconnectMax:  200 * time.Millisecond,
 		OnRecover:     func() { rn.recovers.Add(1) },
-		Logger:        testLogger().With("node", id),
+		OnSubscribed: func(user string) {
+			rn.mu.Lock()
+			rn.subscribed[user] = append(rn.subscribed[user], time.Now())
+			rn.mu.Unlock()
+		},
+		TopologyInterval: time.Second,
+		Logger:           testLogger().With("node", id),
+		Metrics:          rn.metrics,
 	}
 	if tune != nil {
 		tune(&cfg)
@@ -97,7 +127,7 @@ func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.Broke
 	if err != nil {
 		t.Fatal(err)
 	}
-	rn.hub = hub.New(hub.Config{Interest: rb})
+	rn.hub = hub.New(hub.Config{Interest: rb, MaxConnections: 1 << 20}) // the cost benchmark connects 100,000
 	rn.seen.hub = rn.hub
 	rn.rb, rn.broker = rb, rb
 	rn.prefix, rn.client = db.Prefix, cfg.Client
@@ -114,9 +144,9 @@ func startNode(t testing.TB, db *redistest.DB, id string, tune func(*redis.Broke
 	return rn.suiteNode, rn
 }
 
-func newClient(t testing.TB, url string) *goredis.Client {
+func newClient(t testing.TB, url string) *redis.Client {
 	t.Helper()
-	c, err := redis.NewClient(url)
+	c, err := redis.NewClient(redis.ClientConfig{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +160,7 @@ func settleRedis(t testing.TB, nodes []*suiteNode) {
 	t.Helper()
 	want := map[string]int{}
 	var prefix string
-	var client *goredis.Client
+	var client *redis.Client
 	for _, nd := range nodes {
 		prefix, client = nd.prefix, nd.client
 		for ch := range nd.hub.Stats().ChannelCounts {
@@ -144,8 +174,8 @@ func settleRedis(t testing.TB, nodes []*suiteNode) {
 	}
 	waitUntil(t, 5*time.Second, "subscriptions to take effect", func() bool {
 		for topic, n := range want {
-			got, err := client.PubSubNumSub(context.Background(), topic).Result()
-			if err != nil || got[topic] != int64(n) {
+			got, err := redistest.NumSub(context.Background(), client.UniversalClient, topic)
+			if err != nil || got != int64(n) {
 				return false
 			}
 		}

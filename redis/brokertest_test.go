@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/redis"
 )
 
 // testConn is a connection that records the messages it is sent.
@@ -77,7 +76,7 @@ type suiteNode struct {
 
 	// For Redis nodes: the key prefix and a client, to ask Redis.
 	prefix string
-	client *goredis.Client
+	client *redis.Client
 }
 
 // seenDeliverer is the hub as the broker sees it, recording every message

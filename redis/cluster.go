@@ -18,9 +18,9 @@ import (
 // ClusterConfig configures a Cluster. The zero value works: a node of
 // DefaultNodeID() on DefaultURL, with no per-user cap and empty stats.
 type ClusterConfig struct {
-	Client *goredis.Client // default: NewClient(DefaultURL)
-	NodeID string          // default DefaultNodeID()
-	Prefix string          // default DefaultPrefix
+	Client *Client // default: NewClient of the zero ClientConfig
+	NodeID string  // default DefaultNodeID()
+	Prefix string  // default DefaultPrefix
 	// Stats reports this node's connections for its heartbeat (default:
 	// empty figures). Herald passes hub.Hub.Stats.
 	Stats func() herald.Stats
@@ -41,7 +41,7 @@ type ClusterConfig struct {
 
 func (c *ClusterConfig) setDefaults() error {
 	if c.Client == nil {
-		cl, err := NewClient(DefaultURL)
+		cl, err := NewClient(ClientConfig{})
 		if err != nil {
 			return err
 		}
@@ -65,6 +65,9 @@ func (c *ClusterConfig) setDefaults() error {
 	if c.MaxPerUser < 0 {
 		return herald.Errorf(herald.EINVALID, "MaxPerUser must not be negative")
 	}
+	if err := checkPrefix(c.Prefix, c.Client.Topology()); err != nil {
+		return err
+	}
 	return ValidNodeID(c.NodeID)
 }
 
@@ -74,9 +77,15 @@ func (c *ClusterConfig) setDefaults() error {
 // across the cluster.
 //
 // Each user's counts are a hash of node id → connections. Scripts add and
-// remove one connection atomically, ignoring and dropping the counts of nodes
-// whose heartbeat expired, so a killed node's connections stop counting once
-// its heartbeat is gone; live nodes also sweep a dead node's entries away.
+// remove one connection atomically. Each heartbeat also sweeps away the
+// counts of nodes whose heartbeat expired, so a killed node's connections
+// stop counting within a heartbeat of its expiry.
+//
+// On Redis Cluster every fact carries the prefix as a hash tag, so they all
+// live in one slot: the scripts touch several keys, all declared (KEYS),
+// and stats read several at once. Their load (one script per connection
+// and disconnection, one heartbeat per node every few seconds) stays on one
+// shard; pub/sub, the bulk of the traffic, spreads over all of them.
 //
 // Redis is not on the critical path: when it fails, connections are admitted
 // on the node's own limits, and the node rewrites its true counts once Redis
@@ -84,7 +93,7 @@ func (c *ClusterConfig) setDefaults() error {
 type Cluster struct {
 	cfg    ClusterConfig
 	k      keys
-	client *goredis.Client
+	client *Client
 	log    *slog.Logger
 	m      *Metrics
 
@@ -102,7 +111,7 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	}
 	c := &Cluster{
 		cfg:    cfg,
-		k:      newKeys(cfg.Prefix),
+		k:      newKeys(cfg.Prefix, cfg.Client.Topology()),
 		client: cfg.Client,
 		log:    cfg.Logger,
 		m:      cfg.Metrics,

@@ -20,7 +20,9 @@ const EventField = "event"
 
 // ConsumerConfig configures a Consumer. Only Handler is required.
 type ConsumerConfig struct {
-	Client  *goredis.Client     // default: NewClient(DefaultURL)
+	// Client is the Redis (default: NewClient of the zero ClientConfig). On
+	// Redis Cluster the stream is one key, on the shard serving its slot.
+	Client  *Client
 	Handler herald.EventHandler // required
 	// Stream is the stream producers XADD events to (default "herald:events").
 	Stream string
@@ -60,7 +62,7 @@ func (c *ConsumerConfig) setDefaults() error {
 		return herald.Errorf(herald.EINVALID, "stream consumer needs an event handler")
 	}
 	if c.Client == nil {
-		cl, err := NewClient(DefaultURL)
+		cl, err := NewClient(ClientConfig{})
 		if err != nil {
 			return err
 		}
@@ -100,7 +102,7 @@ func (c *ConsumerConfig) setDefaults() error {
 // entry's id.
 type Consumer struct {
 	cfg    ConsumerConfig
-	client *goredis.Client
+	client *Client
 	log    *slog.Logger
 	m      *Metrics
 }
@@ -278,11 +280,14 @@ func (c *Consumer) handle(ctx context.Context, msg goredis.XMessage) error {
 	if v, ok := msg.Values[EventField].(string); ok {
 		fields[EventField] = v
 	}
-	pipe := c.client.TxPipeline()
-	pipe.XAdd(ctx, &goredis.XAddArgs{Stream: c.cfg.DeadLetter, MaxLen: 10000, Approx: true, Values: fields})
-	pipe.XAck(ctx, c.cfg.Stream, c.cfg.Group, msg.ID)
-	_, err := pipe.Exec(ctx)
-	return err
+	// Dead letter first, then acknowledge: on Redis Cluster the two streams
+	// may live on different shards, where no transaction spans both. A
+	// failure between them leaves the entry pending, to be dead-lettered
+	// again: at least once, never lost.
+	if err := c.client.XAdd(ctx, &goredis.XAddArgs{Stream: c.cfg.DeadLetter, MaxLen: 10000, Approx: true, Values: fields}).Err(); err != nil {
+		return err
+	}
+	return c.client.XAck(ctx, c.cfg.Stream, c.cfg.Group, msg.ID).Err()
 }
 
 // parseEntry decodes the event an entry carries. An event without an id

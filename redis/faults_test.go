@@ -3,6 +3,8 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,7 +140,7 @@ func TestNewBrokerValidates(t *testing.T) {
 	if _, err := redis.NewBroker(h, redis.BrokerConfig{NodeID: "has space"}); herald.CodeOf(err) != herald.EINVALID {
 		t.Fatalf("NewBroker with a bad node id = %v, want EINVALID", err)
 	}
-	if _, err := redis.NewClient("http://x"); herald.CodeOf(err) != herald.EINVALID {
+	if _, err := redis.NewClient(redis.ClientConfig{URL: "http://x"}); herald.CodeOf(err) != herald.EINVALID {
 		t.Fatalf("NewClient(http://) = %v, want EINVALID", err)
 	}
 }
@@ -149,8 +151,8 @@ func TestNewBrokerValidates(t *testing.T) {
 // SUBSCRIBE that Redis has not processed yet and start over forever.
 func TestBrokerRecoversManySubscriptions(t *testing.T) {
 	db := redistest.New(t)
-	metrics := redis.NewMetrics()
-	a, ra := startNode(t, db, "a", func(c *redis.BrokerConfig) { c.Metrics = metrics })
+	a, ra := startNode(t, db, "a", nil)
+	metrics := ra.metrics
 	b, _ := startNode(t, db, "b", nil)
 	const users = 6000
 	for i := range users {
@@ -181,6 +183,12 @@ func TestBrokerRecoversManySubscriptions(t *testing.T) {
 
 func probeFailures(t *testing.T, m *redis.Metrics) float64 {
 	t.Helper()
+	return metric(t, m, "herald_broker_probe_failures_total")
+}
+
+// metric returns the value of an unlabelled counter or gauge of m.
+func metric(t testing.TB, m *redis.Metrics, name string) float64 {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.Collectors()...)
 	mfs, err := reg.Gather()
@@ -188,9 +196,74 @@ func probeFailures(t *testing.T, m *redis.Metrics) float64 {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "herald_broker_probe_failures_total" {
+		if mf.GetName() == name {
+			if g := mf.GetMetric()[0].GetGauge(); g != nil {
+				return g.GetValue()
+			}
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
 	return 0
+}
+
+// logConn records its messages' seqs in a log shared with the broker's
+// callbacks, to check what happened first.
+type logConn struct {
+	user string
+	log  *eventLog
+}
+
+func (c *logConn) UserID() string { return c.user }
+
+func (c *logConn) Send(m *herald.Message) bool {
+	c.log.add(fmt.Sprintf("seq %d", m.Seq))
+	return true
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *eventLog) add(e string) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.events...)
+}
+
+// TestBrokerReplaysOnSeqGap: a user's notification whose seq skips some
+// after the last one delivered on the node (another node's publish of the
+// one between was skipped or failed) makes the node resync the user's
+// connections before delivering it, so the replay from the store comes
+// first and the connection sees them in order.
+func TestBrokerReplaysOnSeqGap(t *testing.T) {
+	db := redistest.New(t)
+	log := &eventLog{}
+	a, _ := startNode(t, db, "a", nil)
+	b, _ := startNode(t, db, "b", func(c *redis.BrokerConfig) {
+		c.OnSubscribed = func(user string) { log.add("resync " + user) }
+	})
+	if err := b.hub.Register(&logConn{user: "alice", log: log}); err != nil {
+		t.Fatal(err)
+	}
+	settleRedis(t, []*suiteNode{a, b})
+	for _, seq := range []int64{1, 2, 4, 3, 5} { // 3 arrives late
+		m := msg(herald.ToUser, "alice", fmt.Sprintf(`{"seq":%d}`, seq))
+		m.Seq = seq
+		if _, err := a.broker.Publish(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"resync alice", "seq 1", "seq 2", "resync alice", "seq 4", "seq 3", "seq 5"}
+	waitUntil(t, 5*time.Second, "the five notifications", func() bool { return len(log.get()) >= len(want) })
+	time.Sleep(50 * time.Millisecond)
+	if got := log.get(); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v (the first resync follows the subscription)", got, want)
+	}
 }

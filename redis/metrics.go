@@ -15,6 +15,8 @@ type Metrics struct {
 	outages       prometheus.Counter
 	probeFailures prometheus.Counter
 	subscriptions prometheus.Gauge
+	shards        prometheus.Gauge
+	gaps          prometheus.Counter
 	resyncs       prometheus.Counter
 	admission     *prometheus.CounterVec
 	heartbeats    *prometheus.CounterVec
@@ -48,7 +50,13 @@ func NewMetrics() *Metrics {
 			Name: "herald_broker_probe_failures_total", Help: "Probes that did not come back in time, each ending the subscription.",
 		}),
 		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "herald_broker_subscriptions", Help: "Redis channels the node is subscribed to.",
+			Name: "herald_broker_subscriptions", Help: "Redis channels the node is subscribed to, over every shard.",
+		}),
+		shards: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_broker_shards", Help: "Subscriptions the node keeps: 1 on one Redis, one per shard on Redis Cluster.",
+		}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_broker_seq_gaps_total", Help: "Notifications from Redis whose seq skipped some after the user's last one here; each replays the user's connections from the store first.",
 		}),
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_broker_resyncs_total", Help: "Times the node replayed missed notifications to its connections after an outage.",
@@ -71,5 +79,5 @@ func NewMetrics() *Metrics {
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.published, m.received, m.malformed, m.dropped, m.up, m.outages, m.probeFailures,
-		m.subscriptions, m.resyncs, m.admission, m.heartbeats, m.events, m.claimed}
+		m.subscriptions, m.shards, m.gaps, m.resyncs, m.admission, m.heartbeats, m.events, m.claimed}
 }

@@ -11,34 +11,30 @@ import (
 )
 
 // admitScript adds one connection of a user on a node unless the user has
-// MaxPerUser already, counting only nodes whose heartbeat lives; the counts
-// of dead nodes are dropped on the way. It returns the user's new total, or
-// -1 when refused.
+// MaxPerUser already, and returns the user's new total, or -1 when refused.
+// The counts of dead nodes are not read here (a script may touch only the
+// keys it declares, and the dead ones are not known before): heartbeats
+// sweep them away.
 //
 // The node's own heartbeat key is created if missing (a node admits before
 // its first heartbeat lands), so that other nodes do not take its counts for
 // a dead node's.
 //
-// KEYS: presence hash, the node's user set, the online set.
-// ARGV: node id, limit (0: none), user id, node key prefix, heartbeat TTL in
-// milliseconds, the set of node ids.
+// KEYS: presence hash, the node's user set, the online set, the node's
+// heartbeat key, the set of node ids.
+// ARGV: node id, limit (0: none), user id, heartbeat TTL in milliseconds.
 var admitScript = goredis.NewScript(`
 local fields = redis.call('HGETALL', KEYS[1])
 local total = 0
-for i = 1, #fields, 2 do
-  local node = fields[i]
-  if node ~= ARGV[1] and redis.call('EXISTS', ARGV[4] .. node) == 0 then
-    redis.call('HDEL', KEYS[1], node)
-  else
-    total = total + tonumber(fields[i + 1])
-  end
+for i = 2, #fields, 2 do
+  total = total + tonumber(fields[i])
 end
 local limit = tonumber(ARGV[2])
 if limit > 0 and total >= limit then
   return -1
 end
-redis.call('SET', ARGV[4] .. ARGV[1], '{}', 'PX', ARGV[5], 'NX')
-redis.call('SADD', ARGV[6], ARGV[1])
+redis.call('SET', KEYS[4], '{}', 'PX', ARGV[4], 'NX')
+redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[3])
@@ -88,8 +84,9 @@ func (c *Cluster) Admit(ctx context.Context, user string) error {
 	if !c.down.Load() {
 		tctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
-		total, err := admitScript.Run(tctx, c.client, c.userKeys(c.cfg.NodeID, user),
-			c.cfg.NodeID, c.cfg.MaxPerUser, user, c.k.node(""), (3 * c.cfg.HeartbeatInterval).Milliseconds(), c.k.nodes()).Int()
+		keys := append(c.userKeys(c.cfg.NodeID, user), c.k.node(c.cfg.NodeID), c.k.nodes())
+		total, err := admitScript.Run(tctx, c.client, keys,
+			c.cfg.NodeID, c.cfg.MaxPerUser, user, (3 * c.cfg.HeartbeatInterval).Milliseconds()).Int()
 		switch {
 		case err == nil && total < 0:
 			c.m.admission.WithLabelValues("refused").Inc()

@@ -4,9 +4,12 @@
 // where a user is connected, the per-user connection cap), and a Consumer that
 // takes domain events from a Redis Stream.
 //
-// It speaks to Redis with github.com/redis/go-redis/v9 and targets a single
-// Redis server (or a primary with replicas behind one address); its scripts
-// touch keys they do not declare, which Redis Cluster would refuse.
+// It speaks to Redis with github.com/redis/go-redis/v9, in three topologies
+// (see Client): one server, a primary watched by Redis Sentinel, or Redis
+// Cluster. On Redis Cluster the broker uses sharded pub/sub (SSUBSCRIBE and
+// SPUBLISH, Redis 7 or later) with one subscription per shard, so that
+// pub/sub traffic spreads over the shards; the cluster facts share one hash
+// tag, so that every script's keys (all declared in KEYS) live in one slot.
 //
 // Every key and channel name starts with a prefix (default "herald:") so that
 // several Herald deployments, or tests, can share one Redis.
@@ -16,13 +19,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"strconv"
-	"time"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/heraldhq/herald"
 )
@@ -32,49 +33,6 @@ const DefaultURL = "redis://127.0.0.1:6379/0"
 
 // DefaultPrefix starts every key and channel name when Config leaves it empty.
 const DefaultPrefix = "herald:"
-
-// Client timeouts: a node whose Redis stops answering must notice within
-// about a second, so that it degrades to local delivery instead of stalling
-// API requests.
-const (
-	dialTimeout = time.Second
-	ioTimeout   = time.Second
-)
-
-// NewClient returns a go-redis client for rawURL (redis:// or rediss://,
-// with an optional user, password and database number). It does not connect
-// until first used. Commands are not retried: a PUBLISH retried after a reply
-// was lost would deliver twice, and callers here handle a failure better than
-// a blind retry.
-func NewClient(rawURL string) (*goredis.Client, error) {
-	if rawURL == "" {
-		rawURL = DefaultURL
-	}
-	opt, err := goredis.ParseURL(rawURL)
-	if err != nil {
-		// go-redis's message may quote the URL, password included.
-		return nil, herald.Errorf(herald.EINVALID, "REDIS_URL is not a valid redis:// URL")
-	}
-	opt.DialTimeout = dialTimeout
-	opt.ReadTimeout = ioTimeout
-	opt.WriteTimeout = ioTimeout
-	opt.PoolTimeout = ioTimeout
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1 // one dial per call: an unreachable Redis fails fast
-	opt.ContextTimeoutEnabled = true
-	// Maintenance notifications are a managed-Redis handshake this package
-	// does not use; off, the client starts no background goroutines for them.
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return goredis.NewClient(opt), nil
-}
-
-// ValidURL checks rawURL as NewClient would, without making a client.
-func ValidURL(rawURL string) error {
-	if _, err := goredis.ParseURL(rawURL); err != nil {
-		return herald.Errorf(herald.EINVALID, "REDIS_URL is not a valid redis:// URL")
-	}
-	return nil
-}
 
 // SetClientLogger sends go-redis's own log lines, which it prints to
 // standard error by default, to log at debug level: while Redis is down they
@@ -87,15 +45,6 @@ type clientLogger struct{ log *slog.Logger }
 
 func (l clientLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
-}
-
-// Host returns the host:port of rawURL without credentials, for logs.
-func Host(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
-		return "?"
-	}
-	return u.Host
 }
 
 // DefaultNodeID names a node that was given no id: its hostname and process
@@ -125,21 +74,50 @@ func ValidNodeID(id string) error {
 }
 
 // keys builds the names of keys and channels under one prefix.
-type keys struct{ prefix string }
+type keys struct {
+	prefix string // of channels
+	// facts starts the keys of the cluster facts: the prefix, or on Redis
+	// Cluster the prefix as a hash tag ("herald:" becomes "{herald}:"), so
+	// that every fact lives in one slot and a script may touch several.
+	facts string
+}
 
-func newKeys(prefix string) keys {
+func newKeys(prefix string, t Topology) keys {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return keys{prefix: prefix}
+	k := keys{prefix: prefix, facts: prefix}
+	if t == TopologyCluster {
+		tag := strings.TrimRight(prefix, ":")
+		if tag == "" {
+			tag = "herald"
+		}
+		k.facts = "{" + tag + "}" + prefix[len(tag):]
+	}
+	return k
+}
+
+// checkPrefix refuses, on Redis Cluster, a prefix with braces: a hash tag in
+// it would put every channel in one slot, on one shard.
+func checkPrefix(prefix string, t Topology) error {
+	if t == TopologyCluster && strings.ContainsAny(prefix, "{}") {
+		return herald.Errorf(herald.EINVALID, "on Redis Cluster the prefix must not hold { or }: Herald places its keys on slots itself")
+	}
+	return nil
 }
 
 // Pub/sub channels. User and channel names are used as they are: the one-letter
-// kind before them keeps "u:x" and "c:x" apart whatever x holds.
+// kind before them keeps "u:x" and "c:x" apart whatever x holds. On Redis
+// Cluster they are sharded channels, each in the slot its name hashes to.
 func (k keys) user(name string) string    { return k.prefix + "u:" + name }
 func (k keys) channel(name string) string { return k.prefix + "c:" + name }
 func (k keys) all() string                { return k.prefix + "all" }
 func (k keys) probe(node string) string   { return k.prefix + "probe:" + node }
+
+// shardProbe is a node's probe channel on the shard that serves slot s.
+func (k keys) shardProbe(node string, s int) string {
+	return k.prefix + "probe:" + node + ":{" + slotTag(s) + "}"
+}
 
 // topic is the pub/sub channel of audience a, or "" for an unknown kind.
 func (k keys) topic(a herald.Audience) string {
@@ -155,11 +133,11 @@ func (k keys) topic(a herald.Audience) string {
 }
 
 // Keys of the cluster facts.
-func (k keys) node(id string) string       { return k.prefix + "node:" + id }       // string: the node's stats, with a TTL
-func (k keys) nodes() string               { return k.prefix + "nodes" }            // set: ids of nodes that may live
-func (k keys) nodeUsers(id string) string  { return k.prefix + "nodeusers:" + id }  // set: users with connections on node id
-func (k keys) presence(user string) string { return k.prefix + "presence:" + user } // hash: node id → connections
-func (k keys) online() string              { return k.prefix + "online" }           // set: users connected anywhere
+func (k keys) node(id string) string       { return k.facts + "node:" + id }       // string: the node's stats, with a TTL
+func (k keys) nodes() string               { return k.facts + "nodes" }            // set: ids of nodes that may live
+func (k keys) nodeUsers(id string) string  { return k.facts + "nodeusers:" + id }  // set: users with connections on node id
+func (k keys) presence(user string) string { return k.facts + "presence:" + user } // hash: node id → connections
+func (k keys) online() string              { return k.facts + "online" }           // set: users connected anywhere
 
 func orDefault[T comparable](v *T, d T) {
 	var zero T

@@ -52,3 +52,32 @@ go vet ./...
 echo "test.sh: go test -race"
 export HERALD_TEST_REQUIRE_SERVICES=1
 go test -race -count=1 -timeout 20m ./...
+
+# Fuzzing: every Fuzz target of the module, found with go test -list in the
+# packages whose tests declare one (with -race, so the binaries the step
+# above built are reused), each run alone after its seed corpus. The time
+# per target is HERALD_FUZZTIME, or what keeps the step near three minutes
+# of fuzzing (10s each, down to 5s as targets are added); 0 skips the step.
+# A failure leaves its input in the package's testdata/fuzz/<Name>/, ready
+# to commit as a regression case.
+if [ "${HERALD_FUZZTIME:-}" != "0" ]; then
+  start=$SECONDS
+  pkgs=$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u)
+  # "FuzzX" lines, then "ok  <import path>  <time>" for their package.
+  targets=$(go test -race -list '^Fuzz' $pkgs | awk '/^Fuzz/ {names = names " " $1} /^ok/ {n = split(names, a, " "); for (i = 1; i <= n; i++) print $2, a[i]; names = ""}')
+  count=$(echo "$targets" | grep -c . || true)
+  fuzztime=${HERALD_FUZZTIME:-$(( count > 0 ? (180 / count > 10 ? 10 : (180 / count < 5 ? 5 : 180 / count)) : 10 ))s}
+  echo "test.sh: fuzz ($count targets, ${fuzztime} each)"
+  log=$(mktemp)
+  while read -r pkg name; do
+    [ -n "$name" ] || continue
+    echo "test.sh: fuzz $pkg $name"
+    if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "test.sh: $name in $pkg failed; the failing input is in its testdata/fuzz/$name" >&2
+      exit 1
+    fi
+  done <<<"$targets"
+  rm -f "$log"
+  echo "test.sh: fuzzing took $((SECONDS - start))s"
+fi

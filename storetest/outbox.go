@@ -39,5 +39,6 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"PreferencesRefuseInvalid", testPreferencesInvalid},
 		{"ConcurrentPreferenceUpdates", testConcurrentPreferenceUpdates},
 		{"PushSubscriptions", testPushSubscriptions},
+		{"ConcurrentPushEndpoint", testConcurrentPushEndpoint},
 	})
 }

@@ -164,17 +164,45 @@ func testPushSubscriptions(t *testing.T, s OutboxStore) {
 	if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != a2.ID || got[0].Endpoint != a1.Endpoint || got[0].P256dh != a1.P256dh || got[0].Auth != a1.Auth {
 		t.Fatalf("alice's subscriptions = %+v", got)
 	}
-	// The same browser subscribes again, now signed in as bob: it moves.
-	moved := subscription("bob", 1)
-	moved.Auth = strings.Repeat("R", 22)
-	if err := s.SavePushSubscription(ctx, moved); err != nil {
+	// Another user registering alice's endpoint is refused, whatever keys
+	// they bring: the subscription stays alice's, with alice's keys.
+	taken := subscription("bob", 1)
+	taken.Auth = strings.Repeat("R", 22)
+	wantCode(t, "registering another user's endpoint", s.SavePushSubscription(ctx, taken), herald.ECONFLICT)
+	if taken.ID != "" {
+		t.Fatalf("a refused subscription was given the id %q", taken.ID)
+	}
+	if got := subs("alice"); len(got) != 2 || got[0].ID != a1.ID || got[0].Auth != a1.Auth {
+		t.Fatalf("after bob's attempt alice has %+v", got)
+	}
+	if got := subs("bob"); len(got) != 0 {
+		t.Fatalf("after a refused registration bob has %+v", got)
+	}
+	// Alice's own browser subscribing again (new keys) replaces hers.
+	again := subscription("alice", 1)
+	again.Auth = strings.Repeat("S", 22)
+	if err := s.SavePushSubscription(ctx, again); err != nil {
+		t.Fatalf("alice registering her endpoint again: %v", err)
+	}
+	got = subs("alice")
+	if len(got) != 2 {
+		t.Fatalf("after alice's re-registration she has %+v", got)
+	}
+	for _, sub := range got {
+		if sub.Endpoint == a1.Endpoint && (sub.ID != again.ID || sub.Auth != again.Auth) {
+			t.Fatalf("alice's re-registered endpoint is %+v, want id %s with the new keys", sub, again.ID)
+		}
+	}
+	// Once alice removes it, the endpoint is free for bob.
+	if err := s.DeletePushSubscription(ctx, "alice", again.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := subs("alice"); len(got) != 1 || got[0].ID != a2.ID {
-		t.Fatalf("after the move alice has %+v", got)
+	moved := subscription("bob", 1)
+	if err := s.SavePushSubscription(ctx, moved); err != nil {
+		t.Fatalf("bob registering a freed endpoint: %v", err)
 	}
-	if got := subs("bob"); len(got) != 1 || got[0].Endpoint != a1.Endpoint || got[0].Auth != moved.Auth {
-		t.Fatalf("after the move bob has %+v", got)
+	if got := subs("bob"); len(got) != 1 || got[0].Endpoint != a1.Endpoint {
+		t.Fatalf("bob has %+v", got)
 	}
 	wantCode(t, "deleting another user's subscription", s.DeletePushSubscription(ctx, "alice", moved.ID), herald.ENOTFOUND)
 	if err := s.DeletePushSubscription(ctx, "alice", a2.ID); err != nil {
@@ -219,5 +247,46 @@ func samePreferences(t *testing.T, got, want *herald.Preferences) {
 	}
 	if g != w || !got.UpdatedAt.Equal(want.UpdatedAt) {
 		t.Fatalf("preferences = %s (updated %v), want %s (updated %v)", g, got.UpdatedAt, w, want.UpdatedAt)
+	}
+}
+
+// testConcurrentPushEndpoint has users race to register one endpoint: exactly
+// one wins, the others get ECONFLICT, and nobody else ends up holding it.
+func testConcurrentPushEndpoint(t *testing.T, s OutboxStore) {
+	const racers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.SavePushSubscription(ctx, subscription(fmt.Sprintf("racer-%d", i), 7))
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch herald.CodeOf(err) {
+		case "":
+			if winner >= 0 {
+				t.Fatalf("racers %d and %d both registered the endpoint", winner, i)
+			}
+			winner = i
+		case herald.ECONFLICT:
+		default:
+			t.Fatalf("racer %d: %v, want nil or ECONFLICT", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("nobody registered the endpoint")
+	}
+	for i := range racers {
+		got, err := s.FindPushSubscriptions(ctx, fmt.Sprintf("racer-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 1, false: 0}[i == winner]; len(got) != want {
+			t.Fatalf("racer %d holds %d subscriptions, want %d", i, len(got), want)
+		}
 	}
 }

@@ -108,21 +108,6 @@ func numbers(v any) any {
 	return v
 }
 
-// msgpackToJSON decodes a client's MessagePack message into the JSON the
-// dispatcher reads. Invalid input yields invalid JSON, which the dispatcher
-// answers with "Failed to process message".
-func msgpackToJSON(b []byte) []byte {
-	var v any
-	if err := msgpack.Unmarshal(b, &v); err != nil {
-		return nil
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
 var deflaters = sync.Pool{New: func() any {
 	w, _ := flate.NewWriter(nil, flate.BestSpeed)
 	return w
@@ -146,11 +131,29 @@ func deflate(b []byte) ([]byte, error) {
 
 var errInflate = errors.New("invalid deflate data")
 
+// inflaters keeps DEFLATE readers, each with its 32 KiB window, for reuse: a
+// client's compressed messages then cost their output and no fresh window.
+var inflaters sync.Pool
+
+// deflateTail ends a message's DEFLATE data as RFC 7692 asks (the 00 00 ff
+// ff the sender removed), then adds an empty final block so the reader ends.
+var deflateTail = []byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}
+
 // inflate decompresses a client's message, refusing to produce more than max
-// bytes so that a small "deflate bomb" cannot expand into gigabytes.
+// bytes so that a small "deflate bomb" cannot expand into gigabytes: it stops
+// reading at max+1 bytes, whatever the data would still produce.
 func inflate(b []byte, max int) ([]byte, error) {
-	r := flate.NewReader(io.MultiReader(bytes.NewReader(b), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})))
-	defer r.Close()
+	src := io.MultiReader(bytes.NewReader(b), bytes.NewReader(deflateTail))
+	r, _ := inflaters.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReader(src)
+	} else if err := r.(flate.Resetter).Reset(src, nil); err != nil {
+		return nil, errInflate
+	}
+	defer func() {
+		r.Close()
+		inflaters.Put(r)
+	}()
 	out, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, errInflate

@@ -25,11 +25,19 @@ type frame struct {
 // the connection's whole life; a writer goroutine exists only while frames are
 // queued, so an idle connection costs one parked goroutine and a few structs.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	fmt    format // negotiated encoding, fixed after the handshake
-	user   string
-	claims *herald.Claims
+	srv  *Server
+	nc   net.Conn
+	fmt  format // negotiated encoding, fixed after the handshake
+	user string
+	rd   msgReader // used by the one reader at a time
+	// limit is the inbound budget of messages and control frames; used by
+	// the one reader at a time.
+	limit *limiter
+
+	subMu  sync.Mutex          // guards claims, lapsed, subs; taken before mu and the hub's lock
+	claims *herald.Claims      // the token's, replaced by an in-band refresh
+	lapsed bool                // past exp: the token's channel grants no longer count
+	subs   map[string]struct{} // channels joined, to re-check when the grants change
 
 	connectedAt  time.Time
 	lastActivity atomic.Int64 // unix nanoseconds of the last inbound frame
@@ -42,17 +50,17 @@ type conn struct {
 	abort     bool // closed as too slow: writes in progress give up
 	replaying bool // live messages are held while missed ones are replayed
 	held      []*herald.Message
-	rs        readState  // a message being assembled; used by the one reader
 	seqs      seqTracker // notification seqs queued to this connection
 	dedupe    bool       // drop live notifications already sent, once a replay has run
 	latest    int        // index+1 in queue of the unsent Latest message, 0 if none
 	version   int64      // greatest Message.Version queued (or sent in "connected")
+	pong      int        // index+1 in queue of the unsent pong, 0 if none
 	closeCode int
 	closeMsg  string
 	drained   chan struct{} // signalled by the writer after each batch
 	written   chan struct{} // closed when the close frame has been written (or failed)
 
-	expiry *time.Timer // closes the connection when its token expires
+	expiry *time.Timer // ends the token's grants at its exp, then closes the connection
 
 	d        *dispatcher // its messages' handler, set when it starts
 	polled   atomic.Bool // waits in the poller rather than in a reader goroutine
@@ -73,12 +81,20 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		drained:     make(chan struct{}, 1),
 		written:     make(chan struct{}),
 		replaying:   true, // hold live messages until "connected" is queued
+		limit:       newLimiter(srv.cfg.RateLimit, srv.cfg.RateBurst, srv.cfg.Now),
 	}
+	c.rd = msgReader{max: srv.cfg.MaxMessageBytes}
 	c.touch()
 	// Greeting first: a resync asked for before "connected" (and the initial
 	// replay) went out waits until Server.start is done with them.
 	c.replayMu.Lock()
 	return c
+}
+
+// setFormat fixes the encoding the handshake negotiated.
+func (c *conn) setFormat(f format) {
+	c.fmt = f
+	c.rd.deflate, c.rd.msgpack = f&fmtDeflate != 0, f&fmtMsgpack != 0
 }
 
 // UserID implements herald.Conn.
@@ -166,15 +182,30 @@ func (c *conn) own(payload []byte) frame {
 	return frame{op: e.op, payload: e.data, compressed: e.compressed}
 }
 
-// sendControl queues a control frame (ping, pong). Control frames are small and
-// do not count against the queue limit.
+// sendControl queues a control frame (ping, pong). Control frames count
+// against the queue limit like messages, and at most one pong waits: a newer
+// ping's payload replaces it, as RFC 6455 (section 5.5.3) allows, so a client
+// that pings without reading cannot grow the queue.
 func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return
 	}
+	if op == ws.OpPong && c.pong > 0 {
+		c.queue[c.pong-1].payload = payload
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue) >= c.srv.cfg.QueueSize {
+		c.mu.Unlock()
+		c.overflow()
+		return
+	}
 	c.queue = append(c.queue, frame{op: op, payload: payload})
+	if op == ws.OpPong {
+		c.pong = len(c.queue)
+	}
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -246,7 +277,7 @@ func (c *conn) close(code int, reason string, drop bool) {
 	c.closeCode, c.closeMsg = code, reason
 	c.held = nil
 	if drop {
-		c.queue, c.latest = c.queue[:0], 0
+		c.queue, c.latest, c.pong = c.queue[:0], 0, 0
 		// Unblock a writer stuck on a socket that does not drain.
 		c.abort = true
 		_ = c.nc.SetWriteDeadline(time.Now())
@@ -265,7 +296,7 @@ func (c *conn) close(code int, reason string, drop bool) {
 func (c *conn) finishWrites(closeSent bool) {
 	c.mu.Lock()
 	c.closing = true
-	c.queue, c.latest = nil, 0
+	c.queue, c.latest, c.pong = nil, 0, 0
 	c.writing = true // no writer will start again
 	c.mu.Unlock()
 	switch {
@@ -282,6 +313,32 @@ func (c *conn) finishWrites(closeSent bool) {
 	default:
 		close(c.written)
 	}
+}
+
+// isClosing reports whether a close frame is queued or sent.
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+// admit takes one unit of the connection's inbound budget for a message or a
+// control frame and reports whether to process it. Past the budget the first
+// refusal answers rate_limited, and a client that keeps on for another
+// second's worth is closed with 1008.
+func (c *conn) admit() bool {
+	ok, persist := c.limit.allow()
+	if ok {
+		return true
+	}
+	c.srv.metrics.messagesIn.WithLabelValues("rate_limited").Inc()
+	switch {
+	case persist:
+		c.close(herald.ClosePolicy, "Rate limit exceeded", false)
+	case c.limit.strikes == 1: // one error per burst, not one per frame
+		c.sendData(encode(errorMsg{Type: herald.TypeError, Message: "Rate limit exceeded", Code: herald.ERATELIMIT}), false)
+	}
+	return false
 }
 
 // aborted reports whether the connection was closed as too slow.

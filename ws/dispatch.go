@@ -9,9 +9,8 @@ import (
 
 // dispatcher handles one connection's messages, on its reader goroutine.
 type dispatcher struct {
-	c       *conn
-	limiter *limiter
-	events  *limiter // client events, when a sink is configured
+	c      *conn
+	events *limiter // client events, when a sink is configured
 }
 
 func (d *dispatcher) now() string { return herald.FormatTime(d.c.srv.cfg.Now()) }
@@ -57,15 +56,7 @@ func (d *dispatcher) connected(since int64) {
 // handle answers one complete client text message.
 func (d *dispatcher) handle(data []byte) {
 	m := d.c.srv.metrics
-	if ok, persist := d.limiter.allow(); !ok {
-		m.messagesIn.WithLabelValues("rate_limited").Inc()
-		if persist {
-			d.c.close(herald.ClosePolicy, "Rate limit exceeded", false)
-			return
-		}
-		if d.limiter.strikes == 1 { // one error per burst, not one per message
-			d.fail(herald.Errorf(herald.ERATELIMIT, "Rate limit exceeded"), "")
-		}
+	if !d.c.admit() {
 		return
 	}
 	in, err := parseInbound(data)
@@ -84,7 +75,7 @@ func (d *dispatcher) handle(data []byte) {
 	case herald.TypeMarkRead:
 		d.markRead(in)
 	case herald.TypeAuth:
-		d.refresh(data)
+		d.refresh(in)
 	case herald.TypeClientNote, herald.TypeCustomEvent:
 		if d.c.srv.cfg.ClientEvents == nil {
 			m.messagesIn.WithLabelValues("unknown").Inc()
@@ -129,14 +120,21 @@ func (d *dispatcher) subscribe(in *inbound) {
 	if !ok {
 		return
 	}
-	if err := d.c.srv.cfg.Channels.allow(d.c.claims, ch); err != nil {
+	c := d.c
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	if err := c.srv.cfg.Channels.allow(c.grantsLocked(), ch); err != nil {
 		d.fail(err, ch)
 		return
 	}
-	if err := d.c.srv.cfg.Hub.Subscribe(d.c, ch); err != nil {
+	if err := c.srv.cfg.Hub.Subscribe(c, ch); err != nil {
 		d.fail(err, ch)
 		return
 	}
+	if c.subs == nil {
+		c.subs = make(map[string]struct{})
+	}
+	c.subs[ch] = struct{}{}
 	d.reply(channelMsg{Type: herald.TypeSubscribed, Channel: ch, Timestamp: d.now()})
 }
 
@@ -145,7 +143,11 @@ func (d *dispatcher) unsubscribe(in *inbound) {
 	if !ok {
 		return
 	}
-	d.c.srv.cfg.Hub.Unsubscribe(d.c, ch)
+	c := d.c
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	c.srv.cfg.Hub.Unsubscribe(c, ch)
+	delete(c.subs, ch)
 	d.reply(channelMsg{Type: herald.TypeUnsubscribed, Channel: ch, Timestamp: d.now()})
 }
 

@@ -2,7 +2,6 @@ package ws
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/heraldhq/herald"
 )
@@ -10,25 +9,78 @@ import (
 // inbound is a client message. Fields a type does not use are ignored, as the
 // design document's server does.
 type inbound struct {
-	Type           string          `json:"type"`
+	Type           string          `json:"-"`
+	RawType        json.RawMessage `json:"type"`
 	Channel        json.RawMessage `json:"channel"`
 	NotificationID json.RawMessage `json:"notificationId"`
 	Since          json.RawMessage `json:"since"`
 	Payload        json.RawMessage `json:"payload"`
 	Ref            json.RawMessage `json:"ref"`
+	Token          json.RawMessage `json:"token"`
 }
 
-// parseInbound decodes one client message. The message must be a JSON object
-// with a string "type"; anything else is "Failed to process message".
+var errUnprocessable = herald.Errorf(herald.EINVALID, "Failed to process message")
+
+// parseInbound decodes one client message. Anything but a JSON object with a
+// string "type", nesting at most MaxDepth arrays and objects, is "Failed to
+// process message": the depth is counted before decoding, so that the
+// decoder's recursion is bounded by the protocol and not by the message size.
 func parseInbound(data []byte) (*inbound, error) {
+	if !isObject(data) || !withinDepth(data, MaxDepth) {
+		return nil, errUnprocessable
+	}
 	var m inbound
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, herald.Errorf(herald.EINVALID, "Failed to process message")
+		return nil, errUnprocessable
 	}
-	if strings.TrimSpace(string(data))[0] != '{' {
-		return nil, herald.Errorf(herald.EINVALID, "Failed to process message")
+	t, ok := stringField(m.RawType)
+	if !ok {
+		return nil, errUnprocessable
 	}
+	m.Type = t
 	return &m, nil
+}
+
+// isObject reports whether data's first byte other than JSON whitespace opens
+// an object.
+func isObject(data []byte) bool {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
+}
+
+// withinDepth reports whether data nests at most max arrays and objects. It
+// counts brackets outside strings and validates nothing else: the decoder
+// that runs next does.
+func withinDepth(data []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return true
 }
 
 // stringField decodes a field that must be a JSON string; missing, null and
@@ -66,6 +118,7 @@ type (
 	channelMsg struct {
 		Type      string `json:"type"`
 		Channel   string `json:"channel"`
+		Reason    string `json:"reason,omitempty"` // why the server ended a subscription by itself
 		Timestamp string `json:"timestamp"`
 	}
 	errorMsg struct {

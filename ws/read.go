@@ -27,6 +27,9 @@ var (
 	errBinary   = &closeError{code: herald.CloseUnsupported, reason: "Binary messages are not supported"}
 	errUTF8     = &closeError{code: herald.CloseInvalidPayload, reason: "Invalid UTF-8 in text message"}
 	errTooLarge = &closeError{code: herald.CloseTooLarge, reason: "Message too large"}
+	// errUTF8Close is a client's close frame whose reason is not UTF-8.
+	errUTF8Close = &closeError{code: herald.CloseInvalidPayload, reason: "Invalid UTF-8 in close reason"}
+	errInflated  = &closeError{code: herald.CloseInvalidPayload, reason: "Invalid compressed data"}
 )
 
 // clientClosed reports that the client sent a close frame.
@@ -36,13 +39,6 @@ type clientClosed struct {
 }
 
 func (e *clientClosed) Error() string { return "closed by client" }
-
-// readState is a message being assembled from fragments; it lives on the
-// connection because, read on demand, its frames may arrive apart.
-type readState struct {
-	msg                           []byte
-	inMessage, compressed, binary bool
-}
 
 // readLoop reads frames until the connection ends, answering control frames
 // and handing each complete text message to handle. It returns why it ended.
@@ -55,83 +51,28 @@ func (c *conn) readLoop(r io.Reader, handle func([]byte)) error {
 }
 
 // readFrame reads one frame, answers it if it is a control frame, and hands
-// a message it completes to handle.
+// a message it completes to handle. Control frames draw on the same budget as
+// messages (WS_RATE_LIMIT): a refused ping is not answered.
 func (c *conn) readFrame(r io.Reader, handle func([]byte)) error {
-	st := &c.rs
-	max := int64(c.srv.cfg.MaxMessageBytes)
-	h, err := ws.ReadHeader(r)
+	f, err := c.rd.next(r)
 	if err != nil {
-		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
-			return errProtocol
-		}
 		return err
 	}
-	if !h.Masked {
-		return errProtocol
-	}
-	// RSV1 marks a compressed message, allowed only on its first frame
-	// and only when permessage-deflate was negotiated.
-	if h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || c.fmt&fmtDeflate == 0 ||
-		h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
-		return errProtocol
-	}
-	if h.OpCode.IsControl() {
-		if !h.Fin || h.Length > 125 {
-			return errProtocol
-		}
-	} else if h.Length > max || int64(len(st.msg))+h.Length > max {
-		return &closeError{errTooLarge.code, errTooLarge.reason, h.Length}
-	}
-	payload := make([]byte, h.Length)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		return err
-	}
-	ws.Cipher(payload, h.Mask, 0)
 	c.touch()
-
-	switch h.OpCode {
+	switch f.op {
 	case ws.OpPing:
-		c.sendControl(ws.OpPong, payload)
+		if c.admit() {
+			c.sendControl(ws.OpPong, f.data)
+		}
 	case ws.OpPong:
+		c.admit()
 	case ws.OpClose:
-		return c.closeFromClient(payload)
-	case ws.OpText, ws.OpBinary:
-		if st.inMessage {
-			return errProtocol
-		}
-		if h.OpCode == ws.OpBinary && c.fmt&fmtMsgpack == 0 {
-			return errBinary
-		}
-		st.msg, st.inMessage = payload, !h.Fin
-		st.compressed, st.binary = h.Rsv != 0, h.OpCode == ws.OpBinary
-	case ws.OpContinuation:
-		if !st.inMessage {
-			return errProtocol
-		}
-		st.msg = append(st.msg, payload...)
-		st.inMessage = !h.Fin
-	default:
-		return errProtocol
-	}
-	if !h.OpCode.IsData() || st.inMessage || st.msg == nil {
-		return nil
-	}
-	msg := st.msg
-	st.msg = nil
-	if st.compressed {
-		if msg, err = inflate(msg, int(max)); err != nil {
-			if err == errTooLarge {
-				return errTooLarge
-			}
-			return &closeError{code: 1007, reason: "Invalid compressed data"}
+		return c.closeFromClient(f.data)
+	case ws.OpText:
+		if !c.isClosing() { // after our close frame only the client's matters
+			handle(f.data)
 		}
 	}
-	if st.binary {
-		msg = msgpackToJSON(msg)
-	} else if !utf8.Valid(msg) {
-		return errUTF8
-	}
-	handle(msg)
 	return nil
 }
 
@@ -144,8 +85,11 @@ func (c *conn) closeFromClient(body []byte) error {
 		return errProtocol
 	case len(body) >= 2:
 		code = int(binary.BigEndian.Uint16(body))
-		if !validCloseCode(code) || !utf8.Valid(body[2:]) {
+		if !validCloseCode(code) {
 			return errProtocol
+		}
+		if !utf8.Valid(body[2:]) {
+			return errUTF8Close
 		}
 		reason = string(body[2:])
 	}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 
@@ -41,7 +42,7 @@ type Config struct {
 	QueueSize         int           // outbound frames queued per connection before it is closed as slow; default 512
 	WriteTimeout      time.Duration // a write that takes longer fails the connection; default 10s
 	CloseTimeout      time.Duration // wait for the client's close reply; default 2s
-	RateLimit         float64       // inbound messages per second per connection; default 20
+	RateLimit         float64       // inbound messages and control frames per second per connection; default 20
 	RateBurst         int           // burst above RateLimit; default 40
 	ReplayPageSize    int           // notifications fetched per resume page; default 200
 	Writers           int           // goroutines writing for all connections; default 2×GOMAXPROCS
@@ -52,7 +53,8 @@ type Config struct {
 	AuthTimeout time.Duration // wait for a first-message auth when the URL has no token; default 5s
 	// ExpiryGrace is how long past its token's exp a connection stays open
 	// without an in-band refresh before it is closed with 4002; default 5s
-	// (the verifier's leeway). Negative disables closing on expiry.
+	// (the verifier's leeway). Negative disables closing on expiry. Either
+	// way the channels claim's grants end at exp (see docs/protocol.md).
 	ExpiryGrace time.Duration
 	// ConnectRate and ConnectBurst limit connection attempts per client IP
 	// address, answered with HTTP 429 beyond; defaults 50 per second, burst 100.
@@ -192,7 +194,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var flate *wsflate.Extension
 	if s.cfg.Deflate {
 		flate = &wsflate.Extension{Parameters: wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
-		up.Negotiate = flate.Negotiate
+		up.Negotiate = declineInvalid(flate.Negotiate)
 	}
 	nc, rw, hs, err := up.Upgrade(r, w)
 	if err != nil {
@@ -207,11 +209,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rd = io.MultiReader(strings.NewReader(string(early)), nc)
 	}
 
+	var unread int64 // of a refused first message
 	if q := r.URL.Query(); token == "" && src == "query" && !q.Has("token") && !q.Has("userId") {
 		// Neither token nor userId in the URL, no header: the first message
 		// must bring the token. (A URL with a userId but no token is the
 		// design document's "missing credentials", closed at once.)
-		token, _ = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes, negotiated(hs, flate))
+		token, unread = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes, negotiated(hs, flate))
 		src = "message"
 	}
 	claims, err := s.authenticate(r.Context(), token, userID, src)
@@ -221,17 +224,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code, reason := herald.CodeOf(err).CloseCode()
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "code", code, "reason", reason)
-		rejectConn(nc, rd, code, reason, s.cfg.CloseTimeout)
+		rejectConn(nc, rd, code, reason, s.cfg.CloseTimeout, unread)
 		return
 	}
 
 	c := newConn(s, nc, claims)
-	c.fmt = negotiated(hs, flate)
+	c.setFormat(negotiated(hs, flate))
 	if err := s.track(c); err != nil {
 		code, reason := herald.CodeOf(err).CloseCode()
 		s.metrics.refused.WithLabelValues(reason).Inc()
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "user", claims.UserID, "code", code, "reason", herald.ErrorMessage(err))
-		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout)
+		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout, 0)
 		return
 	}
 	// Handshake done: greet (and replay) on this goroutine, whose stack the
@@ -256,6 +259,20 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// declineInvalid wraps permessage-deflate negotiation so that an offer with
+// an unknown, invalid or repeated parameter is declined and the next offer
+// considered, as RFC 7692 (section 5) asks, instead of failing the handshake
+// with a server error.
+func declineInvalid(negotiate func(httphead.Option) (httphead.Option, error)) func(httphead.Option) (httphead.Option, error) {
+	return func(offer httphead.Option) (httphead.Option, error) {
+		accept, err := negotiate(offer)
+		if err != nil {
+			return httphead.Option{}, nil
+		}
+		return accept, nil
+	}
 }
 
 // negotiated is the encoding the handshake settled on.
@@ -371,10 +388,8 @@ func (s *Server) untrack(c *conn) {
 func (s *Server) start(c *conn, since int64) *dispatcher {
 	s.metrics.connects.Inc()
 	s.log.Info("websocket connected", "user", c.user, "remote", c.nc.RemoteAddr().String())
-	if s.cfg.ExpiryGrace >= 0 {
-		c.armExpiry(c.claims.ExpiresAt)
-	}
-	d := &dispatcher{c: c, limiter: newLimiter(s.cfg.RateLimit, s.cfg.RateBurst, s.cfg.Now)}
+	c.armExpiry(c.claims)
+	d := &dispatcher{c: c}
 	if s.cfg.ClientEvents != nil {
 		d.events = newLimiter(s.cfg.ClientEventRate, int(2*s.cfg.ClientEventRate), s.cfg.Now)
 	}
@@ -476,10 +491,11 @@ func (s *Server) endReason(c *conn, err error) (int, string) {
 
 // rejectConn ends a connection that failed the handshake checks: close frame
 // with code, a short wait for the client's reply, then the socket is shut.
-func rejectConn(nc net.Conn, rd io.Reader, code int, reason string, wait time.Duration) {
+// unread counts the bytes of a refused frame still in the socket.
+func rejectConn(nc net.Conn, rd io.Reader, code int, reason string, wait time.Duration, unread int64) {
 	_ = nc.SetWriteDeadline(time.Now().Add(wait))
 	_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
-	awaitClose(nc, rd, 0, wait)
+	awaitClose(nc, rd, unread, wait)
 	_ = nc.Close()
 }
 
@@ -489,21 +505,20 @@ const maxDrain = 1 << 20
 // awaitClose reads and discards, for at most wait and maxDrain bytes, the
 // unread rest of a frame and then frames until the client's close frame, so
 // that closing the socket does not reset the connection before the client has
-// read our close frame.
+// read our close frame. Payloads are skipped, never buffered.
 func awaitClose(nc net.Conn, rd io.Reader, unread int64, wait time.Duration) {
 	_ = nc.SetReadDeadline(time.Now().Add(wait))
 	lr := &io.LimitedReader{R: rd, N: maxDrain}
-	if unread > maxDrain {
-		return
-	}
-	if _, err := io.CopyN(io.Discard, lr, unread); err != nil {
-		return
-	}
-	for {
-		f, err := ws.ReadFrame(lr)
-		if err != nil || f.Header.OpCode == ws.OpClose {
+	var hdr [ws.MaxHeaderSize - 2]byte
+	for unread <= lr.N {
+		if _, err := io.CopyN(io.Discard, lr, unread); err != nil {
 			return
 		}
+		h, err := ws.ReadHeaderBuffer(lr, hdr[:])
+		if err != nil || h.OpCode == ws.OpClose {
+			return
+		}
+		unread = h.Length
 	}
 }
 

@@ -95,7 +95,7 @@ func (w *writers) stop() {
 func (c *conn) flushOnce() {
 	c.mu.Lock()
 	batch := c.queue
-	c.queue, c.latest = nil, 0
+	c.queue, c.latest, c.pong = nil, 0, 0
 	c.mu.Unlock()
 	bufs, closing := encodeFrames(batch)
 	clear(batch) // the buffers hold what is needed; drop the rest for the GC

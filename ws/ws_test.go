@@ -133,7 +133,7 @@ func TestMessages(t *testing.T) {
 	if m := cl.read(); m["type"] != "error" || m["message"] != "Unknown message type" {
 		t.Errorf("unknown → %v", m)
 	}
-	for _, bad := range []string{`{not json`, `[1,2]`, `"ping"`, `null`, `{"type":7}`} {
+	for _, bad := range []string{`{not json`, `[1,2]`, `"ping"`, `null`, `{"type":7}`, `{}`, `{"type":null}`, `{"TYPE":5}`} {
 		cl.sendRaw(websocket.MessageText, []byte(bad))
 		if m := cl.read(); m["type"] != "error" || m["message"] != "Failed to process message" {
 			t.Errorf("%s → %v", bad, m)

@@ -15,17 +15,18 @@ import (
 // one Redis: nodes it starts itself (--nodes), or running nodes it attaches to
 // (--addrs with one --server-pid each).
 type clusterFlags struct {
-	nodes    int
-	redisURL string
-	addrs    []string
-	redisPid int
-	sendVia  string
+	nodes     int
+	redisURL  string
+	addrs     []string
+	redisPids []int
+	sendVia   string
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.nodes, "nodes", 1, "Herald nodes to start, on --database-url and --redis-url with the same secrets; "+
 		"subscribers are spread over them round-robin")
-	fs.StringVar(&f.redisURL, "redis-url", "", "REDIS_URL of the started nodes (needed with --nodes above 1; with 1, the node runs on the Redis broker)")
+	fs.StringVar(&f.redisURL, "redis-url", "", "REDIS_URL of the started nodes (needed with --nodes above 1; with 1, the node runs on the Redis broker): "+
+		"redis://host:port/db, redis-sentinel://[:pw@]host:port,.../master or redis-cluster://host:port,... (Redis Cluster, sharded pub/sub)")
 	fs.Func("addrs", "attach to these running nodes, host:port separated by commas, each with its --server-pid in the same order", func(v string) error {
 		for _, a := range strings.Split(v, ",") {
 			if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
@@ -35,7 +36,17 @@ func (f *clusterFlags) register(fs *flag.FlagSet) {
 		}
 		return nil
 	})
-	fs.IntVar(&f.redisPid, "redis-pid", 0, "pid of redis-server, to report its CPU time per round (0: not measured)")
+	fs.Func("redis-pid", "pid of a redis-server whose CPU time each round reports, summed over every pid given "+
+		"(comma-separated or repeated: every node of a Redis Cluster; none: not measured)", func(v string) error {
+		for _, s := range strings.Split(v, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || pid <= 0 {
+				return fmt.Errorf("%q is not a process id", s)
+			}
+			f.redisPids = append(f.redisPids, pid)
+		}
+		return nil
+	})
 	fs.StringVar(&f.sendVia, "send-via", "0", `node the POSTs go through: its index in the node list, or "rotate" (message i through node i mod nodes)`)
 }
 

@@ -95,6 +95,44 @@ func TestFanoutAcrossHeraldNodes(t *testing.T) {
 	}
 }
 
+// TestFanoutOnRedisCluster: two Herald nodes on a Redis Cluster of three
+// shards (sharded pub/sub), subscribers spread over six channels and so over
+// the shards: every subscriber gets its channel's messages, and the CPU of
+// the six redis-server processes is summed.
+func TestFanoutOnRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL, a Redis Cluster and two Herald nodes")
+	}
+	db := pgtest.NewDatabase(t)
+	rc := redistest.NewClusterDB(t)
+	bin := buildHerald(t)
+	var pids []string
+	for _, addr := range strings.Split(strings.TrimPrefix(rc.URL, "redis-cluster://"), ",") {
+		pids = append(pids, strconv.Itoa(redisPID(t, addr)))
+	}
+	o, err := parseFanout([]string{"--server-bin", bin, "--nodes=2", "--database-url", db, "--redis-url", rc.URL,
+		"--server-env", "HERALD_REDIS_PREFIX=" + rc.Prefix, "--server-log-level=error",
+		"--redis-pid", strings.Join(pids, ","), "--channels=6",
+		"--subscribers=30", "--messages=12", "--rounds=2", "--pause=100ms", "--send-via=rotate",
+		"--per-worker=20", "--dial-concurrency=8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := measureFanout(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Rounds {
+		// 30 subscribers, each getting the 2 messages of its channel.
+		if r.Expected != 60 || r.Deliveries != 60 || r.Loss != 0 || r.Duplicates != 0 || r.Stray != 0 || r.TimedOut {
+			t.Fatalf("round %d: %+v; want 60 deliveries and nothing lost, repeated or stray", r.Round, r)
+		}
+		if r.RedisCPU <= 0 || r.RedisPerMessage != r.RedisCPU/12 || r.MessagesPerSecond <= 0 {
+			t.Fatalf("round %d: Redis CPU %v, %v per message, %v messages/s", r.Round, r.RedisCPU, r.RedisPerMessage, r.MessagesPerSecond)
+		}
+	}
+}
+
 // redisPID asks the Redis at addr for its process id (INFO server).
 func redisPID(t *testing.T, addr string) int {
 	t.Helper()

@@ -36,6 +36,11 @@ func TestParseFanoutNodeFlags(t *testing.T) {
 		{args: []string{"--server-pid=-4"}, err: "not a process id"},
 		{args: []string{"--addrs=nohostport", "--server-pid=1"}, err: "nohostport"},
 		{args: []string{"extra"}, err: "unexpected argument"},
+		{args: []string{"--nodes=3", pg, "--redis-url=redis-cluster://127.0.0.1:1,127.0.0.1:2", "--redis-pid=1,2", "--redis-pid=3"}, nodes: 3},
+		{args: []string{"--redis-pid=0"}, err: "not a process id"},
+		{args: []string{"--channels=3", "--messages=100"}, err: "multiple of --channels"},
+		{args: []string{"--channels=3", "--messages=99", "--subscribers=2"}, err: "at least --channels"},
+		{args: []string{"--channels=0"}, err: "must be positive"},
 	} {
 		o, err := parseFanout(tc.args)
 		if tc.err != "" {

@@ -32,8 +32,10 @@ type fanoutRound struct {
 
 	Send   time.Duration `json:"send"`   // first POST to last answer
 	Window time.Duration `json:"window"` // first POST to last receipt
-	// PerSecond is the throughput: deliveries ÷ window.
-	PerSecond float64 `json:"deliveriesPerSecond"`
+	// PerSecond is the throughput: deliveries ÷ window;
+	// MessagesPerSecond the messages sent ÷ window.
+	PerSecond         float64 `json:"deliveriesPerSecond"`
+	MessagesPerSecond float64 `json:"messagesPerSecond"`
 	// CPU is the servers' CPU time over the window, summed over the nodes;
 	// PerDelivery divides the /proc/PID/stat figure (10 ms ticks) by the
 	// deliveries, PerDeliverySched the per-thread schedstat figure
@@ -46,9 +48,17 @@ type fanoutRound struct {
 	// ClientCPU is the workers' CPU time over the window: the load
 	// generator's share of the two cores.
 	ClientCPU time.Duration `json:"clientCpu"`
-	// RedisCPU is redis-server's CPU time over the window (--redis-pid),
-	// from its threads' schedstat.
-	RedisCPU time.Duration `json:"redisCpu,omitempty"`
+	// RedisCPU is the redis-servers' CPU time over the window (--redis-pid,
+	// summed), from their threads' schedstat; RedisPerMessage divides it by
+	// the messages sent.
+	RedisCPU        time.Duration `json:"redisCpu,omitempty"`
+	RedisPerMessage time.Duration `json:"redisCpuPerMessage,omitempty"`
+	// RedisIdle is the redis-servers' CPU per second of the quiet pause
+	// before the round (background work: cron, gossip, probes), and
+	// RedisNetPerMessage the round's Redis CPU minus that rate over the
+	// window, per message.
+	RedisIdle          time.Duration `json:"redisIdleCpuPerSecond,omitempty"`
+	RedisNetPerMessage time.Duration `json:"redisNetCpuPerMessage,omitempty"`
 	// Nodes splits the round by node: each node's subscribers, what they
 	// received, and the node's CPU per delivery to them.
 	Nodes []fanoutNode `json:"nodes"`
@@ -77,6 +87,7 @@ type fanoutNode struct {
 type fanoutResult struct {
 	Subscribers int           `json:"subscribers"`
 	Messages    int           `json:"messages"`
+	Channels    int           `json:"channels"`
 	PayloadSize int           `json:"payloadBytes"`
 	Nodes       []string      `json:"nodes"`   // node addresses, in index order
 	SendVia     string        `json:"sendVia"` // the node the POSTs go through, or rotate
@@ -93,6 +104,7 @@ type fanoutOptions struct {
 	msgs         int
 	rounds       int
 	channel      string
+	channels     int
 	payload      int
 	pause        time.Duration
 	roundTimeout time.Duration
@@ -127,6 +139,8 @@ func parseFanout(args []string) (*fanoutOptions, error) {
 	fs.IntVar(&o.msgs, "messages", 100, "messages per round, sent back to back (each POST after the previous answer)")
 	fs.IntVar(&o.rounds, "rounds", 5, "rounds on the same connections; each is reported, then the best and the spread")
 	fs.StringVar(&o.channel, "channel", "bench", "channel name")
+	fs.IntVar(&o.channels, "channels", 1, "channels the subscribers are spread over: connection i joins <channel>-<i mod channels>, "+
+		"message i goes to channel i mod channels (on Redis Cluster, channels spread over the shards); --messages must be a multiple")
 	fs.IntVar(&o.payload, "payload", 128, "approximate size of each message body in bytes")
 	fs.DurationVar(&o.pause, "pause", 2*time.Second, "quiet time before each round, so the window holds only the round's work")
 	fs.DurationVar(&o.roundTimeout, "round-timeout", time.Minute, "bound on one round; missing deliveries after it count as lost")
@@ -149,21 +163,35 @@ HERALD_NODE_ID bench-<run>-<i>; --addrs a,b,c with one --server-pid per node
 attaches to running ones instead. Connection i goes to node i mod N, the POSTs
 go through --send-via, and every figure is reported in total and per node:
 a node's CPU per delivery is its CPU time divided by the deliveries to its own
-subscribers. --redis-pid adds redis-server's CPU time.
+subscribers. --redis-pid adds the CPU time of the redis-server processes
+given, and their CPU per message.
+
+--redis-url takes every REDIS_URL form: redis://, redis-sentinel:// and
+redis-cluster://. On Redis Cluster each channel is a sharded channel on the
+shard its slot falls in; --channels N spreads the subscribers and the
+messages over N channels, and so over the shards.
 
 Example, three nodes:
   herald-bench fanout --server-bin /tmp/herald --nodes 3 \
     --database-url postgres://postgres@127.0.0.1:55432/hb?sslmode=disable \
     --redis-url redis://127.0.0.1:56379/0 --redis-pid $(pidof redis-server) \
-    --subscribers 15000 --messages 100 --rounds 3`)
+    --subscribers 15000 --messages 100 --rounds 3
+
+Three nodes on a Redis Cluster of three shards, messages over 30 channels:
+  herald-bench fanout --server-bin /tmp/herald --nodes 3 --database-url ... \
+    --redis-url redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 \
+    --redis-pid $(pidof redis-server | tr ' ' ,) --channels 30 --messages 300`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if o.subs <= 0 || o.msgs <= 0 || o.rounds <= 0 {
-		return nil, fmt.Errorf("--subscribers, --messages and --rounds must be positive")
+	if o.subs <= 0 || o.msgs <= 0 || o.rounds <= 0 || o.channels <= 0 {
+		return nil, fmt.Errorf("--subscribers, --messages, --rounds and --channels must be positive")
+	}
+	if o.msgs%o.channels != 0 || o.subs < o.channels {
+		return nil, fmt.Errorf("--messages must be a multiple of --channels, and --subscribers at least --channels")
 	}
 	n, err := checkNodes(&o.sf, &o.cf)
 	if err != nil {
@@ -186,8 +214,10 @@ func measureFanout(ctx context.Context, o *fanoutOptions) (*fanoutResult, error)
 	if err != nil {
 		return nil, err
 	}
-	if o.cf.redisPid != 0 && !alive(o.cf.redisPid) {
-		return nil, fmt.Errorf("--redis-pid: no process %d", o.cf.redisPid)
+	for _, pid := range o.cf.redisPids {
+		if !alive(pid) {
+			return nil, fmt.Errorf("--redis-pid: no process %d", pid)
+		}
 	}
 	nodes, err := startOrAttachNodes(ctx, &o.sf, &o.cf, (o.subs+n-1)/n+1000)
 	if err != nil {
@@ -195,7 +225,7 @@ func measureFanout(ctx context.Context, o *fanoutOptions) (*fanoutResult, error)
 	}
 	defer stopNodes(nodes, o.keep)
 
-	base := job{Mode: modeFanout, URL: nodes[0].wsURL(), JWTSecret: nodes[0].jwtSecret, UserPrefix: userPrefix(), Channel: o.channel,
+	base := job{Mode: modeFanout, URL: nodes[0].wsURL(), JWTSecret: nodes[0].jwtSecret, UserPrefix: userPrefix(), Channel: o.channel, Channels: o.channels,
 		Lifetime: o.lf.connectTime + time.Duration(o.rounds)*(o.roundTimeout+o.pause+time.Minute)}
 	if len(nodes) > 1 {
 		base.URLs = wsURLs(nodes)
@@ -205,7 +235,7 @@ func measureFanout(ctx context.Context, o *fanoutOptions) (*fanoutResult, error)
 		return nil, err
 	}
 	defer p.stop()
-	res := &fanoutResult{Subscribers: o.subs, Messages: o.msgs, PayloadSize: o.payload, SendVia: plan.String()}
+	res := &fanoutResult{Subscribers: o.subs, Messages: o.msgs, Channels: o.channels, PayloadSize: o.payload, SendVia: plan.String()}
 	for _, t := range nodes {
 		res.Nodes = append(res.Nodes, t.addr)
 	}
@@ -218,12 +248,21 @@ func measureFanout(ctx context.Context, o *fanoutOptions) (*fanoutResult, error)
 	}
 	// In a cluster any node's stats are the cluster's, from the nodes'
 	// heartbeats.
-	if _, err := nodes[0].waitStats(ctx, time.Minute, func(s stats) bool { return s.ChannelCounts[o.channel] >= res.Ready.Connected }); err != nil {
+	if _, err := nodes[0].waitStats(ctx, time.Minute, func(s stats) bool {
+		n := 0
+		for i := range o.channels {
+			n += s.ChannelCounts[channelName(o.channel, o.channels, i)]
+		}
+		return n >= res.Ready.Connected
+	}); err != nil {
 		return nil, err
 	}
 
-	r := &fanoutRun{nodes: nodes, pool: p, plan: plan, path: "/api/channels/" + o.channel + "/messages",
-		msgs: o.msgs, payload: o.payload, ready: res.Ready, redisPid: o.cf.redisPid, pause: o.pause, timeout: o.roundTimeout}
+	r := &fanoutRun{nodes: nodes, pool: p, plan: plan,
+		msgs: o.msgs, payload: o.payload, ready: res.Ready, redisPids: o.cf.redisPids, pause: o.pause, timeout: o.roundTimeout}
+	for i := range o.channels {
+		r.paths = append(r.paths, "/api/channels/"+channelName(o.channel, o.channels, i)+"/messages")
+	}
 	for _, t := range nodes {
 		r.apis = append(r.apis, newAPIConn(t))
 	}
@@ -253,17 +292,17 @@ func measureFanout(ctx context.Context, o *fanoutOptions) (*fanoutResult, error)
 
 // fanoutRun is what the rounds of a fan-out run share.
 type fanoutRun struct {
-	nodes    []*target
-	apis     []*apiConn // one per node
-	plan     sendPlan
-	pool     *pool
-	path     string
-	msgs     int
-	payload  int
-	ready    readySummary
-	redisPid int
-	pause    time.Duration
-	timeout  time.Duration
+	nodes     []*target
+	apis      []*apiConn // one per node
+	plan      sendPlan
+	pool      *pool
+	paths     []string // one per channel
+	msgs      int
+	payload   int
+	ready     readySummary
+	redisPids []int
+	pause     time.Duration
+	timeout   time.Duration
 }
 
 // nodeSubscribers returns the connections open on each node.
@@ -289,26 +328,33 @@ func (r *fanoutRun) cpu() ([]cpuTimes, error) {
 	return out, nil
 }
 
-// redisCPU reads redis-server's CPU time, zero when it is not measured: the
-// sum of its threads' schedstat, since Redis spends a few milliseconds per
-// round, below the 10 ms ticks of /proc/PID/stat.
+// redisCPU reads the redis-servers' CPU time, zero when it is not measured:
+// the sum of their threads' schedstat, since Redis spends a few milliseconds
+// per round, below the 10 ms ticks of /proc/PID/stat.
 func (r *fanoutRun) redisCPU() time.Duration {
-	if r.redisPid == 0 {
-		return 0
+	var sum time.Duration
+	for _, pid := range r.redisPids {
+		c, _ := readCPU(pid)
+		sum += c.SchedStat
 	}
-	c, _ := readCPU(r.redisPid)
-	return c.SchedStat
+	return sum
 }
 
 // once runs one round.
 func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
-	rr := fanoutRound{Round: round, Expected: int64(r.ready.Connected) * int64(r.msgs)}
-	if _, err := r.pool.request(ctx, command{Cmd: cmdArm, Round: round, Expect: r.msgs}, evArmed, 30*time.Second); err != nil {
+	// Each connection gets the messages of its channel.
+	perConn := r.msgs / len(r.paths)
+	rr := fanoutRound{Round: round, Expected: int64(r.ready.Connected) * int64(perConn)}
+	if _, err := r.pool.request(ctx, command{Cmd: cmdArm, Round: round, Expect: perConn}, evArmed, 30*time.Second); err != nil {
 		return rr, err
 	}
+	// Redis's CPU while nothing is sent (cron, a cluster's gossip, the
+	// nodes' probes and heartbeats), to tell the messages' share.
+	idle0, idleStart := r.redisCPU(), time.Now()
 	if err := sleepUntil(ctx, time.Now().Add(r.pause)); err != nil {
 		return rr, err
 	}
+	idleCPU, idleTime := r.redisCPU()-idle0, time.Since(idleStart)
 
 	// A keep-alive connection idle since the last round may have been closed
 	// by the server meanwhile: dial afresh, outside the measured window.
@@ -328,14 +374,16 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 	start := time.Now()
 	body := make([]byte, 0, r.payload+128)
 	for seq := range r.msgs {
-		body = fanoutBody(body[:0], round, seq, r.payload)
+		// The body's seq counts within the message's channel.
+		path := r.paths[seq%len(r.paths)]
+		body = fanoutBody(body[:0], round, seq/len(r.paths), r.payload)
 		api := r.apis[r.plan.via(seq, len(r.nodes))]
-		status, answer, err := api.post(r.path, body)
+		status, answer, err := api.post(path, body)
 		if err != nil {
-			return rr, fmt.Errorf("POST %s to %s: %w", r.path, api.addr, err)
+			return rr, fmt.Errorf("POST %s to %s: %w", path, api.addr, err)
 		}
 		if status != 200 {
-			return rr, fmt.Errorf("POST %s to %s: status %d: %s", r.path, api.addr, status, truncate(answer, 200))
+			return rr, fmt.Errorf("POST %s to %s: status %d: %s", path, api.addr, status, truncate(answer, 200))
 		}
 		var d struct{ Delivered int64 }
 		if json.Unmarshal(answer, &d) == nil {
@@ -349,8 +397,12 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 	if err != nil {
 		return rr, err
 	}
-	if r.redisPid != 0 {
+	if len(r.redisPids) > 0 {
 		rr.RedisCPU = r.redisCPU() - redis0
+		rr.RedisPerMessage = rr.RedisCPU / time.Duration(r.msgs)
+		if idleTime > 0 {
+			rr.RedisIdle = time.Duration(float64(idleCPU) / idleTime.Seconds())
+		}
 	}
 	rr.ClientCPU = r.pool.cpu() - client0
 	end := time.Now()
@@ -391,12 +443,15 @@ func (r *fanoutRun) once(ctx context.Context, round int) (fanoutRound, error) {
 	}
 	if rr.Window > 0 {
 		rr.PerSecond = float64(rr.Deliveries) / rr.Window.Seconds()
+		rr.MessagesPerSecond = float64(r.msgs) / rr.Window.Seconds()
+		idle := time.Duration(float64(rr.RedisIdle) * rr.Window.Seconds())
+		rr.RedisNetPerMessage = max(rr.RedisCPU-idle, 0) / time.Duration(r.msgs)
 	}
 	rr.Latency = lat.summary()
 	for i, t := range r.nodes {
 		nr := &rr.Nodes[i]
 		nr.Node, nr.Addr, nr.PID, nr.Subscribers = i, t.addr, t.pid, subs[i]
-		nr.Expected = int64(subs[i]) * int64(r.msgs)
+		nr.Expected = int64(subs[i]) * int64(perConn)
 		nr.Latency = nodeLat[i].summary()
 		if len(r.nodes) == 1 { // the workers split nothing
 			nr.Deliveries, nr.Latency = rr.Deliveries, rr.Latency
@@ -436,8 +491,8 @@ func fanoutBody(b []byte, round, seq, size int) []byte {
 
 func printFanout(w io.Writer, res *fanoutResult) {
 	multi := len(res.Nodes) > 1
-	fmt.Fprintf(w, "fan-out: %d subscribers (%d connected), %d messages of ~%d bytes per round\n",
-		res.Subscribers, res.Ready.Connected, res.Messages, res.PayloadSize)
+	fmt.Fprintf(w, "fan-out: %d subscribers (%d connected) over %d channel(s), %d messages of ~%d bytes per round\n",
+		res.Subscribers, res.Ready.Connected, max(res.Channels, 1), res.Messages, res.PayloadSize)
 	if multi {
 		fmt.Fprintf(w, "%d nodes %s, subscribers by node %v, sent through %s\n",
 			len(res.Nodes), strings.Join(res.Nodes, " "), res.Ready.NodeConnected, res.SendVia)
@@ -448,18 +503,18 @@ func printFanout(w io.Writer, res *fanoutResult) {
 		redis = redis || r.RedisCPU > 0
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "round\tload\tdeliveries\tloss\tdup\treord\tsend\twindow\tdeliveries/s\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t"
+	head := "round\tload\tdeliveries\tloss\tdup\treord\tsend\twindow\tmessages/s\tdeliveries/s\tclient CPU\tCPU\tCPU/delivery\tsched/delivery\tp50\tp90\tp99\tmax\t"
 	if redis {
-		head += "redis CPU\t"
+		head += "redis CPU\tredis/msg\tidle/s\tnet/msg\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range res.Rounds {
-		fmt.Fprintf(tw, "%d\t%.2f\t%d\t%d\t%d\t%d\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t",
-			r.Round, r.LoadAvg, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window), r.PerSecond, us(r.ClientCPU),
+		fmt.Fprintf(tw, "%d\t%.2f\t%d\t%d\t%d\t%d\t%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t",
+			r.Round, r.LoadAvg, r.Deliveries, r.Loss, r.Duplicates, r.Reordered, us(r.Send), us(r.Window), r.MessagesPerSecond, r.PerSecond, us(r.ClientCPU),
 			us(r.CPU), us(r.PerDelivery), us(r.PerDeliverySched),
 			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.Max))
 		if redis {
-			fmt.Fprintf(tw, "%s\t", us(r.RedisCPU))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", us(r.RedisCPU), us(r.RedisPerMessage), us(r.RedisIdle), us(r.RedisNetPerMessage))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -500,6 +555,10 @@ func printFanout(w io.Writer, res *fanoutResult) {
 				func(r fanoutRound) time.Duration { return r.Nodes[i].PerDeliverySched }})
 		}
 	}
+	if redis {
+		metrics = append(metrics, metric{"redis CPU/message", func(r fanoutRound) time.Duration { return r.RedisPerMessage }},
+			metric{"redis net CPU/message", func(r fanoutRound) time.Duration { return r.RedisNetPerMessage }})
+	}
 	metrics = append(metrics,
 		metric{"latency p50", func(r fanoutRound) time.Duration { return r.Latency.P50 }},
 		metric{"latency p99", func(r fanoutRound) time.Duration { return r.Latency.P99 }},
@@ -508,6 +567,13 @@ func printFanout(w io.Writer, res *fanoutResult) {
 		b, md, wo := pick(m.f)
 		fmt.Fprintf(w, "%-26s best %s  median %s  worst %s\n", m.name, us(b), us(md), us(wo))
 	}
+	var mps, dps []float64
+	for _, r := range res.Rounds {
+		mps, dps = append(mps, r.MessagesPerSecond), append(dps, r.PerSecond)
+	}
+	slices.Sort(mps)
+	slices.Sort(dps)
+	fmt.Fprintf(w, "%-26s median %.0f (deliveries/s median %.0f)\n", "messages/s", mps[len(mps)/2], dps[len(dps)/2])
 	var loss, reordered int64
 	for _, r := range res.Rounds {
 		loss += r.Loss + r.Duplicates

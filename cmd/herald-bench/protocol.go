@@ -1,6 +1,9 @@
 package main
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // The coordinator and its workers talk in JSON lines: the coordinator writes a
 // job and then commands to a worker's standard input; the worker writes events
@@ -22,16 +25,30 @@ type job struct {
 	URL    string `json:"url"` // ws://host:port/path
 	// URLs, when set, replaces URL: connection i dials URLs[i mod len], the
 	// nodes of a cluster in turn, and the worker counts by node.
-	URLs        []string      `json:"urls,omitempty"`
-	JWTSecret   string        `json:"jwtSecret,omitempty"`
-	UserPrefix  string        `json:"userPrefix"` // user i is UserPrefix + i
-	First       int           `json:"first"`      // global index of the first connection
-	Count       int           `json:"count"`
-	Channel     string        `json:"channel,omitempty"`
+	URLs       []string `json:"urls,omitempty"`
+	JWTSecret  string   `json:"jwtSecret,omitempty"`
+	UserPrefix string   `json:"userPrefix"` // user i is UserPrefix + i
+	First      int      `json:"first"`      // global index of the first connection
+	Count      int      `json:"count"`
+	Channel    string   `json:"channel,omitempty"`
+	// Channels, above 1, spreads the connections over that many channels:
+	// connection i joins Channel-(i mod Channels).
+	Channels    int           `json:"channels,omitempty"`
 	Concurrency int           `json:"concurrency"` // handshakes in flight
 	DialTimeout time.Duration `json:"dialTimeout"`
 	// Lifetime bounds the worker: it exits after this long whatever happens.
 	Lifetime time.Duration `json:"lifetime"`
+}
+
+// channelOf names the channel connection idx joins.
+func (j *job) channelOf(idx int) string { return channelName(j.Channel, j.Channels, idx) }
+
+// channelName is channel i of n named after base: base itself when n is 1.
+func channelName(base string, n, i int) string {
+	if n <= 1 {
+		return base
+	}
+	return base + "-" + strconv.Itoa(i%n)
 }
 
 // Commands a worker accepts after its job.

@@ -100,7 +100,7 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 		return nil, err
 	}
 	if j.Mode == modeFanout {
-		sub := fmt.Appendf(nil, `{"type":"subscribe","channel":%q}`, j.Channel)
+		sub := fmt.Appendf(nil, `{"type":"subscribe","channel":%q}`, j.channelOf(idx))
 		if err := c.write(ws.OpText, sub); err != nil {
 			nc.Close()
 			return nil, err

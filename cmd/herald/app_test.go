@@ -24,6 +24,7 @@ import (
 // runningApp is the real wiring run in-process, as serve does.
 type runningApp struct {
 	*server
+	app    *app
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
@@ -69,7 +70,7 @@ func launchApp(t *testing.T, env map[string]string) *runningApp {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningApp{server: newServer(t, a.api.Addr(), testSecret, testAPIKey), logs: logs, cancel: cancel, done: make(chan error, 1)}
+	r := &runningApp{server: newServer(t, a.api.Addr(), testSecret, testAPIKey), app: a, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- a.run(ctx) }()
 	t.Cleanup(func() {
 		if err := r.stop(); err != nil {
@@ -404,7 +405,7 @@ func TestOperationalEndpoints(t *testing.T) {
 	c1, _ := s.connect("alice")
 	s.connect("bob")
 	metrics := func() map[string]float64 {
-		status, body := s.do("GET", "/metrics", "", nil)
+		status, body := s.do("GET", "/metrics", s.apiKey, nil)
 		if status != 200 {
 			t.Fatalf("GET /metrics = %d", status)
 		}
@@ -515,6 +516,20 @@ func TestDevelopmentMode(t *testing.T) {
 		t.Errorf("got %v", m)
 	}
 	demo.close()
+
+	// The secrets are this process's own, so the demo sign-in is on, and the
+	// log says so; /metrics is open, as on any development machine.
+	var session struct{ Token string }
+	s.api("POST", "/demo/session", map[string]string{"userId": "mia"}, 200, &session)
+	mia := dial(t, s.wsURL("mia", session.Token))
+	mia.expect("connected")
+	mia.close()
+	if !strings.Contains(stderr.String(), `msg="unsafe setting" setting=HERALD_DEMO`) {
+		t.Errorf("the demo sign-in is on without a warning:\n%s", stderr.String())
+	}
+	if status, _ := s.do("GET", "/metrics", "", nil); status != 200 {
+		t.Errorf("development /metrics = %d, want 200", status)
+	}
 }
 
 // TestShutdownFinishesInflightRequests starts a notification request, stops

@@ -110,7 +110,7 @@ func TestArtilleryScenario(t *testing.T) {
 	var m map[string]float64
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, body := s.do("GET", "/metrics", "", nil)
+		_, body := s.do("GET", "/metrics", s.apiKey, nil)
 		m = parseMetrics(t, string(body))
 		if (m[`herald_ws_disconnects_total{code="1000"}`] >= smokeUsers && m["herald_connections"] == 0) || time.Now().After(deadline) {
 			break

@@ -46,14 +46,14 @@ func (c config) validateAuth() error {
 		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
 			return fmt.Errorf("JWKS_URL must be an http(s) URL")
 		}
-		if p.Scheme != "https" && c["HERALD_ENV"] == "production" {
+		if p.Scheme != "https" && c.production() {
 			return fmt.Errorf("JWKS_URL must be https in production: keys fetched in the clear can be replaced")
 		}
 	}
-	if c["HERALD_ENV"] == "production" {
+	if c.production() {
 		for _, s := range c.list("JWT_PREVIOUS_SECRETS") {
-			if len(s) < 32 {
-				return fmt.Errorf("JWT_PREVIOUS_SECRETS must each be at least 32 bytes in production")
+			if len(s) < minSecretLen {
+				return fmt.Errorf("JWT_PREVIOUS_SECRETS must each be at least %d bytes in production%s", minSecretLen, c.inferred())
 			}
 		}
 	}

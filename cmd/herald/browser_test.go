@@ -51,7 +51,7 @@ func TestBrowserDemo(t *testing.T) {
 	}
 
 	env := map[string]string{
-		"HERALD_ENV":              "development", // the demo sign-in
+		"HERALD_DEMO":             "true", // the demo sign-in, with the test's secrets
 		"JWT_SECRET":              testSecret,
 		"HERALD_API_KEY":          testAPIKey,
 		"HERALD_DB_PATH":          filepath.Join(t.TempDir(), "herald.db"),

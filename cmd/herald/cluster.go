@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
@@ -16,24 +16,45 @@ import (
 	"github.com/heraldhq/herald/redis"
 )
 
-// clusterNode is a node's Redis side, present when REDIS_URL is set: the
-// broker between nodes, the shared facts (stats, presence, the per-user cap)
-// and, when HERALD_EVENTS_STREAM is set, the stream consumer.
+// clusterNode is a node's Redis side, present when Redis is configured
+// (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ADDRS): the broker between
+// nodes, the shared facts (stats, presence, the per-user cap) and, when
+// HERALD_EVENTS_STREAM is set, the stream consumer.
 type clusterNode struct {
 	id       string
-	client   *goredis.Client
+	client   *redis.Client
 	broker   *redis.Broker
 	facts    *redis.Cluster
 	consumer *redis.Consumer
 	metrics  *redis.Metrics
 }
 
+// redisConfig is the Redis the settings name, in whichever form.
+func (c config) redisConfig() redis.ClientConfig {
+	return redis.ClientConfig{
+		URL:              c["REDIS_URL"],
+		Sentinels:        c.list("REDIS_SENTINELS"),
+		MasterName:       c["REDIS_MASTER_NAME"],
+		SentinelPassword: c["REDIS_SENTINEL_PASSWORD"],
+		ClusterAddrs:     c.list("REDIS_CLUSTER_ADDRS"),
+		Password:         c["REDIS_PASSWORD"],
+	}
+}
+
+// clustered reports whether a Redis is configured, which makes this node
+// one of several.
+func (c config) clustered() bool {
+	return c["REDIS_URL"] != "" || c["REDIS_SENTINELS"] != "" || c["REDIS_CLUSTER_ADDRS"] != ""
+}
+
 // validateCluster checks the cluster settings: a cluster needs a store every
 // node shares, which SQLite (one file, one process) is not.
 func (c config) validateCluster() error {
-	if c["REDIS_URL"] == "" {
-		if c["HERALD_EVENTS_STREAM"] != "" {
-			return fmt.Errorf("HERALD_EVENTS_STREAM needs REDIS_URL")
+	if !c.clustered() {
+		for _, k := range []string{"HERALD_EVENTS_STREAM", "REDIS_MASTER_NAME", "REDIS_SENTINEL_PASSWORD", "REDIS_PASSWORD"} {
+			if c[k] != "" {
+				return fmt.Errorf("%s needs Redis: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ADDRS", k)
+			}
 		}
 		return nil
 	}
@@ -41,8 +62,8 @@ func (c config) validateCluster() error {
 		return fmt.Errorf("REDIS_URL runs this node as one of several, which must share their notifications: " +
 			"set DATABASE_URL to a PostgreSQL database (SQLite serves a single node only)")
 	}
-	if err := redis.ValidURL(c["REDIS_URL"]); err != nil {
-		return fmt.Errorf("REDIS_URL must be a redis:// or rediss:// URL")
+	if err := c.redisConfig().Check(); err != nil {
+		return fmt.Errorf("%s", herald.ErrorMessage(err))
 	}
 	if id := c["HERALD_NODE_ID"]; id != "" {
 		if err := redis.ValidNodeID(id); err != nil {
@@ -57,6 +78,9 @@ func (c config) validateCluster() error {
 	if c["HERALD_REDIS_PREFIX"] == "" {
 		return fmt.Errorf("HERALD_REDIS_PREFIX must not be empty")
 	}
+	if c.redisConfig().Topology() == redis.TopologyCluster && strings.ContainsAny(c["HERALD_REDIS_PREFIX"], "{}") {
+		return fmt.Errorf("HERALD_REDIS_PREFIX must not hold { or } on Redis Cluster: Herald spreads its channels over slots by name")
+	}
 	return nil
 }
 
@@ -70,7 +94,7 @@ func (c config) nodeID() string {
 
 // clusterLogger adds the node id to every log line of a cluster node.
 func clusterLogger(cfg config, log *slog.Logger) *slog.Logger {
-	if cfg.str("REDIS_URL") == "" {
+	if !cfg.clustered() {
 		return log
 	}
 	return log.With("node", cfg.nodeID())
@@ -89,15 +113,15 @@ func (a *app) newRegistry() (*prometheus.Registry, prometheus.Registerer) {
 }
 
 // wireBroker makes the hub with hc and the broker in front of it: the
-// in-memory broker for a single node, or with REDIS_URL the Redis broker,
+// in-memory broker for a single node, or with Redis the Redis broker,
 // which the hub tells which users and channels have local connections.
 func (a *app) wireBroker(hc hub.Config) error {
-	if a.cfg.str("REDIS_URL") == "" {
+	if !a.cfg.clustered() {
 		a.hub = hub.New(hc)
 		a.broker = memory.NewBroker(a.hub)
 		return nil
 	}
-	client, err := redis.NewClient(a.cfg.str("REDIS_URL"))
+	client, err := redis.NewClient(a.cfg.redisConfig())
 	if err != nil {
 		return err
 	}
@@ -136,7 +160,7 @@ func (a *app) wireBroker(hc hub.Config) error {
 		return err
 	}
 	a.cluster = cn
-	a.log.Info("cluster: redis", "host", redis.Host(a.cfg.str("REDIS_URL")), "prefix", prefix)
+	a.log.Info("cluster: redis", "redis", client.String(), "prefix", prefix)
 	return nil
 }
 

@@ -96,7 +96,7 @@ func TestClusterUnreadCountsConverge(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	rsrv := redistest.NewServer(t)
 	redisURL := "redis://" + rsrv.Addr() + "/0"
-	rc, err := redis.NewClient(redisURL)
+	rc, err := redis.NewClient(redis.ClientConfig{URL: redisURL})
 	if err != nil {
 		t.Fatal(err)
 	}

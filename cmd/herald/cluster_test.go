@@ -46,7 +46,7 @@ type clusterNodes struct {
 	procs []*proc
 	srv   []*server
 	dead  []atomic.Bool
-	redis *goredis.Client
+	redis *redis.Client
 }
 
 // startClusterNode runs node i and waits until it serves.
@@ -97,8 +97,8 @@ func waitListening(t *testing.T, p *proc, line string) bool {
 func (cn *clusterNodes) waitSubscribed(channel string, n int64) {
 	cn.t.Helper()
 	waitFor(cn.t, 10*time.Second, fmt.Sprintf("%d node(s) subscribed to %s", n, channel), func() bool {
-		got, err := cn.redis.PubSubNumSub(context.Background(), channel).Result()
-		return err == nil && got[channel] == n
+		got, err := redistest.NumSub(context.Background(), cn.redis.UniversalClient, channel)
+		return err == nil && got == n
 	})
 }
 
@@ -240,7 +240,7 @@ func TestClusterThreeNodes(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	rsrv := redistest.NewServer(t)
 	redisURL := "redis://" + rsrv.Addr() + "/0"
-	rc, err := redis.NewClient(redisURL)
+	rc, err := redis.NewClient(redis.ClientConfig{URL: redisURL})
 	if err != nil {
 		t.Fatal(err)
 	}

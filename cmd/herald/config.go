@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/envfile"
 )
 
 // setting is one configuration knob: its environment name (the design
@@ -25,8 +24,8 @@ var settings = []setting{
 	{"TLS_CERT_FILE", "tls-cert", "", "PEM certificate chain, leaf first: serve https and wss on PORT (TLS 1.2 or later) instead of plain HTTP; reloaded on SIGHUP and when the file changes"},
 	{"TLS_KEY_FILE", "tls-key", "", "PEM private key of TLS_CERT_FILE (required with it)"},
 	{"TLS_RELOAD_INTERVAL", "tls-reload-interval", "10s", "how often the certificate and key files are checked for a change (0: reload on SIGHUP only)"},
-	{"HERALD_ENV", "env", "development", "development or production; production refuses to start without JWT_SECRET and HERALD_API_KEY"},
-	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for connection tokens (development mode generates one)"},
+	{"HERALD_ENV", "env", "auto", "production, development, or auto: production as soon as JWT_SECRET or HERALD_API_KEY is given; production requires both, each of 32 bytes or more"},
+	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for connection tokens, 32 bytes or more in production (development generates one)"},
 	{"JWT_LEEWAY", "jwt-leeway", "5s", "clock skew allowed on exp and nbf"},
 	{"JWT_PREVIOUS_SECRETS", "jwt-previous-secrets", "", "comma-separated HS256 secrets still accepted while tokens signed with them live (secret rotation); never used to sign"},
 	{"JWT_ISSUER", "jwt-issuer", "", "iss of the tokens Herald signs; HS256 tokens must carry it (empty: tokens without iss)"},
@@ -42,7 +41,7 @@ var settings = []setting{
 	{"CONNECTION_TOKEN_MAX_TTL", "connection-token-max-ttl", "24h", "longest lifetime a POST /api/tokens request may ask for"},
 	{"LOGIN_RATE_LIMIT", "login-rate-limit", "10", "login attempts per minute per account and per client address (429 beyond)"},
 	{"ACCOUNT_POLL_INTERVAL", "account-poll-interval", "5s", "how often a server looks for accounts disabled or removed by `herald user`, to close their sockets"},
-	{"HERALD_API_KEY", "api-key", "", "bearer key for the server API (development mode generates one)"},
+	{"HERALD_API_KEY", "api-key", "", "bearer key for the server API, 32 bytes or more in production (development generates one)"},
 	{"WS_HEARTBEAT_INTERVAL", "heartbeat-interval", "30000", "protocol ping period in milliseconds; a client that misses one is dropped"},
 	{"WS_MAX_CONNECTIONS", "max-connections", "10000", "WebSocket connections per node; more are closed with 1013"},
 	{"WS_MAX_CONNECTIONS_PER_USER", "max-connections-per-user", "32", "WebSocket connections per user; more are closed with 1013"},
@@ -65,10 +64,15 @@ var settings = []setting{
 	{"CLIENT_EVENT_TYPES", "client-event-types", "notification,custom_event", "client message types accepted for the application"},
 	{"HERALD_DB_PATH", "db", "herald.db", "SQLite database file (the embedded default store)"},
 	{"DATABASE_URL", "database-url", "", "PostgreSQL URL; when set, used instead of SQLite"},
-	{"REDIS_URL", "redis-url", "", "Redis URL (redis://[:password@]host:port/db) that makes this node one of several: messages, presence, stats and the per-user cap cross nodes through it; needs DATABASE_URL and the same secrets on every node"},
+	{"REDIS_URL", "redis-url", "", "Redis URL that makes this node one of several: messages, presence, stats and the per-user cap cross nodes through it; needs DATABASE_URL and the same secrets on every node. redis://[:password@]host:port/db (one server), redis-sentinel://[:password@]host:port,host:port/master[/db] (Sentinel) or redis-cluster://[:password@]host:port,host:port (Redis Cluster)"},
+	{"REDIS_SENTINELS", "redis-sentinels", "", "comma-separated host:port of Redis Sentinels, instead of REDIS_URL: reach the primary they monitor as REDIS_MASTER_NAME and follow its failovers"},
+	{"REDIS_MASTER_NAME", "redis-master-name", "", "name the sentinels monitor the primary under (with REDIS_SENTINELS)"},
+	{"REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "", "password of the sentinels themselves (with REDIS_SENTINELS or a redis-sentinel:// REDIS_URL)"},
+	{"REDIS_CLUSTER_ADDRS", "redis-cluster-addrs", "", "comma-separated host:port of some Redis Cluster nodes, instead of REDIS_URL: sharded pub/sub over the cluster's shards (Redis 7 or later)"},
+	{"REDIS_PASSWORD", "redis-password", "", "password of the Redis servers reached through REDIS_SENTINELS or REDIS_CLUSTER_ADDRS (a REDIS_URL carries its own)"},
 	{"HERALD_NODE_ID", "node-id", "", "this node's id in the cluster, in its logs and metrics (default: hostname-pid)"},
 	{"HERALD_REDIS_PREFIX", "redis-prefix", "herald:", "prefix of Herald's Redis keys and channels, so several deployments can share one Redis"},
-	{"HERALD_EVENTS_STREAM", "events-stream", "", "Redis Stream of domain events to consume, as POST /api/events bodies in the field \"event\" (empty: none; needs REDIS_URL)"},
+	{"HERALD_EVENTS_STREAM", "events-stream", "", "Redis Stream of domain events to consume, as POST /api/events bodies in the field \"event\" (empty: none; needs Redis)"},
 	{"HERALD_EVENTS_GROUP", "events-group", "herald", "consumer group of HERALD_EVENTS_STREAM that the nodes share"},
 	{"HERALD_EVENTS_FILE", "events-file", "", "JSON file of extra domain-event templates"},
 	{"HERALD_SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long shutdown waits for queued messages to flush"},
@@ -93,13 +97,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (co
 	}
 	fromFile := map[string]string{}
 	if *file != "" {
-		f, err := os.Open(*file)
-		if err != nil {
-			return nil, fmt.Errorf("config file: %w", err)
-		}
-		fromFile, err = parseConfigFile(f)
-		f.Close()
-		if err != nil {
+		var err error
+		if fromFile, err = envfile.ReadFile(*file, knownSetting); err != nil {
 			return nil, fmt.Errorf("config file %s: %w", *file, err)
 		}
 	}
@@ -120,27 +119,14 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (co
 	return cfg, cfg.validate()
 }
 
-// parseConfigFile reads KEY=VALUE lines; blank lines and # comments are skipped.
-func parseConfigFile(r io.Reader) (map[string]string, error) {
-	known := map[string]bool{}
+// knownSetting reports whether key is a setting's environment name.
+func knownSetting(key string) bool {
 	for _, s := range settings {
-		known[s.env] = true
-	}
-	out := map[string]string{}
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if s.env == key {
+			return true
 		}
-		k, v, ok := strings.Cut(line, "=")
-		k = strings.TrimSpace(k)
-		if !ok || !known[k] {
-			return nil, fmt.Errorf("line %d: expected KEY=VALUE with a known key, got %q", n, k)
-		}
-		out[k] = strings.Trim(strings.TrimSpace(v), `"'`)
 	}
-	return out, sc.Err()
+	return false
 }
 
 func (c config) str(k string) string { return c[k] }
@@ -225,21 +211,8 @@ func (c config) validate() error {
 	if c["CLIENT_EVENTS_URL"] != "" && c["CLIENT_EVENTS_SECRET"] == "" {
 		return fmt.Errorf("CLIENT_EVENTS_SECRET is required with CLIENT_EVENTS_URL")
 	}
-	switch c["HERALD_ENV"] {
-	case "development", "production":
-	default:
-		return fmt.Errorf("HERALD_ENV must be development or production, got %q", c["HERALD_ENV"])
-	}
-	if c["HERALD_ENV"] == "production" {
-		if c["JWT_SECRET"] == "" {
-			return fmt.Errorf("JWT_SECRET is required when HERALD_ENV=production")
-		}
-		if c["HERALD_API_KEY"] == "" {
-			return fmt.Errorf("HERALD_API_KEY is required when HERALD_ENV=production")
-		}
-	}
-	if s := c["JWT_SECRET"]; s != "" && len(s) < 32 && c["HERALD_ENV"] == "production" {
-		return fmt.Errorf("JWT_SECRET must be at least 32 bytes in production")
+	if err := c.validateMode(); err != nil {
+		return err
 	}
 	if err := c.validateAuth(); err != nil {
 		return err

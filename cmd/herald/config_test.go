@@ -122,6 +122,16 @@ func TestConfigInvalid(t *testing.T) {
 		{"production without API key", nil, map[string]string{"HERALD_ENV": "production", "JWT_SECRET": testSecret}, "", "HERALD_API_KEY"},
 		{"production without JWT secret", []string{"--env", "production", "--api-key", "k"}, nil, "", "JWT_SECRET"},
 		{"production with a short secret", nil, map[string]string{"HERALD_ENV": "production", "JWT_SECRET": "short", "HERALD_API_KEY": "k"}, "", "JWT_SECRET"},
+		{"production with a short API key", nil, map[string]string{"HERALD_ENV": "production", "JWT_SECRET": testSecret, "HERALD_API_KEY": "abc"}, "", "HERALD_API_KEY must be at least 32 bytes"},
+		// Given secrets, Herald is production unless told otherwise.
+		{"secrets given: a short API key", nil, map[string]string{"JWT_SECRET": testSecret, "HERALD_API_KEY": "abc"}, "", "HERALD_API_KEY must be at least 32 bytes in production"},
+		{"secrets given: a short JWT secret", nil, map[string]string{"JWT_SECRET": "short", "HERALD_API_KEY": testAPIKey}, "", "because a secret was given"},
+		{"only the JWT secret given", nil, map[string]string{"JWT_SECRET": testSecret}, "", "HERALD_API_KEY is required in production"},
+		{"only the API key given", nil, map[string]string{"HERALD_API_KEY": testAPIKey}, "", "JWT_SECRET is required in production"},
+		{"production with a short metrics token", nil, map[string]string{"JWT_SECRET": testSecret, "HERALD_API_KEY": testAPIKey, "HERALD_METRICS_TOKEN": "scrape"}, "", "HERALD_METRICS_TOKEN"},
+		{"bad demo switch", nil, map[string]string{"HERALD_DEMO": "please"}, "", "HERALD_DEMO"},
+		{"bad metrics switch", []string{"--metrics-public", "sometimes"}, nil, "", "HERALD_METRICS_PUBLIC"},
+		{"zero API auth rate", nil, map[string]string{"API_AUTH_RATE_LIMIT": "0"}, "", "API_AUTH_RATE_LIMIT"},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -124,12 +125,11 @@ func newDelivery(cfg config, st delivery.Store, log *slog.Logger) (*deliveryPart
 		}
 	}
 	if f := cfg.str("HERALD_DELIVERY_POLICY_FILE"); f != "" {
-		file, err := os.Open(f)
+		doc, err := readJSONSettingFile("HERALD_DELIVERY_POLICY_FILE", f)
 		if err != nil {
-			return nil, fmt.Errorf("HERALD_DELIVERY_POLICY_FILE: %w", err)
+			return nil, err
 		}
-		c.Policies, err = delivery.ParsePolicies(file)
-		file.Close()
+		c.Policies, err = delivery.ParsePolicies(bytes.NewReader(doc))
 		if err != nil {
 			return nil, fmt.Errorf("HERALD_DELIVERY_POLICY_FILE %s: %s", f, herald.ErrorMessage(err))
 		}

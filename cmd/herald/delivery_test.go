@@ -90,7 +90,7 @@ func TestDeliveryThroughTheApp(t *testing.T) {
 	if page.Deliveries[0].NotificationID != n.ID || page.Deliveries[0].Channel != "webhook" {
 		t.Fatalf("deliveries = %+v", page.Deliveries)
 	}
-	status, metrics := s.do("GET", "/metrics", "", nil)
+	status, metrics := s.do("GET", "/metrics", s.apiKey, nil)
 	if status != 200 || !bytes.Contains(metrics, []byte(`herald_delivery_attempts_total{channel="webhook",result="sent"} 1`)) ||
 		!bytes.Contains(metrics, []byte(`herald_outbox_deliveries{status="dead"} 0`)) {
 		t.Fatalf("metrics lack the delivery counters:\n%s", metrics)

@@ -13,14 +13,14 @@ import (
 // document's 15-minute access token.
 const demoTokenTTL = 15 * time.Minute
 
-// mountDemo serves the demo page at /. In development mode its sign-in hands
-// out connection tokens for any user and its button sends sample
-// notifications through the inbox; in production both are refused and only
-// the page is served.
+// mountDemo serves the demo page at /. With HERALD_DEMO on (by default only
+// when this process generated its JWT secret) its sign-in hands out
+// connection tokens for any user and its button sends sample notifications
+// through the inbox; otherwise both are refused and only the page is served.
 func (a *app) mountDemo(cfg config, verifier herald.TokenVerifier, ib herald.Inbox) {
 	issuer := jwt.NewIssuer(jwtConfig(cfg)) // the same issuer, audience and key id the verifier expects
 	a.api.Handle("/", demo.New(demo.Config{
-		DevMode: cfg.str("HERALD_ENV") == "development",
+		DevMode: cfg.demo(),
 		IssueToken: func(user string) (string, time.Time, error) {
 			// JWT expiries are whole seconds; report the one in the token.
 			exp := time.Now().Add(demoTokenTTL).Truncate(time.Second)

@@ -72,7 +72,7 @@ func TestWalkthroughWithNodeClient(t *testing.T) {
 		}
 	}
 	// The server saw the walk-through: one accepted connection, two refused.
-	status, body := s.do("GET", "/metrics", "", nil)
+	status, body := s.do("GET", "/metrics", s.apiKey, nil)
 	m := parseMetrics(t, string(body))
 	if status != 200 || m["herald_ws_connects_total"] != 1 {
 		t.Errorf("herald_ws_connects_total = %v, want 1", m["herald_ws_connects_total"])

@@ -30,7 +30,7 @@ import (
 // The secrets every test server runs with; the secret is production-sized.
 const (
 	testSecret = "cmd-herald-test-secret-0123456789abcdef"
-	testAPIKey = "cmd-herald-test-api-key"
+	testAPIKey = "cmd-herald-test-api-key-0123456789abcdef"
 )
 
 // heraldBin is the herald binary TestMain builds for the process tests, with

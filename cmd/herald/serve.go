@@ -56,14 +56,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	devToken := cfg.str("JWT_SECRET") == ""
-	devKey := cfg.str("HERALD_API_KEY") == ""
-	if devToken {
-		cfg["JWT_SECRET"] = randomHex(32)
-	}
-	if devKey {
-		cfg["HERALD_API_KEY"] = randomHex(24)
-	}
+	devToken, devKey := cfg.settle()
 	a, err := newApp(ctx, cfg, newLogger(cfg, stderr))
 	if err != nil {
 		return err
@@ -90,6 +83,8 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 // port is known (and taken) when it returns.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	log = clusterLogger(cfg, log)
+	cfg.settle() // for callers other than serveCmd; a second call changes nothing
+	warnUnsafe(cfg, log)
 	a := &app{cfg: cfg, log: log}
 	var err error
 	if u := cfg.str("DATABASE_URL"); u != "" {
@@ -118,7 +113,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	tmpl := events.Defaults()
 	if f := cfg.str("HERALD_EVENTS_FILE"); f != "" {
-		if tmpl, err = events.LoadFile(f); err != nil {
+		var doc []byte
+		if doc, err = readJSONSettingFile("HERALD_EVENTS_FILE", f); err == nil {
+			if tmpl, err = events.Parse(f, doc); err != nil {
+				err = fmt.Errorf("HERALD_EVENTS_FILE: %w", err)
+			}
+		}
+		if err != nil {
 			a.store.Close()
 			return nil, err
 		}
@@ -189,9 +190,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Sessions:  a.auth.service,
 		Tokens:    a.auth.issuer,
 		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Ready:     a.ready,
-		Logger:    log,
-		TLS:       tlsConf,
+
+		MetricsToken:     cfg.str("HERALD_METRICS_TOKEN"),
+		MetricsPublic:    cfg.metricsPublic(),
+		AuthFailureLimit: cfg.float("API_AUTH_RATE_LIMIT"),
+		Ready:            a.ready,
+		Logger:           log,
+		TLS:              tlsConf,
 
 		TokenTTL:    cfg.dur("CONNECTION_TOKEN_TTL"),
 		MaxTokenTTL: cfg.dur("CONNECTION_TOKEN_MAX_TTL"),

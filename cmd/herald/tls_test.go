@@ -55,7 +55,12 @@ func httpsClient(t *testing.T, ca *tlstest.CA) *http.Client {
 // its body.
 func getHTTPS(t *testing.T, ca *tlstest.CA, u string) (*http.Response, string) {
 	t.Helper()
-	resp, err := httpsClient(t, ca).Get(u)
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testAPIKey) // /metrics wants it in production
+	resp, err := httpsClient(t, ca).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}

@@ -93,13 +93,13 @@ func TestAuthSettingsValidation(t *testing.T) {
 		"issuer without keys":     {map[string]string{"JWT_TRUSTED_ISSUER": "https://idp"}, "needs JWT_PUBLIC_KEYS"},
 		"same issuer":             {map[string]string{"JWT_TRUSTED_ISSUER": "x", "JWT_ISSUER": "x", "JWKS_FILE": "f"}, "must differ"},
 		"bad jwks url":            {map[string]string{"JWT_TRUSTED_ISSUER": "x", "JWKS_URL": "ftp://x/keys"}, "http(s) URL"},
-		"plain http production":   {map[string]string{"JWT_TRUSTED_ISSUER": "x", "JWKS_URL": "http://idp/keys", "HERALD_ENV": "production", "JWT_SECRET": testSecret, "HERALD_API_KEY": "k"}, "https in production"},
+		"plain http production":   {map[string]string{"JWT_TRUSTED_ISSUER": "x", "JWKS_URL": "http://idp/keys", "HERALD_ENV": "production", "JWT_SECRET": testSecret, "HERALD_API_KEY": testAPIKey}, "https in production"},
 		"bad ttl":                 {map[string]string{"ACCESS_TOKEN_TTL": "soon"}, "ACCESS_TOKEN_TTL must be"},
 		"zero ttl":                {map[string]string{"REFRESH_TOKEN_TTL": "0s"}, "REFRESH_TOKEN_TTL must be"},
 		"access longer":           {map[string]string{"ACCESS_TOKEN_TTL": "200h"}, "must not exceed REFRESH_TOKEN_TTL"},
 		"connection over its max": {map[string]string{"CONNECTION_TOKEN_TTL": "48h"}, "must not exceed CONNECTION_TOKEN_MAX_TTL"},
 		"login rate":              {map[string]string{"LOGIN_RATE_LIMIT": "0"}, "LOGIN_RATE_LIMIT must be"},
-		"short previous secret":   {map[string]string{"JWT_PREVIOUS_SECRETS": "short", "HERALD_ENV": "production", "JWT_SECRET": testSecret, "HERALD_API_KEY": "k"}, "at least 32 bytes"},
+		"short previous secret":   {map[string]string{"JWT_PREVIOUS_SECRETS": "short", "HERALD_ENV": "production", "JWT_SECRET": testSecret, "HERALD_API_KEY": testAPIKey}, "at least 32 bytes"},
 	} {
 		_, err := load(nil, c.env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -127,7 +127,8 @@ func TestTrustedIssuerJWKSURL(t *testing.T) {
 	}))
 	defer idp.Close()
 
-	s := startApp(t, map[string]string{"JWT_TRUSTED_ISSUER": "https://idp.test", "JWKS_URL": idp.URL})
+	// The test's issuer serves plain http, which only development accepts.
+	s := startApp(t, map[string]string{"JWT_TRUSTED_ISSUER": "https://idp.test", "JWKS_URL": idp.URL, "HERALD_ENV": "development"})
 	tok := func(kid string, key ed25519.PrivateKey) string {
 		c := gojwt.MapClaims{"sub": "alice", "iss": "https://idp.test", "exp": time.Now().Add(time.Minute).Unix()}
 		t := gojwt.NewWithClaims(gojwt.SigningMethodEdDSA, c)

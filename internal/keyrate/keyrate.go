@@ -62,6 +62,23 @@ func (l *Limiter) Take(key string) (bool, time.Duration) {
 	return true, 0
 }
 
+// Wait reports how long until key's bucket holds a token, without spending
+// one: 0 when Take would succeed now. It lets a caller refuse early and spend
+// tokens only on some outcomes, such as failed authentications.
+func (l *Limiter) Wait(key string) time.Duration {
+	t := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return 0
+	}
+	if tokens := l.refill(b, t); tokens < 1 {
+		return time.Duration(math.Ceil((1 - tokens) / l.rate * float64(time.Second)))
+	}
+	return 0
+}
+
 // Len returns how many keys have a bucket, for tests and metrics.
 func (l *Limiter) Len() int {
 	l.mu.Lock()

@@ -33,3 +33,25 @@ func TestLimiter(t *testing.T) {
 		t.Fatalf("%d buckets after the sweep, want only c's", n)
 	}
 }
+
+func TestWaitSpendsNothing(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := keyrate.New(1, 2, func() time.Time { return now }) // 1 per second, burst 2
+	if w := l.Wait("a"); w != 0 || l.Len() != 0 {
+		t.Fatalf("unknown key: wait %v, %d buckets; want 0 and none made", w, l.Len())
+	}
+	for range 5 {
+		if w := l.Wait("a"); w != 0 {
+			t.Fatalf("Wait spent a token: wait %v", w)
+		}
+	}
+	l.Take("a")
+	l.Take("a")
+	if w := l.Wait("a"); w != time.Second {
+		t.Fatalf("empty bucket: wait %v, want 1s", w)
+	}
+	now = now.Add(time.Second)
+	if w := l.Wait("a"); w != 0 {
+		t.Fatalf("after the refill: wait %v", w)
+	}
+}

@@ -1,12 +1,23 @@
-// Package redistest gives tests a real Redis: a redis-server process started
-// from the installed binary on a free loopback port, without persistence.
+// Package redistest gives tests a real Redis: redis-server processes started
+// from the installed binary (Debian's redis-server package) on free loopback
+// ports, without persistence, in the three topologies Herald runs on.
 //
 // New shares one server per test binary and hands each test a database number
 // of its own and, since pub/sub channels ignore database numbers, a key prefix
 // of its own. NewServer starts a server for one test alone, for tests that stop
-// and restart it to simulate an outage (Stop, Start). A package's TestMain
-// should call Main, which stops the shared server when the tests end; every
-// server is also killed by the kernel if the test binary dies.
+// and restart it to simulate an outage (Stop, Start).
+//
+// NewSentinel starts a primary, a replica and three sentinels (redis-server
+// --sentinel), with passwords; NewCluster a Redis Cluster of three primaries
+// with one replica each, made with redis-cli --cluster create. Both wait
+// until the set has settled, and can kill a primary and wait for its
+// replica's promotion; a Cluster can also move slots with redis-cli
+// --cluster reshard. NewSentinelDB and NewClusterDB share one set per test
+// binary, as New shares a server.
+//
+// A package's TestMain should call Main, which stops the shared servers when
+// the tests end; every server is also killed by the kernel if the test binary
+// dies.
 //
 // When redis-server is not installed, the test is skipped, or failed when
 // HERALD_TEST_REQUIRE_SERVICES=1, so CI cannot pass by skipping.
@@ -37,13 +48,16 @@ var (
 	nextTest  atomic.Int64 // numbers tests across servers, for prefixes
 )
 
-// DB is one test's share of a server.
+// DB is one test's share of a server, a Sentinel set or a Redis Cluster.
 type DB struct {
-	// URL is redis://127.0.0.1:port/N with the test's database number N.
+	// URL is redis://127.0.0.1:port/N with the test's database number N,
+	// or the set's redis-sentinel:// URL (with N), or the cluster's
+	// redis-cluster:// URL.
 	URL string
 	// Prefix starts every key and channel name the test's code uses.
 	Prefix string
-	// Server is the server the database lives on.
+	// Server is the server the database lives on (nil on a Sentinel set or
+	// a Redis Cluster).
 	Server *Server
 }
 
@@ -61,8 +75,16 @@ func Stop() {
 		return
 	}
 	once.Do(func() { sharedErr = errors.New("redistest: stopped") })
+	clusterOnce.Do(func() { clusterErr = errors.New("redistest: stopped") })
+	sentinelOnce.Do(func() { sentinelErr = errors.New("redistest: stopped") })
 	if shared != nil {
 		shared.kill()
+	}
+	if sharedCluster != nil {
+		sharedCluster.kill()
+	}
+	if sharedSentinel != nil {
+		sharedSentinel.kill()
 	}
 }
 

@@ -20,6 +20,12 @@ type Server struct {
 	bin  string
 	dir  string // temporary directory: working directory and log
 	port int
+	// extra returns arguments added to the defaults (a cluster node's, a
+	// replica's); sentinel, when set, replaces them all by a sentinel's,
+	// whose configuration file it writes.
+	extra    func(s *Server) []string
+	sentinel func(s *Server) ([]string, error)
+	busPort  int // a cluster node's cluster bus port, kept across restarts
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -28,6 +34,12 @@ type Server struct {
 
 // start runs a server on port, or on a free port when port is 0.
 func start(port int) (*Server, error) {
+	return startWith(&Server{port: port})
+}
+
+// startWith runs s, whose port (0: a free one), extra and sentinel are set.
+func startWith(s *Server) (*Server, error) {
+	port := s.port
 	bin, err := lookPath()
 	if err != nil {
 		return nil, err
@@ -36,7 +48,7 @@ func start(port int) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, dir: dir, port: port}
+	s.bin, s.dir = bin, dir
 	// A port found free may be taken before redis binds it; try another then.
 	for attempt := 1; ; attempt++ {
 		if port == 0 {
@@ -48,6 +60,7 @@ func start(port int) (*Server, error) {
 		if err = s.run(); err == nil {
 			return s, nil
 		}
+		s.busPort = 0 // it may have been the one taken
 		if attempt == 3 || port != 0 {
 			os.RemoveAll(dir)
 			return nil, err
@@ -57,6 +70,16 @@ func start(port int) (*Server, error) {
 
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Port is the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Running reports whether the server's process runs.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
+}
 
 // Stop kills the server at once, as a crash would: clients see their
 // connections reset, and the data is gone (there is no persistence).
@@ -103,7 +126,7 @@ func (s *Server) run() error {
 // runLocked starts redis-server and waits until it answers PING.
 func (s *Server) runLocked() error {
 	logPath := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--protected-mode", "no",
@@ -113,7 +136,17 @@ func (s *Server) runLocked() error {
 		"--dir", s.dir,
 		"--logfile", logPath,
 		"--daemonize", "no",
-	)
+	}
+	if s.extra != nil {
+		args = append(args, s.extra(s)...)
+	}
+	if s.sentinel != nil {
+		var err error
+		if args, err = s.sentinel(s); err != nil {
+			return err
+		}
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Pdeathsig: syscall.SIGKILL, // dies with the test binary
@@ -144,6 +177,19 @@ func (s *Server) runLocked() error {
 	}
 }
 
+// Kill ends the server at once, as a crash would, if it runs; unlike Stop
+// it does not mind a server already stopped. The directory stays, for a
+// Start on the same port.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.cmd.Process.Kill()
+		<-s.exited
+		s.cmd = nil
+	}
+}
+
 // kill ends the server, if it runs, and removes its directory.
 func (s *Server) kill() {
 	s.mu.Lock()
@@ -171,7 +217,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
+	// A server with a password answers, but not PONG: it is up.
+	if l := strings.TrimSpace(line); l != "+PONG" && !strings.HasPrefix(l, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil

@@ -110,8 +110,9 @@ func scanSubscription(r scanner) (*herald.PushSubscription, error) {
 	return &sub, nil
 }
 
-// SavePushSubscription stores sub, moving its endpoint to sub.UserID, and
-// drops the user's oldest subscriptions past the limit.
+// SavePushSubscription stores sub, replacing the user's own registration of
+// its endpoint (another user's is ECONFLICT), and drops the user's oldest
+// subscriptions past the limit.
 func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscription) error {
 	if err := sub.Validate(); err != nil {
 		return err
@@ -132,7 +133,15 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		if _, err := c.exec(`DELETE FROM push_subscriptions WHERE endpoint = ?`, sub.Endpoint); err != nil {
+		var holder string
+		switch err := c.queryRow(`SELECT user_id FROM push_subscriptions WHERE endpoint = ?`+s.d.ForUpdate, sub.Endpoint).Scan(&holder); {
+		case isNoRows(err):
+		case err != nil:
+			return err
+		case holder != sub.UserID:
+			return errEndpointTaken
+		}
+		if _, err := c.exec(`DELETE FROM push_subscriptions WHERE endpoint = ? AND user_id = ?`, sub.Endpoint, sub.UserID); err != nil {
 			return err
 		}
 		if _, err := c.exec(`DELETE FROM push_subscriptions WHERE user_id = ? AND id NOT IN (
@@ -142,14 +151,28 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 		}
 		_, err = c.exec(`INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			id, sub.UserID, sub.Endpoint, sub.P256dh, sub.Auth, created)
+		if f, _ := s.d.Classify(err); f == FaultUnique { // another save of the endpoint committed first
+			return errEndpointRace
+		}
 		return err
 	})
+	if err == errEndpointTaken || err == errEndpointRace {
+		return err
+	}
 	if err != nil {
 		return s.fail("save push subscription", err)
 	}
 	sub.ID, sub.Created = id, created
 	return nil
 }
+
+// errEndpointTaken refuses to register an endpoint another user holds: moving
+// it would let anyone who learns an endpoint URL take over its pushes.
+var errEndpointTaken = herald.Errorf(herald.ECONFLICT, "This push endpoint is registered to another user")
+
+// errEndpointRace answers the loser of two registrations of one endpoint at
+// the same moment.
+var errEndpointRace = herald.Errorf(herald.ECONFLICT, "This push endpoint was registered at the same moment; try again")
 
 // DeletePushSubscription removes one of userID's subscriptions.
 func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) error {

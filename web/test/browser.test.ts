@@ -27,7 +27,7 @@ describe('the demo page in Chromium', { skip: missing ? `no ${CHROMIUM}` : false
   after(() => browser?.close());
 
   test('?encoding=msgpack: binary frames both ways after the auth, toast, mark read', async (t) => {
-    const h = await Herald.start({ HERALD_ENV: 'development' });
+    const h = await Herald.start({ HERALD_DEMO: 'true' }); // the demo sign-in, with the test's secrets
     t.after(() => h.close());
     const page = await browser.newPage();
     const problems: string[] = [];

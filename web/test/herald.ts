@@ -15,7 +15,7 @@ import WS from 'ws';
 import type { WebSocketConstructor, WebSocketLike } from '../src/index.js';
 
 export const SECRET = 'herald-web-test-secret-0123456789abcdef';
-export const API_KEY = 'herald-web-test-api-key';
+export const API_KEY = 'herald-web-test-api-key-0123456789abcdef'; // production wants 32 bytes or more
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -156,7 +156,7 @@ export class Herald {
 
   /** metric returns one sample of /metrics by its full name (with labels). */
   async metric(name: string): Promise<number | undefined> {
-    const text = await (await fetch(`http://${this.addr}/metrics`)).text();
+    const text = await (await fetch(`http://${this.addr}/metrics`, { headers: { Authorization: `Bearer ${API_KEY}` } })).text();
     for (const line of text.split('\n')) {
       const i = line.lastIndexOf(' ');
       if (i > 0 && line.slice(0, i) === name) return Number(line.slice(i + 1));
