@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/heraldhq/herald"
 )
@@ -21,6 +22,18 @@ func (s *Server) topicRoutes() {
 	s.api.HandleFunc("GET /api/topics/{topic}/members", s.backend(s.handleListMembers))
 	s.api.HandleFunc("POST /api/topics/{topic}/notifications", s.backend(s.handleSendToTopic))
 	s.api.HandleFunc("GET /api/topics/{topic}/notifications/{id}", s.backend(s.handleTopicSend))
+}
+
+// isTopicMembers reports whether path is /api/topics/{topic}/members, whose
+// PUT and DELETE take up to herald.MaxTopicMembersPerCall user ids and so
+// the batch body limit (see bodyLimit).
+func isTopicMembers(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/api/topics/")
+	if !ok {
+		return false
+	}
+	topic, ok := strings.CutSuffix(rest, "/members")
+	return ok && topic != "" && !strings.Contains(topic, "/")
 }
 
 // membersInput reads a membership body: a JSON array of user ids, or an

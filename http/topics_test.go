@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,6 +44,24 @@ func TestTopicMembersRoutes(t *testing.T) {
 	r = e.backend("GET", "/api/topics/team.sales/members?limit=2&after=bo", "")
 	if strings.TrimSpace(string(r.body)) != `{"userIds":["dee"],"nextCursor":null}` {
 		t.Fatalf("second page = %d %s", r.status, r.body)
+	}
+	// A full call, MaxTopicMembersPerCall ids, is larger than the default
+	// body limit of other routes and still taken.
+	full := make([]string, herald.MaxTopicMembersPerCall)
+	for i := range full {
+		full[i] = fmt.Sprintf("member-%05d", i)
+	}
+	body, _ := json.Marshal(full)
+	if len(body) <= heraldhttp.DefaultMaxBodyBytes {
+		t.Fatalf("a full call is %d bytes, not above the default body limit", len(body))
+	}
+	r = e.backend("PUT", "/api/topics/big/members", string(body))
+	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != fmt.Sprintf(`{"added":%d}`, len(full)) {
+		t.Fatalf("PUT %d members = %d %.200s", len(full), r.status, r.body)
+	}
+	r = e.backend("DELETE", "/api/topics/big/members", string(body))
+	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != fmt.Sprintf(`{"removed":%d}`, len(full)) {
+		t.Fatalf("DELETE %d members = %d %.200s", len(full), r.status, r.body)
 	}
 	for _, c := range []struct {
 		method, path, body string
