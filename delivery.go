@@ -187,3 +187,27 @@ type Outbound struct {
 type ChannelSender interface {
 	Send(ctx context.Context, m *Outbound) error
 }
+
+// Plan is how one new notification reaches its user beyond storing it.
+type Plan struct {
+	// Silent says the user switched in_app off for the notification's type:
+	// it is stored read and silent, so it neither counts as unread nor
+	// reaches a socket, and serves only the deliveries over other channels.
+	Silent bool
+	// Deliveries are the outbox rows to write with the notification.
+	Deliveries []*Delivery
+}
+
+// Planner plans new notifications: a pure decision from the notification,
+// its user's preferences and push subscriptions, and the time. Stores call it
+// inside the transaction that stores the notification, with the preferences
+// read in that transaction, so the plan and the notification are written
+// together. The delivery package's Planner implements it.
+type Planner interface {
+	// Plan plans n for a user with preferences prefs (never nil: the zero
+	// Preferences when none were saved) and push subscriptions subs, at now.
+	Plan(n *NewNotification, prefs *Preferences, subs []*PushSubscription, now time.Time) Plan
+	// UsesPush reports whether Plan reads push subscriptions; when false,
+	// stores pass none and do not read them.
+	UsesPush() bool
+}

@@ -11,7 +11,8 @@ type Event struct {
 	Data map[string]any `json:"data"`
 }
 
-// EventHandler turns events into notifications and creates them.
+// EventHandler turns events into notifications and creates them, returning
+// one Created per notification (Replayed for a redelivered event).
 type EventHandler interface {
-	HandleEvent(ctx context.Context, e *Event) ([]*Notification, error)
+	HandleEvent(ctx context.Context, e *Event) ([]Created, error)
 }

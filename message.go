@@ -26,12 +26,20 @@ type Message struct {
 	Payload []byte
 	// Seq is the notification's seq when the message is a notification:new,
 	// and 0 otherwise. A connection replaying missed notifications uses it to
-	// drop live copies of what the replay already sent.
+	// drop live copies of what the replay already sent. A message with a Seq
+	// and no Payload is a seq marker: a notification took that seq but is not
+	// for the app (its user switched in_app off); connections record the seq
+	// and send nothing.
 	Seq int64
 	// Latest marks a message that supersedes earlier ones of its kind, such
 	// as the unread count: a connection still holding an unsent one replaces
 	// its payload with this one's instead of queueing both.
 	Latest bool
+	// Version orders Latest messages (the unread count's Unread.Version): a
+	// connection keeps the greatest it was given and drops one that is not
+	// greater, queued or not, so counts published through different nodes
+	// cannot leave a tab on a stale one. 0 is unversioned.
+	Version int64
 	// Close, when not zero, is an order rather than a message: every
 	// connection of the audience closes with this close code, with Payload as
 	// the reason. Logout, revocation and disabled accounts use it, so that a

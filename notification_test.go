@@ -9,25 +9,26 @@ import (
 )
 
 func TestNotificationValidate(t *testing.T) {
-	ok := func() *herald.Notification {
-		return &herald.Notification{UserID: "u", Type: "t", Title: "T", Message: "m", Data: json.RawMessage(`{"a":1}`)}
+	ok := func() *herald.NewNotification {
+		return &herald.NewNotification{UserID: "u", Type: "t", Title: "T", Message: "m", Data: json.RawMessage(`{"a":1}`)}
 	}
 	if err := ok().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]func(n *herald.Notification){
-		"no user":      func(n *herald.Notification) { n.UserID = "" },
-		"long user":    func(n *herald.Notification) { n.UserID = strings.Repeat("u", 129) },
-		"no type":      func(n *herald.Notification) { n.Type = "" },
-		"no title":     func(n *herald.Notification) { n.Title = "" },
-		"long message": func(n *herald.Notification) { n.Message = strings.Repeat("m", herald.MaxMessageLen+1) },
-		"data array":   func(n *herald.Notification) { n.Data = json.RawMessage(`[1]`) },
-		"data null":    func(n *herald.Notification) { n.Data = json.RawMessage(`null`) },
-		"data too large": func(n *herald.Notification) {
+	cases := map[string]func(n *herald.NewNotification){
+		"no user":      func(n *herald.NewNotification) { n.UserID = "" },
+		"long user":    func(n *herald.NewNotification) { n.UserID = strings.Repeat("u", 129) },
+		"no type":      func(n *herald.NewNotification) { n.Type = "" },
+		"no title":     func(n *herald.NewNotification) { n.Title = "" },
+		"long message": func(n *herald.NewNotification) { n.Message = strings.Repeat("m", herald.MaxMessageLen+1) },
+		"data array":   func(n *herald.NewNotification) { n.Data = json.RawMessage(`[1]`) },
+		"data null":    func(n *herald.NewNotification) { n.Data = json.RawMessage(`null`) },
+		"data too large": func(n *herald.NewNotification) {
 			n.Data = json.RawMessage(`{"a":"` + strings.Repeat("x", herald.MaxDataLen) + `"}`)
 		},
-		"nul in title": func(n *herald.Notification) { n.Title = "a\x00b" },
-		"bad utf8":     func(n *herald.Notification) { n.Message = "\xff" },
+		"nul in title": func(n *herald.NewNotification) { n.Title = "a\x00b" },
+		"bad utf8":     func(n *herald.NewNotification) { n.Message = "\xff" },
+		"id not uuid":  func(n *herald.NewNotification) { n.ID = "n1" },
 	}
 	for name, mutate := range cases {
 		n := ok()
@@ -75,7 +76,7 @@ func TestUserIDRule(t *testing.T) {
 		if herald.ValidUserID(bad) {
 			t.Errorf("%q accepted", bad)
 		}
-		n := &herald.Notification{UserID: bad, Type: "t", Title: "T"}
+		n := &herald.NewNotification{UserID: bad, Type: "t", Title: "T"}
 		if err := n.Validate(); herald.CodeOf(err) != herald.EINVALID {
 			t.Errorf("Validate with userId %q: %v", bad, err)
 		}

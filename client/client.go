@@ -45,6 +45,7 @@ type Client struct {
 	seqKnown bool               // lastSeq is a valid resume point
 	seen     *seenSet
 	channels map[string]struct{} // subscriptions to restore after a reconnect
+	unread   unreadState         // the newest count the server gave (unread.go)
 }
 
 // New returns a disconnected Client for o, or an error naming the first

@@ -20,7 +20,10 @@
 //
 // Handlers run one at a time on a goroutine of the client's, in the order
 // the events happened; OnMessage sees each notification once, OnRaw every
-// message as it came. The inbox methods (List, UnreadCount, MarkRead,
+// message as it came. Unread returns the user's unread count as the server
+// last gave it and OnUnreadCount reports each change: counts carry a version,
+// and one older than the count the client holds is ignored, so a count that
+// two servers published out of order never overwrites the newer one. The inbox methods (List, UnreadCount, MarkRead,
 // MarkAllRead, Delete) are REST calls with the same token source; the
 // server API for backends is API.
 //

@@ -16,6 +16,7 @@ type handlers struct {
 	messages     []func(Notification)
 	raw          []func(json.RawMessage)
 	reconnecting []func(int)
+	unread       []func(int)
 }
 
 // OnConnected adds a handler called each time a connection is established

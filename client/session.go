@@ -164,8 +164,10 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 	}
 	s.touch()
 	var hello struct {
-		Type   string `json:"type"`
-		UserID string `json:"userId"`
+		Type          string `json:"type"`
+		UserID        string `json:"userId"`
+		UnreadCount   *int   `json:"unreadCount"`
+		UnreadVersion int64  `json:"unreadVersion"`
 	}
 	data, err = frameJSON(typ, data)
 	if err != nil || json.Unmarshal(data, &hello) != nil || hello.Type != herald.TypeConnected {
@@ -179,6 +181,7 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 	}
 	s.user = hello.UserID
 	c.emitRaw(data)
+	c.greetUnread(hello.UnreadCount, hello.UnreadVersion)
 	return s, nil
 }
 
@@ -317,6 +320,9 @@ func (s *session) handle(data []byte) {
 	switch head.Type {
 	case herald.TypeNotificationNew, TypeResumed, herald.TypeSubscribed, herald.TypeUnsubscribed,
 		herald.TypeAuthenticated, herald.TypeError:
+	case herald.TypeUnreadCount:
+		c.noteUnread(data)
+		return
 	default:
 		return
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +167,41 @@ func TestOptionsValidation(t *testing.T) {
 		o.RefreshAt != DefaultRefreshAt || o.APIURL != "http://h:1" || c.State() != StateDisconnected ||
 		o.Encoding != EncodingJSON || o.Compression {
 		t.Errorf("defaults: %+v", o)
+	}
+}
+
+// TestUnreadKeepsTheNewestVersion: a count older than the one held is
+// ignored; a greeting replaces whatever was held (a new connection, possibly
+// to a server whose store started over); an unversioned count is taken.
+func TestUnreadKeepsTheNewestVersion(t *testing.T) {
+	c, err := New(Options{URL: "ws://127.0.0.1:1/ws", TokenSource: StaticToken("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []int
+	c.OnUnreadCount(func(n int) { seen = append(seen, n) })
+	five := 5
+	c.greetUnread(&five, 10)
+	for _, m := range []string{
+		`{"type":"notification:unread_count","count":7,"version":12}`,
+		`{"type":"notification:unread_count","count":6,"version":11}`, // older: ignored
+		`{"type":"notification:unread_count","count":9,"version":12}`, // same version: ignored
+		`{"type":"notification:unread_count","count":3,"version":13}`,
+	} {
+		c.noteUnread([]byte(m))
+	}
+	<-c.ev.wait()
+	if u, _ := c.Unread(); u != (Unread{Count: 3, Version: 13}) {
+		t.Fatalf("Unread = %+v, want 3 at version 13", u)
+	}
+	if fmt.Sprint(seen) != "[5 7 3]" {
+		t.Fatalf("OnUnreadCount saw %v, want [5 7 3]", seen)
+	}
+	one := 1
+	c.greetUnread(&one, 2) // a new connection's greeting
+	c.noteUnread([]byte(`{"type":"notification:unread_count","count":4}`))
+	<-c.ev.wait()
+	if u, _ := c.Unread(); u != (Unread{Count: 4}) {
+		t.Fatalf("after a greeting and an unversioned count Unread = %+v, want 4", u)
 	}
 }

@@ -1,11 +1,13 @@
 // Package delivery takes notifications beyond the socket: by email, SMS, web
 // push and webhook, as each user's preferences say, through a durable outbox.
 //
-// Planning happens before the notification is stored: Service.Inbox wraps the
-// herald.Inbox so that every Create reads the user's preferences, plans the
-// deliveries (Planner) and hands them to the Store, which writes them in the
-// notification's own transaction. A notification is therefore never stored
-// without its deliveries, and a crash can lose neither.
+// Planning happens as the notification is stored: the inbox hands the
+// Service's Planner to the Store, which reads the user's preferences and push
+// subscriptions, plans the deliveries and writes them in the notification's
+// own transaction. A notification is therefore never stored without its
+// deliveries, and a crash can lose neither. A user who switched in_app off
+// for the type gets the notification stored read and silent in that same
+// transaction; it never reaches a socket.
 //
 // Workers (Service.Run) claim due deliveries with a lease, send them through
 // the channel's herald.ChannelSender, and record the outcome: sent; failed,
@@ -174,7 +176,10 @@ func New(c Config) (*Service, error) {
 	}, nil
 }
 
-// Planner returns the planner the Service uses.
+// Planner returns the planner the Service uses, to hand to the inbox
+// (inbox.Config.Planner): the stores call it inside the transaction that
+// stores each notification, with the user's preferences read in that
+// transaction.
 func (s *Service) Planner() *Planner { return s.planner }
 
 // Wake tells idle workers that deliveries may be due, as a create of an

@@ -65,7 +65,7 @@ func (p *prometheusRegistry) value(name string, labels map[string]string) float6
 func TestEveryChannelDeliversOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		r := newRig(t, b, nil)
-		n := r.create("alert", "Server on fire", func(n *herald.Notification) { n.Link = "https://app.example/incidents/9" })
+		n := r.create("alert", "Server on fire", func(n *herald.NewNotification) { n.Link = "https://app.example/incidents/9" })
 		if got := r.svc.RunOnce(ctx); got != 4 {
 			t.Fatalf("RunOnce finished %d deliveries, want 4", got)
 		}
@@ -104,15 +104,15 @@ func TestEveryChannelDeliversOnce(t *testing.T) {
 		}
 		// Creating the same notification again (an idempotent retry by the
 		// backend) plans nothing new.
-		again, err := r.box.Create(ctx, []*herald.Notification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}})
+		again, err := r.box.Create(ctx, []*herald.NewNotification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.box.Create(ctx, []*herald.Notification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}}); err != nil {
+		if _, err := r.box.Create(ctx, []*herald.NewNotification{{UserID: "ana", Type: "alert", Title: "x", IdempotencyKey: "k"}}); err != nil {
 			t.Fatal(err)
 		}
 		r.svc.RunOnce(ctx)
-		if len(r.deliveries(again[0])[email]) != 1 || len(r.smtp.Messages()) != 2 {
+		if len(r.deliveries(again[0].Notification)[email]) != 1 || len(r.smtp.Messages()) != 2 {
 			t.Fatalf("an idempotent replay planned again: %d emails sent", len(r.smtp.Messages()))
 		}
 	})
@@ -286,7 +286,7 @@ func TestEscalation(t *testing.T) {
 	if n := len(r.push.Messages()); n != 2 || r.push.Messages()[0].Urgency != "high" {
 		t.Fatalf("push service got %d pushes", n)
 	}
-	if err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
+	if _, err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
 		t.Fatal(err)
 	}
 	// Cancelled the moment it is read, not when it falls due.
@@ -307,7 +307,7 @@ func TestEscalation(t *testing.T) {
 
 	// Read everywhere at once, before anything escalates.
 	third := r.create("payment_due", "Read with all")
-	if _, err := r.box.MarkAllRead(ctx, "ana"); err != nil {
+	if _, _, err := r.box.MarkAllRead(ctx, "ana"); err != nil {
 		t.Fatal(err)
 	}
 	for c, ds := range r.deliveries(third) {
@@ -318,7 +318,7 @@ func TestEscalation(t *testing.T) {
 	// Read straight through the store (another node's inbox): the worker
 	// cancels when it falls due.
 	fourth := r.create("payment_due", "Read elsewhere")
-	if _, err := r.store.MarkRead(ctx, "ana", fourth.ID, r.clock.Now()); err != nil {
+	if _, _, err := r.store.MarkRead(ctx, "ana", fourth.ID, r.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	r.clock.Add(2 * time.Hour)
@@ -360,8 +360,8 @@ func TestDigest(t *testing.T) {
 	r.clock.Add(10 * time.Minute)
 	read := r.create("newsletter", "Already seen")
 	r.create("newsletter", "Still new")
-	r.create("newsletter", "Urgent recall", func(n *herald.Notification) { n.Critical = true })
-	if err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
+	r.create("newsletter", "Urgent recall", func(n *herald.NewNotification) { n.Critical = true })
+	if _, err := r.box.MarkRead(ctx, "ana", read.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.svc.RunOnce(ctx); got != 1 || r.smtp.Messages()[1].Subject() != "Urgent recall" {
@@ -389,8 +389,8 @@ func TestInAppOff(t *testing.T) {
 	if !n.Read {
 		t.Fatal("the created notification is not read")
 	}
-	if c, err := r.box.UnreadCount(ctx, "ana"); err != nil || c != 0 {
-		t.Fatalf("unread count = %d, %v; want 0", c, err)
+	if u, err := r.box.UnreadCount(ctx, "ana"); err != nil || u.Count != 0 {
+		t.Fatalf("unread count = %d, %v; want 0", u.Count, err)
 	}
 	r.svc.RunOnce(ctx)
 	if len(r.smtp.Messages()) != 1 {
@@ -410,7 +410,7 @@ func TestQuietHours(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := r.create("text", "Weekly report")
-	r.create("text", "Login from a new device", func(n *herald.Notification) { n.Critical = true })
+	r.create("text", "Login from a new device", func(n *herald.NewNotification) { n.Critical = true })
 	if got := r.svc.RunOnce(ctx); got != 1 {
 		t.Fatalf("in quiet hours %d SMS went, want the critical one", got)
 	}
@@ -446,7 +446,9 @@ func TestExpiredPushSubscriptionIsRemoved(t *testing.T) {
 // TestRunLoop runs the workers for real: a new notification wakes them and
 // its deliveries go out without RunOnce.
 func TestRunLoop(t *testing.T) {
-	r := newRig(t, backends[0], func(c *delivery.Config) { c.Now = time.Now; c.PollInterval = time.Hour })
+	// The rig's clock stands still, and the store plans by it: woken
+	// workers find the deliveries due at once, with polling an hour away.
+	r := newRig(t, backends[0], func(c *delivery.Config) { c.PollInterval = time.Hour })
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.svc.Run(runCtx) }()

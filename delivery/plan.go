@@ -13,7 +13,8 @@ var quietChannels = map[herald.Channel]bool{herald.ChannelEmail: true, herald.Ch
 // Planner decides, for one notification, which deliveries to write with it:
 // a pure function of the notification, the user's preferences and push
 // subscriptions, the type policies and the time, so that every combination
-// can be tested without a clock or a store.
+// can be tested without a clock or a store. It is the herald.Planner the
+// stores call inside the transaction that stores the notification.
 type Planner struct {
 	// Policies maps a notification type, or herald.AnyType, to its policy.
 	Policies map[string]herald.TypePolicy
@@ -24,14 +25,11 @@ type Planner struct {
 	DigestPeriod time.Duration
 }
 
-// Plan is a Planner's answer for one notification.
-type Plan struct {
-	// InApp is false when the user turned in_app off for the type: the
-	// notification is still stored, for the other channels' links, but
-	// marked read at once so it neither counts nor escalates.
-	InApp      bool
-	Deliveries []*herald.Delivery
-}
+var _ herald.Planner = (*Planner)(nil)
+
+// UsesPush reports whether plans read push subscriptions: only when push
+// has a sender.
+func (p *Planner) UsesPush() bool { return p.Available[herald.ChannelPush] }
 
 // policy returns the policy of typ.
 func (p *Planner) policy(typ string) herald.TypePolicy {
@@ -53,7 +51,10 @@ func (p *Planner) policy(typ string) herald.TypePolicy {
 // creation, cancelled if the notification is read first. Quiet hours move
 // email, SMS and push to their end, cancelled if read meanwhile. A critical
 // notification skips both quiet hours and the digest.
-func (p *Planner) Plan(n *herald.Notification, prefs *herald.Preferences, subs []*herald.PushSubscription, now time.Time) Plan {
+//
+// A user who switched in_app off for the type gets the notification Silent:
+// stored read, never pushed, and without escalations, which wait on a read.
+func (p *Planner) Plan(n *herald.NewNotification, prefs *herald.Preferences, subs []*herald.PushSubscription, now time.Time) herald.Plan {
 	pol := p.policy(n.Type)
 	now = now.UTC()
 	if prefs == nil {
@@ -109,7 +110,7 @@ func (p *Planner) Plan(n *herald.Notification, prefs *herald.Preferences, subs [
 		return out
 	}
 
-	plan := Plan{InApp: enabled(herald.ChannelInApp)}
+	plan := herald.Plan{Silent: !enabled(herald.ChannelInApp)}
 	immediate := map[herald.Channel]bool{}
 	for _, c := range herald.Channels {
 		if c == herald.ChannelInApp || !enabled(c) || !reachable(c) {
@@ -123,7 +124,7 @@ func (p *Planner) Plan(n *herald.Notification, prefs *herald.Preferences, subs [
 		due, held := hold(c, due)
 		plan.Deliveries = add(plan.Deliveries, c, kind, due, unlessRead || held)
 	}
-	if !plan.InApp {
+	if plan.Silent {
 		return plan // nothing can stay unread in the app
 	}
 	for _, step := range pol.Escalation {

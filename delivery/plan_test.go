@@ -129,7 +129,7 @@ func TestPlan(t *testing.T) {
 				avail = all
 			}
 			p := delivery.Planner{Policies: testPolicies, Available: avail}
-			n := &herald.Notification{UserID: "ana", Type: r.typ, Title: "t", Critical: r.critical}
+			n := &herald.NewNotification{UserID: "ana", Type: r.typ, Title: "t", Critical: r.critical}
 			plan := p.Plan(n, prefs, subs, r.now)
 			var got []string
 			for _, d := range plan.Deliveries {
@@ -142,8 +142,8 @@ func TestPlan(t *testing.T) {
 				}
 				got = append(got, s)
 			}
-			if !slices.Equal(got, r.want) || plan.InApp != r.wantInApp {
-				t.Fatalf("plan = %q, in-app %v; want %q, in-app %v", got, plan.InApp, r.want, r.wantInApp)
+			if !slices.Equal(got, r.want) || plan.Silent == r.wantInApp {
+				t.Fatalf("plan = %q, in-app %v; want %q, in-app %v", got, !plan.Silent, r.want, r.wantInApp)
 			}
 			for _, d := range plan.Deliveries {
 				if d.DueAt.Location() != time.UTC {
@@ -158,8 +158,8 @@ func TestPlan(t *testing.T) {
 // policy alone decides, and with no contact point nothing leaves.
 func TestPlanWithoutPreferences(t *testing.T) {
 	p := delivery.Planner{Policies: testPolicies, Available: map[herald.Channel]bool{email: true}}
-	plan := p.Plan(&herald.Notification{UserID: "bo", Type: "payment_due", Title: "t"}, nil, nil, time.Now())
-	if !plan.InApp || len(plan.Deliveries) != 0 {
+	plan := p.Plan(&herald.NewNotification{UserID: "bo", Type: "payment_due", Title: "t"}, nil, nil, time.Now())
+	if plan.Silent || len(plan.Deliveries) != 0 {
 		t.Fatalf("plan without preferences = %+v", plan)
 	}
 }

@@ -185,10 +185,6 @@ func newRig(t *testing.T, b backend, edit func(*delivery.Config)) *rig {
 func (r *rig) open() {
 	r.t.Helper()
 	r.store = r.reopen()
-	ib, err := inbox.New(inbox.Config{Store: r.store, Now: r.clock.Now, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		r.t.Fatal(err)
-	}
 	cfg := delivery.Config{
 		Store: r.store, Senders: r.senders, Policies: r.policies, Now: r.clock.Now,
 		RetryBase: time.Minute, RetryMax: 10 * time.Minute, MaxAttempts: 4,
@@ -198,7 +194,13 @@ func (r *rig) open() {
 	if r.edit != nil {
 		r.edit(&cfg)
 	}
+	var err error
 	r.svc, err = delivery.New(cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ib, err := inbox.New(inbox.Config{Store: r.store, Planner: r.svc.Planner(), AfterCreate: r.svc.Planned, Now: r.clock.Now,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -207,17 +209,17 @@ func (r *rig) open() {
 }
 
 // create creates one notification for ana through the planning inbox.
-func (r *rig) create(typ, title string, edit ...func(*herald.Notification)) *herald.Notification {
+func (r *rig) create(typ, title string, edit ...func(*herald.NewNotification)) *herald.Notification {
 	r.t.Helper()
-	n := &herald.Notification{UserID: "ana", Type: typ, Title: title, Message: "about " + title}
+	n := &herald.NewNotification{UserID: "ana", Type: typ, Title: title, Message: "about " + title}
 	for _, e := range edit {
 		e(n)
 	}
-	out, err := r.box.Create(ctx, []*herald.Notification{n})
+	out, err := r.box.Create(ctx, []*herald.NewNotification{n})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return out[0]
+	return out[0].Notification
 }
 
 // deliveries returns the stored deliveries of n by channel.

@@ -50,10 +50,10 @@ type Config struct {
 	IssueToken func(user string) (token string, expiresAt time.Time, err error)
 	// Verifier checks the bearer token of /demo/notify.
 	Verifier herald.TokenVerifier
-	// Notify creates a notification and pushes it to the user's connections;
-	// on success n holds what was stored (id, seq). /demo/notify answers 404
-	// without it or without Verifier.
-	Notify func(ctx context.Context, n *herald.Notification) error
+	// Notify creates a notification and pushes it to the user's connections,
+	// and returns it as stored (id, seq). /demo/notify answers 404 without it
+	// or without Verifier.
+	Notify func(ctx context.Context, n *herald.NewNotification) (*herald.Notification, error)
 	// Logger receives failures of the injected functions. Default: slog.Default().
 	Logger *slog.Logger
 }

@@ -86,14 +86,15 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := h.cfg.Notify(r.Context(), n); err != nil {
+	stored, err := h.cfg.Notify(r.Context(), n)
+	if err != nil {
 		if herald.CodeOf(err) == herald.EINTERNAL {
 			h.cfg.Logger.Error("demo: creating a notification", "err", err)
 		}
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, n)
+	writeJSON(w, http.StatusCreated, stored)
 }
 
 // decode reads a small JSON object body into v; an empty body leaves v as it

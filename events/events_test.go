@@ -152,7 +152,7 @@ func TestDocumentEvents(t *testing.T) {
 				if len(ns) != 1 {
 					t.Fatalf("got %d notifications, want 1", len(ns))
 				}
-				n := ns[0]
+				n := ns[0].Notification
 				if n.UserID != e.Data["userId"] || n.Type != c.typ || n.Title != c.title || n.Message != c.msg || n.Link != "" {
 					t.Errorf("got user %q type %q title %q message %q link %q\nwant user %q type %q title %q message %q",
 						n.UserID, n.Type, n.Title, n.Message, n.Link, e.Data["userId"], c.typ, c.title, c.msg)
@@ -160,11 +160,11 @@ func TestDocumentEvents(t *testing.T) {
 				if string(n.Data) != c.data {
 					t.Errorf("data %s, want %s", n.Data, c.data)
 				}
-				if n.ID == "" || n.Replayed {
+				if n.ID == "" || ns[0].Replayed {
 					t.Errorf("notification not created: %+v", n)
 				}
-				if count, _ := svc.UnreadCount(context.Background(), n.UserID); count != 1 {
-					t.Errorf("store holds %d unread, want 1", count)
+				if u, _ := svc.UnreadCount(context.Background(), n.UserID); u.Count != 1 {
+					t.Errorf("store holds %d unread, want 1", u.Count)
 				}
 				if rec.typed(t, herald.TypeNotificationNew) != 1 {
 					t.Error("notification was not pushed")
@@ -242,11 +242,11 @@ func TestRedeliveredEventCreatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second[0].ID != first[0].ID || !second[0].Replayed || first[0].Replayed {
+	if second[0].Notification.ID != first[0].Notification.ID || !second[0].Replayed || first[0].Replayed {
 		t.Fatalf("redelivery returned %+v, want the first %+v marked Replayed", second[0], first[0])
 	}
-	if n, _ := svc.UnreadCount(ctx, "u-2"); n != 1 {
-		t.Fatalf("redelivery left %d unread, want 1", n)
+	if u, _ := svc.UnreadCount(ctx, "u-2"); u.Count != 1 {
+		t.Fatalf("redelivery left %d unread, want 1", u.Count)
 	}
 	if n := rec.typed(t, herald.TypeNotificationNew); n != 1 {
 		t.Fatalf("pushed %d notification:new, want 1", n)
@@ -259,8 +259,8 @@ func TestRedeliveredEventCreatesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := svc.UnreadCount(ctx, "u-2"); n != 3 {
-		t.Fatalf("%d unread after two events without id, want 3", n)
+	if u, _ := svc.UnreadCount(ctx, "u-2"); u.Count != 3 {
+		t.Fatalf("%d unread after two events without id, want 3", u.Count)
 	}
 }
 
@@ -309,7 +309,7 @@ func TestLoadFile(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", c.event, err)
 			}
-			n := ns[0]
+			n := ns[0].Notification
 			if n.Title != c.title || n.Message != c.msg || n.Link != c.link || string(n.Data) != c.data {
 				t.Errorf("%s:\ngot  %q %q %q %s\nwant %q %q %q %s", c.event, n.Title, n.Message, n.Link, n.Data, c.title, c.msg, c.link, c.data)
 			}

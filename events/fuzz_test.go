@@ -41,8 +41,9 @@ func FuzzHandleEvent(f *testing.F) {
 		if len(ns) != 1 {
 			t.Fatalf("%d notifications for one event", len(ns))
 		}
-		n := ns[0]
-		if err := n.Validate(); err != nil {
+		n := ns[0].Notification
+		in := herald.NewNotification{UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message, Link: n.Link, Data: n.Data}
+		if err := in.Validate(); err != nil {
 			t.Fatalf("created an invalid notification: %v", err)
 		}
 		if n.UserID != e.Data["userId"] || n.ID == "" || n.Seq == 0 {

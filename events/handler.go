@@ -38,11 +38,26 @@ func New(c Config) (*Handler, error) {
 
 // HandleEvent renders e (see Templates.Render for the errors) and creates its
 // notifications. It returns them as stored: for a redelivered event with an
-// ID, the notifications created the first time.
-func (h *Handler) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald.Notification, error) {
+// ID, the notifications created the first time, Replayed.
+//
+// What the template rendered is validated once, by the inbox; a rendered
+// notification the inbox refuses (a title too long for the event's data, say)
+// is the event's fault, not the caller's request syntax: EUNPROCESSABLE, or
+// ETOOLARGE, naming the event.
+func (h *Handler) HandleEvent(ctx context.Context, e *herald.Event) ([]herald.Created, error) {
 	ns, err := h.templates.Render(e)
 	if err != nil {
 		return nil, err
 	}
-	return h.inbox.Create(ctx, ns)
+	res, err := h.inbox.Create(ctx, ns)
+	switch code := herald.CodeOf(err); code {
+	case "":
+		return res, nil
+	case herald.EINVALID, herald.ETOOLARGE:
+		if code == herald.EINVALID {
+			code = herald.EUNPROCESSABLE
+		}
+		return nil, herald.Errorf(code, "event %q: %s", e.Name, herald.ErrorMessage(err))
+	}
+	return nil, err
 }

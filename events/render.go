@@ -39,7 +39,7 @@ func checkName(name string) error {
 }
 
 // render turns e, whose name is t's, into its notifications.
-func (t *eventTemplate) render(e *herald.Event) ([]*herald.Notification, error) {
+func (t *eventTemplate) render(e *herald.Event) ([]*herald.NewNotification, error) {
 	var missing []string
 	for _, f := range t.required {
 		if v, ok := e.Data[f]; !ok || v == nil {
@@ -55,7 +55,7 @@ func (t *eventTemplate) render(e *herald.Event) ([]*herald.Notification, error) 
 	}
 
 	view := templateView(map[string]any(e.Data))
-	n := &herald.Notification{UserID: userID, Type: t.typ}
+	n := &herald.NewNotification{UserID: userID, Type: t.typ}
 	var err error
 	if n.Title, err = t.exec(t.title, "title", view, herald.MaxTitleLen); err != nil {
 		return nil, err
@@ -69,22 +69,13 @@ func (t *eventTemplate) render(e *herald.Event) ([]*herald.Notification, error) 
 	if n.Data, err = t.renderData(e.Data, view); err != nil {
 		return nil, err
 	}
-	ns := []*herald.Notification{n}
+	ns := []*herald.NewNotification{n}
 	if e.ID != "" {
 		for i, n := range ns {
 			n.IdempotencyKey = fmt.Sprintf("event:%s:%d", e.ID, i)
 		}
 	}
-	for _, n := range ns {
-		if err := n.Validate(); err != nil {
-			code := herald.CodeOf(err)
-			if code == herald.EINVALID {
-				code = herald.EUNPROCESSABLE
-			}
-			return nil, herald.Errorf(code, "event %q: %s", t.event, herald.ErrorMessage(err))
-		}
-	}
-	return ns, nil
+	return ns, nil // the inbox validates them (see Handler.HandleEvent)
 }
 
 // exec runs tmpl (nil renders "") over view, keeping at most max bytes.

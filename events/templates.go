@@ -95,7 +95,7 @@ func (ts *Templates) Names() []string {
 // without creating them. A malformed name or id is EINVALID; an unknown event,
 // a missing required field or a template that cannot render it is
 // EUNPROCESSABLE.
-func (ts *Templates) Render(e *herald.Event) ([]*herald.Notification, error) {
+func (ts *Templates) Render(e *herald.Event) ([]*herald.NewNotification, error) {
 	if e == nil {
 		return nil, herald.Errorf(herald.EINVALID, "event is required")
 	}

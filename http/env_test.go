@@ -263,13 +263,15 @@ func (p *recPublisher) count() int {
 // user, idempotency keys per user (replays come back Replayed), another
 // user's id not found.
 type recInbox struct {
-	mu     sync.Mutex
-	seq    int64
-	all    []*herald.Notification
-	keys   map[string]*herald.Notification // user + "\x00" + key
-	err    error                           // returned by every call when set
-	panics bool
-	calls  int
+	mu       sync.Mutex
+	requests []*herald.NewNotification // every notification Create was given
+	seq      int64
+	version  int64
+	all      []*herald.Notification
+	keys     map[string]*herald.Notification // user + "\x00" + key
+	err      error                           // returned by every call when set
+	panics   bool
+	calls    int
 }
 
 func newRecInbox() *recInbox { return &recInbox{keys: map[string]*herald.Notification{}} }
@@ -303,25 +305,31 @@ func (b *recInbox) fail() error {
 	return b.err
 }
 
-func (b *recInbox) Create(ctx context.Context, ns []*herald.Notification) ([]*herald.Notification, error) {
+func (b *recInbox) Create(ctx context.Context, ns []*herald.NewNotification) ([]herald.Created, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
 		return nil, err
 	}
-	out := make([]*herald.Notification, len(ns))
+	out := make([]herald.Created, len(ns))
+	b.requests = append(b.requests, ns...)
 	for i, n := range ns {
 		if err := n.Validate(); err != nil {
+			if len(ns) > 1 { // as the inbox names the item
+				return nil, herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
+			}
 			return nil, err
 		}
+	}
+	for i, n := range ns {
 		k := n.UserID + "\x00" + n.IdempotencyKey
 		if old, ok := b.keys[k]; ok && n.IdempotencyKey != "" {
 			c := *old
-			c.Replayed = true
-			out[i] = &c
+			out[i] = herald.Created{Notification: &c, Replayed: true}
 			continue
 		}
-		c := *n
+		c := herald.Notification{ID: n.ID, UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message,
+			Link: n.Link, Data: n.Data, IdempotencyKey: n.IdempotencyKey}
 		b.seq++
 		c.Seq = b.seq
 		if c.ID == "" {
@@ -333,9 +341,21 @@ func (b *recInbox) Create(ctx context.Context, ns []*herald.Notification) ([]*he
 			b.keys[k] = &c
 		}
 		r := c
-		out[i] = &r
+		out[i] = herald.Created{Notification: &r, Unread: b.unread(n.UserID)}
 	}
 	return out, nil
+}
+
+// unread returns userID's count with a new version. b.mu must be held.
+func (b *recInbox) unread(userID string) herald.Unread {
+	n := 0
+	for _, x := range b.all {
+		if x.UserID == userID && !x.Read {
+			n++
+		}
+	}
+	b.version++
+	return herald.Unread{Count: n, Version: b.version}
 }
 
 func (b *recInbox) find(userID, id string) *herald.Notification {
@@ -347,25 +367,25 @@ func (b *recInbox) find(userID, id string) *herald.Notification {
 	return nil
 }
 
-func (b *recInbox) MarkRead(ctx context.Context, userID, id string) error {
+func (b *recInbox) MarkRead(ctx context.Context, userID, id string) (herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return err
+		return herald.Unread{}, err
 	}
 	n := b.find(userID, id)
 	if n == nil {
-		return herald.Errorf(herald.ENOTFOUND, "notification not found")
+		return herald.Unread{}, herald.Errorf(herald.ENOTFOUND, "notification not found")
 	}
 	n.Read = true
-	return nil
+	return b.unread(userID), nil
 }
 
-func (b *recInbox) MarkAllRead(ctx context.Context, userID string) (int, error) {
+func (b *recInbox) MarkAllRead(ctx context.Context, userID string) (int, herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return 0, err
+		return 0, herald.Unread{}, err
 	}
 	changed := 0
 	for _, n := range b.all {
@@ -374,22 +394,22 @@ func (b *recInbox) MarkAllRead(ctx context.Context, userID string) (int, error) 
 			changed++
 		}
 	}
-	return changed, nil
+	return changed, b.unread(userID), nil
 }
 
-func (b *recInbox) Delete(ctx context.Context, userID, id string) error {
+func (b *recInbox) Delete(ctx context.Context, userID, id string) (herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return err
+		return herald.Unread{}, err
 	}
 	for i, n := range b.all {
 		if n.UserID == userID && n.ID == id {
 			b.all = append(b.all[:i], b.all[i+1:]...)
-			return nil
+			return b.unread(userID), nil
 		}
 	}
-	return herald.Errorf(herald.ENOTFOUND, "notification not found")
+	return herald.Unread{}, herald.Errorf(herald.ENOTFOUND, "notification not found")
 }
 
 func (b *recInbox) List(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
@@ -415,11 +435,11 @@ func (b *recInbox) List(ctx context.Context, f herald.NotificationFilter) ([]*he
 	return out, nil
 }
 
-func (b *recInbox) UnreadCount(ctx context.Context, userID string) (int, error) {
+func (b *recInbox) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.fail(); err != nil {
-		return 0, err
+		return herald.Unread{}, err
 	}
 	n := 0
 	for _, x := range b.all {
@@ -427,7 +447,7 @@ func (b *recInbox) UnreadCount(ctx context.Context, userID string) (int, error) 
 			n++
 		}
 	}
-	return n, nil
+	return herald.Unread{Count: n, Version: b.version}, nil
 }
 
 // recEvents turns an event into one notification for data.userId, and
@@ -438,7 +458,7 @@ type recEvents struct {
 	last  *herald.Event
 }
 
-func (h *recEvents) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald.Notification, error) {
+func (h *recEvents) HandleEvent(ctx context.Context, e *herald.Event) ([]herald.Created, error) {
 	h.mu.Lock()
 	h.last = e
 	h.mu.Unlock()
@@ -446,11 +466,11 @@ func (h *recEvents) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald
 		return nil, herald.Errorf(herald.EUNPROCESSABLE, "unknown event %q", e.Name)
 	}
 	user, _ := e.Data["userId"].(string)
-	n := &herald.Notification{UserID: user, Type: "booking_confirmation", Title: "Booking Confirmed"}
+	n := &herald.NewNotification{UserID: user, Type: "booking_confirmation", Title: "Booking Confirmed"}
 	if e.ID != "" {
 		n.IdempotencyKey = "event:" + e.ID + ":0"
 	}
-	return h.inbox.Create(ctx, []*herald.Notification{n})
+	return h.inbox.Create(ctx, []*herald.NewNotification{n})
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.

@@ -27,13 +27,10 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeObject(body, &in, true); err != nil {
 		return err
 	}
-	ns, err := s.cfg.Events.HandleEvent(r.Context(), &herald.Event{ID: in.ID, Name: in.Name, Data: in.Data})
+	res, err := s.cfg.Events.HandleEvent(r.Context(), &herald.Event{ID: in.ID, Name: in.Name, Data: in.Data})
 	if err != nil {
 		return err
 	}
-	if ns == nil {
-		ns = []*herald.Notification{}
-	}
-	writeJSON(w, createdStatus(ns), notificationsResponse{Notifications: ns})
+	writeJSON(w, createdStatus(res), notificationsResponse{Notifications: stored(res)})
 	return nil
 }

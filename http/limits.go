@@ -15,6 +15,8 @@ func (s *Server) bodyLimit(r *http.Request) int64 {
 	switch {
 	case r.URL.Path == "/api/notifications" && r.Method == http.MethodPost:
 		return s.cfg.MaxBatchBodyBytes
+	case isTopicMembers(r.URL.Path) && (r.Method == http.MethodPut || r.Method == http.MethodDelete):
+		return s.cfg.MaxBatchBodyBytes // up to MaxTopicMembersPerCall user ids
 	case strings.HasPrefix(r.URL.Path, "/auth/"):
 		return maxAuthBodyBytes
 	}

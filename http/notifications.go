@@ -15,36 +15,24 @@ const (
 	MaxPageSize     = 100
 )
 
-// notificationInput is one notification as a backend sends it.
-type notificationInput struct {
-	ID             string          `json:"id"`
-	UserID         string          `json:"userId"`
-	Type           string          `json:"type"`
-	Title          string          `json:"title"`
-	Message        string          `json:"message"`
-	Link           string          `json:"link"`
-	Data           json.RawMessage `json:"data"`
-	IdempotencyKey string          `json:"idempotencyKey"`
-	Critical       bool            `json:"critical"` // skip quiet hours and the digest
-}
-
 // createInput is the body of POST /api/notifications: one notification, or a
 // batch under "notifications" (which then wins over any top-level fields).
+// Both decode straight into the create request, which the inbox validates.
 type createInput struct {
-	notificationInput
-	Notifications *[]batchItem `json:"notifications"`
+	herald.NewNotification
+	Notifications *[]*batchItem `json:"notifications"`
 }
 
 // batchItem is one notification of a batch: its names are checked as the
 // body's are (see checkNames), since each item names a user.
-type batchItem notificationInput
+type batchItem herald.NewNotification
 
 // UnmarshalJSON refuses an item naming a member twice, then decodes it.
 func (b *batchItem) UnmarshalJSON(data []byte) error {
 	if err := checkNames(data); err != nil {
 		return err
 	}
-	return json.Unmarshal(data, (*notificationInput)(b))
+	return json.Unmarshal(data, (*herald.NewNotification)(b))
 }
 
 // notificationsResponse answers a batch create and an event.
@@ -52,31 +40,19 @@ type notificationsResponse struct {
 	Notifications []*herald.Notification `json:"notifications"`
 }
 
-// notification converts in, checking what Notification.Validate does not.
-func (in *notificationInput) notification() (*herald.Notification, error) {
-	n := &herald.Notification{
-		ID:             in.ID,
-		UserID:         in.UserID,
-		Type:           in.Type,
-		Title:          in.Title,
-		Message:        in.Message,
-		Link:           in.Link,
-		IdempotencyKey: in.IdempotencyKey,
-		Critical:       in.Critical,
+// normalizeData stores data as compact JSON, and a JSON null as none, so that
+// what is stored is what a client reads back byte for byte.
+func normalizeData(n *herald.NewNotification) error {
+	if len(n.Data) == 0 || bytes.Equal(n.Data, []byte("null")) {
+		n.Data = nil
+		return nil
 	}
-	if in.ID != "" {
-		if err := checkNotificationID("id", in.ID); err != nil {
-			return nil, err
-		}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, n.Data); err != nil {
+		return herald.Errorf(herald.EINVALID, "data is not valid JSON")
 	}
-	if len(in.Data) > 0 && !bytes.Equal(in.Data, []byte("null")) {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, in.Data); err != nil {
-			return nil, herald.Errorf(herald.EINVALID, "data is not valid JSON")
-		}
-		n.Data = buf.Bytes()
-	}
-	return n, n.Validate()
+	n.Data = buf.Bytes()
+	return nil
 }
 
 // handleCreateNotifications stores one notification (201 with it) or a batch
@@ -101,15 +77,15 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 		if key != "" {
 			in.IdempotencyKey = key
 		}
-		n, err := in.notification()
+		n := &in.NewNotification
+		if err := normalizeData(n); err != nil {
+			return err
+		}
+		res, err := s.create(r, []*herald.NewNotification{n})
 		if err != nil {
 			return err
 		}
-		stored, err := s.create(r, []*herald.Notification{n})
-		if err != nil {
-			return err
-		}
-		writeJSON(w, createdStatus(stored), stored[0])
+		writeJSON(w, createdStatus(res), res[0].Notification)
 		return nil
 	}
 
@@ -122,42 +98,54 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 	case len(items) > MaxBatch:
 		return herald.Errorf(herald.ETOOLARGE, "notifications holds more than %d items", MaxBatch)
 	}
-	ns := make([]*herald.Notification, len(items))
-	for i := range items {
-		n, err := (*notificationInput)(&items[i]).notification()
-		if err != nil {
-			return herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
+	ns := make([]*herald.NewNotification, len(items))
+	for i, item := range items {
+		n := (*herald.NewNotification)(item)
+		if n == nil {
+			return herald.Errorf(herald.EINVALID, "notifications[%d]: notification is null", i)
 		}
 		ns[i] = n
+		if err := normalizeData(n); err != nil {
+			return herald.Errorf(herald.CodeOf(err), "notifications[%d]: %s", i, herald.ErrorMessage(err))
+		}
 	}
-	stored, err := s.create(r, ns)
+	res, err := s.create(r, ns)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, createdStatus(stored), notificationsResponse{Notifications: stored})
+	writeJSON(w, createdStatus(res), notificationsResponse{Notifications: stored(res)})
 	return nil
 }
 
 // create stores ns through the Inbox and checks it answered one per request.
-func (s *Server) create(r *http.Request, ns []*herald.Notification) ([]*herald.Notification, error) {
-	stored, err := s.cfg.Inbox.Create(r.Context(), ns)
+func (s *Server) create(r *http.Request, ns []*herald.NewNotification) ([]herald.Created, error) {
+	res, err := s.cfg.Inbox.Create(r.Context(), ns)
 	if err != nil {
 		return nil, err
 	}
-	if len(stored) != len(ns) {
-		return nil, herald.Errorf(herald.EINTERNAL, "inbox returned %d notifications for %d", len(stored), len(ns))
+	if len(res) != len(ns) {
+		return nil, herald.Errorf(herald.EINTERNAL, "inbox returned %d notifications for %d", len(res), len(ns))
 	}
-	return stored, nil
+	return res, nil
+}
+
+// stored returns the notifications of res, never nil.
+func stored(res []herald.Created) []*herald.Notification {
+	out := make([]*herald.Notification, len(res))
+	for i, c := range res {
+		out[i] = c.Notification
+	}
+	return out
 }
 
 // createdStatus is 200 when every notification was an idempotent replay, and
 // 201 when the request created anything.
-func createdStatus(ns []*herald.Notification) int {
-	if len(ns) == 0 {
+func createdStatus(res []herald.Created) int {
+	if len(res) == 0 {
 		return http.StatusCreated
 	}
-	for _, n := range ns {
-		if !n.Replayed {
+	for _, c := range res {
+		if !c.Replayed {
 			return http.StatusCreated
 		}
 	}
@@ -198,7 +186,7 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	count, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
+	u, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
 	if err != nil {
 		return err
 	}
@@ -206,7 +194,8 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request,
 		Notifications []*herald.Notification `json:"notifications"`
 		NextCursor    *string                `json:"nextCursor"` // null on the last page
 		UnreadCount   int                    `json:"unreadCount"`
-	}{Notifications: ns, UnreadCount: count}
+		UnreadVersion int64                  `json:"unreadVersion"`
+	}{Notifications: ns, UnreadCount: u.Count, UnreadVersion: u.Version}
 	if len(ns) > page {
 		resp.Notifications = ns[:page]
 		next := strconv.FormatInt(ns[page-1].Seq, 10)
@@ -219,15 +208,13 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-// handleUnreadCount answers {"count":N}.
+// handleUnreadCount answers {"count":N,"version":V}.
 func (s *Server) handleUnreadCount(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
-	n, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
+	u, err := s.cfg.Inbox.UnreadCount(r.Context(), c.UserID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Count int `json:"count"`
-	}{n})
+	writeJSON(w, http.StatusOK, u)
 	return nil
 }
 
@@ -238,7 +225,7 @@ func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request, c *heral
 	if err := checkNotificationID("id", id); err != nil {
 		return err
 	}
-	if err := s.cfg.Inbox.MarkRead(r.Context(), c.UserID, id); err != nil {
+	if _, err := s.cfg.Inbox.MarkRead(r.Context(), c.UserID, id); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -250,7 +237,7 @@ func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request, c *heral
 
 // handleMarkAllRead marks all the user's notifications read: {"updated":N}.
 func (s *Server) handleMarkAllRead(w http.ResponseWriter, r *http.Request, c *herald.Claims) error {
-	n, err := s.cfg.Inbox.MarkAllRead(r.Context(), c.UserID)
+	n, _, err := s.cfg.Inbox.MarkAllRead(r.Context(), c.UserID)
 	if err != nil {
 		return err
 	}
@@ -266,7 +253,7 @@ func (s *Server) handleDeleteNotification(w http.ResponseWriter, r *http.Request
 	if err := checkNotificationID("id", id); err != nil {
 		return err
 	}
-	if err := s.cfg.Inbox.Delete(r.Context(), c.UserID, id); err != nil {
+	if _, err := s.cfg.Inbox.Delete(r.Context(), c.UserID, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -38,11 +38,12 @@ func TestCreateNotification(t *testing.T) {
 	}
 
 	// null data is no data; a given id is kept.
-	r = e.backend("POST", "/api/notifications", `{"id":"custom-1","userId":"bob","type":"t","title":"T","data":null}`)
+	const custom = "0190c1f2-7a3b-7000-8000-00000000c0de"
+	r = e.backend("POST", "/api/notifications", `{"id":"`+custom+`","userId":"bob","type":"t","title":"T","data":null}`)
 	if r.status != http.StatusCreated {
 		t.Fatalf("answer %d %s", r.status, r.body)
 	}
-	if m := r.json(t); m["id"] != "custom-1" || m["data"] != nil {
+	if m := r.json(t); m["id"] != custom || m["data"] != nil {
 		t.Errorf("notification = %v", m)
 	}
 }
@@ -294,12 +295,26 @@ func TestInboxActions(t *testing.T) {
 	e := newEnv(t, nil)
 	seed(t, e, "alice", 3)
 	seed(t, e, "bob", 1)
+	var version int64
 	count := func(user string) string {
 		r := e.as(user, "GET", "/api/notifications/unread-count")
 		if r.status != http.StatusOK {
 			t.Fatalf("unread-count: %d %s", r.status, r.body)
 		}
-		return strings.TrimSpace(string(r.body))
+		var body struct {
+			Count   *int   `json:"count"`
+			Version *int64 `json:"version"`
+		}
+		if err := json.Unmarshal(r.body, &body); err != nil || body.Count == nil || body.Version == nil {
+			t.Fatalf("unread-count body %s", r.body)
+		}
+		if user == "alice" {
+			if *body.Version < version {
+				t.Fatalf("unread-count version went back from %d: %s", version, r.body)
+			}
+			version = *body.Version
+		}
+		return fmt.Sprintf(`{"count":%d}`, *body.Count)
 	}
 	if c := count("alice"); c != `{"count":3}` {
 		t.Errorf("count = %s", c)

@@ -132,16 +132,15 @@ func TestDeliveryRoutes(t *testing.T) {
 	ctx := context.Background()
 	var ns []*herald.Notification
 	for i := range 3 {
-		n := &herald.Notification{UserID: "ana", Type: "t", Title: "n", Deliveries: []*herald.Delivery{
-			{Channel: herald.ChannelEmail, Kind: herald.DeliveryImmediate, DueAt: time.Now()},
-		}}
+		n := &herald.NewNotification{UserID: "ana", Type: "t", Title: "n"}
 		if i == 2 {
 			n.UserID = "bo"
 		}
-		if _, err := st.CreateNotifications(ctx, []*herald.Notification{n}); err != nil {
+		res, err := st.CreateNotifications(ctx, []*herald.NewNotification{n}, herald.CreateOptions{Planner: emailNow{}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		ns = append(ns, n)
+		ns = append(ns, res[0].Notification)
 		time.Sleep(2 * time.Millisecond)
 	}
 	claimed, err := st.ClaimDeliveries(ctx, time.Now().Add(time.Second), time.Minute, 1)
@@ -198,7 +197,16 @@ func TestCreateCarriesCritical(t *testing.T) {
 	}
 	e.inbox.mu.Lock()
 	defer e.inbox.mu.Unlock()
-	if !e.inbox.all[len(e.inbox.all)-1].Critical {
+	if len(e.inbox.requests) == 0 || !e.inbox.requests[len(e.inbox.requests)-1].Critical {
 		t.Fatal("critical did not reach the inbox")
 	}
 }
+
+// emailNow is a planner that plans one email, due now, for every notification.
+type emailNow struct{}
+
+func (emailNow) Plan(*herald.NewNotification, *herald.Preferences, []*herald.PushSubscription, time.Time) herald.Plan {
+	return herald.Plan{Deliveries: []*herald.Delivery{{Channel: herald.ChannelEmail, Kind: herald.DeliveryImmediate, DueAt: time.Now()}}}
+}
+
+func (emailNow) UsesPush() bool { return false }

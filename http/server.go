@@ -89,6 +89,9 @@ type Config struct {
 	Inbox herald.Inbox
 	// Events turns domain events into notifications (POST /api/events).
 	Events herald.EventHandler
+	// Topics serves the topic routes (/api/topics/{topic}/members and
+	// /api/topics/{topic}/notifications, see topics.go).
+	Topics herald.Topics
 	// Verifier checks users' tokens on the inbox routes, and access tokens
 	// (herald.TokenAccess), which the server API takes as it takes the API key.
 	Verifier herald.TokenVerifier
@@ -272,6 +275,7 @@ func (s *Server) routes() {
 		s.route("DELETE /api/notifications/{id}", s.user(s.handleDeleteNotification))
 	}
 	s.deliveryRoutes()
+	s.topicRoutes()
 }
 
 // deliveryRoutes mounts the preference and delivery routes.

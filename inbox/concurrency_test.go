@@ -14,10 +14,12 @@ import (
 )
 
 // TestConcurrentChangesConvergeOnTheCount runs rounds of concurrent changes
-// for a few users and checks after each round that the last unread count
-// published to each user is the count in the store: a tab that applies counts
-// in arrival order ends on the truth. The store and publisher pause between
-// steps so that goroutines overtake one another as much as possible.
+// for a few users and checks after each round that the count of the greatest
+// version published to each user is the count in the store (a tab that keeps
+// the newest version ends on the truth, in whatever order counts arrive), and
+// that each user's new notifications were published in seq order. The store
+// and publisher pause between steps so that goroutines overtake one another as
+// much as possible.
 func TestConcurrentChangesConvergeOnTheCount(t *testing.T) {
 	ctx := context.Background()
 	st := newHookStore(nil)
@@ -44,30 +46,30 @@ func TestConcurrentChangesConvergeOnTheCount(t *testing.T) {
 		user := users[r.IntN(len(users))]
 		switch r.IntN(6) {
 		case 0, 1, 2:
-			batch := []*herald.Notification{note(user, "x")}
+			batch := []*herald.NewNotification{note(user, "x")}
 			if r.IntN(3) == 0 { // now and then a batch for two users
 				batch = append(batch, note(users[r.IntN(len(users))], "y"))
 			}
-			ns, err := svc.Create(ctx, batch)
+			res, err := svc.Create(ctx, batch)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			idsMu.Lock()
-			for _, n := range ns {
-				ids[n.UserID] = append(ids[n.UserID], n.ID)
+			for _, c := range res {
+				ids[c.Notification.UserID] = append(ids[c.Notification.UserID], c.Notification.ID)
 			}
 			idsMu.Unlock()
 		case 3:
-			if err := svc.MarkRead(ctx, user, pick(r, user)); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
+			if _, err := svc.MarkRead(ctx, user, pick(r, user)); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
 				t.Error(err)
 			}
 		case 4:
-			if _, err := svc.MarkAllRead(ctx, user); err != nil {
+			if _, _, err := svc.MarkAllRead(ctx, user); err != nil {
 				t.Error(err)
 			}
 		case 5:
-			if err := svc.Delete(ctx, user, pick(r, user)); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
+			if _, err := svc.Delete(ctx, user, pick(r, user)); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
 				t.Error(err)
 			}
 		}
@@ -92,11 +94,12 @@ func TestConcurrentChangesConvergeOnTheCount(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, ok := last[u]; ok && got != want {
-				t.Fatalf("round %d: last count published to %s is %d, store has %d", round, u, got, want)
+			if got, ok := last[u]; ok && (got.Count != want.Count || got.Version != want.Version) {
+				t.Fatalf("round %d: newest count published to %s is %+v, store has %+v", round, u, got, want)
 			}
 		}
 	}
+	rec.wantSeqOrder(t)
 	if len(rec.lastCounts(t)) != len(users) {
 		t.Fatal("some user never received a count")
 	}
@@ -128,22 +131,53 @@ func (r *orderRecorder) Publish(ctx context.Context, m *herald.Message) (int, er
 	return 1, nil
 }
 
-// lastCounts returns the last unread count published to each user.
-func (r *orderRecorder) lastCounts(t *testing.T) map[string]int {
+// lastCounts returns the unread count of the greatest version published to
+// each user, as a client keeps it.
+func (r *orderRecorder) lastCounts(t *testing.T) map[string]herald.Unread {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	last := map[string]int{}
+	last := map[string]herald.Unread{}
 	for _, m := range r.msgs {
 		var body struct {
-			Type  string `json:"type"`
-			Count int    `json:"count"`
+			Type    string `json:"type"`
+			Count   int    `json:"count"`
+			Version int64  `json:"version"`
 		}
 		if err := json.Unmarshal(m.Payload, &body); err != nil {
 			t.Fatal(err)
 		}
-		if body.Type == herald.TypeUnreadCount {
-			last[m.To.Name] = body.Count
+		if body.Type != herald.TypeUnreadCount {
+			continue
+		}
+		if body.Version != m.Version || body.Version == 0 {
+			t.Fatalf("count message with version %d in its payload and Message.Version %d", body.Version, m.Version)
+		}
+		if u := (herald.Unread{Count: body.Count, Version: body.Version}); u.Newer(last[m.To.Name]) {
+			last[m.To.Name] = u
 		}
 	}
 	return last
+}
+
+// wantSeqOrder fails the test unless each user's notification:new messages
+// were published in ascending seq order.
+func (r *orderRecorder) wantSeqOrder(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last := map[string]int64{}
+	n := 0
+	for _, m := range r.msgs {
+		if m.Seq == 0 {
+			continue
+		}
+		n++
+		if m.Seq <= last[m.To.Name] {
+			t.Fatalf("%s: notification seq %d published after seq %d", m.To.Name, m.Seq, last[m.To.Name])
+		}
+		last[m.To.Name] = m.Seq
+	}
+	if n == 0 {
+		t.Fatal("no notification was published")
+	}
 }

@@ -7,25 +7,27 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Create validates ns, stores them in one Store call and then, per user, pushes
-// each notification that is new followed by the user's unread count. A
-// notification whose idempotency key was seen before comes back as first
-// stored, with Replayed set, and is not pushed again. The caller's
-// notifications are not modified; the stored ones are returned in the same
-// order. An empty batch creates nothing and is not an error.
+// Create validates ns (the one place a new notification is validated, for
+// every transport), stores them in one Store call, with the deliveries the
+// Planner plans, and then, per user, publishes each notification that is new,
+// in seq order, followed by the user's unread count with its version. A
+// notification planned silent (in_app off) is stored read and never reaches a
+// socket, and leaves the count as it was. A notification whose idempotency key
+// was seen before comes back as first stored, Replayed, and is not published
+// again. The caller's notifications are not modified; the results are in the
+// same order. An empty batch creates nothing and is not an error.
 //
-// Publish failures are logged and do not fail the call: the notifications are
-// committed and clients recover them by resuming.
-func (s *Service) Create(ctx context.Context, ns []*herald.Notification) ([]*herald.Notification, error) {
+// A user's messages leave this node in commit order (see lines), whatever the
+// order in which concurrent calls return. Publish failures are logged and do
+// not fail the call: the notifications are committed and clients recover them
+// by resuming.
+func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]herald.Created, error) {
 	if len(ns) == 0 {
-		return []*herald.Notification{}, nil
+		return []herald.Created{}, nil
 	}
 	if len(ns) > MaxBatch {
 		return nil, herald.Errorf(herald.ETOOLARGE, "at most %d notifications per request", MaxBatch)
 	}
-	batch := make([]*herald.Notification, len(ns))
-	var users []string // in order of first appearance
-	byUser := make(map[string][]int)
 	for i, n := range ns {
 		if n == nil {
 			return nil, batchError(len(ns), i, herald.Errorf(herald.EINVALID, "notification is null"))
@@ -33,62 +35,94 @@ func (s *Service) Create(ctx context.Context, ns []*herald.Notification) ([]*her
 		if err := n.Validate(); err != nil {
 			return nil, batchError(len(ns), i, err)
 		}
-		c := *n
-		batch[i] = &c
-		if _, ok := byUser[c.UserID]; !ok {
-			users = append(users, c.UserID)
-		}
-		byUser[c.UserID] = append(byUser[c.UserID], i)
 	}
-
-	unlock, err := s.locks.lock(ctx, users...)
+	var pubs []*publication
+	committed := false
+	opts := herald.CreateOptions{Planner: s.planner, Committed: func(res []herald.Created) {
+		committed = true
+		pubs = s.publications(res)
+		for _, p := range pubs {
+			s.lines.add(p)
+		}
+	}}
+	if s.pub == nil {
+		opts.Committed = nil
+	}
+	res, err := s.store.CreateNotifications(ctx, ns, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-
-	created, err := s.store.CreateNotifications(ctx, batch)
-	if err != nil {
-		return nil, err
+	if len(res) != len(ns) {
+		return nil, herald.Errorf(herald.EINTERNAL, "store reported %d results for %d notifications", len(res), len(ns))
 	}
-	if len(created) != len(batch) {
-		return nil, herald.Errorf(herald.EINTERNAL, "store reported %d results for %d notifications", len(created), len(batch))
-	}
-	for i, n := range batch {
-		n.Timestamp = n.CreatedAt
-		n.Replayed = !created[i]
-	}
-
-	pctx, cancel := s.afterCommit(ctx)
-	defer cancel()
-	now := s.now()
-	for _, u := range users {
-		pushed := false
-		for _, i := range byUser[u] {
-			if created[i] {
-				s.pushNew(pctx, batch[i], now)
-				pushed = true
-			}
+	if s.pub != nil {
+		if !committed { // a store that does not order its commits: publish in return order
+			opts.Committed(res)
 		}
-		if pushed {
-			s.publishCount(pctx, u)
+		pctx, cancel := s.afterCommit(ctx)
+		for _, p := range pubs {
+			s.lines.flush(pctx, p, func(m *herald.Message) { s.send(pctx, m) })
 		}
+		cancel()
 	}
-	return batch, nil
+	if s.afterCreate != nil {
+		s.afterCreate(res)
+	}
+	return res, nil
 }
 
-// pushNew publishes notification:new for n to its user.
-func (s *Service) pushNew(ctx context.Context, n *herald.Notification, now time.Time) {
-	if s.pub == nil {
-		return
+// publications returns, per user in order of first appearance, the messages a
+// create's results call for: each new notification, then the user's count
+// as the transaction left it. A silent notification gets only a seq marker (a
+// message with its seq and no payload, which connections record and never
+// send), so that connections know the seq was used, and no count follows
+// unless a notification that shows was created too. A user with nothing new
+// gets nothing.
+func (s *Service) publications(res []herald.Created) []*publication {
+	var out []*publication
+	byUser := make(map[string]*publication)
+	counts := make(map[string]herald.Unread)
+	now := s.now()
+	for _, c := range res {
+		if c.Replayed {
+			continue
+		}
+		n := c.Notification
+		p := byUser[n.UserID]
+		if p == nil {
+			p = &publication{user: n.UserID, done: make(chan struct{})}
+			byUser[n.UserID] = p
+			out = append(out, p)
+		}
+		if n.Silent {
+			p.msgs = append(p.msgs, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: n.UserID}, Seq: n.Seq})
+			continue
+		}
+		if m := s.newMessage(n, now); m != nil {
+			p.msgs = append(p.msgs, m)
+		}
+		if c.Unread.Newer(counts[n.UserID]) {
+			counts[n.UserID] = c.Unread
+		}
 	}
+	for _, p := range out {
+		if u, ok := counts[p.user]; ok {
+			p.msgs = append(p.msgs, countMessageFor(p.user, u))
+		}
+	}
+	return out
+}
+
+// newMessage returns the notification:new message of n, or nil when n
+// cannot be encoded.
+func (s *Service) newMessage(n *herald.Notification, now time.Time) *herald.Message {
 	payload, err := newNotificationMessage(n, now)
 	if err != nil {
 		// Only a Data the store returned corrupt can fail to encode.
 		s.log.Error("inbox: cannot encode notification", "user", n.UserID, "id", n.ID, "err", err)
-		return
+		return nil
 	}
-	s.publish(ctx, n.UserID, payload, n.Seq)
+	return &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: n.UserID}, Payload: payload, Seq: n.Seq}
 }
 
 // batchError prefixes err with the position of the failing notification when

@@ -27,27 +27,27 @@ func call(f func()) {
 	}
 }
 
-func (s *hookStore) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+func (s *hookStore) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	defer call(s.afterWrite)
-	return s.Store.CreateNotifications(ctx, ns)
+	return s.Store.CreateNotifications(ctx, ns, opts)
 }
 
-func (s *hookStore) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+func (s *hookStore) MarkRead(ctx context.Context, userID, id string, at time.Time) (herald.Unread, bool, error) {
 	defer call(s.afterWrite)
 	return s.Store.MarkRead(ctx, userID, id, at)
 }
 
-func (s *hookStore) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
+func (s *hookStore) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, herald.Unread, error) {
 	defer call(s.afterWrite)
 	return s.Store.MarkAllRead(ctx, userID, at)
 }
 
-func (s *hookStore) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
+func (s *hookStore) DeleteNotification(ctx context.Context, userID, id string) (herald.Unread, bool, error) {
 	defer call(s.afterWrite)
 	return s.Store.DeleteNotification(ctx, userID, id)
 }
 
-func (s *hookStore) UnreadCount(ctx context.Context, userID string) (int, error) {
+func (s *hookStore) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	defer call(s.afterCount)
 	return s.Store.UnreadCount(ctx, userID)
 }

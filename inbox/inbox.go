@@ -4,10 +4,13 @@
 // notification it cannot then read, and a client that missed a push recovers
 // everything by resuming from the Store.
 //
-// For each user, the commit, the unread count read after it and the messages
-// published about it form one critical section (see stripes.go). Count messages
-// for a user therefore leave this node in commit order, and the last count a
-// connection receives is the user's current count.
+// Every change returns the user's unread count from its own transaction,
+// with a version that grows with each change in commit order (herald.Unread),
+// and the count message carries both. Counts need no lock and no second
+// read: whatever order they reach a connection in, through one node or
+// several, the connection and the clients keep the greatest version, which is
+// the user's current count. A user's new notifications leave this node in
+// seq order (see lines).
 package inbox
 
 import (
@@ -28,8 +31,8 @@ const (
 	MaxBatch = 1000
 	// MaxIDLen bounds the notification ids the Service accepts.
 	MaxIDLen = 128
-	// DefaultPushTimeout bounds the work done after a commit (count read and
-	// publishes) when Config.PushTimeout is zero.
+	// DefaultPushTimeout bounds the publishes that follow a commit when
+	// Config.PushTimeout is zero.
 	DefaultPushTimeout = 5 * time.Second
 )
 
@@ -40,17 +43,29 @@ type Config struct {
 	Store herald.Store
 	// Publisher tells the user's connections about changes. Nil publishes
 	// nothing: changes are committed and clients see them on their next resume.
-	// It is called while the user's stripe is held, so it must not call back
-	// into the Service (herald.Deliverer never blocks, which keeps this cheap).
 	Publisher herald.Publisher
+	// Planner plans each new notification's deliveries beyond the socket,
+	// in the transaction that stores it (herald.CreateOptions.Planner). Nil
+	// plans none: every notification shows in the app.
+	Planner herald.Planner
 	// Now is the clock used for read times and message timestamps (default time.Now).
 	Now func() time.Time
 	// Logger receives publish failures (default slog.Default()).
 	Logger *slog.Logger
-	// PushTimeout bounds the unread count read and the publishes that follow a
-	// commit (default DefaultPushTimeout). That work runs even when the caller's
-	// context ends after the commit, since the change has happened.
+	// PushTimeout bounds the publishes that follow a commit (default
+	// DefaultPushTimeout). They run even when the caller's context ends after
+	// the commit, since the change has happened.
 	PushTimeout time.Duration
+	// AfterCreate, when set, is called with the results of every create and
+	// every chunk of a topic fan-out, once they are committed and published
+	// (delivery counts the planned deliveries and wakes its workers).
+	AfterCreate func(res []herald.Created)
+	// TopicChunk is how many members one fan-out transaction serves
+	// (default DefaultTopicChunk); TopicPoll how often Run looks for sends
+	// left pending (default DefaultTopicPoll). Topics need a Store that is
+	// a herald.TopicStore.
+	TopicChunk int
+	TopicPoll  time.Duration
 }
 
 // Service is the herald.Inbox. It is safe for concurrent use.
@@ -60,7 +75,14 @@ type Service struct {
 	now         func() time.Time
 	log         *slog.Logger
 	pushTimeout time.Duration
-	locks       *stripes
+	planner     herald.Planner
+	lines       lines // per-user order of create publishes
+	afterCreate func(res []herald.Created)
+
+	topics     herald.TopicStore // nil when the store keeps none
+	topicChunk int
+	topicPoll  time.Duration
+	wake       chan struct{} // a send waits for Run
 }
 
 var _ herald.Inbox = (*Service)(nil)
@@ -76,7 +98,18 @@ func New(c Config) (*Service, error) {
 		now:         c.Now,
 		log:         c.Logger,
 		pushTimeout: c.PushTimeout,
-		locks:       newStripes(),
+		planner:     c.Planner,
+		afterCreate: c.AfterCreate,
+		topicChunk:  c.TopicChunk,
+		topicPoll:   c.TopicPoll,
+		wake:        make(chan struct{}, 1),
+	}
+	s.topics, _ = c.Store.(herald.TopicStore)
+	if s.topicChunk <= 0 {
+		s.topicChunk = DefaultTopicChunk
+	}
+	if s.topicPoll <= 0 {
+		s.topicPoll = DefaultTopicPoll
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -96,31 +129,28 @@ func (s *Service) afterCommit(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(context.WithoutCancel(ctx), s.pushTimeout)
 }
 
-// publishCount reads userID's unread count and publishes it. A failure is
-// logged, not returned: the change it follows is already committed.
-func (s *Service) publishCount(ctx context.Context, userID string) {
-	if s.pub == nil {
-		return
-	}
-	n, err := s.store.UnreadCount(ctx, userID)
-	if err != nil {
-		s.log.Error("inbox: cannot read unread count after commit", "user", userID, "err", err)
-		return
-	}
-	s.send(ctx, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: userID}, Payload: countMessage(n), Latest: true})
+// publish sends payload to userID's connections and logs a failure.
+func (s *Service) publish(ctx context.Context, userID string, payload []byte) {
+	s.send(ctx, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: userID}, Payload: payload})
 }
 
-// publish sends payload to userID's connections and logs a failure. seq is
-// the notification's seq for a notification:new message and 0 otherwise.
-func (s *Service) publish(ctx context.Context, userID string, payload []byte, seq int64) {
-	if s.pub == nil {
-		return
-	}
-	s.send(ctx, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: userID}, Payload: payload, Seq: seq})
-}
-
+// send publishes m, when there is a Publisher, and logs a failure.
 func (s *Service) send(ctx context.Context, m *herald.Message) {
+	if s.pub == nil {
+		return
+	}
 	if _, err := s.pub.Publish(ctx, m); err != nil {
 		s.log.Warn("inbox: publish failed; the client recovers on resume", "user", m.To.Name, "err", err)
+	}
+}
+
+// countMessageFor returns the unread count message of u for userID: the
+// newest version replaces an older one wherever it waits.
+func countMessageFor(userID string, u herald.Unread) *herald.Message {
+	return &herald.Message{
+		To:      herald.Audience{Kind: herald.ToUser, Name: userID},
+		Payload: countMessage(u),
+		Latest:  true,
+		Version: u.Version,
 	}
 }

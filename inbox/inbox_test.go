@@ -45,7 +45,7 @@ func (r *recorder) take(t *testing.T) []wire {
 		if err := json.Unmarshal(m.Payload, &out[i]); err != nil {
 			t.Fatalf("message %d is not JSON: %v: %s", i, err, m.Payload)
 		}
-		out[i].to, out[i].seq, out[i].raw = m.To.Name, m.Seq, string(m.Payload)
+		out[i].to, out[i].seq, out[i].raw, out[i].version = m.To.Name, m.Seq, string(m.Payload), m.Version
 	}
 	r.msgs, r.ctxErr = nil, nil
 	return out
@@ -58,11 +58,13 @@ type wire struct {
 	NotificationID string               `json:"notificationId"`
 	All            bool                 `json:"all"`
 	Count          *int                 `json:"count"`
+	Version        int64                `json:"version"`
 	Timestamp      string               `json:"timestamp"`
 
-	to  string
-	seq int64
-	raw string
+	to      string
+	seq     int64
+	raw     string
+	version int64 // Message.Version
 }
 
 var clock = time.Date(2025, 11, 10, 8, 15, 30, 123_000_000, time.UTC)
@@ -80,8 +82,8 @@ func newService(t *testing.T) (*inbox.Service, *hookStore, *recorder) {
 	return svc, st, rec
 }
 
-func note(user, title string) *herald.Notification {
-	return &herald.Notification{UserID: user, Type: "test", Title: title, Message: "m", Data: json.RawMessage(`{"k":1}`)}
+func note(user, title string) *herald.NewNotification {
+	return &herald.NewNotification{UserID: user, Type: "test", Title: title, Message: "m", Data: json.RawMessage(`{"k":1}`)}
 }
 
 func wantCode(t *testing.T, err error, code herald.ErrorCode) {
@@ -100,22 +102,26 @@ func TestNewRequiresStore(t *testing.T) {
 func TestCreatePushesEachNewNotificationThenTheCount(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	in := []*herald.Notification{note("alice", "a1"), note("bob", "b1"), note("alice", "a2")}
-	got, err := svc.Create(ctx, in)
+	in := []*herald.NewNotification{note("alice", "a1"), note("bob", "b1"), note("alice", "a2")}
+	res, err := svc.Create(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 {
-		t.Fatalf("got %d notifications, want 3", len(got))
+	if len(res) != 3 {
+		t.Fatalf("got %d notifications, want 3", len(res))
 	}
-	for i, n := range got {
+	for i, c := range res {
+		n := c.Notification
+		if c.Replayed {
+			t.Errorf("notification %d is marked Replayed", i)
+		}
 		if n.ID == "" || n.Seq == 0 || n.CreatedAt.IsZero() || !n.Timestamp.Equal(n.CreatedAt) {
 			t.Errorf("notification %d not stored: %+v", i, n)
 		}
 		if n.Title != in[i].Title {
 			t.Errorf("notification %d is %q, want %q (order kept)", i, n.Title, in[i].Title)
 		}
-		if in[i].ID != "" || in[i].Seq != 0 {
+		if in[i].ID != "" {
 			t.Errorf("caller's notification %d was modified: %+v", i, in[i])
 		}
 	}
@@ -141,6 +147,9 @@ func TestCreatePushesEachNewNotificationThenTheCount(t *testing.T) {
 			if m.seq != 0 {
 				t.Errorf("count message has Seq %d", m.seq)
 			}
+			if m.version == 0 || m.version != m.Version {
+				t.Errorf("count message has Message.Version %d and version %d in its payload", m.version, m.Version)
+			}
 		}
 		summary = append(summary, s)
 	}
@@ -154,8 +163,11 @@ func TestCreatePushesEachNewNotificationThenTheCount(t *testing.T) {
 	if strings.Join(summary, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("published:\n%s\nwant:\n%s", strings.Join(summary, "\n"), strings.Join(want, "\n"))
 	}
-	if raw := msgs[2].raw; raw != `{"type":"notification:unread_count","count":2}` {
-		t.Errorf("count payload %s", raw)
+	if raw, want := msgs[2].raw, `{"type":"notification:unread_count","count":2,"version":`+strconv.FormatInt(res[2].Unread.Version, 10)+`}`; raw != want {
+		t.Errorf("count payload %s, want %s", raw, want)
+	}
+	if res[0].Unread != res[2].Unread || res[0].Unread.Count != 2 || res[1].Unread.Count != 1 {
+		t.Errorf("Unread of the results: %+v, %+v, %+v", res[0].Unread, res[1].Unread, res[2].Unread)
 	}
 }
 
@@ -163,27 +175,27 @@ func TestCreateValidates(t *testing.T) {
 	ctx := context.Background()
 	svc, st, rec := newService(t)
 	bad := note("alice", "")
-	_, err := svc.Create(ctx, []*herald.Notification{bad})
+	_, err := svc.Create(ctx, []*herald.NewNotification{bad})
 	wantCode(t, err, herald.EINVALID)
 	if msg := herald.ErrorMessage(err); msg != "title is required" {
 		t.Errorf("single create error %q", msg)
 	}
-	_, err = svc.Create(ctx, []*herald.Notification{note("alice", "ok"), bad})
+	_, err = svc.Create(ctx, []*herald.NewNotification{note("alice", "ok"), bad})
 	wantCode(t, err, herald.EINVALID)
 	if msg := herald.ErrorMessage(err); msg != "notifications[1]: title is required" {
 		t.Errorf("batch error %q", msg)
 	}
-	_, err = svc.Create(ctx, []*herald.Notification{note("alice", "ok"), nil})
+	_, err = svc.Create(ctx, []*herald.NewNotification{note("alice", "ok"), nil})
 	wantCode(t, err, herald.EINVALID)
-	big := make([]*herald.Notification, inbox.MaxBatch+1)
+	big := make([]*herald.NewNotification, inbox.MaxBatch+1)
 	for i := range big {
 		big[i] = note("alice", "x")
 	}
 	_, err = svc.Create(ctx, big)
 	wantCode(t, err, herald.ETOOLARGE)
 
-	if n, _ := st.UnreadCount(ctx, "alice"); n != 0 {
-		t.Fatalf("a refused batch stored %d notifications", n)
+	if u, _ := st.UnreadCount(ctx, "alice"); u.Count != 0 {
+		t.Fatalf("a refused batch stored %d notifications", u.Count)
 	}
 	if msgs := rec.take(t); len(msgs) != 0 {
 		t.Fatalf("a refused batch published %d messages", len(msgs))
@@ -199,7 +211,7 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 	svc, _, rec := newService(t)
 	first := note("alice", "once")
 	first.IdempotencyKey = "k1"
-	a, err := svc.Create(ctx, []*herald.Notification{first})
+	a, err := svc.Create(ctx, []*herald.NewNotification{first})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,12 +219,15 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 
 	again := note("alice", "once, retried")
 	again.IdempotencyKey = "k1"
-	b, err := svc.Create(ctx, []*herald.Notification{again, note("alice", "fresh")})
+	b, err := svc.Create(ctx, []*herald.NewNotification{again, note("alice", "fresh")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[0].ID != a[0].ID || b[0].Title != "once" || !b[0].Replayed {
+	if b[0].Notification.ID != a[0].Notification.ID || b[0].Notification.Title != "once" || !b[0].Replayed {
 		t.Fatalf("replayed create returned %+v, want the stored %+v marked Replayed", b[0], a[0])
+	}
+	if b[0].Unread != (herald.Unread{}) {
+		t.Errorf("a replay carries Unread %+v, want none", b[0].Unread)
 	}
 	if a[0].Replayed || b[1].Replayed {
 		t.Fatal("a new notification is marked Replayed")
@@ -223,7 +238,7 @@ func TestCreateIdempotentPushesOnlyNewOnes(t *testing.T) {
 	}
 
 	// A batch that creates nothing publishes nothing.
-	if _, err := svc.Create(ctx, []*herald.Notification{again}); err != nil {
+	if _, err := svc.Create(ctx, []*herald.NewNotification{again}); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := rec.take(t); len(msgs) != 0 {
@@ -240,15 +255,15 @@ func TestPublishFailureDoesNotFailTheChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := svc.Create(ctx, []*herald.Notification{note("alice", "a")})
+	ns, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a")})
 	if err != nil {
 		t.Fatalf("Create failed on a publish failure: %v", err)
 	}
-	if err := svc.MarkRead(ctx, "alice", ns[0].ID); err != nil {
+	if _, err := svc.MarkRead(ctx, "alice", ns[0].Notification.ID); err != nil {
 		t.Fatalf("MarkRead failed on a publish failure: %v", err)
 	}
-	if n, _ := svc.UnreadCount(ctx, "alice"); n != 0 {
-		t.Fatalf("unread %d after mark read", n)
+	if u, _ := svc.UnreadCount(ctx, "alice"); u.Count != 0 {
+		t.Fatalf("unread %d after mark read", u.Count)
 	}
 	if !strings.Contains(logs.String(), "broker down") {
 		t.Fatalf("publish failure not logged: %q", logs.String())
@@ -261,11 +276,11 @@ func TestNilPublisherOnlyCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := svc.Create(ctx, []*herald.Notification{note("alice", "a")})
+	ns, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Delete(ctx, "alice", ns[0].ID); err != nil {
+	if _, err := svc.Delete(ctx, "alice", ns[0].Notification.ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -279,7 +294,7 @@ func TestPushFollowsCommitEvenIfCallerGoesAway(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st.afterWrite = cancel // the caller leaves right after the commit
-	if _, err := svc.Create(ctx, []*herald.Notification{note("alice", "a")}); err != nil {
+	if _, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a")}); err != nil {
 		t.Fatal(err)
 	}
 	rec.mu.Lock()
@@ -297,111 +312,129 @@ func TestPushFollowsCommitEvenIfCallerGoesAway(t *testing.T) {
 func TestMarkRead(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	ns, err := svc.Create(ctx, []*herald.Notification{note("alice", "a"), note("alice", "b")})
+	res, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a"), note("alice", "b")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec.take(t)
+	ids := []string{res[0].Notification.ID, res[1].Notification.ID}
 
-	if err := svc.MarkRead(ctx, "alice", ns[0].ID); err != nil {
+	u, err := svc.MarkRead(ctx, "alice", ids[0])
+	if err != nil {
 		t.Fatal(err)
+	}
+	if u.Count != 1 || u.Version <= res[0].Unread.Version {
+		t.Errorf("MarkRead returned %+v after the create's %+v; want count 1 and a greater version", u, res[0].Unread)
 	}
 	msgs := rec.take(t)
 	if len(msgs) != 2 {
 		t.Fatalf("published %d messages, want 2", len(msgs))
 	}
-	want := `{"type":"notification:read","notificationId":"` + ns[0].ID + `","timestamp":"` + wantStamp + `"}`
+	want := `{"type":"notification:read","notificationId":"` + ids[0] + `","timestamp":"` + wantStamp + `"}`
 	if msgs[0].raw != want {
 		t.Errorf("read message %s, want %s", msgs[0].raw, want)
 	}
-	if msgs[1].Type != herald.TypeUnreadCount || *msgs[1].Count != 1 {
-		t.Errorf("count message %s, want count 1", msgs[1].raw)
+	if msgs[1].Type != herald.TypeUnreadCount || *msgs[1].Count != 1 || msgs[1].Version != u.Version || msgs[1].version != u.Version {
+		t.Errorf("count message %s (version %d), want count 1 version %d", msgs[1].raw, msgs[1].version, u.Version)
 	}
 
 	// Marking again is harmless and, since nothing changed, silent.
-	if err := svc.MarkRead(ctx, "alice", ns[0].ID); err != nil {
-		t.Fatalf("second MarkRead: %v", err)
+	if u, err := svc.MarkRead(ctx, "alice", ids[0]); err != nil || u != (herald.Unread{}) {
+		t.Fatalf("second MarkRead: %+v, %v", u, err)
 	}
 	if msgs := rec.take(t); len(msgs) != 0 {
 		t.Fatalf("second MarkRead published %d messages", len(msgs))
 	}
 
-	wantCode(t, svc.MarkRead(ctx, "mallory", ns[1].ID), herald.ENOTFOUND)
-	wantCode(t, svc.MarkRead(ctx, "alice", ""), herald.EINVALID)
-	wantCode(t, svc.MarkRead(ctx, "", ns[1].ID), herald.EINVALID)
-	wantCode(t, svc.MarkRead(ctx, "alice", strings.Repeat("x", inbox.MaxIDLen+1)), herald.EINVALID)
-	if n, _ := svc.UnreadCount(ctx, "alice"); n != 1 {
-		t.Fatalf("another user's MarkRead changed alice's count to %d", n)
+	for _, c := range []struct {
+		user, id string
+		code     herald.ErrorCode
+	}{
+		{"mallory", ids[1], herald.ENOTFOUND},
+		{"alice", "", herald.EINVALID},
+		{"", ids[1], herald.EINVALID},
+		{"alice", strings.Repeat("x", inbox.MaxIDLen+1), herald.EINVALID},
+	} {
+		_, err := svc.MarkRead(ctx, c.user, c.id)
+		wantCode(t, err, c.code)
+	}
+	if u, _ := svc.UnreadCount(ctx, "alice"); u.Count != 1 {
+		t.Fatalf("another user's MarkRead changed alice's count to %d", u.Count)
 	}
 }
 
 func TestMarkAllRead(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	if _, err := svc.Create(ctx, []*herald.Notification{note("alice", "a"), note("alice", "b"), note("bob", "c")}); err != nil {
+	if _, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a"), note("alice", "b"), note("bob", "c")}); err != nil {
 		t.Fatal(err)
 	}
 	rec.take(t)
-	n, err := svc.MarkAllRead(ctx, "alice")
-	if err != nil || n != 2 {
-		t.Fatalf("MarkAllRead = %d, %v; want 2", n, err)
+	n, u, err := svc.MarkAllRead(ctx, "alice")
+	if err != nil || n != 2 || u.Count != 0 || u.Version == 0 {
+		t.Fatalf("MarkAllRead = %d, %+v, %v; want 2 and count 0", n, u, err)
 	}
 	msgs := rec.take(t)
 	want := `{"type":"notification:read","all":true,"timestamp":"` + wantStamp + `"}`
-	if len(msgs) != 2 || msgs[0].raw != want || *msgs[1].Count != 0 || msgs[1].to != "alice" {
+	if len(msgs) != 2 || msgs[0].raw != want || *msgs[1].Count != 0 || msgs[1].Version != u.Version || msgs[1].to != "alice" {
 		t.Fatalf("published %+v", msgs)
 	}
-	if n, err := svc.MarkAllRead(ctx, "alice"); err != nil || n != 0 {
-		t.Fatalf("second MarkAllRead = %d, %v", n, err)
+	if n, u, err := svc.MarkAllRead(ctx, "alice"); err != nil || n != 0 || u != (herald.Unread{}) {
+		t.Fatalf("second MarkAllRead = %d, %+v, %v", n, u, err)
 	}
 	if msgs := rec.take(t); len(msgs) != 0 {
 		t.Fatalf("MarkAllRead changing nothing published %d messages", len(msgs))
 	}
-	if n, _ := svc.UnreadCount(ctx, "bob"); n != 1 {
-		t.Fatalf("bob's count %d, want 1", n)
+	if u, _ := svc.UnreadCount(ctx, "bob"); u.Count != 1 {
+		t.Fatalf("bob's count %d, want 1", u.Count)
 	}
-	_, err = svc.MarkAllRead(ctx, "")
+	_, _, err = svc.MarkAllRead(ctx, "")
 	wantCode(t, err, herald.EINVALID)
 }
 
 func TestDelete(t *testing.T) {
 	ctx := context.Background()
 	svc, _, rec := newService(t)
-	ns, err := svc.Create(ctx, []*herald.Notification{note("alice", "a"), note("alice", "b")})
+	res, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "a"), note("alice", "b")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.MarkRead(ctx, "alice", ns[1].ID); err != nil {
+	ids := []string{res[0].Notification.ID, res[1].Notification.ID}
+	if _, err := svc.MarkRead(ctx, "alice", ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	rec.take(t)
 
-	if err := svc.Delete(ctx, "alice", ns[0].ID); err != nil {
-		t.Fatal(err)
+	u, err := svc.Delete(ctx, "alice", ids[0])
+	if err != nil || u.Count != 0 || u.Version == 0 {
+		t.Fatalf("Delete of an unread one = %+v, %v", u, err)
 	}
 	msgs := rec.take(t)
-	want := `{"type":"notification:deleted","notificationId":"` + ns[0].ID + `","timestamp":"` + wantStamp + `"}`
-	if len(msgs) != 2 || msgs[0].raw != want || *msgs[1].Count != 0 {
+	want := `{"type":"notification:deleted","notificationId":"` + ids[0] + `","timestamp":"` + wantStamp + `"}`
+	if len(msgs) != 2 || msgs[0].raw != want || *msgs[1].Count != 0 || msgs[1].Version != u.Version {
 		t.Fatalf("deleting an unread one published %+v", msgs)
 	}
-	if err := svc.Delete(ctx, "alice", ns[1].ID); err != nil {
-		t.Fatal(err)
+	if u, err := svc.Delete(ctx, "alice", ids[1]); err != nil || u != (herald.Unread{}) {
+		t.Fatalf("Delete of a read one = %+v, %v", u, err)
 	}
 	if msgs := rec.take(t); len(msgs) != 1 || msgs[0].Type != herald.TypeNotificationDelete {
 		t.Fatalf("deleting a read one published %+v, want only the deletion", msgs)
 	}
-	wantCode(t, svc.Delete(ctx, "alice", ns[1].ID), herald.ENOTFOUND)
-	wantCode(t, svc.Delete(ctx, "alice", ""), herald.EINVALID)
+	_, err = svc.Delete(ctx, "alice", ids[1])
+	wantCode(t, err, herald.ENOTFOUND)
+	_, err = svc.Delete(ctx, "alice", "")
+	wantCode(t, err, herald.EINVALID)
 }
 
 func TestListAndUnreadCount(t *testing.T) {
 	ctx := context.Background()
 	svc, _, _ := newService(t)
-	batch := make([]*herald.Notification, inbox.DefaultLimit+10)
+	batch := make([]*herald.NewNotification, inbox.DefaultLimit+10)
 	for i := range batch {
 		batch[i] = note("alice", "n")
 	}
-	if _, err := svc.Create(ctx, batch); err != nil {
+	res, err := svc.Create(ctx, batch)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ns, err := svc.List(ctx, herald.NotificationFilter{UserID: "alice"})
@@ -428,9 +461,68 @@ func TestListAndUnreadCount(t *testing.T) {
 		_, err := svc.List(ctx, f)
 		wantCode(t, err, herald.EINVALID)
 	}
-	if n, err := svc.UnreadCount(ctx, "alice"); err != nil || n != len(batch) {
-		t.Fatalf("UnreadCount = %d, %v", n, err)
+	u, err := svc.UnreadCount(ctx, "alice")
+	if err != nil || u.Count != len(batch) || u.Version != res[0].Unread.Version || u.LastSeq != int64(len(batch)) {
+		t.Fatalf("UnreadCount = %+v, %v; want count %d, the create's version %d and last seq %d", u, err, len(batch), res[0].Unread.Version, len(batch))
 	}
 	_, err = svc.UnreadCount(ctx, "")
 	wantCode(t, err, herald.EINVALID)
+}
+
+// silencer plans notifications titled "quiet" silent, as a user who switched
+// in_app off for them.
+type silencer struct{}
+
+func (silencer) Plan(n *herald.NewNotification, _ *herald.Preferences, _ []*herald.PushSubscription, _ time.Time) herald.Plan {
+	return herald.Plan{Silent: n.Title == "quiet"}
+}
+
+func (silencer) UsesPush() bool { return false }
+
+// TestSilentNotificationIsNotPushed: a notification planned silent is
+// stored read and publishes only a seq marker (no payload, so connections
+// record the seq and send nothing), and no count unless one that shows came
+// with it.
+func TestSilentNotificationIsNotPushed(t *testing.T) {
+	ctx := context.Background()
+	st := newHookStore(nil)
+	rec := &recorder{}
+	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec, Planner: silencer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Create(ctx, []*herald.NewNotification{note("alice", "quiet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res[0].Notification; !n.Silent || !n.Read {
+		t.Fatalf("stored %+v, want silent and read", n)
+	}
+	rec.mu.Lock()
+	msgs := rec.msgs
+	rec.msgs = nil
+	rec.mu.Unlock()
+	if len(msgs) != 1 || msgs[0].Seq != res[0].Notification.Seq || len(msgs[0].Payload) != 0 {
+		t.Fatalf("a silent create published %+v, want one seq marker", msgs)
+	}
+	res, err = svc.Create(ctx, []*herald.NewNotification{note("alice", "quiet"), note("alice", "loud")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	msgs = rec.msgs
+	rec.mu.Unlock()
+	if len(msgs) != 3 || msgs[0].Seq != res[0].Notification.Seq || len(msgs[0].Payload) != 0 {
+		t.Fatalf("a mixed create published %d messages, the first %+v; want the marker first", len(msgs), msgs[0])
+	}
+	rec.mu.Lock()
+	rec.msgs = msgs[1:]
+	rec.mu.Unlock()
+	got := rec.take(t)
+	if got[0].Type != herald.TypeNotificationNew || got[0].Notification.Title != "loud" || got[1].Type != herald.TypeUnreadCount || *got[1].Count != 1 {
+		t.Fatalf("a mixed create published %+v, want the loud one and count 1", got)
+	}
+	if u, _ := svc.UnreadCount(ctx, "alice"); u.Count != 1 {
+		t.Fatalf("unread = %d, want 1", u.Count)
+	}
 }

@@ -30,8 +30,9 @@ type deletedMessage struct {
 }
 
 type countMessageBody struct {
-	Type  string `json:"type"`
-	Count int    `json:"count"`
+	Type    string `json:"type"`
+	Count   int    `json:"count"`
+	Version int64  `json:"version"`
 }
 
 // newNotificationMessage returns {"type":"notification:new","notification":…,"timestamp":…}.
@@ -54,9 +55,9 @@ func deletedMessageFor(id string, at time.Time) []byte {
 	return mustMarshal(deletedMessage{Type: herald.TypeNotificationDelete, NotificationID: id, Timestamp: herald.FormatTime(at)})
 }
 
-// countMessage returns {"type":"notification:unread_count","count":n}.
-func countMessage(n int) []byte {
-	return mustMarshal(countMessageBody{Type: herald.TypeUnreadCount, Count: n})
+// countMessage returns {"type":"notification:unread_count","count":n,"version":v}.
+func countMessage(u herald.Unread) []byte {
+	return mustMarshal(countMessageBody{Type: herald.TypeUnreadCount, Count: u.Count, Version: u.Version})
 }
 
 // mustMarshal encodes messages made only of strings, booleans and integers,

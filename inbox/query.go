@@ -31,10 +31,11 @@ func (s *Service) List(ctx context.Context, f herald.NotificationFilter) ([]*her
 	return ns, nil
 }
 
-// UnreadCount returns the exact number of userID's unread notifications.
-func (s *Service) UnreadCount(ctx context.Context, userID string) (int, error) {
+// UnreadCount returns the exact number of userID's unread notifications,
+// with its version and the user's last seq.
+func (s *Service) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	if err := herald.CheckUserID("userId", userID); err != nil {
-		return 0, err
+		return herald.Unread{}, err
 	}
 	return s.store.UnreadCount(ctx, userID)
 }

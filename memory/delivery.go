@@ -40,23 +40,19 @@ func (s *Store) box() *outbox {
 // database stores.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-// writeDeliveries stores the planned deliveries of each new notification of
-// out and replaces them with the stored copies; replays come back without
-// any. It runs in CreateNotifications' commit, under s.mu.
-func (s *Store) writeDeliveries(out []herald.Notification, created []bool, now time.Time) {
+// writeDeliveries stores the deliveries planned for each new notification of
+// res and returns the stored copies, by index; replays get none. It runs in
+// CreateNotifications' commit, under s.mu.
+func (s *Store) writeDeliveries(res []herald.Created, planned [][]*herald.Delivery, now time.Time) [][]*herald.Delivery {
 	b := s.box()
-	for i := range out {
-		n := &out[i]
-		planned := n.Deliveries
-		n.Deliveries = nil
-		if stored := s.byID[n.ID]; stored != nil {
-			stored.Deliveries = nil
-		}
-		if !created[i] || len(planned) == 0 {
+	stored := make([][]*herald.Delivery, len(res))
+	for i, c := range res {
+		if c.Replayed || len(planned[i]) == 0 {
 			continue
 		}
-		n.Deliveries = make([]*herald.Delivery, len(planned))
-		for j, p := range planned {
+		n := c.Notification
+		stored[i] = make([]*herald.Delivery, len(planned[i]))
+		for j, p := range planned[i] {
 			d := &herald.Delivery{
 				ID:             herald.NewID(),
 				NotificationID: n.ID,
@@ -72,9 +68,33 @@ func (s *Store) writeDeliveries(out []herald.Notification, created []bool, now t
 				UpdatedAt:      now,
 			}
 			b.deliveries[d.ID] = d
-			n.Deliveries[j] = cloneDelivery(d)
+			stored[i][j] = cloneDelivery(d)
 		}
 	}
+	return stored
+}
+
+// prefsOf returns a copy of userID's preferences, the zero ones when none
+// were saved, for planning. s.mu must be held.
+func (s *Store) prefsOf(userID string) *herald.Preferences {
+	if p := s.box().prefs[userID]; p != nil {
+		return clonePreferences(p)
+	}
+	return &herald.Preferences{UserID: userID}
+}
+
+// planSubs returns copies of userID's push subscriptions, oldest first, when
+// want is set, for planning. s.mu must be held.
+func (s *Store) planSubs(userID string, want bool) []*herald.PushSubscription {
+	if !want {
+		return nil
+	}
+	var out []*herald.PushSubscription
+	for _, sub := range s.subsOf(userID) {
+		c := *sub
+		out = append(out, &c)
+	}
+	return out
 }
 
 func cloneDelivery(d *herald.Delivery) *herald.Delivery {

@@ -10,3 +10,7 @@ import (
 func TestOutbox(t *testing.T) {
 	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore { return memory.NewStore(memory.Config{}) })
 }
+
+func TestTopics(t *testing.T) {
+	storetest.RunTopics(t, func(t *testing.T) storetest.TopicsStore { return memory.NewStore(memory.Config{}) })
+}

@@ -36,15 +36,23 @@ type Store struct {
 	byID   map[string]*herald.Notification
 	users  map[string]*inbox
 	closed bool
-	out    *outbox // deliveries and preferences (delivery.go)
+	out    *outbox     // deliveries and preferences (delivery.go)
+	tp     *topicState // topics (topics.go)
 }
 
-// inbox is one user's notifications in ascending Seq order.
+// inbox is one user's notifications in ascending Seq order, silent ones
+// included.
 type inbox struct {
 	lastSeq int64 // last Seq handed out, kept after deletes so none is reused
 	list    []*herald.Notification
 	keys    map[string]*herald.Notification // by IdempotencyKey
 	unread  int
+	version int64 // grows with every change of unread
+}
+
+// state returns the inbox's Unread.
+func (ib *inbox) state() herald.Unread {
+	return herald.Unread{Count: ib.unread, Version: ib.version, LastSeq: ib.lastSeq}
 }
 
 // NewStore returns an empty Store.
@@ -63,41 +71,47 @@ func NewStore(c Config) *Store {
 var _ herald.Store = (*Store)(nil)
 
 // CreateNotifications stores ns all together or not at all. See herald.Store.
-func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	return s.createLocked(ns, opts)
+}
 
+// createLocked is CreateNotifications with s.mu held: its commit, and the
+// call of opts.Committed, happen under the lock, in commit order.
+func (s *Store) createLocked(ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
-	out := make([]herald.Notification, len(ns))
-	created := make([]bool, len(ns))
+	res := make([]herald.Created, len(ns))
+	planned := make([][]*herald.Delivery, len(ns))
 	dupOf := make(map[int]int)          // index of an in-batch duplicate -> its first occurrence
 	firstKey := make(map[[2]string]int) // (user, key) -> first index in this batch
 	newIDs := make(map[string]bool)
 	newSeqs := make(map[string]int64) // user -> notifications added in this batch
 
 	// First pass: decide everything without touching the maps, so an error
-	// leaves the store and ns as they were.
-	for i, n := range ns {
-		if n == nil {
+	// leaves the store as it was.
+	for i, in := range ns {
+		if in == nil {
 			return nil, herald.Errorf(herald.EINVALID, "notification %d is missing", i)
 		}
-		ib := s.users[n.UserID]
-		if n.IdempotencyKey != "" {
-			if ib != nil && ib.keys[n.IdempotencyKey] != nil {
-				out[i] = clone(ib.keys[n.IdempotencyKey])
+		ib := s.users[in.UserID]
+		if in.IdempotencyKey != "" {
+			if ib != nil && ib.keys[in.IdempotencyKey] != nil {
+				n := clone(ib.keys[in.IdempotencyKey])
+				res[i] = herald.Created{Notification: &n, Replayed: true}
 				continue
 			}
-			k := [2]string{n.UserID, n.IdempotencyKey}
+			k := [2]string{in.UserID, in.IdempotencyKey}
 			if j, ok := firstKey[k]; ok {
 				dupOf[i] = j
 				continue
 			}
 			firstKey[k] = i
 		}
-		id, err := notificationID(n.ID)
+		id, err := notificationID(in.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -109,26 +123,33 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		if ib != nil {
 			last = ib.lastSeq
 		}
-		newSeqs[n.UserID]++
-
-		out[i] = clone(n)
-		out[i].ID = id
-		out[i].Seq = last + newSeqs[n.UserID]
-		out[i].Read, out[i].ReadAt = false, nil
-		out[i].CreatedAt, out[i].Timestamp = now, now
-		created[i] = true
-	}
-	for i, j := range dupOf {
-		out[i] = clone(&out[j])
+		newSeqs[in.UserID]++
+		n := &herald.Notification{
+			ID: id, Seq: last + newSeqs[in.UserID], UserID: in.UserID, Type: in.Type, Title: in.Title,
+			Message: in.Message, Link: in.Link, Data: append([]byte(nil), in.Data...), IdempotencyKey: in.IdempotencyKey,
+			CreatedAt: now, Timestamp: now,
+		}
+		if len(in.Data) == 0 {
+			n.Data = nil
+		}
+		if opts.Planner != nil {
+			p := opts.Planner.Plan(in, s.prefsOf(in.UserID), s.planSubs(in.UserID, opts.Planner.UsesPush()), now)
+			if p.Silent {
+				readAt := now
+				n.Read, n.ReadAt, n.Silent = true, &readAt, true
+			}
+			planned[i] = p.Deliveries
+		}
+		res[i] = herald.Created{Notification: n}
 	}
 
 	// Second pass: commit. Notifications of one user arrive in Seq order.
-	for i := range out {
-		if !created[i] {
+	changed := make(map[string]bool)
+	for i := range res {
+		if res[i].Notification == nil || res[i].Replayed {
 			continue
 		}
-		n := clone(&out[i])
-		n.Replayed = false // a property of one call's answer, not of the notification
+		n := clone(res[i].Notification)
 		ib := s.users[n.UserID]
 		if ib == nil {
 			ib = &inbox{keys: make(map[string]*herald.Notification)}
@@ -136,52 +157,70 @@ func (s *Store) CreateNotifications(ctx context.Context, ns []*herald.Notificati
 		}
 		ib.lastSeq = n.Seq
 		ib.list = append(ib.list, &n)
-		ib.unread++
+		if !n.Read {
+			ib.unread++
+			if !changed[n.UserID] {
+				changed[n.UserID] = true
+				ib.version++
+			}
+		}
 		if n.IdempotencyKey != "" {
 			ib.keys[n.IdempotencyKey] = &n
 		}
 		s.byID[n.ID] = &n
 	}
-	s.writeDeliveries(out, created, now)
-	for i := range out {
-		*ns[i] = out[i]
+	for i, j := range dupOf {
+		n := clone(res[j].Notification)
+		res[i] = herald.Created{Notification: &n, Replayed: true}
 	}
-	return created, nil
+	deliveries := s.writeDeliveries(res, planned, now)
+	for i := range res {
+		if !res[i].Replayed {
+			res[i].Deliveries = deliveries[i]
+			res[i].Unread = s.users[res[i].Notification.UserID].state()
+		}
+	}
+	if opts.Committed != nil {
+		opts.Committed(res) // under s.mu: in commit order
+	}
+	return res, nil
 }
 
 // MarkRead marks one of userID's notifications read at at (now when zero).
-func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (herald.Unread, bool, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return false, err
+		return herald.Unread{}, false, err
 	}
 	defer unlock()
 	n := s.owned(userID, id)
 	if n == nil {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
 	if n.Read {
-		return false, nil
+		return herald.Unread{}, false, nil
 	}
 	if at.IsZero() {
 		at = s.now()
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	n.Read, n.ReadAt = true, &at
-	s.users[userID].unread--
-	return true, nil
+	ib := s.users[userID]
+	ib.unread--
+	ib.version++
+	return ib.state(), true, nil
 }
 
 // MarkAllRead marks every unread notification of userID read.
-func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, error) {
+func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (int, herald.Unread, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return 0, err
+		return 0, herald.Unread{}, err
 	}
 	defer unlock()
 	ib := s.users[userID]
 	if ib == nil || ib.unread == 0 {
-		return 0, nil
+		return 0, herald.Unread{}, nil
 	}
 	if at.IsZero() {
 		at = s.now()
@@ -196,20 +235,21 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 		}
 	}
 	ib.unread = 0
-	return changed, nil
+	ib.version++
+	return changed, ib.state(), nil
 }
 
 // DeleteNotification removes one of userID's notifications. Its Seq stays
 // used and its idempotency key is forgotten.
-func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
+func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (herald.Unread, bool, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return false, err
+		return herald.Unread{}, false, err
 	}
 	defer unlock()
 	n := s.owned(userID, id)
 	if n == nil {
-		return false, errNotFound
+		return herald.Unread{}, false, errNotFound
 	}
 	ib := s.users[userID]
 	i := sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq >= n.Seq })
@@ -217,11 +257,13 @@ func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (bool
 	if n.IdempotencyKey != "" {
 		delete(ib.keys, n.IdempotencyKey)
 	}
-	if !n.Read {
-		ib.unread--
-	}
 	delete(s.byID, n.ID)
-	return !n.Read, nil
+	if n.Read {
+		return herald.Unread{}, false, nil
+	}
+	ib.unread--
+	ib.version++
+	return ib.state(), true, nil
 }
 
 // FindNotifications returns a page selected by f, as copies.
@@ -242,7 +284,7 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 	if ib == nil {
 		return page, nil
 	}
-	keep := func(n *herald.Notification) bool { return !f.UnreadOnly || !n.Read }
+	keep := func(n *herald.Notification) bool { return (!f.UnreadOnly || !n.Read) && (f.WithSilent || !n.Silent) }
 	if f.Since > 0 || f.Ascending {
 		i := sort.Search(len(ib.list), func(i int) bool { return ib.list[i].Seq > f.Since })
 		for ; i < len(ib.list) && len(page) < limit; i++ {
@@ -266,17 +308,18 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 	return page, nil
 }
 
-// UnreadCount returns how many of userID's notifications are unread.
-func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+// UnreadCount returns how many of userID's notifications are unread, with
+// the version and the last seq.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	unlock, err := s.enter(ctx)
 	if err != nil {
-		return 0, err
+		return herald.Unread{}, err
 	}
 	defer unlock()
 	if ib := s.users[userID]; ib != nil {
-		return ib.unread, nil
+		return ib.state(), nil
 	}
-	return 0, nil
+	return herald.Unread{}, nil
 }
 
 // enter begins a call: it fails for a cancelled context or a closed store,

@@ -34,7 +34,7 @@ func BenchmarkCreate(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := s.CreateNotifications(ctx, []*herald.Notification{sample("alice", i)}); err != nil {
+			if _, err := createInto(ctx, s, []*herald.Notification{sample("alice", i)}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -51,7 +51,7 @@ func BenchmarkCreate(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				i++
-				if _, err := s.CreateNotifications(ctx, []*herald.Notification{sample(user, i)}); err != nil {
+				if _, err := createInto(ctx, s, []*herald.Notification{sample(user, i)}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -69,7 +69,7 @@ func BenchmarkCreate(b *testing.B) {
 			for i := range batch {
 				batch[i] = sample(fmt.Sprintf("user%d", i%10), n+i)
 			}
-			if _, err := s.CreateNotifications(ctx, batch); err != nil {
+			if _, err := createInto(ctx, s, batch); err != nil {
 				b.Fatal(err)
 			}
 			n += len(batch)

@@ -2,18 +2,13 @@ package postgres
 
 import (
 	"context"
-	"slices"
+	"database/sql"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
-// MigrateWithout brings the database's schema up to date except for the
-// named migration (e.g. "migrations/0003_unread_counter.sql"), as a version of
-// Herald that did not have it left the database.
-func MigrateWithout(ctx context.Context, pool *pgxpool.Pool, name string) error {
-	names, err := migrationNames()
-	if err != nil {
-		return err
-	}
-	return applyMigrations(ctx, pool, slices.DeleteFunc(names, func(n string) bool { return n == name }))
+// MigrateOnly brings db's schema to the migrations keep selects, as a
+// version of Herald that had only those left the database.
+func MigrateOnly(ctx context.Context, db *sql.DB, keep func(name string) bool) error {
+	return sqlstore.Migrate(ctx, Dialect, db, keep)
 }

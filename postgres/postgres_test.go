@@ -55,7 +55,7 @@ func TestKeyRaceRetries(t *testing.T) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		created, err := s.CreateNotifications(ctx, []*herald.Notification{n})
+		created, err := createInto(ctx, s, []*herald.Notification{n})
 		done <- outcome{created, err}
 	}()
 
@@ -87,7 +87,7 @@ func TestKeyRaceRetries(t *testing.T) {
 		t.Fatalf("create that lost the key race = created %v, id %s, title %q; want the winner %s", o.created, n.ID, n.Title, winner)
 	}
 	next := notification("alice", "next")
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{next}); err != nil {
+	if _, err := createInto(ctx, s, []*herald.Notification{next}); err != nil {
 		t.Fatal(err)
 	}
 	if next.Seq != 2 {
@@ -139,7 +139,7 @@ func TestUnstorableTextIsInvalid(t *testing.T) {
 		notification("alice", "nul \x00 byte"),
 		notification("alice", "bad utf-8 \xff"),
 	} {
-		_, err := s.CreateNotifications(ctx, []*herald.Notification{n})
+		_, err := createInto(ctx, s, []*herald.Notification{n})
 		if herald.CodeOf(err) != herald.EINVALID {
 			t.Fatalf("create with title %q = %v, want EINVALID", n.Title, err)
 		}
@@ -147,8 +147,8 @@ func TestUnstorableTextIsInvalid(t *testing.T) {
 			t.Fatalf("error message repeats the input: %q", herald.ErrorMessage(err))
 		}
 	}
-	if n, err := s.UnreadCount(ctx, "alice"); err != nil || n != 0 {
-		t.Fatalf("UnreadCount = %d, %v; want 0", n, err)
+	if u, err := s.UnreadCount(ctx, "alice"); err != nil || u.Count != 0 {
+		t.Fatalf("UnreadCount = %d, %v; want 0", u.Count, err)
 	}
 }
 
@@ -161,7 +161,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	_, err := s.CreateNotifications(ctx, []*herald.Notification{notification("alice", "x")})
+	_, err := createInto(ctx, s, []*herald.Notification{notification("alice", "x")})
 	if herald.CodeOf(err) != herald.EUNAVAILABLE {
 		t.Fatalf("create after Close = %v, want EUNAVAILABLE", err)
 	}
@@ -190,14 +190,14 @@ func TestNowIsInjected(t *testing.T) {
 	s := open(t, postgres.Config{Now: func() time.Time { return at }})
 	ctx := context.Background()
 	n := notification("alice", "x")
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{n}); err != nil {
+	if _, err := createInto(ctx, s, []*herald.Notification{n}); err != nil {
 		t.Fatal(err)
 	}
 	want := at.UTC().Truncate(time.Microsecond)
 	if !n.CreatedAt.Equal(want) {
 		t.Fatalf("CreatedAt = %v, want %v", n.CreatedAt, want)
 	}
-	if _, err := s.MarkRead(ctx, "alice", n.ID, time.Time{}); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", n.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	page, err := s.FindNotifications(ctx, herald.NotificationFilter{UserID: "alice"})

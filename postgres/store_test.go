@@ -29,3 +29,6 @@ func open(t testing.TB, c postgres.Config) *postgres.Store {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) herald.Store { return open(t, postgres.Config{}) })
 }
+
+// createInto is storetest.CreateInto, for this package's own tests.
+var createInto = storetest.CreateInto

@@ -26,7 +26,7 @@ type flaky struct {
 	calls    atomic.Int32
 }
 
-func (f *flaky) HandleEvent(ctx context.Context, e *herald.Event) ([]*herald.Notification, error) {
+func (f *flaky) HandleEvent(ctx context.Context, e *herald.Event) ([]herald.Created, error) {
 	f.calls.Add(1)
 	if f.failures.Add(-1) >= 0 {
 		return nil, herald.Errorf(herald.EUNAVAILABLE, "store unavailable")

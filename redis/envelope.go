@@ -13,7 +13,7 @@ import (
 //	version  1 byte (2; version 1, without close, is still read)
 //	kind     1 byte: herald.AudienceKind, or kindResync, kindProbe
 //	flags    1 byte: bit 0 Latest, bit 1 delivered by the origin node itself
-//	seq      uvarint
+//	seq      uvarint: herald.Message.Seq, or its Version when Latest is set
 //	close    uvarint: herald.Message.Close, a close order's code (version 2)
 //	origin   uvarint length, bytes
 //	name     uvarint length, bytes
@@ -129,12 +129,17 @@ func uvarint(s string) (uint64, int) {
 	return 0, 0
 }
 
-// envelopeOf wraps m, published by origin.
+// envelopeOf wraps m, published by origin. A Latest message has no seq and
+// carries its Version in the seq field.
 func envelopeOf(m *herald.Message, origin string) *envelope {
+	seq := m.Seq
+	if m.Latest {
+		seq = m.Version
+	}
 	return &envelope{
 		kind:    byte(m.To.Kind),
 		latest:  m.Latest,
-		seq:     m.Seq,
+		seq:     seq,
 		close:   m.Close,
 		origin:  origin,
 		name:    m.To.Name,
@@ -145,11 +150,15 @@ func envelopeOf(m *herald.Message, origin string) *envelope {
 
 // message rebuilds the herald.Message an audience envelope carries.
 func (e *envelope) message() *herald.Message {
-	return &herald.Message{
+	m := &herald.Message{
 		To:      herald.Audience{Kind: herald.AudienceKind(e.kind), Name: e.name, Except: e.except},
 		Payload: e.payload,
 		Seq:     e.seq,
 		Latest:  e.latest,
 		Close:   e.close,
 	}
+	if m.Latest {
+		m.Seq, m.Version = 0, e.seq
+	}
+	return m
 }

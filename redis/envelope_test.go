@@ -9,7 +9,7 @@ import (
 
 // TestEnvelopeRoundTrip: every field of a message survives the wire.
 func TestEnvelopeRoundTrip(t *testing.T) {
-	m := &herald.Message{To: herald.Audience{Kind: herald.ToAll, Name: "", Except: "mallory"}, Payload: []byte(`{"type":"x","n":1}`), Seq: 1 << 40, Latest: true, Close: 4002}
+	m := &herald.Message{To: herald.Audience{Kind: herald.ToAll, Name: "", Except: "mallory"}, Payload: []byte(`{"type":"x","n":1}`), Version: 1 << 40, Latest: true, Close: 4002}
 	e := envelopeOf(m, "node-1")
 	e.local = true
 	got, err := decodeEnvelope(string(e.encode()))
@@ -17,8 +17,13 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := got.message()
-	if back.To != m.To || back.Seq != m.Seq || !back.Latest || back.Close != 4002 || !bytes.Equal(back.Payload, m.Payload) || got.origin != "node-1" || !got.local {
+	if back.To != m.To || back.Seq != 0 || back.Version != m.Version || !back.Latest || back.Close != 4002 || !bytes.Equal(back.Payload, m.Payload) || got.origin != "node-1" || !got.local {
 		t.Fatalf("decoded %+v from %+v", got, m)
+	}
+	// A notification's seq, without Latest, comes back as a seq.
+	n := &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: "alice"}, Payload: []byte(`{}`), Seq: 42}
+	if got, err := decodeEnvelope(string(envelopeOf(n, "node-1").encode())); err != nil || got.message().Seq != 42 || got.message().Version != 0 {
+		t.Fatalf("decoded %+v, %v from %+v", got, err, n)
 	}
 	// Version 1, from a node not yet upgraded, still decodes, without a close.
 	if v1, err := decodeEnvelope("\x01\x01\x00\x07\x01n\x01a\x00{}"); err != nil || v1.seq != 7 || v1.name != "a" || v1.close != 0 || string(v1.payload) != "{}" {

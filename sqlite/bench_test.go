@@ -39,32 +39,46 @@ func BenchmarkCreate(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := s.CreateNotifications(ctx, []*herald.Notification{sample("alice", i)}); err != nil {
+			if _, err := createInto(ctx, s, []*herald.Notification{sample("alice", i)}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		report(b, i)
 	})
 
-	b.Run("parallel", func(b *testing.B) {
+	// parallel runs callers callers at once (parallelism × GOMAXPROCS),
+	// each notification for the user userOf names.
+	parallel := func(b *testing.B, parallelism int, userOf func(caller, i int64) string) {
 		s := newStore(b)
-		var users, total atomic.Int64
-		b.SetParallelism(16) // many concurrent callers, as a busy server has
+		var callers, total atomic.Int64
+		b.SetParallelism(parallelism)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			user := fmt.Sprintf("user%d", users.Add(1))
-			i := 0
+			caller := callers.Add(1)
+			var i int64
 			for pb.Next() {
 				i++
-				if _, err := s.CreateNotifications(ctx, []*herald.Notification{sample(user, i)}); err != nil {
+				if _, err := createInto(ctx, s, []*herald.Notification{sample(userOf(caller, i), int(i))}); err != nil {
 					b.Error(err)
 					return
 				}
 			}
-			total.Add(int64(i))
+			total.Add(i)
 		})
 		report(b, int(total.Load()))
 		b.ReportMetric(float64(total.Load())/float64(sqlite.Commits(s)), "notifications/commit")
+	}
+
+	// Many concurrent callers, as a busy server has, each for its own user.
+	b.Run("parallel", func(b *testing.B) {
+		parallel(b, 16, func(caller, _ int64) string { return fmt.Sprintf("user%d", caller) })
+	})
+
+	// As herald-bench notify loads a server: 64 callers, each notification
+	// for one of 1,000 users.
+	var next atomic.Int64
+	b.Run("users1000", func(b *testing.B) {
+		parallel(b, 32, func(_, _ int64) string { return fmt.Sprintf("user%04d", next.Add(7919)%1000) })
 	})
 
 	b.Run("batch100", func(b *testing.B) {
@@ -75,7 +89,7 @@ func BenchmarkCreate(b *testing.B) {
 			for i := range batch {
 				batch[i] = sample(fmt.Sprintf("user%d", i%10), n+i)
 			}
-			if _, err := s.CreateNotifications(ctx, batch); err != nil {
+			if _, err := createInto(ctx, s, batch); err != nil {
 				b.Fatal(err)
 			}
 			n += len(batch)
@@ -97,13 +111,13 @@ func BenchmarkUnreadCount(b *testing.B) {
 				for i := range batch {
 					batch[i] = &herald.Notification{UserID: "alice", Type: "t", Title: "t"}
 				}
-				if _, err := s.CreateNotifications(ctx, batch); err != nil {
+				if _, err := createInto(ctx, s, batch); err != nil {
 					b.Fatal(err)
 				}
 			}
 			for b.Loop() {
-				if n, err := s.UnreadCount(ctx, "alice"); err != nil || n != unread {
-					b.Fatalf("UnreadCount = %d, %v; want %d", n, err, unread)
+				if u, err := s.UnreadCount(ctx, "alice"); err != nil || u.Count != unread {
+					b.Fatalf("UnreadCount = %d, %v; want %d", u.Count, err, unread)
 				}
 			}
 		})
@@ -123,7 +137,7 @@ func BenchmarkMarkRead(b *testing.B) {
 			for i := range batch {
 				batch[i] = &herald.Notification{UserID: "alice", Type: "t", Title: "t"}
 			}
-			if _, err := s.CreateNotifications(ctx, batch); err != nil {
+			if _, err := createInto(ctx, s, batch); err != nil {
 				b.Fatal(err)
 			}
 			for _, n := range batch {
@@ -131,7 +145,7 @@ func BenchmarkMarkRead(b *testing.B) {
 			}
 			b.StartTimer()
 		}
-		if changed, err := s.MarkRead(ctx, "alice", ids[0], time.Time{}); err != nil || !changed {
+		if _, changed, err := s.MarkRead(ctx, "alice", ids[0], time.Time{}); err != nil || !changed {
 			b.Fatalf("MarkRead = %v, %v", changed, err)
 		}
 		ids = ids[1:]

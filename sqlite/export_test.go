@@ -3,22 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"slices"
+
+	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
-// Commits returns how many transactions the writer loop has begun.
-func Commits(s *Store) int64 { return s.commits.Load() }
+// Commits returns how many transactions the commit loop has begun.
+func Commits(s *Store) int64 { return s.Store.Commits() }
 
-// Queued returns how many create requests wait for the writer loop.
-func Queued(s *Store) int { return len(s.queue) }
+// Queued returns how many create requests wait for the commit loop.
+func Queued(s *Store) int { return s.Store.Queued() }
 
-// MigrateWithout brings db's schema up to date except for the named
-// migration (e.g. "migrations/0003_unread_counter.sql"), as a version of
-// Herald that did not have it left the database.
-func MigrateWithout(ctx context.Context, db *sql.DB, name string) error {
-	names, err := migrationNames()
-	if err != nil {
-		return err
-	}
-	return applyMigrations(ctx, db, slices.DeleteFunc(names, func(n string) bool { return n == name }))
+// MigrateOnly brings db's schema to the migrations keep selects, as a
+// version of Herald that had only those left the database.
+func MigrateOnly(ctx context.Context, db *sql.DB, keep func(name string) bool) error {
+	return sqlstore.Migrate(ctx, Dialect, db, keep)
 }

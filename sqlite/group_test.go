@@ -63,7 +63,7 @@ type outcome struct {
 func createAsync(ctx context.Context, s *sqlite.Store, n *herald.Notification) <-chan outcome {
 	ch := make(chan outcome, 1)
 	go func() {
-		created, err := s.CreateNotifications(ctx, []*herald.Notification{n})
+		created, err := createInto(ctx, s, []*herald.Notification{n})
 		ch <- outcome{n, created, err}
 	}()
 	return ch
@@ -151,11 +151,11 @@ func TestBusyIsUnavailable(t *testing.T) {
 	release := holdWriteLock(t, path)
 	ctx := context.Background()
 
-	_, err := s.CreateNotifications(ctx, []*herald.Notification{notification("alice", "x")})
+	_, err := createInto(ctx, s, []*herald.Notification{notification("alice", "x")})
 	if herald.CodeOf(err) != herald.EUNAVAILABLE {
 		t.Fatalf("create while locked = %v, want EUNAVAILABLE", err)
 	}
-	_, err = s.MarkAllRead(ctx, "alice", time.Now())
+	_, _, err = s.MarkAllRead(ctx, "alice", time.Now())
 	if herald.CodeOf(err) != herald.EUNAVAILABLE {
 		t.Fatalf("MarkAllRead while locked = %v, want EUNAVAILABLE", err)
 	}
@@ -165,7 +165,7 @@ func TestBusyIsUnavailable(t *testing.T) {
 	}
 	release()
 	n := notification("alice", "y")
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{n}); err != nil || n.Seq != 1 {
+	if _, err := createInto(ctx, s, []*herald.Notification{n}); err != nil || n.Seq != 1 {
 		t.Fatalf("create after unlock = seq %d, %v; want 1, nil", n.Seq, err)
 	}
 }
@@ -191,7 +191,7 @@ func TestCloseCommitsQueued(t *testing.T) {
 		_, err := s.UnreadCount(ctx, "alice")
 		return herald.CodeOf(err) == herald.EUNAVAILABLE
 	})
-	_, err = s.CreateNotifications(ctx, []*herald.Notification{notification("alice", "late")})
+	_, err = createInto(ctx, s, []*herald.Notification{notification("alice", "late")})
 	if herald.CodeOf(err) != herald.EUNAVAILABLE {
 		t.Fatalf("create during Close = %v, want EUNAVAILABLE", err)
 	}
@@ -209,7 +209,7 @@ func TestCloseCommitsQueued(t *testing.T) {
 	}
 
 	s = open(t, sqlite.Config{Path: path})
-	if n, err := s.UnreadCount(ctx, "alice"); err != nil || n != 5 {
-		t.Fatalf("after reopening UnreadCount = %d, %v; want 5", n, err)
+	if u, err := s.UnreadCount(ctx, "alice"); err != nil || u.Count != 5 {
+		t.Fatalf("after reopening UnreadCount = %d, %v; want 5", u.Count, err)
 	}
 }

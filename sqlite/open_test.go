@@ -22,10 +22,10 @@ func TestReopenKeepsDataAndSeqs(t *testing.T) {
 	a := notification("alice", "a")
 	a.IdempotencyKey = "k"
 	b := notification("alice", "b")
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{a, b}); err != nil {
+	if _, err := createInto(ctx, s, []*herald.Notification{a, b}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteNotification(ctx, "alice", b.ID); err != nil {
+	if _, _, err := s.DeleteNotification(ctx, "alice", b.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -36,7 +36,7 @@ func TestReopenKeepsDataAndSeqs(t *testing.T) {
 	retry := notification("alice", "a again")
 	retry.IdempotencyKey = "k"
 	c := notification("alice", "c")
-	created, err := s.CreateNotifications(ctx, []*herald.Notification{retry, c})
+	created, err := createInto(ctx, s, []*herald.Notification{retry, c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestNowIsInjected(t *testing.T) {
 	s := open(t, sqlite.Config{Path: ":memory:", Now: func() time.Time { return at }})
 	ctx := context.Background()
 	n := notification("alice", "x")
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{n}); err != nil {
+	if _, err := createInto(ctx, s, []*herald.Notification{n}); err != nil {
 		t.Fatal(err)
 	}
 	want := at.UTC().Truncate(time.Microsecond)
@@ -115,7 +115,7 @@ func TestNowIsInjected(t *testing.T) {
 		t.Fatalf("CreatedAt = %v, want %v in UTC", n.CreatedAt, want)
 	}
 	// A zero time means now, by the injected clock.
-	if _, err := s.MarkRead(ctx, "alice", n.ID, time.Time{}); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", n.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	page, err := s.FindNotifications(ctx, herald.NotificationFilter{UserID: "alice"})

@@ -19,3 +19,9 @@ func TestOutboxMemory(t *testing.T) {
 		return open(t, sqlite.Config{Path: ":memory:"})
 	})
 }
+
+func TestTopics(t *testing.T) {
+	storetest.RunTopics(t, func(t *testing.T) storetest.TopicsStore {
+		return open(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	})
+}

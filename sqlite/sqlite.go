@@ -1,40 +1,44 @@
-// Package sqlite is Herald's default notification store: one SQLite file,
-// through modernc.org/sqlite, so the binary needs no cgo and no database
-// server.
+// Package sqlite is Herald's default store: one SQLite file, through
+// modernc.org/sqlite, so the binary needs no cgo and no database server.
 //
-// SQLite allows one writer at a time, so the Store writes through a single
-// connection and coalesces concurrent creates into shared transactions (group
-// commit); reads go through a pool of read-only connections, which WAL mode lets
-// run alongside the writer.
+// The store itself is the shared SQL layer (internal/sqlstore); this package
+// is SQLite's dialect of it: the driver and its connections, the schema's
+// DDL, time as microseconds, VALUES lists for bulk rows, and the driver's
+// errors. SQLite allows one writer at a time, so the Store writes through a
+// single connection and commits concurrent creates together (group commit);
+// reads go through a pool of read-only connections, which WAL mode lets run
+// alongside the writer.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	msqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/heraldhq/herald"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
 // Defaults of Config.
 const (
 	DefaultPath        = "herald.db"
 	DefaultBusyTimeout = 5 * time.Second
-	DefaultMaxBatch    = 1000
+	DefaultMaxBatch    = sqlstore.DefaultMaxBatch
 )
 
 // Page sizes of FindNotifications.
 const (
-	DefaultLimit = 50
-	MaxLimit     = 500
+	DefaultLimit = sqlstore.DefaultLimit
+	MaxLimit     = sqlstore.MaxLimit
 )
 
 // Config configures a Store. The zero value works.
@@ -56,31 +60,96 @@ type Config struct {
 	// transaction. A single create larger than this still runs, alone.
 	// Default: 1000.
 	MaxBatch int
+	// CheckpointInterval is how often a connection of its own copies the
+	// write-ahead log into the database file (a passive checkpoint), so that
+	// the writer never stops to do it (default DefaultCheckpointInterval). A
+	// negative interval leaves checkpoints to the writer, every 1,000 pages
+	// as SQLite does by default.
+	CheckpointInterval time.Duration
 }
 
-// Store is a herald.Store in a SQLite database.
+// DefaultCheckpointInterval is Config.CheckpointInterval's default.
+const DefaultCheckpointInterval = time.Second
+
+// writerCheckpoint is the WAL size (in pages, 80 MB) at which the writer
+// checkpoints by itself: a safety net, should the background checkpoints
+// fall behind.
+const writerCheckpoint = 20000
+
+// Store is the SQL store on a SQLite database: herald.Store,
+// herald.DeliveryStore, herald.PreferenceStore, herald.AccountStore and
+// herald.TopicStore.
 type Store struct {
-	now     func() time.Time
-	writer  *sql.DB // one connection: every write goes through it
-	readers *sql.DB // read-only pool; the writer itself for ":memory:"
-	stmts   *statements
-	closed  atomic.Bool
-
-	// Group commit: CreateNotifications queues requests, the loop in
-	// group.go commits them in shared transactions.
-	queueMu   sync.RWMutex // held for reading while queueing, for writing by Close
-	queue     chan *createRequest
-	maxBatch  int
-	loopDone  chan struct{}
-	commits   atomic.Int64 // transactions the writer loop began, for tests
-	closeOnce sync.Once
-	closeErr  error
+	*sqlstore.Store
+	ckpt *checkpointer // nil for ":memory:" or when the writer checkpoints
 }
 
-var _ herald.Store = (*Store)(nil)
+// Close stops the checkpoints, commits the creates already queued and closes
+// the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.ckpt.stop()
+	return s.Store.Close()
+}
 
-// Open opens (creating when needed) the database c names, brings its schema up
-// to date, and starts the writer.
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect is SQLite's: see sqlstore.Dialect.
+var Dialect = func() *sqlstore.Dialect {
+	return &sqlstore.Dialect{
+		Name:         "sqlite",
+		MaxRows:      256, // 256 rows of 14 columns stay well under SQLite's 32,766 parameters
+		Time:         func(t time.Time) any { return t.UnixMicro() },
+		Classify:     classify,
+		Migrations:   migrations,
+		SingleWriter: true,
+		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    TEXT    NOT NULL PRIMARY KEY,
+			applied_at INTEGER NOT NULL DEFAULT (unixepoch())
+		) STRICT`,
+	}
+}()
+
+// constraints names SQLite's unique constraints as the schema's indexes
+// (and PostgreSQL) do.
+var constraints = map[string]string{
+	"notifications.id": "notifications_pkey",
+	"notifications.user_id, notifications.idempotency_key": "notifications_user_key",
+	"accounts.username": "accounts_pkey",
+	"topic_sends.topic, topic_sends.idempotency_key": "topic_sends_key",
+}
+
+// classify reads a modernc.org/sqlite error.
+func classify(err error) (sqlstore.Fault, string) {
+	var e *msqlite.Error
+	if !errors.As(err, &e) {
+		return sqlstore.FaultNone, ""
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return sqlstore.FaultBusy, ""
+	case sqlite3.SQLITE_CONSTRAINT:
+		msg := e.Error()
+		if i := strings.LastIndex(msg, "constraint failed: "); i >= 0 {
+			msg = msg[i:]
+		}
+		switch {
+		case e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return sqlstore.FaultForeignKey, ""
+		case e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			// "... UNIQUE constraint failed: t.a, t.b (2067)"
+			_, cols, _ := strings.Cut(msg, "constraint failed: ")
+			if i := strings.LastIndex(cols, " ("); i >= 0 {
+				cols = cols[:i]
+			}
+			return sqlstore.FaultUnique, constraints[cols]
+		}
+	}
+	return sqlstore.FaultNone, ""
+}
+
+// Open opens (creating when needed) the database c names, brings its schema
+// up to date, and starts the writer.
 func Open(ctx context.Context, c Config) (*Store, error) {
 	path := c.Path
 	if path == "" {
@@ -97,20 +166,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	if readers <= 0 {
 		readers = max(4, runtime.NumCPU())
 	}
-	s := &Store{
-		now:      c.Now,
-		maxBatch: c.MaxBatch,
-		queue:    make(chan *createRequest, 1024),
-		loopDone: make(chan struct{}),
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.maxBatch <= 0 {
-		s.maxBatch = DefaultMaxBatch
-	}
-
-	pragmas := func(extra ...string) string {
+	dsn := func(extra ...string) string {
 		q := url.Values{"_pragma": {
 			fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()),
 			"foreign_keys(1)",
@@ -124,71 +180,60 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		}
 		return path + "?" + q.Encode()
 	}
-	var err error
 	// Write transactions start IMMEDIATE: they take the write lock up front
 	// instead of failing to upgrade a read lock when another process writes.
-	s.writer, err = sql.Open("sqlite", pragmas("journal_mode(WAL)", "synchronous(NORMAL)", "_txlock=immediate"))
+	background := c.CheckpointInterval >= 0 && path != ":memory:"
+	writerPragmas := []string{"journal_mode(WAL)", "synchronous(NORMAL)", "_txlock=immediate"}
+	if background {
+		writerPragmas = append(writerPragmas, fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoint))
+	}
+	writer, err := sql.Open("sqlite", dsn(writerPragmas...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s.writer.SetMaxOpenConns(1)
-	s.writer.SetConnMaxLifetime(0) // a ":memory:" database dies with its connection
-	s.writer.SetConnMaxIdleTime(0)
-	if err := s.writer.PingContext(ctx); err != nil {
-		s.writer.Close()
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0) // a ":memory:" database dies with its connection
+	writer.SetConnMaxIdleTime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if err := migrate(ctx, s.writer); err != nil {
-		s.writer.Close()
-		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
-	}
-
-	s.readers = s.writer
+	var reader *sql.DB
 	if path != ":memory:" {
-		s.readers, err = sql.Open("sqlite", pragmas("query_only(1)"))
-		if err == nil {
-			s.readers.SetMaxOpenConns(readers)
-			s.readers.SetMaxIdleConns(readers)
-			err = s.readers.PingContext(ctx)
+		if reader, err = sql.Open("sqlite", dsn("query_only(1)")); err == nil {
+			reader.SetMaxOpenConns(readers)
+			reader.SetMaxIdleConns(readers)
+			reader.SetConnMaxIdleTime(0)
 		}
 		if err != nil {
-			s.writer.Close()
+			writer.Close()
 			return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 		}
 	}
-
-	if s.stmts, err = prepare(ctx, s.writer, s.readers); err != nil {
-		s.closeDBs()
-		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Dialect: Dialect, Writer: writer, Readers: reader, Now: c.Now, MaxBatch: c.MaxBatch})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	go s.commitLoop()
+	if reader != nil {
+		// Readers open after the migrations, on the schema they made.
+		if err := reader.PingContext(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+		}
+	}
+	s := &Store{Store: st}
+	if background {
+		interval := c.CheckpointInterval
+		if interval == 0 {
+			interval = DefaultCheckpointInterval
+		}
+		db, err := sql.Open("sqlite", dsn())
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+		}
+		s.ckpt = startCheckpoints(db, interval)
+	}
 	return s, nil
 }
-
-// Close stops taking creates, commits those already queued, and closes the
-// database. It is safe to call more than once.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		s.queueMu.Lock()
-		close(s.queue)
-		s.queueMu.Unlock()
-		<-s.loopDone
-		s.stmts.close()
-		s.closeErr = s.closeDBs()
-	})
-	return s.closeErr
-}
-
-func (s *Store) closeDBs() error {
-	var err error
-	if s.readers != s.writer {
-		err = s.readers.Close()
-	}
-	return errors.Join(err, s.writer.Close())
-}
-
-var (
-	errNotFound = herald.Errorf(herald.ENOTFOUND, "notification not found")
-	errClosed   = herald.Errorf(herald.EUNAVAILABLE, "notification store is closed")
-)

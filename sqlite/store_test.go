@@ -32,3 +32,6 @@ func TestStoreMemory(t *testing.T) {
 		return open(t, sqlite.Config{Path: ":memory:"})
 	})
 }
+
+// createInto is storetest.CreateInto, for this package's own tests.
+var createInto = storetest.CreateInto

@@ -28,9 +28,13 @@ func testConcurrentCreateSameUser(t *testing.T, s herald.Store) {
 				for i := range batch {
 					batch[i] = newNotification("alice", w*1000+r*10+i)
 				}
-				if _, err := s.CreateNotifications(ctx, batch); err != nil {
+				res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
+				if err != nil {
 					t.Errorf("worker %d: CreateNotifications: %v", w, err)
 					return
+				}
+				for i, c := range res {
+					*batch[i] = *c.Notification
 				}
 				for i := 1; i < size; i++ {
 					if batch[i].Seq != batch[i-1].Seq+1 {
@@ -89,7 +93,7 @@ func testConcurrentCreateManyUsers(t *testing.T, s herald.Store) {
 				if w%2 == 1 {
 					slices.Reverse(batch)
 				}
-				if _, err := s.CreateNotifications(ctx, batch); err != nil {
+				if _, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{}); err != nil {
 					t.Errorf("worker %d: CreateNotifications: %v", w, err)
 					return
 				}
@@ -116,12 +120,16 @@ func testConcurrentIdempotentCreate(t *testing.T, s herald.Store) {
 			keyed := newNotification("alice", w)
 			keyed.IdempotencyKey = "same-event"
 			batch := []*herald.Notification{keyed, newNotification("alice", 100+w)}
-			created, err := s.CreateNotifications(ctx, batch)
+			res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
 			if err != nil {
 				t.Errorf("worker %d: CreateNotifications: %v", w, err)
 				return
 			}
-			results[w], flags[w] = batch, created
+			for i, c := range res {
+				*batch[i] = *c.Notification
+				flags[w] = append(flags[w], !c.Replayed)
+			}
+			results[w] = batch
 		})
 	}
 	wg.Wait()
@@ -159,12 +167,13 @@ func testConcurrentReadsAndWrites(t *testing.T, s herald.Store) {
 			for i := range batch {
 				batch[i] = newNotification("alice", b*size+i)
 			}
-			if _, err := s.CreateNotifications(ctx, batch); err != nil {
+			res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
+			if err != nil {
 				t.Errorf("CreateNotifications: %v", err)
 				return
 			}
-			for _, n := range batch {
-				ids <- n.ID
+			for _, c := range res {
+				ids <- c.Notification.ID
 			}
 		}
 	})
@@ -176,9 +185,9 @@ func testConcurrentReadsAndWrites(t *testing.T, s herald.Store) {
 				var err error
 				switch (i + w) % 3 {
 				case 0:
-					_, err = s.MarkRead(ctx, "alice", id, time.Now())
+					_, _, err = s.MarkRead(ctx, "alice", id, time.Now())
 				case 1:
-					_, err = s.DeleteNotification(ctx, "alice", id)
+					_, _, err = s.DeleteNotification(ctx, "alice", id)
 				}
 				if err != nil {
 					t.Errorf("worker %d: %v", w, err)

@@ -82,7 +82,7 @@ func testCreateKeepsSuppliedID(t *testing.T, s herald.Store) {
 		t.Fatalf("notification %s not found", id)
 	}
 	// Lookups accept the id in any form uuid.Parse does.
-	changed, err := s.MarkRead(ctx, "alice", strings.ToUpper(id.String()), time.Now())
+	_, changed, err := s.MarkRead(ctx, "alice", strings.ToUpper(id.String()), time.Now())
 	if err != nil || !changed {
 		t.Fatalf("MarkRead with upper-case id = %v, %v; want true, nil", changed, err)
 	}
@@ -92,13 +92,13 @@ func testCreateRejectsMalformedID(t *testing.T, s herald.Store) {
 	ok := newNotification("alice", 1)
 	bad := newNotification("alice", 2)
 	bad.ID = "not-a-uuid"
-	_, err := s.CreateNotifications(ctx, []*herald.Notification{ok, bad})
+	_, err := s.CreateNotifications(ctx, asNew([]*herald.Notification{ok, bad}...), herald.CreateOptions{})
 	wantCode(t, "create with malformed id", err, herald.EINVALID)
 	if len(all(t, s, "alice")) != 0 {
 		t.Fatal("a batch that failed stored notifications")
 	}
 	if ok.ID != "" || ok.Seq != 0 {
-		t.Fatalf("a batch that failed assigned ID %q, Seq %d", ok.ID, ok.Seq)
+		t.Fatalf("a batch that failed changed the caller's notification: ID %q, Seq %d", ok.ID, ok.Seq)
 	}
 }
 
@@ -111,7 +111,7 @@ func testCreateDuplicateIDIsAtomic(t *testing.T, s herald.Store) {
 	b := newNotification("bob", 3)
 	dup := newNotification("bob", 4)
 	dup.ID = first.ID
-	_, err := s.CreateNotifications(ctx, []*herald.Notification{a, b, dup})
+	_, err := s.CreateNotifications(ctx, asNew([]*herald.Notification{a, b, dup}...), herald.CreateOptions{})
 	wantCode(t, "create with an existing id", err, herald.ECONFLICT)
 	if got := len(all(t, s, "alice")); got != 1 {
 		t.Fatalf("alice has %d notifications after a failed batch, want 1", got)
@@ -122,14 +122,14 @@ func testCreateDuplicateIDIsAtomic(t *testing.T, s herald.Store) {
 	wantUnread(t, s, "alice", 1)
 	wantUnread(t, s, "bob", 0)
 	if a.ID != "" || a.Seq != 0 || b.Seq != 0 || dup.Seq != 0 {
-		t.Fatalf("a failed batch assigned ids or seqs: %q/%d, %d, %d", a.ID, a.Seq, b.Seq, dup.Seq)
+		t.Fatalf("a failed batch changed the caller's notifications: %q/%d, %d, %d", a.ID, a.Seq, b.Seq, dup.Seq)
 	}
 
 	// Two notifications of one batch with the same id fail it too.
 	x, y := newNotification("carol", 1), newNotification("carol", 2)
 	x.ID = uuid.NewString()
 	y.ID = x.ID
-	_, err = s.CreateNotifications(ctx, []*herald.Notification{x, y})
+	_, err = s.CreateNotifications(ctx, asNew([]*herald.Notification{x, y}...), herald.CreateOptions{})
 	wantCode(t, "batch with one id twice", err, herald.ECONFLICT)
 	if got := len(all(t, s, "carol")); got != 0 {
 		t.Fatalf("carol has %d notifications after a failed batch, want 0", got)
@@ -178,33 +178,77 @@ func testCreateBatch(t *testing.T, s herald.Store) {
 }
 
 func testCreateEmptyBatch(t *testing.T, s herald.Store) {
-	created, err := s.CreateNotifications(ctx, nil)
+	res, err := s.CreateNotifications(ctx, nil, herald.CreateOptions{})
 	if err != nil {
 		t.Fatalf("CreateNotifications(nil): %v", err)
 	}
-	if len(created) != 0 {
-		t.Fatalf("CreateNotifications(nil) = %v, want no flags", created)
+	if len(res) != 0 {
+		t.Fatalf("CreateNotifications(nil) = %v, want no results", res)
 	}
 	create(t, s, newNotification("alice", 1))
 	wantSeqs(t, "alice", all(t, s, "alice"), []int64{1})
 }
 
-func testCreateForcesUnread(t *testing.T, s herald.Store) {
-	at := time.Now()
-	n := newNotification("alice", 1)
-	n.Read, n.ReadAt = true, &at
-	create(t, s, n)
-	if n.Read || n.ReadAt != nil {
-		t.Fatalf("created notification is read (Read %v, ReadAt %v)", n.Read, n.ReadAt)
+// testCreateSilent: a notification planned silent (its user switched in_app
+// off) is stored read and silent in the create's transaction: it takes a seq,
+// leaves the count and its version, and pages and resumes leave it out
+// unless they ask for it.
+func testCreateSilent(t *testing.T, s herald.Store) {
+	createN(t, s, "alice", 1)
+	before := unreadState(t, s, "alice")
+	quiet, loud := newNotification("alice", 2), newNotification("alice", 3)
+	quiet.Title = "quiet"
+	p := &plans{byTitle: map[string]herald.Plan{"quiet": {Silent: true}}}
+	res := createResultsWith(t, s, herald.CreateOptions{Planner: p}, quiet)
+	n := res[0].Notification
+	if !n.Silent || !n.Read || n.ReadAt == nil || !n.ReadAt.Equal(n.CreatedAt) || n.Seq != 2 {
+		t.Fatalf("silent notification stored as %+v", n)
 	}
-	wantUnread(t, s, "alice", 1)
+	if got := unreadState(t, s, "alice"); got.Count != before.Count || got.Version != before.Version || got.LastSeq != 2 {
+		t.Fatalf("a silent notification moved the count from %+v to %+v", before, got)
+	}
+	if res[0].Unread.Count != before.Count || res[0].Unread.Version != before.Version {
+		t.Fatalf("a silent create returned Unread %+v, the count was %+v", res[0].Unread, before)
+	}
+	if p.calls != 1 || p.seen["alice"] == nil || p.seen["alice"].UserID != "alice" {
+		t.Fatalf("the planner was called %d times with preferences %+v", p.calls, p.seen["alice"])
+	}
+
+	// With a notification that shows, in one create: only that one counts.
+	quiet2 := newNotification("alice", 4)
+	quiet2.Title = "quiet"
+	res = createResultsWith(t, s, herald.CreateOptions{Planner: p}, loud, quiet2)
+	if res[0].Notification.Silent || res[0].Notification.Read || !res[1].Notification.Silent {
+		t.Fatalf("mixed create stored %+v and %+v", res[0].Notification, res[1].Notification)
+	}
+	if res[0].Unread.Count != before.Count+1 || res[0].Unread.Version <= before.Version || res[1].Unread != res[0].Unread {
+		t.Fatalf("mixed create returned %+v and %+v after %+v", res[0].Unread, res[1].Unread, before)
+	}
+	wantSeqs(t, "pages", all(t, s, "alice"), []int64{1, 3})
+	wantSeqs(t, "resume", find(t, s, herald.NotificationFilter{UserID: "alice", Ascending: true}), []int64{1, 3})
+	withSilent := find(t, s, herald.NotificationFilter{UserID: "alice", Ascending: true, WithSilent: true})
+	wantSeqs(t, "resume with silent", withSilent, []int64{1, 2, 3, 4})
+	if !withSilent[1].Silent || !withSilent[3].Silent || withSilent[2].Silent {
+		t.Fatalf("silent flags of a resume page: %v %v %v %v", withSilent[0].Silent, withSilent[1].Silent, withSilent[2].Silent, withSilent[3].Silent)
+	}
+	wantSeqs(t, "unread page", find(t, s, herald.NotificationFilter{UserID: "alice", UnreadOnly: true}), []int64{3, 1})
+	wantUnread(t, s, "alice", 2)
+
+	// Marking all read does not count the silent ones again.
+	if n, u, err := s.MarkAllRead(ctx, "alice", time.Now()); err != nil || n != 2 || u.Count != 0 {
+		t.Fatalf("MarkAllRead = %d, %+v, %v; want the 2 that show", n, u, err)
+	}
+	// A silent notification is already read: marking it changes nothing.
+	if _, changed, err := s.MarkRead(ctx, "alice", withSilent[1].ID, time.Now()); err != nil || changed {
+		t.Fatalf("MarkRead of a silent notification = %v, %v", changed, err)
+	}
 }
 
 func testCreateCanceled(t *testing.T, s herald.Store) {
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	n := newNotification("alice", 1)
-	if _, err := s.CreateNotifications(c, []*herald.Notification{n}); err == nil {
+	if _, err := s.CreateNotifications(c, asNew([]*herald.Notification{n}...), herald.CreateOptions{}); err == nil {
 		t.Fatal("CreateNotifications with a canceled context succeeded")
 	}
 	if got := len(all(t, s, "alice")); got != 0 {
@@ -221,7 +265,7 @@ func testSeqNeverReused(t *testing.T, s herald.Store) {
 	createN(t, s, "bob", 2)
 
 	// Deleting the newest must not hand its seq out again.
-	if _, err := s.DeleteNotification(ctx, "alice", ns[2].ID); err != nil {
+	if _, _, err := s.DeleteNotification(ctx, "alice", ns[2].ID); err != nil {
 		t.Fatalf("DeleteNotification: %v", err)
 	}
 	n := newNotification("alice", 4)
@@ -232,7 +276,7 @@ func testSeqNeverReused(t *testing.T, s herald.Store) {
 
 	// Nor after deleting every notification of the user.
 	for _, id := range []string{ns[0].ID, ns[1].ID, n.ID} {
-		if _, err := s.DeleteNotification(ctx, "alice", id); err != nil {
+		if _, _, err := s.DeleteNotification(ctx, "alice", id); err != nil {
 			t.Fatalf("DeleteNotification: %v", err)
 		}
 	}

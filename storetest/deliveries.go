@@ -25,12 +25,55 @@ func planned(c herald.Channel, kind herald.DeliveryKind, due time.Time) *herald.
 	return d
 }
 
-// withDeliveries creates one notification for user carrying ds and returns it.
-func withDeliveries(t *testing.T, s OutboxStore, user string, ds ...*herald.Delivery) *herald.Notification {
+// stored is a notification as a create returned it, with the deliveries
+// written with it.
+type stored struct {
+	*herald.Notification
+	Deliveries []*herald.Delivery
+}
+
+// plans is a herald.Planner that plans by title: each notification gets the
+// plan of its title, or nothing. It records the preferences each call saw.
+type plans struct {
+	byTitle map[string]herald.Plan
+	all     func() herald.Plan // the plan of every other title, when set
+	push    bool
+
+	mu    sync.Mutex
+	seen  map[string]*herald.Preferences // by user
+	subs  map[string]int                 // push subscriptions seen, by user
+	calls int
+}
+
+func (p *plans) Plan(n *herald.NewNotification, prefs *herald.Preferences, subs []*herald.PushSubscription, now time.Time) herald.Plan {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	if p.seen == nil {
+		p.seen, p.subs = map[string]*herald.Preferences{}, map[string]int{}
+	}
+	p.seen[n.UserID], p.subs[n.UserID] = prefs, len(subs)
+	if plan, ok := p.byTitle[n.Title]; ok || p.all == nil {
+		return plan
+	}
+	return p.all()
+}
+
+func (p *plans) UsesPush() bool { return p.push }
+
+// createPlanned creates n with a planner that plans plan for it, and returns
+// it as stored with its stored deliveries.
+func createPlanned(t *testing.T, s herald.Store, n *herald.Notification, plan herald.Plan) stored {
 	t.Helper()
-	n := newNotification(user, 1)
-	n.Deliveries = ds
-	create(t, s, n)
+	res := createResultsWith(t, s, herald.CreateOptions{Planner: &plans{byTitle: map[string]herald.Plan{n.Title: plan}}}, n)
+	*n = *res[0].Notification
+	return stored{n, res[0].Deliveries}
+}
+
+// withDeliveries creates one notification for user carrying ds and returns it.
+func withDeliveries(t *testing.T, s OutboxStore, user string, ds ...*herald.Delivery) stored {
+	t.Helper()
+	n := createPlanned(t, s, newNotification(user, 1), herald.Plan{Deliveries: ds})
 	if len(n.Deliveries) != len(ds) {
 		t.Fatalf("created notification carries %d deliveries, want %d", len(n.Deliveries), len(ds))
 	}
@@ -89,10 +132,9 @@ func testCreateWritesDeliveries(t *testing.T, s OutboxStore) {
 	email := planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)
 	push := planned(herald.ChannelPush, herald.DeliveryEscalation, t0.Add(10*time.Minute))
 	input := []*herald.Delivery{email, push}
-	n := newNotification("alice", 1)
-	n.Type = "payment_due"
-	n.Deliveries = input
-	create(t, s, n)
+	in := newNotification("alice", 1)
+	in.Type = "payment_due"
+	n := createPlanned(t, s, in, herald.Plan{Deliveries: input})
 
 	if email.ID != "" || email.NotificationID != "" || email.Status != "" {
 		t.Fatalf("CreateNotifications modified the caller's delivery: %+v", email)
@@ -136,17 +178,17 @@ func testCreateWritesDeliveries(t *testing.T, s OutboxStore) {
 func testReplayWritesNoDeliveries(t *testing.T, s OutboxStore) {
 	first := newNotification("alice", 1)
 	first.IdempotencyKey = "k"
-	first.Deliveries = []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)}
-	create(t, s, first)
+	createPlanned(t, s, first, herald.Plan{Deliveries: []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)}})
 
 	again := newNotification("alice", 1)
 	again.IdempotencyKey = "k"
-	again.Deliveries = []*herald.Delivery{planned(herald.ChannelSMS, herald.DeliveryImmediate, t0)}
-	if created := create(t, s, again); created[0] {
+	p := &plans{byTitle: map[string]herald.Plan{again.Title: {Deliveries: []*herald.Delivery{planned(herald.ChannelSMS, herald.DeliveryImmediate, t0)}}}}
+	res := createResultsWith(t, s, herald.CreateOptions{Planner: p}, again)
+	if !res[0].Replayed {
 		t.Fatal("the replay was created")
 	}
-	if len(again.Deliveries) != 0 {
-		t.Fatalf("the replay came back with %d deliveries", len(again.Deliveries))
+	if len(res[0].Deliveries) != 0 {
+		t.Fatalf("the replay came back with %d deliveries", len(res[0].Deliveries))
 	}
 	got := deliveriesOf(t, s, first.ID)
 	if len(got) != 1 {
@@ -164,10 +206,10 @@ func testFailedCreateWritesNoDeliveries(t *testing.T, s OutboxStore) {
 	create(t, s, taken)
 
 	fresh := newNotification("alice", 2)
-	fresh.Deliveries = []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)}
 	dup := newNotification("alice", 3)
 	dup.ID = taken.ID
-	if _, err := s.CreateNotifications(ctx, []*herald.Notification{fresh, dup}); err == nil {
+	p := &plans{byTitle: map[string]herald.Plan{fresh.Title: {Deliveries: []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)}}}}
+	if _, err := s.CreateNotifications(ctx, asNew(fresh, dup), herald.CreateOptions{Planner: p}); err == nil {
 		t.Fatal("a batch reusing an id was created")
 	}
 	ds, err := s.FindDeliveries(ctx, herald.DeliveryFilter{UserID: "alice"})
@@ -279,7 +321,7 @@ func testClaimCancelsRead(t *testing.T, s OutboxStore) {
 		planned(herald.ChannelPush, herald.DeliveryEscalation, t0.Add(10*time.Minute)),
 		planned(herald.ChannelEmail, herald.DeliveryImmediate, t0.Add(10*time.Minute)))
 	unread := withDeliveries(t, s, "alice", planned(herald.ChannelPush, herald.DeliveryEscalation, t0.Add(10*time.Minute)))
-	if _, err := s.MarkRead(ctx, "alice", read.ID, t0); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", read.ID, t0); err != nil {
 		t.Fatal(err)
 	}
 	got := claim(t, s, t0.Add(10*time.Minute), 10)
@@ -296,7 +338,7 @@ func testClaimCancelsRead(t *testing.T, s OutboxStore) {
 
 func testClaimCancelsDeleted(t *testing.T, s OutboxStore) {
 	n := withDeliveries(t, s, "alice", planned(herald.ChannelEmail, herald.DeliveryImmediate, t0))
-	if _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
+	if _, _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, s, t0, 10); len(got) != 0 {
@@ -325,7 +367,7 @@ func testCancelUnread(t *testing.T, s OutboxStore) {
 	if n, err := s.CancelUnread(ctx, "alice", a.ID, t0); err != nil || n != 0 {
 		t.Fatalf("CancelUnread of an unread notification = %d, %v", n, err)
 	}
-	if _, err := s.MarkRead(ctx, "alice", a.ID, t0); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", a.ID, t0); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.CancelUnread(ctx, "alice", a.ID, t0); err != nil || n != 1 {
@@ -334,10 +376,10 @@ func testCancelUnread(t *testing.T, s OutboxStore) {
 	if st := status(t, s, a.Deliveries[1]); st.Status != herald.DeliveryPending {
 		t.Fatalf("an immediate delivery was cancelled: %+v", st)
 	}
-	if _, err := s.MarkAllRead(ctx, "alice", t0); err != nil {
+	if _, _, err := s.MarkAllRead(ctx, "alice", t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MarkAllRead(ctx, "bob", t0); err != nil {
+	if _, _, err := s.MarkAllRead(ctx, "bob", t0); err != nil {
 		t.Fatal(err)
 	}
 	// b and c go; held is leased by a worker, and bob's are bob's.
@@ -394,7 +436,7 @@ func testClaimDigest(t *testing.T, s OutboxStore) {
 	}
 	finish(t, s, first[0], herald.DeliveryResult{Status: herald.DeliverySent, At: t1})
 	// A read item leaves the digest.
-	if _, err := s.MarkRead(ctx, "alice", a1.ID, t1); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", a1.ID, t1); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range second {
@@ -414,9 +456,10 @@ func testConcurrentClaims(t *testing.T, s OutboxStore) {
 	ns := make([]*herald.Notification, n)
 	for i := range ns {
 		ns[i] = newNotification(fmt.Sprintf("u%d", i%7), i)
-		ns[i].Deliveries = []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)}
 	}
-	create(t, s, ns...)
+	createWith(t, s, herald.CreateOptions{Planner: &plans{all: func() herald.Plan {
+		return herald.Plan{Deliveries: []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryImmediate, t0)}}
+	}}}, ns...)
 	var mu sync.Mutex
 	seen := map[string]int{}
 	var wg sync.WaitGroup
@@ -462,12 +505,12 @@ func testConcurrentDigestClaims(t *testing.T, s OutboxStore) {
 	var ns []*herald.Notification
 	for u := range users {
 		for i := range per {
-			n := newNotification(fmt.Sprintf("u%d", u), i)
-			n.Deliveries = []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryDigest, t0)}
-			ns = append(ns, n)
+			ns = append(ns, newNotification(fmt.Sprintf("u%d", u), i))
 		}
 	}
-	create(t, s, ns...)
+	createWith(t, s, herald.CreateOptions{Planner: &plans{all: func() herald.Plan {
+		return herald.Plan{Deliveries: []*herald.Delivery{planned(herald.ChannelEmail, herald.DeliveryDigest, t0)}}
+	}}}, ns...)
 	var mu sync.Mutex
 	digests := map[string]int{} // user -> digests claimed
 	items := 0
@@ -605,4 +648,38 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// testPlannerReadsPreferences: the store hands the planner each user's saved
+// preferences, and push subscriptions only when the planner uses them, read
+// in the create's transaction; a user without preferences gets the zero ones.
+func testPlannerReadsPreferences(t *testing.T, s OutboxStore) {
+	if _, err := s.UpdatePreferences(ctx, "alice", func(p *herald.Preferences) error {
+		p.Email = "alice@example.com"
+		p.Types = map[string]map[herald.Channel]bool{"test": {herald.ChannelInApp: false}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		if err := s.SavePushSubscription(ctx, subscription("alice", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &plans{push: true}
+	createWith(t, s, herald.CreateOptions{Planner: p}, newNotification("alice", 1), newNotification("bob", 1), newNotification("alice", 2))
+	if got := p.seen["alice"]; got == nil || got.Email != "alice@example.com" || got.Types["test"][herald.ChannelInApp] {
+		t.Fatalf("the planner saw alice's preferences as %+v", got)
+	}
+	if got := p.seen["bob"]; got == nil || got.UserID != "bob" || got.Email != "" || got.Types != nil {
+		t.Fatalf("the planner saw bob's preferences as %+v, want the zero ones", got)
+	}
+	if p.subs["alice"] != 2 || p.subs["bob"] != 0 || p.calls != 3 {
+		t.Fatalf("the planner saw %v push subscriptions in %d calls", p.subs, p.calls)
+	}
+	noPush := &plans{}
+	createWith(t, s, herald.CreateOptions{Planner: noPush}, newNotification("alice", 3))
+	if noPush.subs["alice"] != 0 {
+		t.Fatalf("a planner that does not use push was given %d subscriptions", noPush.subs["alice"])
+	}
 }

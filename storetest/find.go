@@ -29,7 +29,7 @@ func testFindPages(t *testing.T, s herald.Store) {
 	// Deleted notifications leave holes that pages skip.
 	page = find(t, s, herald.NotificationFilter{UserID: "alice", Limit: 4})
 	for _, n := range page[1:3] {
-		if _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
+		if _, _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
 			t.Fatalf("DeleteNotification: %v", err)
 		}
 	}
@@ -47,7 +47,7 @@ func testFindPages(t *testing.T, s herald.Store) {
 func testFindUnreadOnly(t *testing.T, s herald.Store) {
 	ns := createN(t, s, "alice", 10)
 	for _, i := range []int{1, 4, 5, 9} { // seqs 2, 5, 6, 10
-		if _, err := s.MarkRead(ctx, "alice", ns[i].ID, time.Now()); err != nil {
+		if _, _, err := s.MarkRead(ctx, "alice", ns[i].ID, time.Now()); err != nil {
 			t.Fatalf("MarkRead: %v", err)
 		}
 	}

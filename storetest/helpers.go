@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -20,17 +21,95 @@ func newNotification(user string, i int) *herald.Notification {
 	}
 }
 
-// create stores ns and fails the test on error.
+// asNew returns the create requests ns describe. The suite describes
+// notifications with herald.Notification, whose ID, Seq and read state the
+// stores fill in (see create); only the fields a request has are taken.
+func asNew(ns ...*herald.Notification) []*herald.NewNotification {
+	out := make([]*herald.NewNotification, len(ns))
+	for i, n := range ns {
+		out[i] = &herald.NewNotification{
+			ID: n.ID, UserID: n.UserID, Type: n.Type, Title: n.Title, Message: n.Message, Link: n.Link,
+			Data: n.Data, IdempotencyKey: n.IdempotencyKey,
+		}
+	}
+	return out
+}
+
+// CreateInto creates ns the way stores did before they returned results,
+// for a store's own tests and benchmarks: each stored notification is copied
+// back into ns, and the flags say which were new (not replayed).
+func CreateInto(ctx context.Context, s herald.Store, ns []*herald.Notification) ([]bool, error) {
+	res, err := s.CreateNotifications(ctx, asNew(ns...), herald.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	created := make([]bool, len(res))
+	for i, c := range res {
+		*ns[i] = *c.Notification
+		created[i] = !c.Replayed
+	}
+	return created, nil
+}
+
+// create stores ns, fails the test on error, and copies each stored
+// notification back into ns, so the suite can follow them by ID and Seq. It
+// returns which were created (not replayed).
 func create(t *testing.T, s herald.Store, ns ...*herald.Notification) []bool {
 	t.Helper()
-	created, err := s.CreateNotifications(ctx, ns)
+	return createWith(t, s, herald.CreateOptions{}, ns...)
+}
+
+// createWith is create with opts (a Planner, say).
+func createWith(t *testing.T, s herald.Store, opts herald.CreateOptions, ns ...*herald.Notification) []bool {
+	t.Helper()
+	res := createResultsWith(t, s, opts, ns...)
+	created := make([]bool, len(res))
+	for i, c := range res {
+		*ns[i] = *c.Notification
+		created[i] = !c.Replayed
+	}
+	return created
+}
+
+// createResults stores ns and returns the store's results, checked for shape.
+func createResults(t *testing.T, s herald.Store, ns ...*herald.Notification) []herald.Created {
+	t.Helper()
+	return createResultsWith(t, s, herald.CreateOptions{}, ns...)
+}
+
+// createResultsWith is createResults with opts.
+func createResultsWith(t *testing.T, s herald.Store, opts herald.CreateOptions, ns ...*herald.Notification) []herald.Created {
+	t.Helper()
+	res, err := s.CreateNotifications(ctx, asNew(ns...), opts)
 	if err != nil {
 		t.Fatalf("CreateNotifications: %v", err)
 	}
-	if len(created) != len(ns) {
-		t.Fatalf("CreateNotifications returned %d flags for %d notifications", len(created), len(ns))
+	checkResults(t, ns, res)
+	return res
+}
+
+// checkResults fails the test unless res has one result per notification
+// of ns, each with a stored notification of the same user, and a new one
+// with its user's Unread.
+func checkResults(t *testing.T, ns []*herald.Notification, res []herald.Created) {
+	t.Helper()
+	if len(res) != len(ns) {
+		t.Fatalf("CreateNotifications returned %d results for %d notifications", len(res), len(ns))
 	}
-	return created
+	for i, c := range res {
+		switch {
+		case c.Notification == nil:
+			t.Fatalf("result %d has no notification", i)
+		case c.Notification.UserID != ns[i].UserID:
+			t.Fatalf("result %d is for user %q, want %q", i, c.Notification.UserID, ns[i].UserID)
+		case c.Replayed && (c.Unread != herald.Unread{} || len(c.Deliveries) > 0):
+			t.Fatalf("replayed result %d carries Unread %+v and %d deliveries, want none", i, c.Unread, len(c.Deliveries))
+		case !c.Replayed && !c.Notification.Silent && (c.Unread.Version <= 0 || c.Unread.Count < 1 || c.Unread.LastSeq < c.Notification.Seq):
+			t.Fatalf("new result %d (seq %d) has Unread %+v", i, c.Notification.Seq, c.Unread)
+		case !c.Replayed && c.Unread.LastSeq < c.Notification.Seq:
+			t.Fatalf("new result %d (seq %d) has LastSeq %d", i, c.Notification.Seq, c.Unread.LastSeq)
+		}
+	}
 }
 
 // createN stores n numbered notifications for user in one batch.
@@ -106,11 +185,17 @@ func wantSeqs(t *testing.T, what string, page []*herald.Notification, want []int
 // unread returns UnreadCount for user and fails the test on error.
 func unread(t *testing.T, s herald.Store, user string) int {
 	t.Helper()
-	n, err := s.UnreadCount(ctx, user)
+	return unreadState(t, s, user).Count
+}
+
+// unreadState returns the whole Unread of user and fails the test on error.
+func unreadState(t *testing.T, s herald.Store, user string) herald.Unread {
+	t.Helper()
+	u, err := s.UnreadCount(ctx, user)
 	if err != nil {
 		t.Fatalf("UnreadCount(%s): %v", user, err)
 	}
-	return n
+	return u
 }
 
 // wantUnread fails the test when user's unread count is not want.

@@ -14,7 +14,7 @@ func testIdempotency(t *testing.T, s herald.Store) {
 	if created := create(t, s, first); !created[0] {
 		t.Fatal("created = false for a new key")
 	}
-	if _, err := s.MarkRead(ctx, "alice", first.ID, time.Now()); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", first.ID, time.Now()); err != nil {
 		t.Fatalf("MarkRead: %v", err)
 	}
 	stored := byID(t, s, "alice", first.ID)
@@ -91,7 +91,7 @@ func testIdempotencyKeyFreedByDelete(t *testing.T, s herald.Store) {
 	n := newNotification("alice", 1)
 	n.IdempotencyKey = "k"
 	create(t, s, n)
-	if _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
+	if _, _, err := s.DeleteNotification(ctx, "alice", n.ID); err != nil {
 		t.Fatalf("DeleteNotification: %v", err)
 	}
 	again := newNotification("alice", 2)

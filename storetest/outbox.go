@@ -18,13 +18,11 @@ type OutboxStore interface {
 // RunOutbox runs the outbox and preference suite, each case in its own
 // subtest with its own store from open, which it closes at the end.
 func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s OutboxStore)
-	}{
+	runCases(t, open, []suiteCase[OutboxStore]{
 		{"CreateWritesDeliveries", testCreateWritesDeliveries},
 		{"ReplayWritesNoDeliveries", testReplayWritesNoDeliveries},
 		{"FailedCreateWritesNoDeliveries", testFailedCreateWritesNoDeliveries},
+		{"PlannerReadsPreferences", testPlannerReadsPreferences},
 		{"ClaimLeasesDueDeliveries", testClaimLeases},
 		{"ClaimOrderAndLimit", testClaimOrderAndLimit},
 		{"FailedDeliveryRetriesWhenDue", testFailedRetries},
@@ -42,16 +40,5 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"ConcurrentPreferenceUpdates", testConcurrentPreferenceUpdates},
 		{"PushSubscriptions", testPushSubscriptions},
 		{"ConcurrentPushEndpoint", testConcurrentPushEndpoint},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			c.fn(t, s)
-		})
-	}
+	})
 }

@@ -12,7 +12,7 @@ func testMarkRead(t *testing.T, s herald.Store) {
 	ns := createN(t, s, "alice", 3)
 	// A time off UTC and with nanoseconds: stores keep microseconds, in UTC.
 	at := time.Date(2030, 5, 17, 10, 11, 12, 123456789, time.FixedZone("X", 3*3600))
-	changed, err := s.MarkRead(ctx, "alice", ns[1].ID, at)
+	_, changed, err := s.MarkRead(ctx, "alice", ns[1].ID, at)
 	if err != nil || !changed {
 		t.Fatalf("MarkRead = %v, %v; want true, nil", changed, err)
 	}
@@ -28,7 +28,7 @@ func testMarkRead(t *testing.T, s herald.Store) {
 	wantUnread(t, s, "alice", 2)
 
 	// Marking again is harmless and keeps the first ReadAt.
-	changed, err = s.MarkRead(ctx, "alice", ns[1].ID, at.Add(time.Hour))
+	_, changed, err = s.MarkRead(ctx, "alice", ns[1].ID, at.Add(time.Hour))
 	if err != nil || changed {
 		t.Fatalf("second MarkRead = %v, %v; want false, nil", changed, err)
 	}
@@ -45,18 +45,18 @@ func testMarkRead(t *testing.T, s herald.Store) {
 	}
 
 	// Unknown and malformed ids are ENOTFOUND.
-	_, err = s.MarkRead(ctx, "alice", uuid.NewString(), at)
+	_, _, err = s.MarkRead(ctx, "alice", uuid.NewString(), at)
 	wantCode(t, "MarkRead of an unknown id", err, herald.ENOTFOUND)
-	_, err = s.MarkRead(ctx, "alice", "not-a-uuid", at)
+	_, _, err = s.MarkRead(ctx, "alice", "not-a-uuid", at)
 	wantCode(t, "MarkRead of a malformed id", err, herald.ENOTFOUND)
-	_, err = s.MarkRead(ctx, "alice", "", at)
+	_, _, err = s.MarkRead(ctx, "alice", "", at)
 	wantCode(t, "MarkRead of an empty id", err, herald.ENOTFOUND)
 }
 
 func testMarkReadOtherUser(t *testing.T, s herald.Store) {
 	n := newNotification("alice", 1)
 	create(t, s, n)
-	changed, err := s.MarkRead(ctx, "mallory", n.ID, time.Now())
+	_, changed, err := s.MarkRead(ctx, "mallory", n.ID, time.Now())
 	wantCode(t, "MarkRead of another user's notification", err, herald.ENOTFOUND)
 	if changed {
 		t.Fatal("MarkRead of another user's notification reports a change")
@@ -71,11 +71,11 @@ func testMarkReadOtherUser(t *testing.T, s herald.Store) {
 func testMarkAllRead(t *testing.T, s herald.Store) {
 	ns := createN(t, s, "alice", 5)
 	createN(t, s, "bob", 2)
-	if _, err := s.MarkRead(ctx, "alice", ns[0].ID, time.Now()); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", ns[0].ID, time.Now()); err != nil {
 		t.Fatalf("MarkRead: %v", err)
 	}
 	at := time.Now().Add(time.Minute)
-	n, err := s.MarkAllRead(ctx, "alice", at)
+	n, _, err := s.MarkAllRead(ctx, "alice", at)
 	if err != nil || n != 4 {
 		t.Fatalf("MarkAllRead = %d, %v; want 4, nil", n, err)
 	}
@@ -97,10 +97,10 @@ func testMarkAllRead(t *testing.T, s herald.Store) {
 			t.Fatal("MarkAllRead of alice read bob's notifications")
 		}
 	}
-	if n, err := s.MarkAllRead(ctx, "alice", at); err != nil || n != 0 {
+	if n, _, err := s.MarkAllRead(ctx, "alice", at); err != nil || n != 0 {
 		t.Fatalf("second MarkAllRead = %d, %v; want 0, nil", n, err)
 	}
-	if n, err := s.MarkAllRead(ctx, "nobody", at); err != nil || n != 0 {
+	if n, _, err := s.MarkAllRead(ctx, "nobody", at); err != nil || n != 0 {
 		t.Fatalf("MarkAllRead of a user without notifications = %d, %v; want 0, nil", n, err)
 	}
 	// New notifications after MarkAllRead are unread.
@@ -110,36 +110,36 @@ func testMarkAllRead(t *testing.T, s herald.Store) {
 
 func testDelete(t *testing.T, s herald.Store) {
 	ns := createN(t, s, "alice", 3)
-	if _, err := s.MarkRead(ctx, "alice", ns[0].ID, time.Now()); err != nil {
+	if _, _, err := s.MarkRead(ctx, "alice", ns[0].ID, time.Now()); err != nil {
 		t.Fatalf("MarkRead: %v", err)
 	}
 
 	// Another user cannot delete it.
-	_, err := s.DeleteNotification(ctx, "mallory", ns[1].ID)
+	_, _, err := s.DeleteNotification(ctx, "mallory", ns[1].ID)
 	wantCode(t, "delete of another user's notification", err, herald.ENOTFOUND)
 	if byID(t, s, "alice", ns[1].ID) == nil {
 		t.Fatal("another user deleted alice's notification")
 	}
 
-	wasUnread, err := s.DeleteNotification(ctx, "alice", ns[1].ID)
+	_, wasUnread, err := s.DeleteNotification(ctx, "alice", ns[1].ID)
 	if err != nil || !wasUnread {
 		t.Fatalf("delete of an unread notification = %v, %v; want true, nil", wasUnread, err)
 	}
 	wantUnread(t, s, "alice", 1)
-	wasUnread, err = s.DeleteNotification(ctx, "alice", ns[0].ID)
+	_, wasUnread, err = s.DeleteNotification(ctx, "alice", ns[0].ID)
 	if err != nil || wasUnread {
 		t.Fatalf("delete of a read notification = %v, %v; want false, nil", wasUnread, err)
 	}
 	wantUnread(t, s, "alice", 1)
 	wantSeqs(t, "after deletes", all(t, s, "alice"), []int64{3})
 
-	_, err = s.DeleteNotification(ctx, "alice", ns[1].ID)
+	_, _, err = s.DeleteNotification(ctx, "alice", ns[1].ID)
 	wantCode(t, "second delete", err, herald.ENOTFOUND)
-	_, err = s.DeleteNotification(ctx, "alice", "not-a-uuid")
+	_, _, err = s.DeleteNotification(ctx, "alice", "not-a-uuid")
 	wantCode(t, "delete of a malformed id", err, herald.ENOTFOUND)
 
 	// A deleted notification cannot be marked read.
-	_, err = s.MarkRead(ctx, "alice", ns[1].ID, time.Now())
+	_, _, err = s.MarkRead(ctx, "alice", ns[1].ID, time.Now())
 	wantCode(t, "MarkRead of a deleted notification", err, herald.ENOTFOUND)
 }
 
@@ -150,7 +150,7 @@ func testUnreadCountExact(t *testing.T, s herald.Store) {
 	wantUnread(t, s, "alice", 10)
 	mark := func(i int, want bool) {
 		t.Helper()
-		changed, err := s.MarkRead(ctx, "alice", ns[i].ID, time.Now())
+		_, changed, err := s.MarkRead(ctx, "alice", ns[i].ID, time.Now())
 		if err != nil || changed != want {
 			t.Fatalf("MarkRead(%d) = %v, %v; want %v", i, changed, err, want)
 		}
@@ -161,17 +161,17 @@ func testUnreadCountExact(t *testing.T, s herald.Store) {
 	wantUnread(t, s, "alice", 9)
 	mark(5, true)
 	wantUnread(t, s, "alice", 8)
-	if _, err := s.DeleteNotification(ctx, "alice", ns[5].ID); err != nil { // read
+	if _, _, err := s.DeleteNotification(ctx, "alice", ns[5].ID); err != nil { // read
 		t.Fatalf("DeleteNotification: %v", err)
 	}
 	wantUnread(t, s, "alice", 8)
-	if _, err := s.DeleteNotification(ctx, "alice", ns[6].ID); err != nil { // unread
+	if _, _, err := s.DeleteNotification(ctx, "alice", ns[6].ID); err != nil { // unread
 		t.Fatalf("DeleteNotification: %v", err)
 	}
 	wantUnread(t, s, "alice", 7)
 	create(t, s, newNotification("alice", 11))
 	wantUnread(t, s, "alice", 8)
-	if _, err := s.MarkAllRead(ctx, "alice", time.Now()); err != nil {
+	if _, _, err := s.MarkAllRead(ctx, "alice", time.Now()); err != nil {
 		t.Fatalf("MarkAllRead: %v", err)
 	}
 	wantUnread(t, s, "alice", 0)

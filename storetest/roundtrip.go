@@ -30,7 +30,7 @@ func testRoundTrip(t *testing.T, s herald.Store) {
 			Data:    []byte(`{"pad":"` + strings.Repeat("d", herald.MaxDataLen-10) + `"}`),
 		},
 	}
-	for _, n := range ns {
+	for _, n := range asNew(ns...) {
 		if err := n.Validate(); err != nil {
 			t.Fatalf("test notification %q is invalid: %v", n.Title, err)
 		}

@@ -33,6 +33,8 @@ var mutants = map[string]func(*mutant){
 	"CountMissesDeletes":    func(m *mutant) { m.countDeleted = true },
 	"CountAddsReplays":      func(m *mutant) { m.countReplays = true },
 	"LimitOffByOne":         func(m *mutant) { m.limitPlusOne = true },
+	"ReadReturnsOldCount":   func(m *mutant) { m.staleRead = true },
+	"DeleteKeepsVersion":    func(m *mutant) { m.flatVersion = true },
 }
 
 // TestSuiteCatchesMutants runs the suite against each mutant in a child
@@ -84,14 +86,14 @@ type mutant struct {
 	*memory.Store
 	ignoreOwner, allCreated, dropKeys, dropUnreadOnly, sinceReversed bool
 	reformatData, alwaysChanged, countDeleted, limitPlusOne          bool
-	countReplays                                                     bool
+	countReplays, staleRead, flatVersion                             bool
 
 	mu     sync.Mutex
 	owners map[string]string // id -> user
 	extra  map[string]int    // user -> notifications the count wrongly includes
 }
 
-func (m *mutant) CreateNotifications(ctx context.Context, ns []*herald.Notification) ([]bool, error) {
+func (m *mutant) CreateNotifications(ctx context.Context, ns []*herald.NewNotification, opts herald.CreateOptions) ([]herald.Created, error) {
 	for _, n := range ns {
 		if m.dropKeys {
 			n.IdempotencyKey = ""
@@ -103,22 +105,23 @@ func (m *mutant) CreateNotifications(ctx context.Context, ns []*herald.Notificat
 			}
 		}
 	}
-	created, err := m.Store.CreateNotifications(ctx, ns)
+	res, err := m.Store.CreateNotifications(ctx, ns, opts)
 	m.mu.Lock()
-	for i, n := range ns {
+	for i := range res {
+		n := res[i].Notification
 		m.owners[n.ID] = n.UserID
-		if m.countReplays && err == nil && !created[i] {
+		if m.countReplays && err == nil && res[i].Replayed {
 			m.count(n.UserID)
 		}
 		if m.allCreated && err == nil {
-			created[i] = true
+			res[i].Replayed = false
 		}
 	}
 	m.mu.Unlock()
-	return created, err
+	return res, err
 }
 
-func (m *mutant) MarkRead(ctx context.Context, userID, id string, at time.Time) (bool, error) {
+func (m *mutant) MarkRead(ctx context.Context, userID, id string, at time.Time) (herald.Unread, bool, error) {
 	if m.ignoreOwner {
 		m.mu.Lock()
 		if owner, ok := m.owners[id]; ok {
@@ -126,21 +129,27 @@ func (m *mutant) MarkRead(ctx context.Context, userID, id string, at time.Time) 
 		}
 		m.mu.Unlock()
 	}
-	changed, err := m.Store.MarkRead(ctx, userID, id, at)
+	u, changed, err := m.Store.MarkRead(ctx, userID, id, at)
 	if m.alwaysChanged && err == nil {
 		changed = true
 	}
-	return changed, err
+	if m.staleRead && changed {
+		u.Count++ // the count before the change
+	}
+	return u, changed, err
 }
 
-func (m *mutant) DeleteNotification(ctx context.Context, userID, id string) (bool, error) {
-	wasUnread, err := m.Store.DeleteNotification(ctx, userID, id)
+func (m *mutant) DeleteNotification(ctx context.Context, userID, id string) (herald.Unread, bool, error) {
+	u, wasUnread, err := m.Store.DeleteNotification(ctx, userID, id)
 	if m.countDeleted && wasUnread {
 		m.mu.Lock()
 		m.count(userID)
 		m.mu.Unlock()
 	}
-	return wasUnread, err
+	if m.flatVersion && wasUnread {
+		u.Version-- // the version of the change before
+	}
+	return u, wasUnread, err
 }
 
 // count makes UnreadCount of userID one too high. m.mu must be held.
@@ -151,12 +160,12 @@ func (m *mutant) count(userID string) {
 	m.extra[userID]++
 }
 
-func (m *mutant) UnreadCount(ctx context.Context, userID string) (int, error) {
-	n, err := m.Store.UnreadCount(ctx, userID)
+func (m *mutant) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
+	u, err := m.Store.UnreadCount(ctx, userID)
 	m.mu.Lock()
-	n += m.extra[userID]
+	u.Count += m.extra[userID]
 	m.mu.Unlock()
-	return n, err
+	return u, err
 }
 
 func (m *mutant) FindNotifications(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {

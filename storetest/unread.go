@@ -46,28 +46,28 @@ func testUnreadCountAcrossChanges(t *testing.T, s herald.Store) {
 
 	// Marking read takes one off, once.
 	for i, want := range []bool{true, false} {
-		changed, err := s.MarkRead(ctx, "alice", first[0].ID, time.Now())
+		_, changed, err := s.MarkRead(ctx, "alice", first[0].ID, time.Now())
 		if err != nil || changed != want {
 			t.Fatalf("MarkRead #%d = %v, %v; want %v, nil", i+1, changed, err, want)
 		}
 		wantUnreadStored(t, s, "alice", 3)
 	}
 	// Calls that fail move nothing.
-	_, err := s.MarkRead(ctx, "bob", first[1].ID, time.Now())
+	_, _, err := s.MarkRead(ctx, "bob", first[1].ID, time.Now())
 	wantCode(t, "MarkRead of another user's notification", err, herald.ENOTFOUND)
-	_, err = s.DeleteNotification(ctx, "bob", first[1].ID)
+	_, _, err = s.DeleteNotification(ctx, "bob", first[1].ID)
 	wantCode(t, "delete of another user's notification", err, herald.ENOTFOUND)
-	_, err = s.DeleteNotification(ctx, "alice", uuid.NewString())
+	_, _, err = s.DeleteNotification(ctx, "alice", uuid.NewString())
 	wantCode(t, "delete of an unknown id", err, herald.ENOTFOUND)
 	wantUnreadStored(t, s, "alice", 3)
 	wantUnreadStored(t, s, "bob", 1)
 
 	// Deleting a read notification leaves the count; an unread one lowers it.
-	if wasUnread, err := s.DeleteNotification(ctx, "alice", first[0].ID); err != nil || wasUnread {
+	if _, wasUnread, err := s.DeleteNotification(ctx, "alice", first[0].ID); err != nil || wasUnread {
 		t.Fatalf("delete of a read notification = %v, %v; want false, nil", wasUnread, err)
 	}
 	wantUnreadStored(t, s, "alice", 3)
-	if wasUnread, err := s.DeleteNotification(ctx, "alice", first[1].ID); err != nil || !wasUnread {
+	if _, wasUnread, err := s.DeleteNotification(ctx, "alice", first[1].ID); err != nil || !wasUnread {
 		t.Fatalf("delete of an unread notification = %v, %v; want true, nil", wasUnread, err)
 	}
 	wantUnreadStored(t, s, "alice", 2)
@@ -78,11 +78,11 @@ func testUnreadCountAcrossChanges(t *testing.T, s herald.Store) {
 	}
 	wantUnreadStored(t, s, "alice", 3)
 
-	if n, err := s.MarkAllRead(ctx, "alice", time.Now()); err != nil || n != 3 {
+	if n, _, err := s.MarkAllRead(ctx, "alice", time.Now()); err != nil || n != 3 {
 		t.Fatalf("MarkAllRead = %d, %v; want 3, nil", n, err)
 	}
 	wantUnreadStored(t, s, "alice", 0)
-	if n, err := s.MarkAllRead(ctx, "alice", time.Now()); err != nil || n != 0 {
+	if n, _, err := s.MarkAllRead(ctx, "alice", time.Now()); err != nil || n != 0 {
 		t.Fatalf("second MarkAllRead = %d, %v; want 0, nil", n, err)
 	}
 	wantUnreadStored(t, s, "alice", 0)
@@ -93,7 +93,7 @@ func testUnreadCountAcrossChanges(t *testing.T, s herald.Store) {
 	later := createN(t, s, "alice", 2)
 	create(t, s, keyed("alice", "k3", 9))
 	wantUnreadStored(t, s, "alice", 2)
-	if _, err := s.DeleteNotification(ctx, "alice", later[0].ID); err != nil {
+	if _, _, err := s.DeleteNotification(ctx, "alice", later[0].ID); err != nil {
 		t.Fatalf("DeleteNotification: %v", err)
 	}
 	wantUnreadStored(t, s, "alice", 1)
@@ -135,16 +135,16 @@ func testUnreadCountConcurrent(t *testing.T, s herald.Store) {
 					user := fmt.Sprintf("user%d", (u+w)%users)
 					batch = append(batch, newNotification(user, w*100+r), keyed(user, fmt.Sprintf("round-%d", r), w*100+r))
 				}
-				created, err := s.CreateNotifications(ctx, batch)
+				res, err := s.CreateNotifications(ctx, asNew(batch...), herald.CreateOptions{})
 				if err != nil {
 					t.Errorf("worker %d: CreateNotifications: %v", w, err)
 					return
 				}
-				for i, n := range batch {
-					if created[i] {
-						report(added, n.UserID, 1)
+				for _, c := range res {
+					if !c.Replayed {
+						report(added, c.Notification.UserID, 1)
 					}
-					items <- item{n, r} // replays too: their ids name stored notifications
+					items <- item{c.Notification, r} // replays too: their ids name stored notifications
 				}
 			}
 		})
@@ -161,7 +161,7 @@ func testUnreadCountConcurrent(t *testing.T, s herald.Store) {
 				i++
 				switch (i + w) % 5 {
 				case 0, 1: // the same notification may be marked by several workers
-					changed, err := s.MarkRead(ctx, n.UserID, n.ID, time.Now())
+					_, changed, err := s.MarkRead(ctx, n.UserID, n.ID, time.Now())
 					if err != nil && herald.CodeOf(err) != herald.ENOTFOUND { // deleted meanwhile
 						t.Errorf("worker %d: MarkRead: %v", w, err)
 					}
@@ -169,7 +169,7 @@ func testUnreadCountConcurrent(t *testing.T, s herald.Store) {
 						report(removed, n.UserID, 1)
 					}
 				case 2:
-					wasUnread, err := s.DeleteNotification(ctx, n.UserID, n.ID)
+					_, wasUnread, err := s.DeleteNotification(ctx, n.UserID, n.ID)
 					if err != nil && herald.CodeOf(err) != herald.ENOTFOUND { // deleted twice
 						t.Errorf("worker %d: DeleteNotification: %v", w, err)
 					}
@@ -181,7 +181,7 @@ func testUnreadCountConcurrent(t *testing.T, s herald.Store) {
 					// stays partly unread and a count that a mark-all set
 					// to zero while missing a concurrent create would show.
 					if i%4 == 0 && it.round < rounds-3 {
-						marked, err := s.MarkAllRead(ctx, n.UserID, time.Now())
+						marked, _, err := s.MarkAllRead(ctx, n.UserID, time.Now())
 						if err != nil {
 							t.Errorf("worker %d: MarkAllRead: %v", w, err)
 						}

@@ -53,6 +53,7 @@ type conn struct {
 	seqs      seqTracker // notification seqs queued to this connection
 	dedupe    bool       // drop live notifications already sent, once a replay has run
 	latest    int        // index+1 in queue of the unsent Latest message, 0 if none
+	version   int64      // greatest Message.Version queued (or sent in "connected")
 	pong      int        // index+1 in queue of the unsent pong, 0 if none
 	closeCode int
 	closeMsg  string
@@ -220,6 +221,9 @@ func (c *conn) enqueueLocked(m *herald.Message) {
 			return
 		}
 		c.seqs.mark(m.Seq)
+		if len(m.Payload) == 0 {
+			return // a seq marker: the seq is used, nothing is sent
+		}
 	}
 	f := frame{op: ws.OpText, payload: m.Payload}
 	if c.fmt != 0 {
@@ -227,6 +231,14 @@ func (c *conn) enqueueLocked(m *herald.Message) {
 		f = frame{op: e.op, payload: e.data, compressed: e.compressed}
 	}
 	if m.Latest {
+		// A versioned message older than one already queued or sent is
+		// stale: counts from several nodes may arrive out of order.
+		if m.Version != 0 {
+			if m.Version <= c.version {
+				return
+			}
+			c.version = m.Version
+		}
 		// Replace in place: the queue does not grow, and the last such
 		// message the client reads is still the newest.
 		if c.latest > 0 {

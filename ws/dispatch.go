@@ -26,21 +26,19 @@ func (d *dispatcher) connected(since int64) {
 	inbox := d.c.srv.cfg.Inbox
 	if inbox != nil {
 		ctx, cancel := d.ctx()
-		if n, err := inbox.UnreadCount(ctx, d.c.user); err == nil {
-			msg.UnreadCount = &n
+		if u, err := inbox.UnreadCount(ctx, d.c.user); err == nil {
+			msg.UnreadCount, msg.UnreadVersion = &u.Count, u.Version
+			d.c.mu.Lock()
+			d.c.version = max(d.c.version, u.Version) // older counts held meanwhile are dropped
+			if since < 0 {
+				// A live-only client still gets a resume point, so that the
+				// server can resync it by itself after a broker outage
+				// (Server.Resync).
+				d.c.seqs.reset(u.LastSeq)
+			}
+			d.c.mu.Unlock()
 		} else {
 			d.c.srv.log.Error("unread count for connected message", "user", d.c.user, "err", err)
-		}
-		cancel()
-	}
-	if since < 0 && inbox != nil {
-		// A live-only client still gets a resume point, so that the server
-		// can resync it by itself after a broker outage (Server.Resync).
-		ctx, cancel := d.ctx()
-		if ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: d.c.user, Limit: 1}); err == nil && len(ns) == 1 {
-			d.c.mu.Lock()
-			d.c.seqs.reset(ns[0].Seq) // a live-only client's resume point
-			d.c.mu.Unlock()
 		}
 		cancel()
 	}
@@ -168,7 +166,7 @@ func (d *dispatcher) markRead(in *inbound) {
 	}
 	ctx, cancel := d.ctx()
 	defer cancel()
-	if err := inbox.MarkRead(ctx, d.c.user, id); err != nil {
+	if _, err := inbox.MarkRead(ctx, d.c.user, id); err != nil {
 		if herald.CodeOf(err) == herald.EINTERNAL {
 			d.c.srv.log.Error("mark_read", "user", d.c.user, "err", err)
 		}
@@ -186,7 +184,7 @@ func (d *dispatcher) replay(since int64) {
 	inbox := c.srv.cfg.Inbox
 	for inbox != nil {
 		ctx, cancel := d.ctx()
-		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: c.user, Since: last, Ascending: true, Limit: c.srv.cfg.ReplayPageSize})
+		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: c.user, Since: last, Ascending: true, WithSilent: true, Limit: c.srv.cfg.ReplayPageSize})
 		cancel()
 		if err != nil {
 			c.srv.log.Error("resume", "user", c.user, "err", err)
@@ -200,7 +198,7 @@ func (d *dispatcher) replay(since int64) {
 			sent := c.seqs.has(n.Seq)
 			c.seqs.mark(n.Seq)
 			c.mu.Unlock()
-			if sent {
+			if sent || n.Silent { // a silent one is read for its seq, never sent
 				continue
 			}
 			if !c.sendData(encode(notificationMsg{Type: herald.TypeNotificationNew, Notification: n, Timestamp: d.now(), Replayed: true}), true) {

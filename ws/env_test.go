@@ -251,11 +251,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func notify(t *testing.T, e *env, user, title string) *herald.Notification {
 	t.Helper()
-	ns, err := e.inbox.Create(context.Background(), []*herald.Notification{{UserID: user, Type: "test", Title: title, Message: "m"}})
+	res, err := e.inbox.Create(context.Background(), []*herald.NewNotification{{UserID: user, Type: "test", Title: title, Message: "m"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ns[0]
+	return res[0].Notification
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

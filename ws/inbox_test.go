@@ -50,8 +50,8 @@ func TestMarkReadOfAnotherUser(t *testing.T) {
 	if m := mallory.read(); m["type"] != "error" || m["code"] != "not_found" {
 		t.Fatalf("got %v, want a not_found error", m)
 	}
-	if c, _ := e.inbox.UnreadCount(context.Background(), "alice"); c != 1 {
-		t.Fatalf("alice's unread count changed to %d", c)
+	if u, _ := e.inbox.UnreadCount(context.Background(), "alice"); u.Count != 1 {
+		t.Fatalf("alice's unread count changed to %d", u.Count)
 	}
 	for _, bad := range []any{nil, 42, ""} {
 		mallory.send(map[string]any{"type": "mark_read", "notificationId": bad})
@@ -107,7 +107,7 @@ func TestResumeBoundary(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range during {
-			if _, err := e.inbox.Create(context.Background(), []*herald.Notification{{UserID: "alice", Type: "t", Title: fmt.Sprint("live", i)}}); err != nil {
+			if _, err := e.inbox.Create(context.Background(), []*herald.NewNotification{{UserID: "alice", Type: "t", Title: fmt.Sprint("live", i)}}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -140,8 +140,8 @@ func TestResync(t *testing.T) {
 	live, _ := e.connect("alice")                                    // no since: live only
 	resumed, _ := e.connect("alice", "since", fmt.Sprint(first.Seq)) // resumed at the latest
 	resumed.readType("resumed")
-	lost := []*herald.Notification{{UserID: "alice", Type: "t", Title: "lost 1"}, {UserID: "alice", Type: "t", Title: "lost 2"}}
-	if _, err := e.store.CreateNotifications(context.Background(), lost); err != nil { // stored, never pushed
+	lost := []*herald.NewNotification{{UserID: "alice", Type: "t", Title: "lost 1"}, {UserID: "alice", Type: "t", Title: "lost 2"}}
+	if _, err := e.store.CreateNotifications(context.Background(), lost, herald.CreateOptions{}); err != nil { // stored, never pushed
 		t.Fatal(err)
 	}
 	e.ws.Resync()
@@ -170,10 +170,11 @@ func TestResync(t *testing.T) {
 // as publishes from different nodes may.
 func TestLatePublishAfterReplay(t *testing.T) {
 	e := newEnv(t, hub.Config{}, nil)
-	stored := []*herald.Notification{{UserID: "alice", Type: "t", Title: "committed, push delayed"}}
-	if _, err := e.store.CreateNotifications(context.Background(), stored); err != nil {
+	res, err := e.store.CreateNotifications(context.Background(), []*herald.NewNotification{{UserID: "alice", Type: "t", Title: "committed, push delayed"}}, herald.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	stored := []*herald.Notification{res[0].Notification}
 	cl, _ := e.connect("alice", "since", "0")
 	if m := cl.readType("notification:new"); m["replayed"] != true {
 		t.Fatalf("got %v", m)

@@ -105,10 +105,11 @@ func intField(raw json.RawMessage) (int64, bool) {
 // The server's messages. Timestamps are strings in herald.TimeLayout.
 type (
 	connectedMsg struct {
-		Type        string `json:"type"`
-		UserID      string `json:"userId"`
-		Timestamp   string `json:"timestamp"`
-		UnreadCount *int   `json:"unreadCount,omitempty"`
+		Type          string `json:"type"`
+		UserID        string `json:"userId"`
+		Timestamp     string `json:"timestamp"`
+		UnreadCount   *int   `json:"unreadCount,omitempty"`
+		UnreadVersion int64  `json:"unreadVersion,omitempty"` // the version of unreadCount
 	}
 	stampedMsg struct {
 		Type      string `json:"type"`

@@ -148,12 +148,18 @@ func newAPIConn(t *target) *apiConn {
 // A failed connection is redialled on the next call; a failed request is not
 // retried (a POST may have taken effect).
 func (c *apiConn) post(path string, body []byte) (int, []byte, error) {
+	return c.do("POST", path, body)
+}
+
+// do sends a request with method (body may be nil) and returns the status
+// and the answer's body, as post does.
+func (c *apiConn) do(method, path string, body []byte) (int, []byte, error) {
 	if c.nc == nil {
 		if err := c.dial(); err != nil {
 			return 0, nil, err
 		}
 	}
-	status, resp, err := c.roundTrip(path, body)
+	status, resp, err := c.roundTrip(method, path, body)
 	if err != nil {
 		c.close()
 	}
@@ -170,10 +176,10 @@ func (c *apiConn) dial() error {
 	return nil
 }
 
-func (c *apiConn) roundTrip(path string, body []byte) (int, []byte, error) {
+func (c *apiConn) roundTrip(method, path string, body []byte) (int, []byte, error) {
 	_ = c.nc.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(c.bw, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-		path, c.addr, c.auth, len(body))
+	fmt.Fprintf(c.bw, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		method, path, c.addr, c.auth, len(body))
 	c.bw.Write(body)
 	if err := c.bw.Flush(); err != nil {
 		return 0, nil, err

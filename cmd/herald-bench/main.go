@@ -44,6 +44,7 @@ var subcommands = []subcommand{
 	{name: "idle", summary: "server RSS per idle authenticated connection", run: runIdle},
 	{name: "fanout", summary: "server CPU per delivery and latency of back-to-back channel sends", run: runFanout},
 	{name: "notify", summary: "persisted notifications per second and POST-to-receipt latency", run: runNotify},
+	{name: "topic", summary: "a notification to a topic of many members: time to store every copy and to reach the members online", run: runTopic},
 	{name: "wslib", summary: "RSS per idle connection of minimal coder/websocket, gws and gobwas/ws servers", run: runWSLib},
 	{name: "writecost", summary: "CPU floor of a delivery: kernel cost of loopback writes, by frames per writev", run: runWriteCost},
 	{name: "worker", summary: "client worker process (internal)", run: runWorker, hidden: true},

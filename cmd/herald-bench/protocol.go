@@ -14,6 +14,7 @@ const (
 	modeIdle   = "idle"   // authenticate, then only answer pings
 	modeFanout = "fanout" // authenticate, subscribe, time every channel message
 	modeNotify = "notify" // authenticate, time every notification:new
+	modeTopic  = "topic"  // authenticate, time every notification:new, keep the newest unread count
 	modeRaw    = "raw"    // upgrade only (the wslib mini servers), then answer pings
 )
 
@@ -93,6 +94,7 @@ type event struct {
 	Stray      int64     `json:"stray,omitempty"`      // messages of another round, seq out of range, or unparseable
 	Dropped    int       `json:"dropped,omitempty"`    // connections closed by the server since ready
 	Complete   int       `json:"complete,omitempty"`   // connections that got every expected message
+	Exact      int       `json:"exact,omitempty"`      // topic: connections whose newest count is the round's expectation
 	Latency    *histData `json:"latency,omitempty"`
 	// By node of job.URLs: messages counted and their latencies.
 	NodeReceived []int64    `json:"nodeReceived,omitempty"`

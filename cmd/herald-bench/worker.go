@@ -221,6 +221,18 @@ func (w *worker) arm(round, expect int) {
 	}
 }
 
+// exact counts the connections whose newest unread count is the round's
+// expectation.
+func (w *worker) exact() int {
+	want, n := w.expect.Load(), 0
+	for _, c := range w.clients {
+		if c != nil && c.count.Load() == want {
+			n++
+		}
+	}
+	return n
+}
+
 func (w *worker) roundDone() {
 	w.emit(event{Event: evDone, Round: int(w.round.Load()), LastUnixNs: w.lastNs.Load()})
 }
@@ -237,6 +249,7 @@ func (w *worker) report() event {
 		Stray:      w.stray.Load(),
 		Complete:   int(w.complete.Load()),
 		Dropped:    int(w.dropped.Load()),
+		Exact:      w.exact(),
 		LastUnixNs: w.lastNs.Load(),
 		Latency:    &d,
 	}
@@ -254,6 +267,17 @@ func (w *worker) handle(c *client, now int64, p []byte) {
 	switch w.job.Mode {
 	case modeFanout:
 		w.handleFanout(c, now, p)
+	case modeTopic:
+		if bytes.Contains(p, []byte(`"type":"notification:unread_count"`)) {
+			n, ok1 := intField(p, "count")
+			v, ok2 := intField(p, "version")
+			if ok1 && ok2 && v > c.version.Load() {
+				c.version.Store(v)
+				c.count.Store(n)
+			}
+			return
+		}
+		fallthrough
 	case modeNotify:
 		if !bytes.Contains(p, []byte(`"type":"notification:new"`)) {
 			return // unread counts and the like

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -31,6 +32,10 @@ type client struct {
 	last     int64    // greatest seq of round received
 	seen     []uint64 // bit seq is set once seq of round was received
 	complete bool     // got reached the round's expectation
+
+	// topic: the unread count of the greatest version received, as the
+	// clients keep it (docs/protocol.md).
+	count, version atomic.Int64
 }
 
 // sourceIP spreads connections over loopback source addresses 127.0.X.Y

@@ -64,21 +64,30 @@ type deliveryParts struct {
 	vapid   string
 }
 
-// newInbox returns the node's inbox: c's, wrapped in delivery planning when
-// the store keeps an outbox (sqlite and postgres both do).
+// newInbox makes the node's inbox service (a.inbox, which also fans out
+// topic notifications) from c and returns the inbox the transports use:
+// planning deliveries in the store's transactions when the store keeps an
+// outbox (sqlite and postgres both do), and wrapped for what delivery does
+// after a read.
 func (a *app) newInbox(c inbox.Config) (herald.Inbox, error) {
-	ib, err := inbox.New(c)
-	if err != nil {
+	if err := topicConfig(a.cfg, &c); err != nil {
 		return nil, err
 	}
 	st, ok := a.store.(delivery.Store)
 	if !ok {
-		return ib, nil
+		var err error
+		a.inbox, err = inbox.New(c)
+		return a.inbox, err
 	}
+	var err error
 	if a.delivery, err = newDelivery(a.cfg, st, a.log); err != nil {
 		return nil, err
 	}
-	return a.delivery.svc.Inbox(ib), nil
+	c.Planner, c.AfterCreate = a.delivery.svc.Planner(), a.delivery.svc.Planned
+	if a.inbox, err = inbox.New(c); err != nil {
+		return nil, err
+	}
+	return a.delivery.svc.Inbox(a.inbox), nil
 }
 
 // newDelivery builds the senders and the Service from cfg.

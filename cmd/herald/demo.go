@@ -28,13 +28,12 @@ func (a *app) mountDemo(cfg config, verifier herald.TokenVerifier, ib herald.Inb
 			return tok, exp, err
 		},
 		Verifier: verifier,
-		Notify: func(ctx context.Context, n *herald.Notification) error {
-			out, err := ib.Create(ctx, []*herald.Notification{n})
+		Notify: func(ctx context.Context, n *herald.NewNotification) (*herald.Notification, error) {
+			out, err := ib.Create(ctx, []*herald.NewNotification{n})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			*n = *out[0]
-			return nil
+			return out[0].Notification, nil
 		},
 		Logger: a.log,
 	}))

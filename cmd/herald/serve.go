@@ -45,6 +45,7 @@ type app struct {
 	tlsTerm *tlsTermination // nil for plain HTTP (no TLS_CERT_FILE); see tls.go
 
 	delivery *deliveryParts // outbox, preferences and channel senders; see delivery.go
+	inbox    *inbox.Service // the inbox service, which also fans out topics; see topics.go
 }
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -183,6 +184,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Presence:  a.presence,
 		Degraded:  a.clusterReady,
 		Inbox:     ib,
+		Topics:    a.inbox,
 		Events:    ev,
 		Verifier:  verifier,
 		Sessions:  a.auth.service,
@@ -234,6 +236,7 @@ func (a *app) run(ctx context.Context) error {
 	go func() { errc <- a.broker.Run(runCtx) }()
 	waitCluster := a.startCluster(runCtx)
 	waitDelivery := a.startDelivery(runCtx)
+	waitTopics := a.startTopics(runCtx)
 	waitTLS := a.startTLS(runCtx)
 	waitDebug := a.startDebug(runCtx)
 
@@ -254,6 +257,7 @@ func (a *app) run(ctx context.Context) error {
 	cancel()
 	waitCluster()
 	waitDelivery()
+	waitTopics()
 	waitTLS()
 	waitDebug()
 	if cerr := a.store.Close(); cerr != nil && err == nil {

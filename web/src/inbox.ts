@@ -11,8 +11,14 @@ export class InboxState {
   private items = new Map<string, InboxNotification>();
   // Insertion-ordered, so the oldest ids are dropped first past the window.
   private delivered = new Set<string>();
-  /** The last unread count the server gave; undefined until one came. */
+  /** The newest unread count the server gave; undefined until one came. */
   unreadCount: number | undefined;
+  /**
+   * The version of unreadCount (0 when the server gave none). Counts carry
+   * versions because two servers may publish them out of order; the greatest
+   * version is the current count.
+   */
+  unreadVersion = 0;
   /** The greatest seq seen, by socket or REST; a reconnect resumes after it. */
   lastSeq = 0;
 
@@ -29,6 +35,20 @@ export class InboxState {
       const oldest = this.delivered.values().next().value;
       if (oldest !== undefined) this.delivered.delete(oldest);
     }
+    return true;
+  }
+
+  /**
+   * setUnread takes a count with its version and reports whether it is now
+   * the count: one older than (or as old as) the count held is ignored, unless
+   * force is set (a new connection's greeting replaces what came before). A
+   * count without a version, from an older server, is taken as it comes.
+   */
+  setUnread(count: number, version: number | undefined, force = false): boolean {
+    const v = typeof version === 'number' && Number.isSafeInteger(version) && version > 0 ? version : 0;
+    if (!force && this.unreadCount !== undefined && v !== 0 && v <= this.unreadVersion) return false;
+    this.unreadCount = count;
+    this.unreadVersion = v;
     return true;
   }
 

@@ -191,14 +191,17 @@ export class WebSocketNotificationService {
     const body = (await this.rest('GET', `/api/notifications${q.toString() ? `?${q}` : ''}`)) as {
       notifications?: unknown[];
       unreadCount?: unknown;
+      unreadVersion?: unknown;
     };
     for (const raw of body.notifications ?? []) {
       const n = asInboxNotification(raw);
       if (n) this.inbox.upsert(n);
     }
-    // Over a socket the server's pushes are the exact count; a REST answer
-    // could be older than a push that overtook it.
-    if (this.state !== 'connected' && typeof body.unreadCount === 'number') this.setUnread(body.unreadCount);
+    // A REST answer may be older than a push that overtook it: its version
+    // says so. Without one (an older server), over a socket the pushes win.
+    if (typeof body.unreadCount === 'number' && (typeof body.unreadVersion === 'number' || this.state !== 'connected')) {
+      this.setUnread(body.unreadCount, body.unreadVersion);
+    }
     this.events.emit('inbox', this.inbox.list());
     return this.inbox.list();
   }
@@ -339,6 +342,7 @@ export class WebSocketNotificationService {
             state: this.state,
             info: this.info,
             unreadCount: this.inbox.unreadCount,
+            unreadVersion: this.inbox.unreadVersion,
             lastSeq: this.inbox.lastSeq,
           });
         }
@@ -346,7 +350,7 @@ export class WebSocketNotificationService {
       case 'snapshot':
         if (!following) break;
         if (typeof m.lastSeq === 'number') this.inbox.noteSeq(m.lastSeq);
-        if (typeof m.unreadCount === 'number') this.setUnread(m.unreadCount);
+        if (typeof m.unreadCount === 'number') this.setUnread(m.unreadCount, m.unreadVersion, true);
         this.followState(m.state as ConnectionState, m.info as ConnectedInfo | null);
         break;
       case 'state':
@@ -415,7 +419,8 @@ export class WebSocketNotificationService {
   private handleServerMessage(msg: ServerMessage): void {
     switch (msg.type) {
       case 'connected':
-        if (typeof msg.unreadCount === 'number') this.setUnread(msg.unreadCount);
+        // A new connection's greeting: the count at its start, whatever came before.
+        if (typeof msg.unreadCount === 'number') this.setUnread(msg.unreadCount, msg.unreadVersion, true);
         break;
       case 'notification:new': {
         const n = asInboxNotification(msg.notification);
@@ -441,7 +446,8 @@ export class WebSocketNotificationService {
         }
         break;
       case 'notification:unread_count':
-        if (typeof msg.count === 'number') this.setUnread(msg.count);
+        // Counts from several servers may arrive out of order: only a newer version counts.
+        if (typeof msg.count === 'number') this.setUnread(msg.count, msg.version);
         break;
       default:
         if (!PROTOCOL_TYPES.has(msg.type) && typeof msg.title === 'string') {
@@ -460,14 +466,18 @@ export class WebSocketNotificationService {
   }
 
   private async refreshUnreadCount(): Promise<void> {
-    const body = (await this.rest('GET', '/api/notifications/unread-count')) as { count?: unknown };
-    if (typeof body.count === 'number') this.shareLocal({ type: 'notification:unread_count', count: body.count });
+    const body = (await this.rest('GET', '/api/notifications/unread-count')) as { count?: unknown; version?: unknown };
+    if (typeof body.count === 'number') {
+      this.shareLocal({ type: 'notification:unread_count', count: body.count, version: body.version });
+    }
   }
 
-  private setUnread(n: number): void {
-    if (this.inbox.unreadCount === n) return;
-    this.inbox.unreadCount = n;
-    this.events.emit('unread_count', n);
+  // setUnread takes a count unless it is older than the one held (see
+  // InboxState.setUnread) and tells the application when the number changed.
+  private setUnread(n: number, version: unknown, force = false): void {
+    const before = this.inbox.unreadCount;
+    if (!this.inbox.setUnread(n, typeof version === 'number' ? version : undefined, force)) return;
+    if (before !== n) this.events.emit('unread_count', n);
   }
 
   private setState(s: ConnectionState): void {

@@ -215,6 +215,31 @@ describe('against a real herald', () => {
     assert.equal(r.messages.length, 6);
   });
 
+  test('the unread count ends on the server count after concurrent creates and reads, with its version', async (t) => {
+    const h = await Herald.start();
+    t.after(() => h.close());
+    const s = newService({ url: h.wsUrl, getToken: () => sign('fay') });
+    const r = record(s);
+    await s.connectWithRetry();
+    const created = await Promise.all(Array.from({ length: 24 }, (_, i) => h.notify('fay', `n${i}`)));
+    await until('every notification', () => r.messages.length === 24);
+    // Over the socket (mark_read) and over REST at once, as two tabs would.
+    await Promise.all(
+      created.filter((_, i) => i % 3 === 0).map((n, i) =>
+        i % 2 === 0
+          ? s.markRead(n.id)
+          : fetch(`http://${h.addr}/api/notifications/${n.id}/read`, { method: 'POST', headers: { Authorization: `Bearer ${sign('fay')}` } }),
+      ),
+    );
+    await until('the count after the reads', () => s.getUnreadCount() === 16);
+    const server = (await fetch(`http://${h.addr}/api/notifications/unread-count`, {
+      headers: { Authorization: `Bearer ${sign('fay')}` },
+    }).then((res) => res.json())) as { count: number; version: number };
+    assert.deepEqual(server.count, 16);
+    assert.ok(server.version >= 32, `version ${server.version}: one per create and per read`);
+    assert.equal(r.unread.at(-1), 16);
+  });
+
   test('a refused token (4002) is replaced with getToken(forceRefresh) and retried at once', async (t) => {
     const h = await Herald.start();
     t.after(() => h.close());

@@ -73,6 +73,20 @@ test('the inbox keeps the newest notifications, read state and lastSeq', () => {
   assert.equal(asInboxNotification(null), undefined);
 });
 
+test('the inbox keeps the count of the newest version, whatever order counts come in', () => {
+  const inbox = new InboxState(10);
+  assert.equal(inbox.setUnread(5, 10, true), true); // the greeting
+  assert.equal(inbox.setUnread(7, 12), true);
+  assert.equal(inbox.setUnread(6, 11), false); // published earlier, arrived later
+  assert.equal(inbox.setUnread(9, 12), false); // the same version again
+  assert.deepEqual([inbox.unreadCount, inbox.unreadVersion], [7, 12]);
+  assert.equal(inbox.setUnread(3, 13), true);
+  assert.equal(inbox.setUnread(1, 2, true), true); // a new connection's greeting replaces it
+  assert.deepEqual([inbox.unreadCount, inbox.unreadVersion], [1, 2]);
+  assert.equal(inbox.setUnread(4, undefined), true); // an older server sends no version
+  assert.deepEqual([inbox.unreadCount, inbox.unreadVersion], [4, 0]);
+});
+
 test('the json codec: text frames only, no subprotocol', async () => {
   const c = await loadCodec('json');
   assert.equal(c.protocols, undefined);

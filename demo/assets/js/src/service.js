@@ -156,10 +156,11 @@ export class WebSocketNotificationService {
             if (n)
                 this.inbox.upsert(n);
         }
-        // Over a socket the server's pushes are the exact count; a REST answer
-        // could be older than a push that overtook it.
-        if (this.state !== 'connected' && typeof body.unreadCount === 'number')
-            this.setUnread(body.unreadCount);
+        // A REST answer may be older than a push that overtook it: its version
+        // says so. Without one (an older server), over a socket the pushes win.
+        if (typeof body.unreadCount === 'number' && (typeof body.unreadVersion === 'number' || this.state !== 'connected')) {
+            this.setUnread(body.unreadCount, body.unreadVersion);
+        }
         this.events.emit('inbox', this.inbox.list());
         return this.inbox.list();
     }
@@ -301,6 +302,7 @@ export class WebSocketNotificationService {
                         state: this.state,
                         info: this.info,
                         unreadCount: this.inbox.unreadCount,
+                        unreadVersion: this.inbox.unreadVersion,
                         lastSeq: this.inbox.lastSeq,
                     });
                 }
@@ -311,7 +313,7 @@ export class WebSocketNotificationService {
                 if (typeof m.lastSeq === 'number')
                     this.inbox.noteSeq(m.lastSeq);
                 if (typeof m.unreadCount === 'number')
-                    this.setUnread(m.unreadCount);
+                    this.setUnread(m.unreadCount, m.unreadVersion, true);
                 this.followState(m.state, m.info);
                 break;
             case 'state':
@@ -383,8 +385,9 @@ export class WebSocketNotificationService {
     handleServerMessage(msg) {
         switch (msg.type) {
             case 'connected':
+                // A new connection's greeting: the count at its start, whatever came before.
                 if (typeof msg.unreadCount === 'number')
-                    this.setUnread(msg.unreadCount);
+                    this.setUnread(msg.unreadCount, msg.unreadVersion, true);
                 break;
             case 'notification:new': {
                 const n = asInboxNotification(msg.notification);
@@ -413,8 +416,9 @@ export class WebSocketNotificationService {
                 }
                 break;
             case 'notification:unread_count':
+                // Counts from several servers may arrive out of order: only a newer version counts.
                 if (typeof msg.count === 'number')
-                    this.setUnread(msg.count);
+                    this.setUnread(msg.count, msg.version);
                 break;
             default:
                 if (!PROTOCOL_TYPES.has(msg.type) && typeof msg.title === 'string') {
@@ -434,14 +438,18 @@ export class WebSocketNotificationService {
     }
     async refreshUnreadCount() {
         const body = (await this.rest('GET', '/api/notifications/unread-count'));
-        if (typeof body.count === 'number')
-            this.shareLocal({ type: 'notification:unread_count', count: body.count });
+        if (typeof body.count === 'number') {
+            this.shareLocal({ type: 'notification:unread_count', count: body.count, version: body.version });
+        }
     }
-    setUnread(n) {
-        if (this.inbox.unreadCount === n)
+    // setUnread takes a count unless it is older than the one held (see
+    // InboxState.setUnread) and tells the application when the number changed.
+    setUnread(n, version, force = false) {
+        const before = this.inbox.unreadCount;
+        if (!this.inbox.setUnread(n, typeof version === 'number' ? version : undefined, force))
             return;
-        this.inbox.unreadCount = n;
-        this.events.emit('unread_count', n);
+        if (before !== n)
+            this.events.emit('unread_count', n);
     }
     setState(s) {
         if (this.state === s)
