@@ -117,9 +117,10 @@ func TestMsgpackConversation(t *testing.T) {
 	if err := c.Send(ctx, map[string]any{"type": "resume", "since": 0}); err != nil {
 		t.Fatal(err)
 	}
-	// The answer to this resume replays all three. (Whether the first
-	// connect also got a "resumed" depends on when the client first learnt a
-	// seq, so count the answer itself rather than every "resumed".)
+	// Wait for this resume's own answer, which replays all three. Counting
+	// "resumed" messages cannot tell it apart: the first connect has one too
+	// (the client learns its resume point from the inbox and connects with
+	// since), so two were there before this resume was answered.
 	rec.until(t, 10*time.Second, "the resume's answer and the headline", func(r *recorder) bool {
 		answered := false
 		for _, m := range r.raw {
