@@ -123,6 +123,8 @@ type Service struct {
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced by Wake
+
+	badges badges
 }
 
 // New returns a Service for c.
@@ -195,6 +197,7 @@ func New(c Config) (*Service, error) {
 		log:     c.Logger,
 		metrics: c.Metrics,
 		wake:    make(chan struct{}),
+		badges:  badges{pending: map[string]bool{}, last: map[string]time.Time{}},
 	}, nil
 }
 
@@ -230,10 +233,14 @@ func (s *Service) Run(ctx context.Context) error {
 			s.loop(ctx, func(ctx context.Context) int { return s.work(ctx, s.cfg.Batch) })
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.loop(ctx, s.digests)
+	}()
+	go func() {
+		defer wg.Done()
+		s.badgeLoop(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -280,8 +287,8 @@ func (s *Service) purgeLoop(ctx context.Context) {
 	}
 }
 
-// RunOnce sends everything due now, immediate deliveries and digests, and
-// returns how many deliveries it finished. It is the workers' step without
+// RunOnce sends everything due now, immediate deliveries, digests and badge
+// updates, and returns how many deliveries it finished. It is the workers' step without
 // the waiting, for tests and tools that move the clock themselves.
 func (s *Service) RunOnce(ctx context.Context) int {
 	total := 0
@@ -289,6 +296,7 @@ func (s *Service) RunOnce(ctx context.Context) int {
 		n := s.work(ctx, s.cfg.Batch) + s.digests(ctx)
 		total += n
 		if n == 0 || ctx.Err() != nil {
+			s.FlushBadges(ctx)
 			return total
 		}
 	}
