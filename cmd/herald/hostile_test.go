@@ -44,7 +44,7 @@ func TestHostileRequestsOnTheApp(t *testing.T) {
 			// The login account the cases sign in with, made as an operator would.
 			var out, errOut syncBuffer
 			userEnv := mapEnv(map[string]string{"HERALD_PASSWORD": "correct horse battery",
-				"DATABASE_URL": env["DATABASE_URL"], "HERALD_DB_PATH": a.app.cfg.str("HERALD_DB_PATH")})
+				"DATABASE_URL": env["DATABASE_URL"], "HERALD_DB_PATH": a.app.cfg.Store.DBPath})
 			if err := run(context.Background(), []string{"user", "add", "--user-id", "svc-1", "backend"}, userEnv, &out, &errOut); err != nil {
 				t.Fatalf("herald user add: %v\n%s", err, errOut.String())
 			}
@@ -175,7 +175,7 @@ func TestHostileSettingFiles(t *testing.T) {
 		var err error
 		start := time.Now()
 		alloc := hostiletest.Allocated(func() {
-			var cfg config
+			var cfg Config
 			if cfg, err = load(nil, all); err != nil {
 				return
 			}

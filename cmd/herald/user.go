@@ -58,12 +58,12 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("user %s needs one USERNAME (flags before it)", sub)
 	}
 
-	store, closeStore, err := openAccounts(ctx, cfg)
+	store, closeStore, err := openAccounts(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	ttl := cfg.dur("ACCESS_TOKEN_TTL")
+	ttl := cfg.Auth.AccessTTL
 	switch sub {
 	case "add":
 		pw, err := readPassword(getenv, *pwFile)
@@ -116,15 +116,15 @@ func userError(err error) error {
 }
 
 // openAccounts opens the server's store for account management.
-func openAccounts(ctx context.Context, cfg config) (herald.AccountStore, func(), error) {
-	if u := cfg.str("DATABASE_URL"); u != "" {
+func openAccounts(ctx context.Context, cfg StoreConfig) (herald.AccountStore, func(), error) {
+	if u := cfg.DatabaseURL; u != "" {
 		s, err := postgres.Open(ctx, postgres.Config{URL: u})
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening the store: %w", err)
 		}
 		return s, func() { s.Close() }, nil
 	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.str("HERALD_DB_PATH")})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DBPath})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the store: %w", err)
 	}
