@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
-
-	"github.com/heraldhq/herald/internal/envfile"
 )
 
 // setting is one configuration knob: its environment name (the design
@@ -149,11 +147,10 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	var fromFile map[string]string
 	var warnings []string
 	if *file != "" {
-		f, err := envfile.ReadFile(*file, knownSetting)
-		if err != nil {
-			return Config{}, fmt.Errorf("config file %s: %w", *file, err)
+		var err error
+		if fromFile, warnings, err = readConfigFile(*file); err != nil {
+			return Config{}, err
 		}
-		fromFile, warnings = resolveFile(*file, f)
 	}
 	raw := make(map[string]string, len(settings))
 	for _, s := range settings {
