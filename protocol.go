@@ -24,4 +24,3 @@ const (
 	TypeNotificationDelete = "notification:deleted"
 	TypeUnreadCount        = "notification:unread_count"
 )
-
