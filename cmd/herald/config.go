@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -109,6 +110,19 @@ func parseServer(p *parser, c *Config) {
 func parseStore(p *parser, c *Config) {
 	c.Store.DBPath = p.str("HERALD_DB_PATH")
 	c.Store.DatabaseURL = p.str("DATABASE_URL")
+	// A URL of another database is named as such, by its scheme only: the
+	// rest may hold a password.
+	if scheme, _, ok := strings.Cut(c.Store.DatabaseURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
+		p.fail("DATABASE_URL", "has an unsupported scheme %q: Herald stores in PostgreSQL (postgres://…) or, without DATABASE_URL, in SQLite (HERALD_DB_PATH)", clipScheme(scheme))
+	}
+}
+
+// clipScheme bounds what an error quotes of a URL's scheme.
+func clipScheme(s string) string {
+	if len(s) > 20 || strings.ContainsAny(s, "@:/ ") {
+		return "?"
+	}
+	return s
 }
 
 func parseProcess(p *parser, c *Config) {

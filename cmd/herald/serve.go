@@ -50,8 +50,9 @@ type app struct {
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { usage(stderr) }
+	out := helpOutput(args, stdout, stderr)
+	fs.SetOutput(out)
+	fs.Usage = func() { usage(out) }
 	cfg, err := loadConfig(fs, args, getenv)
 	if err != nil {
 		return err
@@ -313,12 +314,15 @@ func hostOf(u string) string {
 
 func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(helpOutput(args, stdout, stderr))
 	user := fs.String("user", "", "user id the token is for (required)")
 	ttl := fs.Duration("ttl", 15*time.Minute, "lifetime of the token")
-	secret := fs.String("jwt-secret", getenv("JWT_SECRET"), "HS256 secret (env JWT_SECRET)")
+	secret := fs.String("jwt-secret", "", "HS256 secret (default: env JWT_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *secret == "" {
+		*secret = getenv("JWT_SECRET") // not the flag's default, which --help would print
 	}
 	if *user == "" || *secret == "" {
 		return errors.New("token needs --user and a JWT_SECRET")
