@@ -1,9 +1,7 @@
 package sse_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +15,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/inbox"
+	"github.com/heraldhq/herald/internal/ssetest"
 	"github.com/heraldhq/herald/jwt"
 	"github.com/heraldhq/herald/memory"
 	"github.com/heraldhq/herald/sse"
@@ -83,22 +82,6 @@ func (e *env) token(user string, ttl time.Duration, channels ...string) string {
 	return tok
 }
 
-// ev is one event read from a stream.
-type ev struct {
-	Name, ID string
-	Data     map[string]any
-	Raw      string
-}
-
-// reader reads a stream's events; comments are counted.
-type reader struct {
-	t        *testing.T
-	resp     *http.Response
-	br       *bufio.Reader
-	events   chan ev
-	comments chan struct{}
-}
-
 // get opens a stream with header h (a bearer added for token when not "")
 // and the query q, and returns the response, not yet read.
 func (e *env) get(token string, q url.Values, h http.Header) *http.Response {
@@ -122,7 +105,7 @@ func (e *env) get(token string, q url.Values, h http.Header) *http.Response {
 }
 
 // open opens a stream that must start, and reads its events in the background.
-func (e *env) open(token string, q url.Values, h http.Header) *reader {
+func (e *env) open(token string, q url.Values, h http.Header) *ssetest.Stream {
 	e.t.Helper()
 	resp := e.get(token, q, h)
 	if resp.StatusCode != http.StatusOK {
@@ -132,82 +115,7 @@ func (e *env) open(token string, q url.Values, h http.Header) *reader {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" || resp.Header.Get("X-Accel-Buffering") != "no" {
 		e.t.Fatalf("headers: %v", resp.Header)
 	}
-	r := &reader{t: e.t, resp: resp, br: bufio.NewReader(resp.Body), events: make(chan ev, 1024), comments: make(chan struct{}, 1024)}
-	go r.loop()
-	return r
-}
-
-func (r *reader) loop() {
-	defer close(r.events)
-	var cur ev
-	var data []string
-	for {
-		line, err := r.br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimSuffix(line, "\n")
-		switch {
-		case line == "":
-			if len(data) > 0 {
-				cur.Raw = strings.Join(data, "\n")
-				_ = json.Unmarshal([]byte(cur.Raw), &cur.Data)
-				r.events <- cur
-			}
-			cur, data = ev{}, nil
-		case strings.HasPrefix(line, ":"):
-			select {
-			case r.comments <- struct{}{}:
-			default:
-			}
-		case strings.HasPrefix(line, "event: "):
-			cur.Name = line[7:]
-		case strings.HasPrefix(line, "id: "):
-			cur.ID = line[4:]
-		case strings.HasPrefix(line, "data: "):
-			data = append(data, line[6:])
-		}
-	}
-}
-
-// next returns the next event, failing after 5 s.
-func (r *reader) next() ev {
-	r.t.Helper()
-	select {
-	case e, ok := <-r.events:
-		if !ok {
-			r.t.Fatal("the stream ended")
-		}
-		return e
-	case <-time.After(5 * time.Second):
-		r.t.Fatal("no event within 5s")
-	}
-	return ev{}
-}
-
-// until returns the next event named name, skipping others.
-func (r *reader) until(name string) ev {
-	r.t.Helper()
-	for {
-		if e := r.next(); e.Name == name {
-			return e
-		}
-	}
-}
-
-// ended waits for the stream to end and reports whether it did.
-func (r *reader) ended() bool {
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case _, ok := <-r.events:
-			if !ok {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
+	return ssetest.Read(e.t, resp)
 }
 
 // post sends a client message for the stream; it returns the status and body.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/internal/ssetest"
 	"github.com/heraldhq/herald/sse"
 )
 
@@ -26,17 +27,17 @@ func TestStreamCarriesTheProtocol(t *testing.T) {
 	tok := e.token("alice", time.Minute)
 	r := e.open(tok, url.Values{"channel": {"news"}}, nil)
 
-	hello := r.next()
+	hello := r.Next()
 	stream, _ := hello.Data["stream"].(string)
 	if hello.Name != "connected" || hello.Data["type"] != "connected" || hello.Data["userId"] != "alice" || stream == "" ||
 		hello.ID != strconv.FormatInt(first, 10) || hello.Data["unreadCount"] != 1.0 {
 		t.Fatalf("greeting %+v", hello)
 	}
-	if sub := r.until("subscribed"); sub.Data["channel"] != "news" {
+	if sub := r.Until("subscribed"); sub.Data["channel"] != "news" {
 		t.Fatalf("subscribed %+v", sub)
 	}
 	seq := e.notify("alice", "live")
-	n := r.until(herald.TypeNotificationNew)
+	n := r.Until(herald.TypeNotificationNew)
 	if n.ID != strconv.FormatInt(seq, 10) || n.Data["notification"].(map[string]any)["title"] != "live" {
 		t.Fatalf("notification %+v", n)
 	}
@@ -45,22 +46,22 @@ func TestStreamCarriesTheProtocol(t *testing.T) {
 	if st, body := e.post(stream, tok, `{"type":"mark_read","notificationId":"`+id+`"}`); st != http.StatusAccepted {
 		t.Fatalf("POST mark_read: %d %s", st, body)
 	}
-	if rd := r.until(herald.TypeNotificationRead); rd.Data["notificationId"] != id {
+	if rd := r.Until(herald.TypeNotificationRead); rd.Data["notificationId"] != id {
 		t.Fatalf("read %+v", rd)
 	}
-	if c := r.until(herald.TypeUnreadCount); c.Data["count"] != 1.0 {
+	if c := r.Until(herald.TypeUnreadCount); c.Data["count"] != 1.0 {
 		t.Fatalf("count %+v", c)
 	}
 	e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "news"}, Payload: []byte(`{"type":"headline","text":"a\nb"}`)})
-	if h := r.until("headline"); h.Data["text"] != "a\nb" {
+	if h := r.Until("headline"); h.Data["text"] != "a\nb" {
 		t.Fatalf("channel message %+v", h)
 	}
 	if st, _ := e.post(stream, tok, `{"type":"ping"}`); st != http.StatusAccepted {
 		t.Fatalf("POST ping: %d", st)
 	}
-	r.until(herald.TypePong)
+	r.Until(herald.TypePong)
 	select {
-	case <-r.comments:
+	case <-r.Comments:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no heartbeat comment")
 	}
@@ -73,7 +74,7 @@ func TestPostsAreChecked(t *testing.T) {
 	e := newEnv(t, hub.Config{}, false, func(c *sse.Config) { c.MaxMessageBytes = 256 })
 	tok := e.token("alice", time.Minute)
 	r := e.open(tok, nil, nil)
-	stream := r.next().Data["stream"].(string)
+	stream := r.Next().Data["stream"].(string)
 
 	for _, c := range []struct {
 		stream, token, body string
@@ -96,13 +97,13 @@ func TestPostsAreChecked(t *testing.T) {
 	if st, _ := e.post(stream, tok, `{"type":"subscribe","channel":"private:x"}`); st != http.StatusAccepted {
 		t.Fatalf("status %d", st)
 	}
-	if er := r.until(herald.TypeError); er.Data["code"] != "forbidden" || er.Data["channel"] != "private:x" {
+	if er := r.Until(herald.TypeError); er.Data["code"] != "forbidden" || er.Data["channel"] != "private:x" {
 		t.Fatalf("error %+v", er)
 	}
 	if st, _ := e.post(stream, tok, `not json`); st != http.StatusAccepted {
 		t.Fatalf("status %d", st)
 	}
-	if er := r.until(herald.TypeError); er.Data["code"] != "invalid" {
+	if er := r.Until(herald.TypeError); er.Data["code"] != "invalid" {
 		t.Fatalf("error %+v", er)
 	}
 }
@@ -117,27 +118,27 @@ func TestResume(t *testing.T) {
 	}
 	tok := e.token("alice", time.Minute)
 	r := e.open(tok, url.Values{"since": {"0"}}, http.Header{"Last-Event-Id": {strconv.FormatInt(seqs[1], 10)}})
-	if h := r.next(); h.Name != "connected" || h.ID != strconv.FormatInt(seqs[1], 10) {
+	if h := r.Next(); h.Name != "connected" || h.ID != strconv.FormatInt(seqs[1], 10) {
 		t.Fatalf("greeting %+v", h)
 	}
 	for _, want := range seqs[2:] {
-		n := r.next()
+		n := r.Next()
 		if n.Name != herald.TypeNotificationNew || n.ID != strconv.FormatInt(want, 10) || n.Data["replayed"] != true {
 			t.Fatalf("replayed %+v, want seq %d", n, want)
 		}
 	}
-	if res := r.next(); res.Name != "resumed" || res.ID != strconv.FormatInt(seqs[4], 10) {
+	if res := r.Next(); res.Name != "resumed" || res.ID != strconv.FormatInt(seqs[4], 10) {
 		t.Fatalf("resumed %+v", res)
 	}
 	live := e.notify("alice", "live")
-	if n := r.next(); n.Name != herald.TypeNotificationNew || n.ID != strconv.FormatInt(live, 10) {
+	if n := r.Next(); n.Name != herald.TypeNotificationNew || n.ID != strconv.FormatInt(live, 10) {
 		t.Fatalf("live %+v", n)
 	}
 
 	// Without either, the greeting's id is the newest seq: where the
 	// browser's reconnect resumes from.
 	r2 := e.open(tok, nil, nil)
-	if h := r2.next(); h.ID != strconv.FormatInt(live, 10) {
+	if h := r2.Next(); h.ID != strconv.FormatInt(live, 10) {
 		t.Fatalf("live-only greeting id %q, want %d", h.ID, live)
 	}
 }
@@ -155,7 +156,7 @@ func TestRefusedBeforeTheStream(t *testing.T) {
 		many.Add("channel", "c"+strconv.Itoa(i))
 	}
 	keep := e.open(tok, nil, nil) // alice's one allowed stream
-	keep.next()
+	keep.Next()
 	for _, c := range []struct {
 		name   string
 		token  string
@@ -176,7 +177,9 @@ func TestRefusedBeforeTheStream(t *testing.T) {
 		{"per-user cap", tok, nil, nil, 503, "unavailable"},
 	} {
 		resp := e.get(c.token, c.q, c.h)
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		if resp.StatusCode != c.status || body.Error.Code != c.code || resp.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %+v (%s)", c.name, resp.StatusCode, body, resp.Header.Get("Content-Type"))
@@ -202,27 +205,27 @@ func TestClosedAfterTheStream(t *testing.T) {
 	e := newEnv(t, hub.Config{}, false, func(c *sse.Config) { c.ExpiryGrace = time.Millisecond })
 	short, _ := e.issuer.Issue("alice", 1500*time.Millisecond, nil)
 	r := e.open(short, nil, nil)
-	r.next()
-	if c := r.until("close"); c.Data["code"] != float64(herald.CloseInvalidToken) {
+	r.Next()
+	if c := r.Until("close"); c.Data["code"] != float64(herald.CloseInvalidToken) {
 		t.Fatalf("expiry close %+v", c)
 	}
-	if !r.ended() {
+	if !r.Ended() {
 		t.Fatal("the stream did not end after its close event")
 	}
 
 	r = e.open(e.token("bob", time.Minute), nil, nil)
-	r.next()
+	r.Next()
 	e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: "bob"}, Close: herald.CloseInvalidToken, Payload: []byte("Session revoked")})
-	if c := r.until("close"); c.Data["code"] != float64(herald.CloseInvalidToken) || c.Data["reason"] != "Session revoked" {
+	if c := r.Until("close"); c.Data["code"] != float64(herald.CloseInvalidToken) || c.Data["reason"] != "Session revoked" {
 		t.Fatalf("revocation close %+v", c)
 	}
 
 	r = e.open(e.token("carol", time.Minute), nil, nil)
-	r.next()
+	r.Next()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	go e.sse.Shutdown(ctx)
-	if c := r.until("close"); c.Data["code"] != float64(herald.CloseGoingAway) {
+	if c := r.Until("close"); c.Data["code"] != float64(herald.CloseGoingAway) {
 		t.Fatalf("shutdown close %+v", c)
 	}
 	if resp := e.get(e.token("dave", time.Minute), nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
@@ -234,16 +237,50 @@ func TestClosedAfterTheStream(t *testing.T) {
 func TestHTTP2(t *testing.T) {
 	e := newEnv(t, hub.Config{}, true, nil)
 	r := e.open(e.token("alice", time.Minute), nil, nil)
-	if r.resp.ProtoMajor != 2 {
-		t.Fatalf("protocol %s, want HTTP/2", r.resp.Proto)
+	if r.Resp.ProtoMajor != 2 {
+		t.Fatalf("protocol %s, want HTTP/2", r.Resp.Proto)
 	}
-	stream := r.next().Data["stream"].(string)
+	stream := r.Next().Data["stream"].(string)
 	seq := e.notify("alice", "over h2")
-	if n := r.until(herald.TypeNotificationNew); n.ID != strconv.FormatInt(seq, 10) {
+	if n := r.Until(herald.TypeNotificationNew); n.ID != strconv.FormatInt(seq, 10) {
 		t.Fatalf("notification %+v", n)
 	}
 	if st, _ := e.post(stream, e.token("alice", time.Minute), `{"type":"ping"}`); st != http.StatusAccepted {
 		t.Fatalf("POST over h2: %d", st)
 	}
-	r.until(herald.TypePong)
+	r.Until(herald.TypePong)
+}
+
+// TestSlowReaderIsEnded shows a stream whose client stops reading ended,
+// without delaying anyone, by the documented final event (close 1013) once
+// its queue is full; the client then resumes from its last event id.
+func TestSlowReaderIsEnded(t *testing.T) {
+	e := newEnv(t, hub.Config{}, false, func(c *sse.Config) { c.QueueSize = 4; c.WriteTimeout = 30 * time.Second })
+	tok := e.token("alice", time.Minute)
+	resp := e.get(tok, nil, nil) // opened, never read until the end
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	big := []byte(`{"type":"bulk","pad":"` + strings.Repeat("x", 64<<10) + `"}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// Each delivery returns at once, full queue or not; once the stream
+		// is ended it accepts no more.
+		start := time.Now()
+		n := e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: "alice"}, Payload: big})
+		if time.Since(start) > time.Second {
+			t.Fatal("a delivery waited for the slow stream")
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow stream was not ended")
+		}
+	}
+	r := ssetest.Read(t, resp)
+	c := r.Until("close")
+	if c.Data["code"] != float64(herald.CloseTryAgainLater) || !strings.Contains(c.Data["reason"].(string), "Too slow") {
+		t.Fatalf("close %+v", c)
+	}
 }
