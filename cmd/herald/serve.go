@@ -25,8 +25,8 @@ import (
 	"github.com/heraldhq/herald/jwt"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
-	"github.com/heraldhq/herald/webhook"
 	"github.com/heraldhq/herald/sse"
+	"github.com/heraldhq/herald/webhook"
 	"github.com/heraldhq/herald/ws"
 )
 

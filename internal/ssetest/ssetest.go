@@ -124,3 +124,7 @@ func (s *Stream) Ended() bool {
 		}
 	}
 }
+
+// Events is the stream's events as they arrive, closed when it ends, for
+// tests that wait on several things at once.
+func (s *Stream) Events() <-chan Event { return s.events }
