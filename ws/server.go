@@ -212,6 +212,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	nc, rw, hs, err := up.Upgrade(r, w)
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		if nc != nil {
+			// The upgrader hijacked the connection to answer the refusal:
+			// close it, or it leaks, and a proxy that reuses it for its
+			// next request waits for ever (a proxy that strips Upgrade).
+			_ = nc.Close()
+		}
 		return
 	}
 	// Bytes the client sent right after the handshake may sit in the
