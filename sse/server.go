@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -116,12 +115,12 @@ func refuse(w http.ResponseWriter, err error, status int) {
 // answering a refusal with its HTTP status and JSON error before the stream
 // starts; then it streams until the end.
 func (s *Server) open(w http.ResponseWriter, r *http.Request) {
-	if !s.originAllowed(r) {
+	if !session.OriginAllowed(s.cfg.AllowedOrigins, r) {
 		s.metrics.AuthFailures.WithLabelValues("origin").Inc()
 		refuse(w, herald.Errorf(herald.EFORBIDDEN, "Origin not allowed"), 0)
 		return
 	}
-	if ok, _ := s.attempts.Take(clientIP(r)); !ok {
+	if ok, _ := s.attempts.Take(session.ClientIP(r)); !ok {
 		s.metrics.Throttled.Inc()
 		w.Header().Set("Retry-After", "1")
 		refuse(w, herald.Errorf(herald.ERATELIMIT, "Too many connection attempts"), 0)
@@ -214,7 +213,7 @@ func (st *stream) handle(msg []byte) {
 // the stream's user's token in the Authorization header: a stream's id alone
 // grants nothing.
 func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
-	if !s.originAllowed(r) {
+	if !session.OriginAllowed(s.cfg.AllowedOrigins, r) {
 		refuse(w, herald.Errorf(herald.EFORBIDDEN, "Origin not allowed"), 0)
 		return
 	}
@@ -311,28 +310,6 @@ func (s *Server) untrack(st *stream) {
 	s.mu.Unlock()
 	s.wg.Done()
 	s.log.Info("sse closed", "user", st.sess.UserID(), "remote", st.remote)
-}
-
-func (s *Server) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if len(s.cfg.AllowedOrigins) == 0 || origin == "" {
-		return true // not a browser, or any origin allowed
-	}
-	for _, o := range s.cfg.AllowedOrigins {
-		if o == origin {
-			return true
-		}
-	}
-	return false
-}
-
-// clientIP is the request's peer address; forwarding headers are not trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // newID returns a stream id: 128 random bits.

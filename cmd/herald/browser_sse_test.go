@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -22,18 +21,7 @@ func TestBrowserSSE(t *testing.T) {
 	if err := os.RemoveAll(artifacts); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		"HERALD_DEMO":             "true",
-		"JWT_SECRET":              testSecret,
-		"HERALD_API_KEY":          testAPIKey,
-		"HERALD_DB_PATH":          filepath.Join(t.TempDir(), "herald.db"),
-		"HERALD_SHUTDOWN_TIMEOUT": "2s",
-	}
-	p := startProc(t, env)
-	_, port, err := net.SplitHostPort(p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, p, port := startDemoProc(t)
 	proxy := noupgrade.Start(t, "http://"+p.addr)
 	res := runBrowserScript(t, web, "sse-e2e.mjs",
 		[]string{"--base", "http://" + p.addr, "--proxy", proxy.URL, "--api-key", testAPIKey, "--artifacts", artifacts},

@@ -33,18 +33,7 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := map[string]string{
-		"HERALD_DEMO":             "true", // the demo sign-in, with the test's secrets
-		"JWT_SECRET":              testSecret,
-		"HERALD_API_KEY":          testAPIKey,
-		"HERALD_DB_PATH":          filepath.Join(t.TempDir(), "herald.db"),
-		"HERALD_SHUTDOWN_TIMEOUT": "2s",
-	}
-	p := startProc(t, env)
-	_, port, err := net.SplitHostPort(p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, p, port := startDemoProc(t)
 
 	res := runBrowserScript(t, web, "e2e.mjs", []string{"--base", "http://" + p.addr, "--api-key", testAPIKey, "--artifacts", artifacts},
 		func(cmd string) string {
@@ -200,4 +189,24 @@ func browserSetup(t *testing.T) (root, web string) {
 		t.Skipf("node, chromium or web/node_modules missing (apt-get install chromium; npm ci in web): %v", err)
 	}
 	return root, web
+}
+
+// startDemoProc starts the binary with the demo sign-in and the test's
+// secrets, and returns its settings (for a restart on the same port and
+// database), the process and its port.
+func startDemoProc(t *testing.T) (map[string]string, *proc, string) {
+	t.Helper()
+	env := map[string]string{
+		"HERALD_DEMO":             "true", // the demo sign-in, with the test's secrets
+		"JWT_SECRET":              testSecret,
+		"HERALD_API_KEY":          testAPIKey,
+		"HERALD_DB_PATH":          filepath.Join(t.TempDir(), "herald.db"),
+		"HERALD_SHUTDOWN_TIMEOUT": "2s",
+	}
+	p := startProc(t, env)
+	_, port, err := net.SplitHostPort(p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, p, port
 }
