@@ -90,6 +90,30 @@ func TestSSEWithCurl(t *testing.T) {
 	}
 }
 
+// TestSSECountedByTransport shows an open stream counted as SSE beside a
+// WebSocket, in herald_transport_connections and in /api/stats.
+func TestSSECountedByTransport(t *testing.T) {
+	p := startProc(t, procEnv(filepath.Join(t.TempDir(), "herald.db")))
+	s := newServer(t, p.addr, testSecret, testAPIKey)
+	st := s.openSSE("alice", "")
+	st.Next()
+	s.connect("bob")
+	var stats struct {
+		TotalConnections int            `json:"totalConnections"`
+		Transports       map[string]int `json:"transports"`
+	}
+	s.api("GET", "/api/stats", nil, 200, &stats)
+	if stats.TotalConnections != 2 || stats.Transports["sse"] != 1 || stats.Transports["websocket"] != 1 {
+		t.Fatalf("stats %+v, want one connection of each transport", stats)
+	}
+	_, body := s.do("GET", "/metrics", s.apiKey, nil)
+	for _, want := range []string{`herald_transport_connections{transport="sse"} 1`, `herald_transport_connections{transport="websocket"} 1`, "herald_sse_connects_total 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
 // TestSSEResumesAcrossRestarts kills herald mid-stream, creates nothing it
 // could lose while it is down but what was committed before, restarts it,
 // and resumes with Last-Event-ID as EventSource does: every notification
