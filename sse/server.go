@@ -88,8 +88,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.open(w, r)
 	case strings.HasSuffix(rest, "/messages") && r.Method == http.MethodPost:
 		s.post(w, r, strings.TrimSuffix(rest, "/messages"))
-	case rest == "" || strings.HasSuffix(rest, "/messages"):
-		w.Header().Set("Allow", map[bool]string{true: "GET", false: "POST"}[rest == ""])
+	case rest == "":
+		w.Header().Set("Allow", "GET")
+		refuse(w, herald.Errorf(herald.EINVALID, "Method not allowed"), http.StatusMethodNotAllowed)
+	case strings.HasSuffix(rest, "/messages"):
+		w.Header().Set("Allow", "POST")
 		refuse(w, herald.Errorf(herald.EINVALID, "Method not allowed"), http.StatusMethodNotAllowed)
 	default:
 		refuse(w, herald.Errorf(herald.ENOTFOUND, "Not found"), 0)
