@@ -172,6 +172,9 @@ func newDelivery(cfg config, st delivery.Store, log *slog.Logger) (*deliveryPart
 		c.Senders[herald.ChannelPush] = push
 	}
 	c.Senders[herald.ChannelWebhook] = webhook.NewUserSender(webhook.UserConfig{AllowPrivate: allowPrivate})
+	if err := addMobile(cfg, &c); err != nil { // mobile.go
+		return nil, err
+	}
 
 	if d.svc, err = delivery.New(c); err != nil {
 		return nil, fmt.Errorf("delivery: %s", herald.ErrorMessage(err))
@@ -179,6 +182,9 @@ func newDelivery(cfg config, st delivery.Store, log *slog.Logger) (*deliveryPart
 	var channels []string
 	for ch := range c.Senders {
 		channels = append(channels, string(ch))
+	}
+	for p := range c.DeviceSenders {
+		channels = append(channels, "push:"+string(p))
 	}
 	log.Info("delivery: channels beyond the socket", "channels", channels, "workers", d.workers)
 	return d, nil

@@ -203,6 +203,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 
 		Preferences:    a.preferenceStore(), // delivery.go
 		Deliveries:     a.deliveryStore(),
+		Devices:        a.deviceStore(), // mobile.go
 		VAPIDPublicKey: a.vapidKey(),
 	})
 	a.api.Handle("/ws", a.ws)
