@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/session"
 )
 
 const opText = ws.OpText
@@ -21,23 +22,16 @@ type frame struct {
 	compressed bool // permessage-deflate: RSV1 set
 }
 
-// conn is one client connection. A reader goroutine owns inbound traffic for
-// the connection's whole life; a writer goroutine exists only while frames are
-// queued, so an idle connection costs one parked goroutine and a few structs.
+// conn is one client connection: the WebSocket transport of a session. A
+// reader (a goroutine, or the poller's) owns inbound traffic; a writer from
+// the pool exists only while frames are queued, so an idle connection costs a
+// few structs.
 type conn struct {
 	srv  *Server
 	nc   net.Conn
-	fmt  format // negotiated encoding, fixed after the handshake
-	user string
+	sess *session.Session
+	fmt  format    // negotiated encoding, fixed after the handshake
 	rd   msgReader // used by the one reader at a time
-	// limit is the inbound budget of messages and control frames; used by
-	// the one reader at a time.
-	limit *limiter
-
-	subMu  sync.Mutex          // guards claims, lapsed, subs; taken before mu and the hub's lock
-	claims *herald.Claims      // the token's, replaced by an in-band refresh
-	lapsed bool                // past exp: the token's channel grants no longer count
-	subs   map[string]struct{} // channels joined, to re-check when the grants change
 
 	connectedAt  time.Time
 	lastActivity atomic.Int64 // unix nanoseconds of the last inbound frame
@@ -48,46 +42,31 @@ type conn struct {
 	writing   bool // a writer goroutine is running
 	closing   bool // a close frame is queued or sent; nothing more is queued
 	abort     bool // closed as too slow: writes in progress give up
-	replaying bool // live messages are held while missed ones are replayed
-	held      []*herald.Message
-	seqs      seqTracker // notification seqs queued to this connection
-	dedupe    bool       // drop live notifications already sent, once a replay has run
-	latest    int        // index+1 in queue of the unsent Latest message, 0 if none
-	version   int64      // greatest Message.Version queued (or sent in "connected")
-	pong      int        // index+1 in queue of the unsent pong, 0 if none
+	latest    int  // index+1 in queue of the unsent Latest message, 0 if none
+	pong      int  // index+1 in queue of the unsent pong, 0 if none
 	closeCode int
 	closeMsg  string
 	drained   chan struct{} // signalled by the writer after each batch
 	written   chan struct{} // closed when the close frame has been written (or failed)
 
-	expiry *time.Timer // ends the token's grants at its exp, then closes the connection
-
-	d        *dispatcher // its messages' handler, set when it starts
 	polled   atomic.Bool // waits in the poller rather than in a reader goroutine
 	pollID   uint64      // its registration in the poller
 	pollFD   int
 	tornDown atomic.Bool // teardown has run or is running
 	wmu      sync.Mutex  // serialises writes to nc
-	replayMu sync.Mutex  // one replay at a time
 }
 
 func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 	c := &conn{
 		srv:         srv,
 		nc:          nc,
-		user:        claims.UserID,
-		claims:      claims,
 		connectedAt: srv.cfg.Now(),
 		drained:     make(chan struct{}, 1),
 		written:     make(chan struct{}),
-		replaying:   true, // hold live messages until "connected" is queued
-		limit:       newLimiter(srv.cfg.RateLimit, srv.cfg.RateBurst, srv.cfg.Now),
 	}
 	c.rd = msgReader{max: srv.cfg.MaxMessageBytes}
+	c.sess = srv.engine.New(c, claims)
 	c.touch()
-	// Greeting first: a resync asked for before "connected" (and the initial
-	// replay) went out waits until Server.start is done with them.
-	c.replayMu.Lock()
 	return c
 }
 
@@ -97,68 +76,39 @@ func (c *conn) setFormat(f format) {
 	c.rd.deflate, c.rd.msgpack = f&fmtDeflate != 0, f&fmtMsgpack != 0
 }
 
-// UserID implements herald.Conn.
-func (c *conn) UserID() string { return c.user }
+// RemoteAddr implements session.Transport.
+func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
 
-// Send implements herald.Conn: it queues m without blocking. A connection whose
-// queue is full is too slow to keep up; it is closed so that it can reconnect
-// and resume, and it never delays the sender or other recipients.
-func (c *conn) Send(m *herald.Message) bool {
-	if m.Close != 0 {
-		c.close(m.Close, string(m.Payload), false)
-		return true
-	}
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return false
-	}
-	if c.replaying {
-		if len(c.held) >= c.srv.cfg.QueueSize*4 {
-			c.mu.Unlock()
-			c.overflow()
-			return false
-		}
-		c.held = append(c.held, m)
-		c.mu.Unlock()
-		return true
-	}
-	if len(c.queue) >= c.srv.cfg.QueueSize {
-		c.mu.Unlock()
-		c.overflow()
-		return false
-	}
-	c.enqueueLocked(m)
-	start := c.startWriterLocked()
-	c.mu.Unlock()
-	if start {
-		c.srv.writers.push(c)
-	}
-	c.srv.metrics.messagesOut.Inc()
-	return true
-}
+// user is the session's user, for logs.
+func (c *conn) user() string { return c.sess.UserID() }
 
-// sendData queues a payload that only this connection receives (a reply).
-// wait makes it block for queue space instead of failing, for replays.
-func (c *conn) sendData(payload []byte, wait bool) bool {
+// Send implements session.Transport: it queues o in the connection's
+// format. A connection whose queue is full is too slow to keep up; it is
+// closed so that it can reconnect and resume, and it never delays the sender
+// or other recipients.
+func (c *conn) Send(o session.Outbound) bool {
 	for {
 		c.mu.Lock()
 		if c.closing {
 			c.mu.Unlock()
 			return false
 		}
-		if len(c.queue) < c.srv.cfg.QueueSize {
-			c.queue = append(c.queue, c.own(payload))
+		if o.Force || len(c.queue) < c.srv.cfg.QueueSize {
+			if o.Msg != nil {
+				c.enqueueLocked(o.Msg)
+			} else {
+				c.queue = append(c.queue, c.own(o.Data))
+			}
 			start := c.startWriterLocked()
 			c.mu.Unlock()
 			if start {
 				c.srv.writers.push(c)
 			}
-			c.srv.metrics.messagesOut.Inc()
+			c.srv.metrics.MessagesOut.Inc()
 			return true
 		}
 		c.mu.Unlock()
-		if !wait {
+		if !o.Wait {
 			c.overflow()
 			return false
 		}
@@ -172,6 +122,9 @@ func (c *conn) sendData(payload []byte, wait bool) bool {
 		}
 	}
 }
+
+// Close implements session.Transport.
+func (c *conn) Close(code int, reason string) { c.close(code, reason, false) }
 
 // own encodes a reply only this connection receives in its format.
 func (c *conn) own(payload []byte) frame {
@@ -213,32 +166,15 @@ func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 	}
 }
 
-// enqueueLocked appends m, replacing an unsent message it supersedes, and
-// dropping a notification this connection was already sent by a replay.
+// enqueueLocked appends m, replacing an unsent Latest message it
+// supersedes (the session has dropped older versions already).
 func (c *conn) enqueueLocked(m *herald.Message) {
-	if m.Seq != 0 {
-		if c.dedupe && c.seqs.has(m.Seq) {
-			return
-		}
-		c.seqs.mark(m.Seq)
-		if len(m.Payload) == 0 {
-			return // a seq marker: the seq is used, nothing is sent
-		}
-	}
 	f := frame{op: ws.OpText, payload: m.Payload}
 	if c.fmt != 0 {
 		e := c.srv.enc.get(m, c.fmt)
 		f = frame{op: e.op, payload: e.data, compressed: e.compressed}
 	}
 	if m.Latest {
-		// A versioned message older than one already queued or sent is
-		// stale: counts from several nodes may arrive out of order.
-		if m.Version != 0 {
-			if m.Version <= c.version {
-				return
-			}
-			c.version = m.Version
-		}
 		// Replace in place: the queue does not grow, and the last such
 		// message the client reads is still the newest.
 		if c.latest > 0 {
@@ -260,7 +196,7 @@ func (c *conn) startWriterLocked() bool {
 
 // overflow closes a connection that could not keep up.
 func (c *conn) overflow() {
-	c.srv.metrics.queueOverflows.Inc()
+	c.srv.metrics.QueueOverflows.Inc()
 	c.close(herald.CloseTryAgainLater, "Too slow to keep up; reconnect and resume", true)
 }
 
@@ -275,7 +211,7 @@ func (c *conn) close(code int, reason string, drop bool) {
 	}
 	c.closing = true
 	c.closeCode, c.closeMsg = code, reason
-	c.held = nil
+	c.sess.Closing()
 	if drop {
 		c.queue, c.latest, c.pong = c.queue[:0], 0, 0
 		// Unblock a writer stuck on a socket that does not drain.
@@ -320,25 +256,6 @@ func (c *conn) isClosing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closing
-}
-
-// admit takes one unit of the connection's inbound budget for a message or a
-// control frame and reports whether to process it. Past the budget the first
-// refusal answers rate_limited, and a client that keeps on for another
-// second's worth is closed with 1008.
-func (c *conn) admit() bool {
-	ok, persist := c.limit.allow()
-	if ok {
-		return true
-	}
-	c.srv.metrics.messagesIn.WithLabelValues("rate_limited").Inc()
-	switch {
-	case persist:
-		c.close(herald.ClosePolicy, "Rate limit exceeded", false)
-	case c.limit.strikes == 1: // one error per burst, not one per frame
-		c.sendData(encode(errorMsg{Type: herald.TypeError, Message: "Rate limit exceeded", Code: herald.ERATELIMIT}), false)
-	}
-	return false
 }
 
 // aborted reports whether the connection was closed as too slow.

@@ -67,19 +67,21 @@ func (m *msgReader) next(r io.Reader) (inFrame, error) {
 		}
 		return inFrame{}, err
 	}
+	// A frame refused at its header leaves its payload in the socket, for
+	// awaitClose to skip rather than read as frames.
 	if !h.Masked {
-		return inFrame{}, errProtocol
+		return inFrame{}, withUnread(errProtocol, h.Length)
 	}
 	// RSV1 marks a compressed message, allowed only on its first frame
 	// and only when permessage-deflate was negotiated.
 	if h.Rsv != 0 && (h.Rsv != ws.Rsv(true, false, false) || !m.deflate ||
 		h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
-		return inFrame{}, errProtocol
+		return inFrame{}, withUnread(errProtocol, h.Length)
 	}
 	switch h.OpCode {
 	case ws.OpPing, ws.OpPong, ws.OpClose:
 		if !h.Fin || h.Length > 125 {
-			return inFrame{}, errProtocol
+			return inFrame{}, withUnread(errProtocol, h.Length)
 		}
 		payload := make([]byte, h.Length)
 		if _, err := io.ReadFull(r, payload); err != nil {
@@ -89,7 +91,7 @@ func (m *msgReader) next(r io.Reader) (inFrame, error) {
 		return inFrame{op: h.OpCode, data: payload}, nil
 	case ws.OpText, ws.OpBinary:
 		if m.inMessage {
-			return inFrame{}, errProtocol
+			return inFrame{}, withUnread(errProtocol, h.Length)
 		}
 		if h.OpCode == ws.OpBinary && !m.msgpack {
 			return inFrame{}, withUnread(errBinary, h.Length)
@@ -98,10 +100,10 @@ func (m *msgReader) next(r io.Reader) (inFrame, error) {
 		m.compressed, m.binary = h.Rsv != 0, h.OpCode == ws.OpBinary
 	case ws.OpContinuation:
 		if !m.inMessage {
-			return inFrame{}, errProtocol
+			return inFrame{}, withUnread(errProtocol, h.Length)
 		}
 	default:
-		return inFrame{}, errProtocol
+		return inFrame{}, withUnread(errProtocol, h.Length)
 	}
 	if h.Length > int64(m.max-len(m.msg)) {
 		return inFrame{}, withUnread(errTooLarge, h.Length)

@@ -16,63 +16,13 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/session"
 )
 
 // The fuzz targets of the WebSocket path, one per decoder of client bytes.
 // Each is deterministic and fast (no network, no sleeps), so CI can run every
 // Fuzz* for a short fixed time; testdata/fuzz/<Name>/ holds their seed
 // corpus, including the inputs that crashed the server before.
-
-// FuzzParseInbound feeds arbitrary client messages through the parser and the
-// field decoders: they must never panic, and what they accept must be a JSON
-// object with a string type, nested at most MaxDepth deep.
-func FuzzParseInbound(f *testing.F) {
-	for _, s := range []string{
-		`{"type":"ping"}`, `{"type":"subscribe","channel":"notifications"}`,
-		`{"type":"unsubscribe","channel":"user:1"}`, `{"type":"mark_read","notificationId":"abc"}`,
-		`{"type":"resume","since":42}`, `{"type":"resume","since":-1}`, `{"type":7}`, `[]`, `null`, `"x"`,
-		`{"type":"subscribe","channel":5}`, `{`, ``, ` {"type":"ping"}`, `{"type":"mark_read","notificationId":null}`,
-		`{}`, `{"type":null}`, `{"TYPE":"ping"}`, `{"type":"auth","token":"a.b.c"}`,
-		`{"type":"ping","x":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`,
-		strings.Repeat("[", 4096), `{"type":"ping","s":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"[[["}`,
-	} {
-		f.Add([]byte(s))
-	}
-	claims := &herald.Claims{UserID: "u1", Channels: []string{"private:a"}}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseInbound(data)
-		if err != nil {
-			if herald.CodeOf(err) != herald.EINVALID || herald.ErrorMessage(err) != "Failed to process message" {
-				t.Fatalf("parse error %v", err)
-			}
-			return
-		}
-		var obj map[string]json.RawMessage
-		if !json.Valid(data) || json.Unmarshal(data, &obj) != nil {
-			t.Fatalf("accepted %q, not a JSON object", data)
-		}
-		if !withinDepth(data, MaxDepth) {
-			t.Fatalf("accepted %q, deeper than %d", data, MaxDepth)
-		}
-		if s, ok := stringField(m.RawType); !ok || s != m.Type {
-			t.Fatalf("accepted %q with type %q from %s", data, m.Type, m.RawType)
-		}
-		if raw, ok := stringField(m.Channel); ok {
-			if ch, err := herald.ParseChannel(raw); err == nil {
-				if len(ch) > herald.MaxChannelLen || bytes.ContainsAny([]byte(ch), " \t\r\n\"") {
-					t.Fatalf("accepted channel %q", ch)
-				}
-				_ = ChannelPolicy{}.allow(claims, ch)
-				_ = ChannelPolicy{Strict: true, Public: []string{"news:*"}}.allow(claims, ch)
-			}
-		}
-		if n, ok := intField(m.Since); ok && n < 0 {
-			t.Fatalf("accepted negative since %d", n)
-		}
-		_, _ = stringField(m.NotificationID)
-		_, _ = stringField(m.Token)
-	})
-}
 
 // FuzzMsgpackToJSON: the transcoder never panics and never allocates past a
 // bound of its input; what it accepts becomes valid JSON of at most 6 bytes
@@ -100,7 +50,7 @@ func FuzzMsgpackToJSON(f *testing.F) {
 		if len(out) > 6*len(in) {
 			t.Fatalf("%d bytes became %d bytes of JSON", len(in), len(out))
 		}
-		if !withinDepth(out, MaxDepth) {
+		if !session.WithinDepth(out, MaxDepth) {
 			t.Fatalf("%x nests deeper than %d", in, MaxDepth)
 		}
 		// What was accepted has lengths its bytes back, so a general
@@ -270,9 +220,8 @@ func FuzzReadLoop(f *testing.F) {
 		server, client := net.Pipe()
 		defer client.Close()
 		go io.Copy(io.Discard, client)
-		c := newConn(srv, server, &herald.Claims{UserID: "u"})
-		c.replaying = false
-		c.replayMu.Unlock()
+		c := newConn(srv, server, &herald.Claims{UserID: "u", ExpiresAt: time.Now().Add(time.Hour)})
+		c.sess.Start(-1) // greets: one frame queued, and live
 		done := make(chan error, 1)
 		go func() {
 			done <- c.readLoop(bytes.NewReader(data), func(msg []byte) {
@@ -292,6 +241,7 @@ func FuzzReadLoop(f *testing.F) {
 		if queued > 8+1 { // the queue limit, and a close frame
 			t.Errorf("%d frames queued past the limit of 8", queued)
 		}
+		c.sess.End()
 		server.Close()
 		srv.writers.stop()
 	})

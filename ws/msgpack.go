@@ -6,12 +6,13 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/session"
 )
 
 // MaxDepth is how deeply a client message may nest arrays and objects,
-// counting the message object itself, in every encoding. Deeper messages are
-// answered "Failed to process message" before they are decoded.
-const MaxDepth = 32
+// counting the message object itself, in every encoding (session.MaxDepth).
+const MaxDepth = session.MaxDepth
 
 var errMsgpack = errors.New("invalid MessagePack message")
 

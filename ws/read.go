@@ -61,11 +61,11 @@ func (c *conn) readFrame(r io.Reader, handle func([]byte)) error {
 	c.touch()
 	switch f.op {
 	case ws.OpPing:
-		if c.admit() {
+		if c.sess.Admit() {
 			c.sendControl(ws.OpPong, f.data)
 		}
 	case ws.OpPong:
-		c.admit()
+		c.sess.Admit()
 	case ws.OpClose:
 		return c.closeFromClient(f.data)
 	case ws.OpText:

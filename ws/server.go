@@ -25,6 +25,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/keyrate"
+	"github.com/heraldhq/herald/session"
 )
 
 // Config configures a Server. Only Hub and Verifier are required; every other
@@ -144,6 +145,8 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 
+	engine   *session.Engine  // what the sessions share
+	gate     session.Gate     // the handshake's checks
 	attempts *keyrate.Limiter // connection attempts per client address
 	enc      *encodings
 	writers  *writers
@@ -161,6 +164,16 @@ func New(cfg Config) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}), users: make(map[string]map[*conn]struct{}),
 		attempts: keyrate.New(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
+	s.engine = session.NewEngine(session.Config{
+		Hub: cfg.Hub, Verifier: cfg.Verifier, Inbox: cfg.Inbox, Logger: cfg.Logger,
+		QueueSize: cfg.QueueSize, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		ReplayPageSize: cfg.ReplayPageSize, ExpiryGrace: cfg.ExpiryGrace,
+		ClientEvents: cfg.ClientEvents, ClientEventTypes: cfg.ClientEventTypes,
+		MaxClientEventBytes: cfg.MaxClientEventBytes, ClientEventRate: cfg.ClientEventRate,
+		Channels: cfg.Channels, DisableQueryToken: cfg.DisableQueryToken,
+		Metrics: cfg.Metrics, Now: cfg.Now,
+	})
+	s.gate = s.engine.Gate()
 	s.enc = &encodings{cfg: &s.cfg}
 	s.writers = newWriters(cfg.Writers)
 	if !cfg.NoPoller {
@@ -177,17 +190,17 @@ func New(cfg Config) *Server {
 // apart.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.originAllowed(r) {
-		s.metrics.authFailures.WithLabelValues("origin").Inc()
+		s.metrics.AuthFailures.WithLabelValues("origin").Inc()
 		http.Error(w, `{"error":{"code":"forbidden","message":"Origin not allowed"}}`, http.StatusForbidden)
 		return
 	}
 	if ok, _ := s.attempts.Take(clientIP(r)); !ok {
-		s.metrics.throttled.Inc()
+		s.metrics.Throttled.Inc()
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, `{"error":{"code":"rate_limited","message":"Too many connection attempts"}}`, http.StatusTooManyRequests)
 		return
 	}
-	token, userID, src := s.credentials(r)
+	token, userID, src := s.gate.Credentials(r)
 	since, sinceErr := parseSince(r.URL.Query().Get("since"))
 
 	up := ws.HTTPUpgrader{Timeout: 5 * time.Second, Protocol: func(p string) bool { return p == ProtocolMsgpack || p == ProtocolJSON }}
@@ -217,7 +230,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		token, unread = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes, negotiated(hs, flate))
 		src = "message"
 	}
-	claims, err := s.authenticate(r.Context(), token, userID, src)
+	claims, err := s.gate.Authenticate(r.Context(), token, userID, src)
 	if err == nil && sinceErr != nil {
 		err = sinceErr
 	}
@@ -231,8 +244,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := newConn(s, nc, claims)
 	c.setFormat(negotiated(hs, flate))
 	if err := s.track(c); err != nil {
-		code, reason := herald.CodeOf(err).CloseCode()
-		s.metrics.refused.WithLabelValues(reason).Inc()
+		code, _ := herald.CodeOf(err).CloseCode()
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "user", claims.UserID, "code", code, "reason", herald.ErrorMessage(err))
 		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout, 0)
 		return
@@ -242,7 +254,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// that only reads, so that this one — with net/http's buffers of the
 	// hijacked connection, the request and a deep stack — ends and is
 	// collected. An idle connection then costs a small parked stack.
-	c.d = s.start(c, since)
+	s.start(c, since)
 	if rd == io.Reader(nc) && s.poll != nil && s.poll.add(c) == nil {
 		// Idle until readable: no goroutine at all (see poller).
 		c.polled.Store(true)
@@ -289,44 +301,6 @@ func negotiated(hs ws.Handshake, flate *wsflate.Extension) format {
 	return f
 }
 
-// credentials finds the token: the Authorization header first, then the
-// document's query string. src names where it came from, for the userId rule.
-func (s *Server) credentials(r *http.Request) (token, userID, src string) {
-	q := r.URL.Query()
-	userID = q.Get("userId")
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:]), userID, "header"
-	}
-	if !s.cfg.DisableQueryToken {
-		return q.Get("token"), userID, "query"
-	}
-	return "", userID, "query"
-}
-
-// authenticate applies the document's handshake rules: a query token needs a
-// userId beside it, the token must verify, and its user must be that userId.
-func (s *Server) authenticate(ctx context.Context, token, userID, src string) (*herald.Claims, error) {
-	if token == "" || (src == "query" && userID == "") {
-		s.metrics.authFailures.WithLabelValues("missing").Inc()
-		return nil, herald.Errorf(herald.ECREDENTIALS, "Missing authentication credentials")
-	}
-	claims, err := s.cfg.Verifier.Verify(ctx, token)
-	if err != nil {
-		if herald.CodeOf(err) == herald.EINTERNAL {
-			s.log.Error("token verification failed", "err", err)
-			s.metrics.authFailures.WithLabelValues("internal").Inc()
-			return nil, err
-		}
-		s.metrics.authFailures.WithLabelValues("invalid").Inc()
-		return nil, herald.Errorf(herald.ETOKEN, "Invalid or expired token")
-	}
-	if userID != "" && claims.UserID != userID {
-		s.metrics.authFailures.WithLabelValues("mismatch").Inc()
-		return nil, herald.Errorf(herald.EMISMATCH, "User ID mismatch")
-	}
-	return claims, nil
-}
-
 func (s *Server) originAllowed(r *http.Request) bool {
 	if len(s.cfg.AllowedOrigins) == 0 {
 		return true
@@ -354,53 +328,47 @@ func parseSince(v string) (int64, error) {
 	return n, nil
 }
 
-// track registers c with the server and the hub.
+// track registers c's session with the hub, and c with the server.
 func (s *Server) track(c *conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
 		return herald.Errorf(herald.EUNAVAILABLE, "Server shutting down")
 	}
-	if err := s.cfg.Hub.Register(c); err != nil {
+	if err := s.gate.Admit(c.sess); err != nil {
 		return err
 	}
 	s.conns[c] = struct{}{}
-	if s.users[c.user] == nil {
-		s.users[c.user] = make(map[*conn]struct{}, 1)
+	u := c.user()
+	if s.users[u] == nil {
+		s.users[u] = make(map[*conn]struct{}, 1)
 	}
-	s.users[c.user][c] = struct{}{}
+	s.users[u][c] = struct{}{}
 	s.wg.Add(1)
 	return nil
 }
 
 func (s *Server) untrack(c *conn) {
-	s.cfg.Hub.Unregister(c)
+	c.sess.End()
+	u := c.user()
 	s.mu.Lock()
 	delete(s.conns, c)
-	if delete(s.users[c.user], c); len(s.users[c.user]) == 0 {
-		delete(s.users, c.user)
+	if delete(s.users[u], c); len(s.users[u]) == 0 {
+		delete(s.users, u)
 	}
 	s.mu.Unlock()
 	s.wg.Done()
 }
 
 // start greets a registered connection and replays what it missed.
-func (s *Server) start(c *conn, since int64) *dispatcher {
-	s.metrics.connects.Inc()
-	s.log.Info("websocket connected", "user", c.user, "remote", c.nc.RemoteAddr().String())
-	c.armExpiry(c.claims)
-	d := &dispatcher{c: c}
-	if s.cfg.ClientEvents != nil {
-		d.events = newLimiter(s.cfg.ClientEventRate, int(2*s.cfg.ClientEventRate), s.cfg.Now)
-	}
-	d.connected(since)
-	c.replayMu.Unlock() // locked by newConn
-	return d
+func (s *Server) start(c *conn, since int64) {
+	s.log.Info("websocket connected", "user", c.user(), "remote", c.RemoteAddr())
+	c.sess.Start(since)
 }
 
 // serve reads a started connection until it ends, then closes it.
 func (s *Server) serve(c *conn, rd io.Reader) {
-	s.teardown(c, rd, c.readLoop(rd, c.d.handle))
+	s.teardown(c, rd, c.readLoop(rd, c.sess.Handle))
 }
 
 // frameTimeout bounds the wait for the rest of a frame that has begun to
@@ -411,7 +379,7 @@ const frameTimeout = 10 * time.Second
 // own that ends with it, and waits for the next.
 func (s *Server) onReadable(c *conn) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(frameTimeout))
-	err := c.readFrame(c.nc, c.d.handle)
+	err := c.readFrame(c.nc, c.sess.Handle)
 	if err == nil {
 		_ = c.nc.SetReadDeadline(time.Time{})
 		if err = s.poll.rearm(c); err == nil {
@@ -440,7 +408,6 @@ func (s *Server) teardown(c *conn, rd io.Reader, err error) {
 	if !c.tornDown.CompareAndSwap(false, true) {
 		return
 	}
-	c.stopExpiry()
 	code, reason := s.endReason(c, err)
 	if code != 1006 { // 1006 means no close frame could be exchanged
 		c.close(code, reason, false)
@@ -461,8 +428,8 @@ func (s *Server) teardown(c *conn, rd io.Reader, err error) {
 	}
 	_ = c.nc.Close()
 	s.untrack(c)
-	s.metrics.disconnects.WithLabelValues(strconv.Itoa(code)).Inc()
-	s.log.Info("websocket disconnected", "user", c.user, "code", code, "reason", reason,
+	s.metrics.Disconnects.WithLabelValues(strconv.Itoa(code)).Inc()
+	s.log.Info("websocket disconnected", "user", c.user(), "code", code, "reason", reason,
 		"duration", s.cfg.Now().Sub(c.connectedAt).Round(time.Millisecond).String())
 }
 
@@ -541,8 +508,8 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) heartbeat() {
 	for _, c := range s.snapshot() {
 		if c.awaitingPong.Load() {
-			s.metrics.heartbeatTimeouts.Inc()
-			s.log.Info("terminating unresponsive connection", "user", c.user)
+			s.metrics.HeartbeatTimeouts.Inc()
+			s.log.Info("terminating unresponsive connection", "user", c.user())
 			s.terminate(c)
 			continue
 		}
@@ -586,12 +553,7 @@ func (s *Server) ResyncUser(user string) {
 // overtake the replay, and replays in the background.
 func (s *Server) resync(cs []*conn) {
 	for _, c := range cs {
-		c.mu.Lock()
-		if !c.closing {
-			c.replaying = true
-		}
-		c.mu.Unlock()
-		go c.resume(-1)
+		c.sess.Resync()
 	}
 }
 

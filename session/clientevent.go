@@ -1,10 +1,8 @@
-package ws
+package session
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
-	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -16,20 +14,20 @@ const MaxEventTypeLen = 64
 // and hands it to the application; the client gets an ack with the event's id,
 // or an error saying why not (echoing its "ref" either way). Nothing a client
 // sends is delivered to other users by Herald.
-func (d *dispatcher) clientEvent(in *inbound) {
-	cfg := &d.c.srv.cfg
+func (s *Session) clientEvent(in *inbound) {
+	cfg := &s.e.cfg
 	ref, _ := stringField(in.Ref)
 	if len(ref) > 64 {
 		ref = ""
 	}
 	fail := func(err error) {
-		d.reply(errorMsg{Type: herald.TypeError, Message: herald.ErrorMessage(err), Code: herald.CodeOf(err), Ref: ref})
+		s.reply(errorMsg{Type: herald.TypeError, Message: herald.ErrorMessage(err), Code: herald.CodeOf(err), Ref: ref})
 	}
 	if !slices.Contains(cfg.ClientEventTypes, in.Type) {
 		fail(herald.Errorf(herald.EFORBIDDEN, "Client messages of this type are not accepted"))
 		return
 	}
-	if ok, _ := d.events.allow(); !ok {
+	if ok, _ := s.events.allow(); !ok {
 		fail(herald.Errorf(herald.ERATELIMIT, "Rate limit exceeded"))
 		return
 	}
@@ -42,7 +40,7 @@ func (d *dispatcher) clientEvent(in *inbound) {
 		fail(herald.Errorf(herald.EINVALID, "payload must be a JSON object"))
 		return
 	}
-	ev := &herald.ClientEvent{ID: herald.NewID(), Type: in.Type, UserID: d.c.user, Payload: in.Payload, ReceivedAt: cfg.Now().UTC()}
+	ev := &herald.ClientEvent{ID: herald.NewID(), Type: in.Type, UserID: s.user, Payload: in.Payload, ReceivedAt: cfg.Now().UTC()}
 	if in.Type == herald.TypeCustomEvent {
 		et, ok := stringField(obj["eventType"])
 		if !ok || et == "" || len(et) > MaxEventTypeLen {
@@ -51,14 +49,14 @@ func (d *dispatcher) clientEvent(in *inbound) {
 		}
 		ev.EventType = et
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := s.storeCtx()
 	defer cancel()
 	if err := cfg.ClientEvents.Accept(ctx, ev); err != nil {
 		if herald.CodeOf(err) == herald.EINTERNAL {
-			d.c.srv.log.Error("client event", "user", d.c.user, "type", in.Type, "err", err)
+			s.e.log.Error("client event", "user", s.user, "type", in.Type, "err", err)
 		}
 		fail(err)
 		return
 	}
-	d.reply(ackMsg{Type: herald.TypeAck, ID: ev.ID, Ref: ref, Timestamp: d.now()})
+	s.reply(ackMsg{Type: herald.TypeAck, ID: ev.ID, Ref: ref, Timestamp: s.now()})
 }

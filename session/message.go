@@ -1,4 +1,4 @@
-package ws
+package session
 
 import (
 	"encoding/json"
@@ -26,7 +26,7 @@ var errUnprocessable = herald.Errorf(herald.EINVALID, "Failed to process message
 // process message": the depth is counted before decoding, so that the
 // decoder's recursion is bounded by the protocol and not by the message size.
 func parseInbound(data []byte) (*inbound, error) {
-	if !isObject(data) || !withinDepth(data, MaxDepth) {
+	if !isObject(data) || !WithinDepth(data, MaxDepth) {
 		return nil, errUnprocessable
 	}
 	var m inbound
@@ -54,10 +54,15 @@ func isObject(data []byte) bool {
 	return false
 }
 
-// withinDepth reports whether data nests at most max arrays and objects. It
+// MaxDepth is how deeply a client message may nest arrays and objects,
+// counting the message object itself, in every encoding. Deeper messages are
+// answered "Failed to process message" before they are decoded.
+const MaxDepth = 32
+
+// WithinDepth reports whether data nests at most max arrays and objects. It
 // counts brackets outside strings and validates nothing else: the decoder
 // that runs next does.
-func withinDepth(data []byte, max int) bool {
+func WithinDepth(data []byte, max int) bool {
 	depth, inString, escaped := 0, false, false
 	for _, c := range data {
 		switch {
@@ -153,10 +158,24 @@ type (
 // what follows is live.
 const TypeResumed = "resumed"
 
+// AuthToken reads the token of a first-message auth, {"type":"auth","token":…};
+// ok is false for any other message.
+func AuthToken(data []byte) (token string, ok bool) {
+	in, err := parseInbound(data)
+	if err != nil || in.Type != herald.TypeAuth {
+		return "", false
+	}
+	token, _ = stringField(in.Token)
+	return token, true
+}
+
+// Encode renders one of the server's messages as JSON.
+func Encode(v any) []byte { return encode(v) }
+
 func encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic("ws: encoding a server message: " + err.Error()) // our own types always encode
+		panic("session: encoding a server message: " + err.Error()) // our own types always encode
 	}
 	return b
 }

@@ -1,4 +1,4 @@
-package ws
+package session
 
 // maxAbove bounds the seqs remembered above the watermark: a gap that many
 // notifications wide is abandoned rather than remembered forever.

@@ -1,0 +1,69 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald"
+)
+
+// Gate is the handshake's checks, the same for every transport: where the
+// token is, whether it verifies for the user asked for, and whether the node
+// admits one more session of that user.
+type Gate struct{ e *Engine }
+
+// Gate returns the engine's handshake checks.
+func (e *Engine) Gate() Gate { return Gate{e} }
+
+// Credentials finds the token: the Authorization header first, then the
+// design document's query string. src names where it came from ("header" or
+// "query"), for the userId rule of Authenticate.
+func (g Gate) Credentials(r *http.Request) (token, userID, src string) {
+	q := r.URL.Query()
+	userID = q.Get("userId")
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), userID, "header"
+	}
+	if !g.e.cfg.DisableQueryToken {
+		return q.Get("token"), userID, "query"
+	}
+	return "", userID, "query"
+}
+
+// Authenticate applies the document's handshake rules: a query token needs a
+// userId beside it, the token must verify, and its user must be that userId.
+func (g Gate) Authenticate(ctx context.Context, token, userID, src string) (*herald.Claims, error) {
+	m := g.e.metrics
+	if token == "" || (src == "query" && userID == "") {
+		m.AuthFailures.WithLabelValues("missing").Inc()
+		return nil, herald.Errorf(herald.ECREDENTIALS, "Missing authentication credentials")
+	}
+	claims, err := g.e.cfg.Verifier.Verify(ctx, token)
+	if err != nil {
+		if herald.CodeOf(err) == herald.EINTERNAL {
+			g.e.log.Error("token verification failed", "err", err)
+			m.AuthFailures.WithLabelValues("internal").Inc()
+			return nil, err
+		}
+		m.AuthFailures.WithLabelValues("invalid").Inc()
+		return nil, herald.Errorf(herald.ETOKEN, "Invalid or expired token")
+	}
+	if userID != "" && claims.UserID != userID {
+		m.AuthFailures.WithLabelValues("mismatch").Inc()
+		return nil, herald.Errorf(herald.EMISMATCH, "User ID mismatch")
+	}
+	return claims, nil
+}
+
+// Admit registers s with the hub, which refuses it at a connection limit.
+// The refusal is counted and returned as the error to close with.
+func (g Gate) Admit(s *Session) error {
+	if err := g.e.cfg.Hub.Register(s); err != nil {
+		_, reason := herald.CodeOf(err).CloseCode()
+		g.e.metrics.Refused.WithLabelValues(reason).Inc()
+		return err
+	}
+	s.registered.Store(true)
+	return nil
+}

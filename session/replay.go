@@ -1,0 +1,141 @@
+package session
+
+import (
+	"github.com/heraldhq/herald"
+)
+
+// Start greets a registered session with "connected" (its unread count
+// included) and, when the client asked with since >= 0, replays what it
+// missed before anything live.
+func (s *Session) Start(since int64) {
+	defer s.replayMu.Unlock() // locked by New
+	s.e.metrics.Connects.Inc()
+	s.armExpiry(s.claims)
+	msg := connectedMsg{Type: herald.TypeConnected, UserID: s.user, Timestamp: s.now()}
+	if inbox := s.e.cfg.Inbox; inbox != nil {
+		ctx, cancel := s.storeCtx()
+		if u, err := inbox.UnreadCount(ctx, s.user); err == nil {
+			msg.UnreadCount, msg.UnreadVersion = &u.Count, u.Version
+			s.mu.Lock()
+			s.version = max(s.version, u.Version) // older counts held meanwhile are dropped
+			if since < 0 {
+				// A live-only client still gets a resume point, so that the
+				// server can resync it by itself after a broker outage
+				// (Resync).
+				s.seqs.reset(u.LastSeq)
+			}
+			s.mu.Unlock()
+		} else if s.ctx.Err() == nil {
+			s.e.log.Error("unread count for connected message", "user", s.user, "err", err)
+		}
+		cancel()
+	}
+	s.sendData(encode(msg), true)
+	if since >= 0 {
+		s.mu.Lock()
+		s.seqs.reset(since)
+		s.mu.Unlock()
+		s.replay(since)
+		return
+	}
+	s.release(nil)
+}
+
+// replay sends every notification with seq > since, in order, while live
+// messages are held; then it releases the held ones, dropping notifications
+// the replay already sent. Registering before reading the store is what makes
+// the boundary gap-free: anything committed after the read is held live.
+func (s *Session) replay(since int64) {
+	last, count := since, 0
+	inbox := s.e.cfg.Inbox
+	for inbox != nil {
+		ctx, cancel := s.storeCtx()
+		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: s.user, Since: last, Ascending: true, WithSilent: true, Limit: s.e.cfg.ReplayPageSize})
+		cancel()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return // the session ended
+			}
+			s.e.log.Error("resume", "user", s.user, "err", err)
+			s.fail(herald.Errorf(herald.EINTERNAL, "Resume failed; reconnect to retry"), "")
+			s.Close(herald.CloseServerError, "Internal server error")
+			return
+		}
+		for _, n := range ns {
+			last = n.Seq
+			s.mu.Lock()
+			sent := s.seqs.has(n.Seq)
+			s.seqs.mark(n.Seq)
+			s.mu.Unlock()
+			if sent || n.Silent { // a silent one is read for its seq, never sent
+				continue
+			}
+			if !s.sendData(encode(notificationMsg{Type: herald.TypeNotificationNew, Notification: n, Timestamp: s.now(), Replayed: true}), true) {
+				return
+			}
+			count++
+		}
+		if len(ns) < s.e.cfg.ReplayPageSize {
+			break
+		}
+	}
+	s.release(encode(resumedMsg{Type: TypeResumed, Since: since, LastSeq: last, Replayed: count, Timestamp: s.now()}))
+}
+
+// release sends first (when not nil) and then the live messages held so
+// far, minus notifications the session was already sent, and stops holding.
+// From the first replay on, live copies of replayed notifications that
+// arrive later are dropped too.
+func (s *Session) release(first []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return
+	}
+	if first != nil {
+		s.dedupe = true
+		if !s.t.Send(Outbound{Data: first, Force: true}) {
+			s.closed.Store(true)
+			return
+		}
+	}
+	for _, m := range s.held {
+		if !s.deliverLocked(m, true) {
+			break
+		}
+	}
+	s.held, s.replaying = nil, false
+}
+
+// resume replays, on a session already live, what it misses: after since
+// for a client's resume message (since >= 0), or, for a resync after a
+// broker outage (since < 0), every notification it was not sent.
+func (s *Session) resume(since int64) {
+	s.replayMu.Lock()
+	defer s.replayMu.Unlock()
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return
+	}
+	s.replaying = true
+	if since >= 0 {
+		s.seqs.reset(since)
+	}
+	from := s.seqs.w
+	s.mu.Unlock()
+	s.replay(from)
+}
+
+// Resync replays in the background every notification committed after the
+// last one the session was sent, holding live messages at once so that none
+// can overtake the replay. A cluster broker asks for it after an outage
+// during which live messages may have been lost.
+func (s *Session) Resync() {
+	s.mu.Lock()
+	if !s.closed.Load() {
+		s.replaying = true
+	}
+	s.mu.Unlock()
+	go s.resume(-1)
+}

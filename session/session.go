@@ -1,0 +1,207 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Session is one client's session: it is the herald.Conn the hub delivers
+// to, and it hands what the client should get to its Transport.
+type Session struct {
+	e    *Engine
+	t    Transport
+	user string
+
+	// ctx ends when the session does (End) or the engine stops: store
+	// reads and replays made for the session end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// limit is the inbound budget of messages and control frames; used by
+	// the transport's one reader at a time.
+	limit  *limiter
+	events *limiter // client events, when a sink is configured
+
+	subMu  sync.Mutex          // guards claims, lapsed, subs; taken before mu and the hub's locks
+	claims *herald.Claims      // the token's, replaced by an in-band refresh
+	lapsed bool                // past exp: the token's channel grants no longer count
+	subs   map[string]struct{} // channels joined, to re-check when the grants change
+
+	mu        sync.Mutex
+	replaying bool // live messages are held while missed ones are replayed
+	held      []*herald.Message
+	seqs      seqTracker // notification seqs handed to the transport
+	dedupe    bool       // drop live notifications already sent, once a replay has run
+	version   int64      // greatest Message.Version handed on (or sent in "connected")
+	expiry    *time.Timer
+
+	closed     atomic.Bool // closing or ended: nothing more is handed on
+	ended      atomic.Bool // End has run
+	registered atomic.Bool // the hub holds it (Gate.Admit)
+	replayMu   sync.Mutex  // one replay at a time
+}
+
+// New returns a session of claims' user speaking through t. It holds live
+// messages until Start has greeted the client.
+func (e *Engine) New(t Transport, claims *herald.Claims) *Session {
+	ctx, cancel := context.WithCancel(e.ctx)
+	s := &Session{
+		e: e, t: t, user: claims.UserID, claims: claims, ctx: ctx, cancel: cancel,
+		replaying: true,
+		limit:     newLimiter(e.cfg.RateLimit, e.cfg.RateBurst, e.cfg.Now),
+	}
+	if e.cfg.ClientEvents != nil {
+		s.events = newLimiter(e.cfg.ClientEventRate, int(2*e.cfg.ClientEventRate), e.cfg.Now)
+	}
+	// Greeting first: a resync asked for before "connected" (and the initial
+	// replay) went out waits until Start is done with them.
+	s.replayMu.Lock()
+	return s
+}
+
+// UserID implements herald.Conn.
+func (s *Session) UserID() string { return s.user }
+
+// Context ends when the session ends or the engine stops.
+func (s *Session) Context() context.Context { return s.ctx }
+
+// Send implements herald.Conn: it hands m to the transport without blocking,
+// or holds it while a replay runs. A session whose transport is full is too
+// slow to keep up; the transport closes it so that the client can reconnect
+// and resume, and it never delays the sender or other recipients.
+func (s *Session) Send(m *herald.Message) bool {
+	if m.Close != 0 {
+		s.Close(m.Close, string(m.Payload))
+		return true
+	}
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return false
+	}
+	if s.replaying {
+		if len(s.held) >= s.e.cfg.QueueSize*4 {
+			s.held = nil
+			s.mu.Unlock()
+			s.overflow()
+			return false
+		}
+		s.held = append(s.held, m)
+		s.mu.Unlock()
+		return true
+	}
+	ok := s.deliverLocked(m, false)
+	s.mu.Unlock()
+	return ok
+}
+
+// deliverLocked hands m on, unless it is a notification this session was
+// already sent by a replay, or a versioned Latest message older than one
+// handed on before (counts from several nodes may arrive out of order).
+func (s *Session) deliverLocked(m *herald.Message, force bool) bool {
+	if m.Seq != 0 {
+		if s.dedupe && s.seqs.has(m.Seq) {
+			return true
+		}
+		s.seqs.mark(m.Seq)
+		if len(m.Payload) == 0 {
+			return true // a seq marker: the seq is used, nothing is sent
+		}
+	}
+	if m.Latest && m.Version != 0 {
+		if m.Version <= s.version {
+			return true
+		}
+		s.version = m.Version
+	}
+	if !s.t.Send(Outbound{Msg: m, Force: force}) {
+		s.closed.Store(true)
+		return false
+	}
+	return true
+}
+
+// reply sends v, a message only this client receives.
+func (s *Session) reply(v any) bool { return s.sendData(encode(v), false) }
+
+func (s *Session) sendData(b []byte, wait bool) bool {
+	if s.closed.Load() {
+		return false
+	}
+	if !s.t.Send(Outbound{Data: b, Wait: wait}) {
+		s.closed.Store(true)
+		return false
+	}
+	return true
+}
+
+// overflow closes a session that could not keep up.
+func (s *Session) overflow() {
+	s.e.metrics.QueueOverflows.Inc()
+	s.Close(herald.CloseTryAgainLater, "Too slow to keep up; reconnect and resume")
+}
+
+// Close ends the session with code and reason through its transport, after
+// what is queued; nothing more is handed on.
+func (s *Session) Close(code int, reason string) {
+	s.Closing()
+	s.t.Close(code, reason)
+}
+
+// Closing tells the session that its transport is closing: live messages
+// are no longer held or handed on. A transport calls it when it closes by
+// itself; it never blocks.
+func (s *Session) Closing() { s.closed.Store(true) }
+
+// Closed reports whether the session is closing or ended.
+func (s *Session) Closed() bool { return s.closed.Load() }
+
+// End runs once the transport is gone: the session leaves the hub, its
+// timers stop and its work is cancelled. Calling it twice is harmless.
+func (s *Session) End() {
+	if !s.ended.CompareAndSwap(false, true) {
+		return
+	}
+	s.closed.Store(true)
+	s.cancel()
+	s.mu.Lock()
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.held = nil
+	s.mu.Unlock()
+	if s.registered.Load() {
+		s.e.cfg.Hub.Unregister(s)
+	}
+}
+
+// Admit takes one unit of the session's inbound budget for a message or a
+// transport's control frame and reports whether to process it. Past the
+// budget the first refusal answers rate_limited, and a client that keeps on
+// for another second's worth is closed with 1008.
+func (s *Session) Admit() bool {
+	ok, persist := s.limit.allow()
+	if ok {
+		return true
+	}
+	s.e.metrics.MessagesIn.WithLabelValues("rate_limited").Inc()
+	switch {
+	case persist:
+		s.Close(herald.ClosePolicy, "Rate limit exceeded")
+	case s.limit.strikes == 1: // one error per burst, not one per frame
+		s.reply(errorMsg{Type: herald.TypeError, Message: "Rate limit exceeded", Code: herald.ERATELIMIT})
+	}
+	return false
+}
+
+// storeCtx bounds one store call made for the session; it also ends with
+// the session.
+func (s *Session) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ctx, s.e.cfg.StoreTimeout)
+}
+
+func (s *Session) now() string { return herald.FormatTime(s.e.cfg.Now()) }
