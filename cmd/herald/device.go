@@ -52,7 +52,7 @@ func deviceCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if len(rest) != n {
 		return fmt.Errorf("device %s takes %d argument(s) after the flags, got %d", sub, n, len(rest))
 	}
-	st, closeStore, err := openAccounts(ctx, cfg)
+	st, closeStore, err := openAccounts(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,11 @@ var mobileSettings = []setting{
 	{"HERALD_BADGE_INTERVAL", "badge-interval", "3s", "at most one silent badge update per user per this interval after reads"},
 }
 
-func init() { settings = append(settings, mobileSettings...) }
+func init() { addGroup(mobileSettings, parseMobile) }
 
-// mobileConfig is the parsed mobile push settings.
-type mobileConfig struct {
+// MobileConfig is mobile push: each platform's provider (empty key file:
+// the platform is off), the message lifetime and the badge updates.
+type MobileConfig struct {
 	FCMCredentialsFile, FCMBaseURL     string
 	APNSKeyFile, APNSKeyID, APNSTeamID string
 	APNSTopic, APNSHost                string
@@ -41,40 +42,26 @@ type mobileConfig struct {
 	DeliverySendTimeout time.Duration
 }
 
-// parseMobile reads the mobile settings of cfg.
-func parseMobile(cfg config) (mobileConfig, error) {
-	m := mobileConfig{
-		FCMCredentialsFile: cfg.str("FCM_CREDENTIALS_FILE"), FCMBaseURL: cfg.str("FCM_BASE_URL"),
-		APNSKeyFile: cfg.str("APNS_KEY_FILE"), APNSKeyID: cfg.str("APNS_KEY_ID"), APNSTeamID: cfg.str("APNS_TEAM_ID"),
-		APNSTopic: cfg.str("APNS_TOPIC"), APNSHost: cfg.str("APNS_HOST"),
-	}
-	switch cfg.str("APNS_ENV") {
-	case "production", "":
-	case "sandbox", "development":
-		m.APNSSandbox = true
-	default:
-		return m, fmt.Errorf("APNS_ENV must be production or sandbox, got %q", cfg.str("APNS_ENV"))
-	}
-	for k, dst := range map[string]*time.Duration{"MOBILE_PUSH_TTL": &m.TTL, "MOBILE_SEND_TIMEOUT": &m.SendTimeout, "HERALD_BADGE_INTERVAL": &m.BadgeInterval,
-		"HERALD_DELIVERY_SEND_TIMEOUT": &m.DeliverySendTimeout} {
-		v, err := time.ParseDuration(cfg.str(k))
-		if err != nil || v <= 0 {
-			return m, fmt.Errorf("%s must be a positive duration such as 30s, got %q", k, cfg.str(k))
-		}
-		*dst = v
-	}
+// parseMobile reads the mobile settings into c.Mobile. The key files are
+// read at start (addMobile), like the other setting files.
+func parseMobile(p *parser, c *Config) {
+	m := &c.Mobile
+	m.FCMCredentialsFile, m.FCMBaseURL = p.str("FCM_CREDENTIALS_FILE"), p.str("FCM_BASE_URL")
+	m.APNSKeyFile, m.APNSKeyID, m.APNSTeamID = p.str("APNS_KEY_FILE"), p.str("APNS_KEY_ID"), p.str("APNS_TEAM_ID")
+	m.APNSTopic, m.APNSHost = p.str("APNS_TOPIC"), p.str("APNS_HOST")
+	m.APNSSandbox = p.oneOf("APNS_ENV", "production", "sandbox") == "sandbox"
+	m.TTL = p.dur("MOBILE_PUSH_TTL", time.Second)
+	m.SendTimeout = p.dur("MOBILE_SEND_TIMEOUT", time.Millisecond)
+	m.BadgeInterval = p.dur("HERALD_BADGE_INTERVAL", time.Millisecond)
+	m.DeliverySendTimeout = p.dur("HERALD_DELIVERY_SEND_TIMEOUT", time.Millisecond)
 	if m.APNSKeyFile != "" && (m.APNSKeyID == "" || m.APNSTeamID == "" || m.APNSTopic == "") {
-		return m, fmt.Errorf("APNS_KEY_FILE needs APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC")
+		p.errorf("APNS_KEY_FILE needs APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC")
 	}
-	return m, nil
 }
 
-// addMobile adds the FCM and APNs senders the settings configure to c.
-func addMobile(cfg config, c *delivery.Config) error {
-	m, err := parseMobile(cfg)
-	if err != nil {
-		return err
-	}
+// addMobile adds the FCM and APNs senders m configures to c, reading their
+// key files.
+func addMobile(m MobileConfig, c *delivery.Config) error {
 	c.BadgeInterval, c.SendTimeout = m.BadgeInterval, m.DeliverySendTimeout
 	add := func(p herald.Platform, s interface {
 		herald.ChannelSender
