@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,5 +197,41 @@ func TestDeviceCommand(t *testing.T) {
 	}
 	if out, err := dev("list", "--user", "ana"); err != nil || strings.Contains(out, id) {
 		t.Fatalf("list after remove: %q, %v", out, err)
+	}
+}
+
+// TestMobileSettings: the mobile group refuses a wrong APNS_ENV, an APNs
+// key without its ids and bad durations by name, and a node refuses to
+// start on a key file that is not a key.
+func TestMobileSettings(t *testing.T) {
+	for env, want := range map[string]map[string]string{
+		"APNS_ENV":              {"APNS_ENV": "staging"},
+		"needs APNS_KEY_ID":     {"APNS_KEY_FILE": "/k.p8", "APNS_TEAM_ID": "T", "APNS_TOPIC": "x"},
+		"MOBILE_PUSH_TTL":       {"MOBILE_PUSH_TTL": "forever"},
+		"HERALD_BADGE_INTERVAL": {"HERALD_BADGE_INTERVAL": "0s"},
+	} {
+		_, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, mapEnv(want))
+		if err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%v: %v, want an error naming %s", want, err, env)
+		}
+	}
+	c, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, mapEnv(map[string]string{"APNS_ENV": "sandbox"}))
+	if err != nil || !c.Mobile.APNSSandbox || c.Mobile.BadgeInterval != 3*time.Second || c.Mobile.TTL != 24*time.Hour {
+		t.Fatalf("defaults with sandbox: %+v, %v", c.Mobile, err)
+	}
+
+	dir := t.TempDir()
+	notKey := filepath.Join(dir, "AuthKey.p8")
+	if err := os.WriteFile(notKey, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := procEnv(filepath.Join(dir, "herald.db"))
+	env["APNS_KEY_FILE"], env["APNS_KEY_ID"], env["APNS_TEAM_ID"], env["APNS_TOPIC"] = notKey, "K", "T", "com.example.app"
+	p, err := tryStartProc(t, env)
+	if err == nil {
+		t.Fatal("herald started with a key file that is not a key")
+	}
+	if !strings.Contains(p.stderr.String(), "APNS_KEY_FILE") || strings.Contains(p.stderr.String(), "AAAA") {
+		t.Fatalf("stderr does not name APNS_KEY_FILE, or quotes the key:\n%s", p.stderr.String())
 	}
 }
