@@ -36,6 +36,9 @@ type Stats struct {
 	TotalUsers       int            `json:"totalUsers"`
 	ChannelCounts    map[string]int `json:"channelCounts"`
 	Timestamp        time.Time      `json:"timestamp"`
+	// Transports splits TotalConnections by what carries them
+	// ("websocket", "sse"), when the node knows it; nil otherwise.
+	Transports map[string]int `json:"transports,omitempty"`
 }
 
 // NodeStats is one node's row in a cluster's figures: its id and the Stats

@@ -1,6 +1,12 @@
 // Package client is the Go SDK of Herald: a WebSocket client that stays
 // connected, and REST helpers for the inbox and the server API.
 //
+// Where a WebSocket cannot be established — a proxy that strips Upgrade, or
+// connections that keep dropping before the greeting — the client falls back
+// by itself to Server-Sent Events (GET /sse, with what it sends POSTed to the
+// stream), with the same methods, events and states; Options.Transport forces
+// either, and Client.Transport tells which one carries the connection.
+//
 // A Client connects to /ws, authenticates with a token from a TokenSource,
 // and keeps the connection alive: it reconnects with exponential backoff (1 s
 // doubling to 30 s, with jitter) after a network failure, at once with a fresh

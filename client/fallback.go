@@ -13,8 +13,9 @@ func (c *Client) onSSE() bool {
 	return c.sse
 }
 
-// fallBack decides, after a failed WebSocket attempt e, whether a
-// TransportAuto client switches to SSE, and reports whether it did. A
+// fallBack decides, after a failed attempt e, whether a TransportAuto client
+// switches to SSE, and reports whether it did; after a failed SSE attempt it
+// goes back to the WebSocket for the next one. A
 // handshake answered with a status Herald itself does not refuse a
 // WebSocket with (a proxy that strips Upgrade gets a 400 or worse) switches
 // at once; an attempt that connected but ended before the greeting without a
@@ -28,6 +29,10 @@ func (c *Client) fallBack(e *Error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sse {
+		// SSE failed before its greeting too: the server may merely have
+		// been down, so the next attempt tries the WebSocket again, after
+		// the usual backoff.
+		c.sse, c.early = false, 0
 		return false
 	}
 	switch {

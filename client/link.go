@@ -16,7 +16,8 @@ const (
 	// POSTs for what the client sends) when a WebSocket cannot be
 	// established: a handshake refused by something other than Herald's
 	// own auth and limit statuses (a proxy that strips Upgrade), or
-	// repeated abnormal closes before the greeting (default).
+	// repeated abnormal closes before the greeting; an SSE attempt that
+	// fails before its greeting goes back to the WebSocket (default).
 	TransportAuto Transport = "auto"
 	// TransportWebSocket uses /ws only.
 	TransportWebSocket Transport = "websocket"

@@ -71,6 +71,7 @@ type statsResponse struct {
 	TotalUsers       int            `json:"totalUsers"`
 	ChannelCounts    map[string]int `json:"channelCounts"`
 	Timestamp        string         `json:"timestamp"`
+	Transports       map[string]int `json:"transports,omitempty"`
 	Nodes            []nodeStats    `json:"nodes,omitempty"`
 }
 
@@ -91,6 +92,7 @@ func statsOf(st herald.Stats, now time.Time) statsResponse {
 		TotalUsers:       st.TotalUsers,
 		ChannelCounts:    st.ChannelCounts,
 		Timestamp:        herald.FormatTime(st.Timestamp),
+		Transports:       st.Transports,
 	}
 }
 

@@ -189,12 +189,12 @@ func New(cfg Config) *Server {
 // 4000) so that a browser, which cannot see an HTTP error status, can tell them
 // apart.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.originAllowed(r) {
+	if !session.OriginAllowed(s.cfg.AllowedOrigins, r) {
 		s.metrics.AuthFailures.WithLabelValues("origin").Inc()
 		http.Error(w, `{"error":{"code":"forbidden","message":"Origin not allowed"}}`, http.StatusForbidden)
 		return
 	}
-	if ok, _ := s.attempts.Take(clientIP(r)); !ok {
+	if ok, _ := s.attempts.Take(session.ClientIP(r)); !ok {
 		s.metrics.Throttled.Inc()
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, `{"error":{"code":"rate_limited","message":"Too many connection attempts"}}`, http.StatusTooManyRequests)
@@ -212,6 +212,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	nc, rw, hs, err := up.Upgrade(r, w)
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		if nc != nil {
+			// The upgrader hijacked the connection to answer the refusal:
+			// close it, or it leaks, and a proxy that reuses it for its
+			// next request waits for ever (a proxy that strips Upgrade).
+			_ = nc.Close()
+		}
 		return
 	}
 	// Bytes the client sent right after the handshake may sit in the
@@ -263,16 +269,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go s.serve(c, rd)
 }
 
-// clientIP is the request's peer address. Forwarding headers are not
-// trusted: behind a proxy, the proxy is the peer and should limit itself.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // declineInvalid wraps permessage-deflate negotiation so that an offer with
 // an unknown, invalid or repeated parameter is declined and the next offer
 // considered, as RFC 7692 (section 5) asks, instead of failing the handshake
@@ -299,22 +295,6 @@ func negotiated(hs ws.Handshake, flate *wsflate.Extension) format {
 		}
 	}
 	return f
-}
-
-func (s *Server) originAllowed(r *http.Request) bool {
-	if len(s.cfg.AllowedOrigins) == 0 {
-		return true
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true // not a browser; browsers always send Origin on WebSocket
-	}
-	for _, o := range s.cfg.AllowedOrigins {
-		if o == origin {
-			return true
-		}
-	}
-	return false
 }
 
 func parseSince(v string) (int64, error) {

@@ -19,6 +19,7 @@ type loadFlags struct {
 	concurrency int
 	dialTimeout time.Duration
 	connectTime time.Duration
+	transport   string // "websocket" or "sse"
 }
 
 func (f *loadFlags) register(fs *flag.FlagSet) {
@@ -26,6 +27,7 @@ func (f *loadFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.concurrency, "dial-concurrency", 64, "handshakes in flight per worker")
 	fs.DurationVar(&f.dialTimeout, "dial-timeout", 15*time.Second, "bound on one connection's TCP connect and handshake")
 	fs.DurationVar(&f.connectTime, "connect-timeout", 5*time.Minute, "bound on opening all connections")
+	fs.StringVar(&f.transport, "transport", "websocket", "what clients connect with: websocket (/ws) or sse (GET /sse, Server-Sent Events)")
 }
 
 // pool is the coordinator's side of the worker processes.
@@ -62,6 +64,9 @@ func startPool(base job, n int, lf loadFlags) (*pool, error) {
 		first += j.Count
 		j.Concurrency = lf.concurrency
 		j.DialTimeout = lf.dialTimeout
+		if lf.transport == "sse" {
+			j.Transport = "sse"
+		}
 		wp, err := p.spawn(self, j)
 		if err != nil {
 			p.stop()

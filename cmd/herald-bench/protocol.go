@@ -38,6 +38,9 @@ type job struct {
 	DialTimeout time.Duration `json:"dialTimeout"`
 	// Lifetime bounds the worker: it exits after this long whatever happens.
 	Lifetime time.Duration `json:"lifetime"`
+	// Transport "sse" makes connections GET /sse streams (sseclient.go)
+	// instead of WebSockets; "" is the WebSocket.
+	Transport string `json:"transport,omitempty"`
 }
 
 // channelOf names the channel connection idx joins.

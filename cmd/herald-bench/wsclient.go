@@ -26,6 +26,7 @@ type client struct {
 	nc   net.Conn
 	br   *bufio.Reader
 	buf  []byte // payload buffer, reused
+	sse  bool   // an event stream (sseclient.go), not a WebSocket
 
 	round    int64    // fan-out round the counters below belong to
 	got      int64    // messages of round received, without duplicates
@@ -65,6 +66,9 @@ var errRefused = errors.New("refused")
 // "connected" (and "subscribed" in fan-out mode).
 func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 	j := &w.job
+	if j.Transport == "sse" {
+		return dialSSE(ctx, w, idx)
+	}
 	u := j.url(idx)
 	if j.Mode != modeRaw {
 		user := j.userID(idx)
@@ -141,6 +145,9 @@ func (c *client) expect(marker string) error {
 // readMessage returns the next data message or close frame, answering pings
 // on the way. The payload is valid until the next call.
 func (c *client) readMessage() (ws.OpCode, []byte, error) {
+	if c.sse {
+		return c.readEvent()
+	}
 	var msg []byte
 	var op ws.OpCode
 	for {

@@ -27,111 +27,30 @@ const chromiumPath = "/usr/bin/chromium"
 // "ok". Screenshots are kept in test-artifacts/browser. Without chromium or
 // web/node_modules it skips, unless HERALD_TEST_REQUIRE_SERVICES=1.
 func TestBrowserDemo(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	web := filepath.Join(root, "web")
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(web, "node_modules", "playwright-core", "package.json"))
-	}
-	if err == nil {
-		_, err = os.Stat(chromiumPath)
-	}
-	if err != nil {
-		if os.Getenv("HERALD_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("node, %s and web/node_modules are required (apt-get install chromium; npm ci in web): %v", chromiumPath, err)
-		}
-		t.Skipf("node, chromium or web/node_modules missing (apt-get install chromium; npm ci in web): %v", err)
-	}
+	root, web := browserSetup(t)
 	artifacts := filepath.Join(root, "test-artifacts", "browser")
 	if err := os.RemoveAll(artifacts); err != nil {
 		t.Fatal(err)
 	}
 
-	env := map[string]string{
-		"HERALD_DEMO":             "true", // the demo sign-in, with the test's secrets
-		"JWT_SECRET":              testSecret,
-		"HERALD_API_KEY":          testAPIKey,
-		"HERALD_DB_PATH":          filepath.Join(t.TempDir(), "herald.db"),
-		"HERALD_SHUTDOWN_TIMEOUT": "2s",
-	}
-	p := startProc(t, env)
-	_, port, err := net.SplitHostPort(p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, p, port := startDemoProc(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("test", "e2e.mjs"),
-		"--base", "http://"+p.addr, "--api-key", testAPIKey, "--artifacts", artifacts, "--chromium", chromiumPath)
-	cmd.Dir = web
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-
-	var last string
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := sc.Text()
-		last = line
-		var order struct {
-			Cmd string `json:"cmd"`
-		}
-		if json.Unmarshal([]byte(line), &order) != nil || order.Cmd == "" {
-			continue
-		}
-		answer := "ok"
-		switch order.Cmd {
-		case "stop":
-			p.signal(syscall.SIGTERM)
-			if code := p.wait(15 * time.Second); code != 0 {
-				answer = fmt.Sprintf("herald exited %d", code)
+	res := runBrowserScript(t, web, "e2e.mjs", []string{"--base", "http://" + p.addr, "--api-key", testAPIKey, "--artifacts", artifacts},
+		func(cmd string) string {
+			switch cmd {
+			case "stop":
+				p.signal(syscall.SIGTERM)
+				if code := p.wait(15 * time.Second); code != 0 {
+					return fmt.Sprintf("herald exited %d", code)
+				}
+			case "start":
+				p = startProcOn(t, port, env)
+			default:
+				return "unknown command " + cmd
 			}
-		case "start":
-			p = startProcOn(t, port, env)
-		default:
-			answer = "unknown command " + order.Cmd
-		}
-		if _, err := io.WriteString(stdin, answer+"\n"); err != nil {
-			t.Errorf("answering %s: %v", order.Cmd, err)
-		}
-	}
-	stdin.Close()
-	runErr := cmd.Wait()
-	t.Logf("screenshots in %s\n%s", artifacts, stderr.String())
-
-	var res struct {
-		OK     bool `json:"ok"`
-		Checks []struct {
-			Name   string `json:"name"`
-			OK     bool   `json:"ok"`
-			Detail string `json:"detail"`
-		} `json:"checks"`
-	}
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("e2e.mjs printed no result (%v, exit %v): last line %q", err, runErr, last)
-	}
-	for _, c := range res.Checks {
-		if !c.OK {
-			t.Errorf("%s: %s", c.Name, c.Detail)
-		}
-	}
-	if runErr != nil || !res.OK {
-		t.Fatalf("browser test failed: %v", runErr)
-	}
+			return "ok"
+		})
+	t.Logf("screenshots in %s", artifacts)
 	want := []string{
 		"sign in",
 		"two tabs share one socket",
@@ -144,13 +63,7 @@ func TestBrowserDemo(t *testing.T) {
 		"the other tab takes the socket over when the leading tab closes",
 		"no script errors on the page",
 	}
-	var got []string
-	for _, c := range res.Checks {
-		got = append(got, c.Name)
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("checks run:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	checkNames(t, res, want)
 	shots, _ := filepath.Glob(filepath.Join(artifacts, "*.png"))
 	if len(shots) < 8 {
 		t.Errorf("%d screenshots in %s, want at least 8", len(shots), artifacts)
@@ -169,4 +82,131 @@ func startProcOn(t *testing.T, port string, env map[string]string) *proc {
 		t.Fatalf("%v\n%s", err, p.stderr.String())
 	}
 	return p
+}
+
+// scriptResult is the last line a browser script prints.
+type scriptResult struct {
+	OK     bool `json:"ok"`
+	Checks []struct {
+		Name   string `json:"name"`
+		OK     bool   `json:"ok"`
+		Detail string `json:"detail"`
+	} `json:"checks"`
+}
+
+// runBrowserScript runs node web/test/<script> with args and the Chromium
+// path, answers each {"cmd":…} line it prints with onCmd's answer, and fails
+// the test on every failed check or a failed run.
+func runBrowserScript(t *testing.T, web, script string, args []string, onCmd func(string) string) scriptResult {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join("test", script)}, append(args, "--chromium", chromiumPath)...)...)
+	cmd.Dir = web
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		last = line
+		var order struct {
+			Cmd string `json:"cmd"`
+		}
+		if json.Unmarshal([]byte(line), &order) != nil || order.Cmd == "" {
+			continue
+		}
+		if _, err := io.WriteString(stdin, onCmd(order.Cmd)+"\n"); err != nil {
+			t.Errorf("answering %s: %v", order.Cmd, err)
+		}
+	}
+	stdin.Close()
+	runErr := cmd.Wait()
+	t.Logf("%s:\n%s", script, stderr.String())
+	var res scriptResult
+	if err := json.Unmarshal([]byte(last), &res); err != nil {
+		t.Fatalf("%s printed no result (%v, exit %v): last line %q", script, err, runErr, last)
+	}
+	for _, c := range res.Checks {
+		if !c.OK {
+			t.Errorf("%s: %s", c.Name, c.Detail)
+		}
+	}
+	if runErr != nil || !res.OK {
+		t.Fatalf("browser test %s failed: %v", script, runErr)
+	}
+	return res
+}
+
+// checkNames fails the test unless res ran exactly the checks named want.
+func checkNames(t *testing.T, res scriptResult, want []string) {
+	t.Helper()
+	var got []string
+	for _, c := range res.Checks {
+		got = append(got, c.Name)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("checks run:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// browserSetup returns the repository's root and web/ directories, skipping
+// the test without node, Chromium or web/node_modules unless
+// HERALD_TEST_REQUIRE_SERVICES=1.
+func browserSetup(t *testing.T) (root, web string) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web = filepath.Join(root, "web")
+	_, err = exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(web, "node_modules", "playwright-core", "package.json"))
+	}
+	if err == nil {
+		_, err = os.Stat(chromiumPath)
+	}
+	if err != nil {
+		if os.Getenv("HERALD_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("node, %s and web/node_modules are required (apt-get install chromium; npm ci in web): %v", chromiumPath, err)
+		}
+		t.Skipf("node, chromium or web/node_modules missing (apt-get install chromium; npm ci in web): %v", err)
+	}
+	return root, web
+}
+
+// startDemoProc starts the binary with the demo sign-in and the test's
+// secrets, and returns its settings (for a restart on the same port and
+// database), the process and its port.
+func startDemoProc(t *testing.T) (map[string]string, *proc, string) {
+	t.Helper()
+	env := map[string]string{
+		"HERALD_DEMO":             "true", // the demo sign-in, with the test's secrets
+		"JWT_SECRET":              testSecret,
+		"HERALD_API_KEY":          testAPIKey,
+		"HERALD_DB_PATH":          filepath.Join(t.TempDir(), "herald.db"),
+		"HERALD_SHUTDOWN_TIMEOUT": "2s",
+	}
+	p := startProc(t, env)
+	_, port, err := net.SplitHostPort(p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, p, port
 }

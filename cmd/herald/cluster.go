@@ -163,8 +163,8 @@ func (a *app) wireBroker(hc hub.Config) error {
 		Client:       client,
 		NodeID:       cn.id,
 		Prefix:       prefix,
-		OnRecover:    func() { a.ws.Resync() },
-		OnSubscribed: func(user string) { a.ws.ResyncUser(user) },
+		OnRecover:    func() { a.ws.Resync(); a.sse.Resync() },
+		OnSubscribed: func(user string) { a.ws.ResyncUser(user); a.sse.ResyncUser(user) },
 		Logger:       a.log,
 		Metrics:      cn.metrics,
 	})
@@ -257,7 +257,9 @@ func (a *app) startCluster(ctx context.Context) (wait func()) {
 // GET /api/stats reports.
 func (a *app) clusterStats(ctx context.Context) (herald.Stats, []herald.NodeStats, error) {
 	if a.cluster == nil {
-		return a.hub.Stats(), nil, nil
+		st := a.hub.Stats()
+		st.Transports = a.transportCounts()
+		return st, nil, nil
 	}
 	return a.cluster.facts.Stats(ctx)
 }

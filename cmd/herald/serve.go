@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/jwt"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/sse"
 	"github.com/heraldhq/herald/webhook"
 	"github.com/heraldhq/herald/ws"
 )
@@ -37,6 +38,7 @@ type app struct {
 	hub    *hub.Hub
 	broker herald.Broker
 	ws     *ws.Server
+	sse    *sse.Server
 	api    *apihttp.Server
 	ln     net.Listener
 
@@ -190,6 +192,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		VAPIDPublicKey: a.vapidKey(),
 	})
 	a.api.Handle("/ws", a.ws)
+	a.wireSSE(cfg.WS, verifier, ib, regr)
 	a.mountDemo(&cfg, verifier, ib)
 	if err := a.api.Listen(); err != nil {
 		a.store.Close()
@@ -213,10 +216,11 @@ func (a *app) run(ctx context.Context) error {
 	a.log.Info("herald listening", "addr", a.api.Addr(), "ws", a.wsScheme()+"://"+a.api.Addr()+"/ws")
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- a.api.Serve() }()
 	go func() { errc <- a.auth.run(runCtx) }()
 	go func() { errc <- a.ws.Run(runCtx) }()
+	go func() { errc <- a.sse.Run(runCtx) }()
 	go func() { errc <- a.broker.Run(runCtx) }()
 	waitCluster := a.startCluster(runCtx)
 	waitDelivery := a.startDelivery(runCtx)
@@ -234,6 +238,11 @@ func (a *app) run(ctx context.Context) error {
 	defer scancel()
 	apiDone := make(chan struct{})
 	go func() { _ = a.api.Shutdown(sctx); close(apiDone) }()
+	go func() { // streams are requests the API server waits for
+		if serr := a.sse.Shutdown(sctx); serr != nil {
+			a.log.Warn("sse shutdown deadline passed", "err", serr)
+		}
+	}()
 	if serr := a.ws.Shutdown(sctx); serr != nil {
 		a.log.Warn("websocket shutdown deadline passed", "err", serr)
 	}

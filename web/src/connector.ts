@@ -298,10 +298,7 @@ export class Connector {
     if (gen !== this.gen || !this.running) return;
     this.abandon(1000, '');
     if (wasOpen) this.hooks.disconnected({ code, reason, requested: false });
-    if (!wasOpen && code === 1006 && this.opts.transport === 'auto' && !this.sse && ++this.early >= EARLY_FAILURES) {
-      this.sse = true;
-      this.failures = 0;
-    }
+    if (!wasOpen && this.opts.transport === 'auto') this.alternate(code);
     const auth = AUTH_CLOSES.has(code);
     const err = auth
       ? new NotificationServiceError('authentication_failed', reason || 'The server refused the token', { code, reason })
@@ -309,6 +306,22 @@ export class Connector {
     // A server going away (1001) or closing normally is no error; the rest are.
     if (!(wasOpen && (code === 1000 || code === 1001))) this.hooks.error(err);
     this.retry(err, auth);
+  }
+
+  // alternate picks the transport of the next attempt after one that failed
+  // before its greeting (transport auto): EARLY_FAILURES WebSocket attempts in
+  // a row without a close code (a refused upgrade looks so to a browser) move
+  // to SSE; an SSE attempt that fails too moves back, so that a server that
+  // was merely down is reached on the WebSocket again. The backoff goes on
+  // growing across a switch.
+  private alternate(code: number): void {
+    if (this.sse) {
+      this.sse = false;
+      this.early = 0;
+    } else if (code === 1006 && ++this.early >= EARLY_FAILURES) {
+      this.sse = true;
+      this.early = 0;
+    }
   }
 
   // retry schedules the next attempt, or stops when the mode or the attempt

@@ -211,7 +211,8 @@ export interface ServiceOptions {
    * What carries the connection. `auto` (the default) tries the WebSocket and
    * falls back to Server-Sent Events (GET /sse with fetch, actions POSTed)
    * after two attempts in a row end before the greeting without a close code,
-   * as when a proxy refuses the upgrade; it stays on SSE until disconnect.
+   * as when a proxy refuses the upgrade, and goes back to the WebSocket when an
+   * SSE attempt fails before its greeting too (a server that was only down).
    * `websocket` and `sse` force one. The API, events and states are the same.
    */
   transport?: 'auto' | 'websocket' | 'sse';

@@ -18,9 +18,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+
+import { apiClient, assert, check, control, run, until } from './harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,16 +43,7 @@ fs.mkdirSync(args.artifacts, { recursive: true });
 
 // --- talking to the server and to the test that controls it ---
 
-async function api(method, p, body, want = 200) {
-  const res = await fetch(base + p, {
-    method,
-    headers: { Authorization: `Bearer ${args['api-key']}`, 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status !== want) throw new Error(`${method} ${p} = ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+const api = apiClient(base, args['api-key']);
 
 function notify(type, title, message, link) {
   return api('POST', '/api/notifications', { userId: user, type, title, message, ...(link ? { link } : {}) }, 201);
@@ -61,48 +53,9 @@ async function connections() {
   return (await api('GET', '/api/stats')).totalConnections;
 }
 
-// until polls fn until it returns a truthy value, failing after ms with what.
-async function until(what, fn, ms = WAIT) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) {
-      last = err.message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function control(cmd) {
-  process.stdout.write(JSON.stringify({ cmd }) + '\n');
-  const { value, done } = await lines.next();
-  if (done || value.trim() !== 'ok') throw new Error(`the controller answered ${JSON.stringify(value)} to ${cmd}`);
-}
 
-// --- checks ---
 
-const checks = [];
-async function check(name, fn) {
-  const start = Date.now();
-  try {
-    await fn();
-    checks.push({ name, ok: true });
-    console.error(`ok   ${name} (${Date.now() - start} ms)`);
-  } catch (err) {
-    checks.push({ name, ok: false, detail: err.message });
-    console.error(`FAIL ${name}: ${err.message}`);
-    throw err;
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 
 let shot = 0;
 async function screenshot(page, name) {
@@ -295,27 +248,4 @@ async function main() {
   });
 }
 
-let ok = false;
-const timer = setTimeout(() => {
-  console.error('e2e: overall timeout');
-  finish();
-}, 170000);
-try {
-  await main();
-  ok = true;
-} catch {
-  // recorded in checks
-}
-await finish();
-
-async function finish() {
-  clearTimeout(timer);
-  try {
-    await context?.close();
-  } catch {
-    // the browser is gone already
-  }
-  fs.rmSync(profile, { recursive: true, force: true });
-  process.stdout.write(JSON.stringify({ ok: ok && checks.every((c) => c.ok), checks }) + '\n');
-  process.exit(ok ? 0 : 1);
-}
+await run(main, () => context, profile);
