@@ -197,11 +197,18 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// ready reports whether the node can serve: the store answers. A cluster
-// node cut off from Redis is ready but degraded (clusterReady).
+// ready reports whether the node can serve: the store answers, and, when it
+// can tell (SQLite), can still write: a node whose disk is full answers
+// reads but would refuse every notification, so it is taken out of service.
+// A cluster node cut off from Redis is ready but degraded (clusterReady).
 func (a *app) ready(ctx context.Context) error {
 	if _, err := a.store.UnreadCount(ctx, "readiness-probe"); err != nil {
 		return herald.Errorf(herald.EUNAVAILABLE, "store unavailable")
+	}
+	if w, ok := a.store.(interface{ Writable(context.Context) error }); ok {
+		if err := w.Writable(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
