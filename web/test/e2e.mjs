@@ -266,7 +266,7 @@ async function main() {
       assert(status === 200 && href.includes('/#/trips'), `${n.title}: the action links to ${href} (${status})`);
     }
     await (await a.$(`.toast[data-id="${withPath.id}"] .toast-action`)).click();
-    await a.waitForSelector('#followed:not([hidden]) >> text=/trips/123', { timeout: WAIT });
+    await a.waitForSelector('#followed:not([hidden]):has-text("/trips/123")', { timeout: WAIT });
     await a.click('#read-all');
     await waitBadge(a, 0);
     await waitBadge(b, 0);
