@@ -105,6 +105,10 @@ type Authenticator interface {
 	// Login checks username and password; addr is the client's address, for
 	// the per-address limit.
 	Login(ctx context.Context, username, password, addr string) (*Tokens, error)
+	// LoginFor is Login by a service account for the user userID: the
+	// tokens carry userID. Only accounts allowed to act for users may
+	// (EFORBIDDEN otherwise, after the credentials were checked).
+	LoginFor(ctx context.Context, username, password, userID, addr string) (*Tokens, error)
 	// Refresh spends refreshToken and returns its successors.
 	Refresh(ctx context.Context, refreshToken string) (*Tokens, error)
 	// Logout revokes the session of refreshToken, or of the access token

@@ -2,46 +2,13 @@ package herald_test
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/wiretest"
 )
-
-// wireTime is the one form of a time on the wire: ISO-8601 UTC with
-// exactly three fractional digits, as JavaScript's toISOString prints.
-var wireTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`)
-
-// timeFields collects every string value under a key that names a time
-// (…At, …Until, timestamp) anywhere in a JSON document.
-func timeFields(t *testing.T, doc []byte) map[string]string {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		t.Fatalf("not JSON: %s", doc)
-	}
-	out := map[string]string{}
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if s, ok := e.(string); ok && (strings.HasSuffix(k, "At") || strings.HasSuffix(k, "Until") || k == "timestamp") {
-					out[path+"."+k] = s
-				}
-				walk(path+"."+k, e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(path+"[]", e)
-			}
-		}
-	}
-	walk("", v)
-	return out
-}
 
 // TestWireTimes encodes every wire type holding times, with times as the
 // stores give them back (whole seconds from SQLite, nanoseconds from the
@@ -78,7 +45,7 @@ func TestWireTimes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		got := timeFields(t, doc)
+		got := wiretest.Times(t, doc)
 		if len(got) != len(c.want) {
 			t.Errorf("%s: times %v, want %v", name, got, c.want)
 		}
@@ -129,11 +96,11 @@ func FuzzNotificationJSON(f *testing.F) {
 			}
 			t.Fatalf("marshal %q: %v", in, err)
 		}
-		for k, v := range timeFields(t, out) {
+		for k, v := range wiretest.Times(t, out) {
 			if k == ".data" || strings.HasPrefix(k, ".data.") {
 				continue // the application's own data, passed through
 			}
-			if !wireTime.MatchString(v) {
+			if !wiretest.Format.MatchString(v) {
 				t.Fatalf("%s = %q from %q", k, v, in)
 			}
 		}

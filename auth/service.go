@@ -80,6 +80,12 @@ type Config struct {
 	// Leeway is the verifiers' clock skew: denials outlive an access token's
 	// exp by it (default 5s).
 	Leeway time.Duration
+	// ActForUsers names the accounts (by username) that may log in for
+	// another user with LoginFor: the service account of a backend that
+	// hands each browser a token of the browser's own user. No other
+	// account may; empty: none.
+	ActForUsers []string
+
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // default: time.Now
 }
@@ -176,6 +182,33 @@ func tooMany(after time.Duration) error {
 // usernames cost a password check too, so timing does not tell which
 // usernames exist; every failure is the same ETOKEN "Invalid credentials".
 func (s *Service) Login(ctx context.Context, username, password, addr string) (*herald.Tokens, error) {
+	return s.login(ctx, username, password, "", addr)
+}
+
+// LoginFor is Login by a service account for userID: its tokens, and those
+// of every refresh in the session, carry userID, so a browser handed the
+// access token connects as its own user. The credentials are checked as
+// Login does; right credentials of an account not in Config.ActForUsers are
+// EFORBIDDEN. A userID of the account's own is plain Login.
+func (s *Service) LoginFor(ctx context.Context, username, password, userID, addr string) (*herald.Tokens, error) {
+	if err := herald.CheckUserID("userId", userID); err != nil {
+		return nil, err
+	}
+	return s.login(ctx, username, password, userID, addr)
+}
+
+// mayActFor reports whether the account username may log in for others.
+func (s *Service) mayActFor(username string) bool {
+	for _, u := range s.cfg.ActForUsers {
+		if strings.EqualFold(u, username) {
+			return true
+		}
+	}
+	return false
+}
+
+// login is Login, for userID when it is not empty.
+func (s *Service) login(ctx context.Context, username, password, userID, addr string) (*herald.Tokens, error) {
 	if addr == "" {
 		addr = "unknown"
 	}
@@ -223,6 +256,12 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (*
 	case acct.Disabled:
 		s.log.Info("login refused", "remote", addr, "username", acct.Username, "reason", "account disabled")
 		return nil, errCredentials()
+	case userID != "" && userID != acct.UserID && !s.mayActFor(acct.Username):
+		s.log.Warn("login for a user refused", "remote", addr, "username", acct.Username, "user", userID, "reason", "the account may not act for users")
+		return nil, herald.Errorf(herald.EFORBIDDEN, "This account may not log in for other users")
+	}
+	if userID == acct.UserID {
+		userID = "" // the account's own user: a plain login
 	}
 
 	now := s.cfg.Now()
@@ -231,23 +270,35 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (*
 	if err := s.cfg.Accounts.CreateRefreshToken(ctx, rt); err != nil {
 		return nil, err
 	}
-	s.log.Info("login", "remote", addr, "username", acct.Username, "user", acct.UserID)
-	return s.issue(acct, rt, now)
+	if userID != "" {
+		s.log.Info("login for a user", "remote", addr, "username", acct.Username, "user", userID)
+	} else {
+		s.log.Info("login", "remote", addr, "username", acct.Username, "user", acct.UserID)
+	}
+	return s.issue(acct, userID, rt, now)
 }
 
-// issue signs the access token and the refresh token rt of a session.
-func (s *Service) issue(acct *herald.Account, rt *herald.RefreshToken, now time.Time) (*herald.Tokens, error) {
-	access, err := s.cfg.Issuer.IssueToken(&herald.Claims{Kind: herald.TokenAccess, UserID: acct.UserID,
+// issue signs the access token and the refresh token rt of a session. For
+// a session of LoginFor (forUser set) the tokens carry that user, and the
+// access token is a connection token: it is meant for a browser, so it
+// opens the user's sockets and inbox but calls no server API, which the
+// account's own access token does.
+func (s *Service) issue(acct *herald.Account, forUser string, rt *herald.RefreshToken, now time.Time) (*herald.Tokens, error) {
+	user, kind := acct.UserID, herald.TokenAccess
+	if forUser != "" {
+		user, kind = forUser, herald.TokenConnection
+	}
+	access, err := s.cfg.Issuer.IssueToken(&herald.Claims{Kind: kind, UserID: user,
 		SessionID: rt.FamilyID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.AccessTTL)})
 	if err != nil {
 		return nil, err
 	}
-	refresh, err := s.cfg.Issuer.IssueToken(&herald.Claims{Kind: herald.TokenRefresh, UserID: acct.UserID,
+	refresh, err := s.cfg.Issuer.IssueToken(&herald.Claims{Kind: herald.TokenRefresh, UserID: user,
 		SessionID: rt.FamilyID, ID: rt.ID, IssuedAt: now, ExpiresAt: rt.ExpiresAt})
 	if err != nil {
 		return nil, err
 	}
-	return &herald.Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", UserID: acct.UserID,
+	return &herald.Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", UserID: user,
 		ExpiresIn: int64(s.cfg.AccessTTL / time.Second), RefreshExpiresIn: int64(s.cfg.RefreshTTL / time.Second),
 		ExpiresAt: now.Add(s.cfg.AccessTTL)}, nil
 }
@@ -293,8 +344,18 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*herald.Tok
 		s.revokeFamily(ctx, old.FamilyID, claims.UserID, ReasonAccountDisabled, herald.CloseForbidden)
 		return nil, errToken()
 	}
+	var forUser string
+	if claims.UserID != acct.UserID {
+		// A session of LoginFor: it stays its user's while the account
+		// may still act for users.
+		if !s.mayActFor(acct.Username) {
+			s.revokeFamily(ctx, old.FamilyID, claims.UserID, ReasonSessionRevoked, herald.CloseInvalidToken)
+			return nil, errToken()
+		}
+		forUser = claims.UserID
+	}
 	next.FamilyID, next.Username = old.FamilyID, old.Username
-	return s.issue(acct, next, now)
+	return s.issue(acct, forUser, next, now)
 }
 
 // Logout ends the session of refreshToken, or of the access token whose
@@ -382,7 +443,9 @@ func (s *Service) Revoked(ctx context.Context, c *herald.Claims) (bool, error) {
 		}
 		s.mu.Unlock()
 	}
-	if c.Kind != herald.TokenAccess {
+	// Access tokens, and the connection tokens of LoginFor sessions (which
+	// carry their session's sid), end with their session.
+	if c.Kind != herald.TokenAccess && c.SessionID == "" {
 		return false, nil
 	}
 	return s.cfg.Accounts.TokenDenied(ctx, s.cfg.Now(), c.ID, c.SessionID)

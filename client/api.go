@@ -58,30 +58,47 @@ type NewNotification struct {
 	Link    string          `json:"link,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
 	// IdempotencyKey makes a retried create return the first result
-	// instead of creating the notification twice.
+	// instead of creating the notification twice. Left empty, the API
+	// makes one up for the call, so its own retries are safe; give one to
+	// make your retries (of a job, a queue message) safe too.
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
 }
 
 // CreateNotification stores n in its user's inbox and pushes it to the
-// user's connections; it returns the stored notification.
+// user's connections; it returns the stored notification. It sends n with
+// an idempotency key (n's, or a new one) in the Idempotency-Key header and
+// retries a create that failed on the way (see CreateAttempts) with the
+// same key, so a create whose answer was lost is stored once.
 func (a *API) CreateNotification(ctx context.Context, n NewNotification) (*Notification, error) {
+	if n.IdempotencyKey == "" {
+		n.IdempotencyKey = newIdempotencyKey()
+	}
 	var out Notification
-	if err := a.call(ctx, "POST", "/api/notifications", nil, n, &out); err != nil {
+	hdr := http.Header{"Idempotency-Key": {n.IdempotencyKey}}
+	if err := a.createWithRetry(ctx, n, hdr, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // CreateNotifications stores a batch in one transaction and returns the
-// stored notifications in order.
+// stored notifications in order. Items without an idempotency key get one,
+// and a batch that failed on the way is retried as CreateNotification is.
 func (a *API) CreateNotifications(ctx context.Context, ns []NewNotification) ([]Notification, error) {
 	var out struct {
 		Notifications []Notification `json:"notifications"`
 	}
+	keyed := make([]NewNotification, len(ns))
+	for i, n := range ns {
+		if n.IdempotencyKey == "" {
+			n.IdempotencyKey = newIdempotencyKey()
+		}
+		keyed[i] = n
+	}
 	body := struct {
 		Notifications []NewNotification `json:"notifications"`
-	}{ns}
-	if err := a.call(ctx, "POST", "/api/notifications", nil, body, &out); err != nil {
+	}{keyed}
+	if err := a.createWithRetry(ctx, body, nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Notifications, nil

@@ -155,6 +155,53 @@ func (s *LoginTokenSource) renew(ctx context.Context) (Token, error) {
 	return s.keep(ctx, pair)
 }
 
+// LoginFor logs the account in for the user userID (POST /auth/login with
+// "userId") and returns that user's connection token, for a backend to hand
+// the browser of userID's session: the design document's flow, where the
+// browser then connects with its own userId. The server allows it only for
+// the accounts named in its LOGIN_FOR_ACCOUNTS (403 otherwise, an ErrServer
+// error with Status 403). The token opens userID's sockets and inbox, never
+// the server API. Each user's token is cached like the account's own, for
+// AccessLifetime of its life, so a backend may call LoginFor on every page
+// it serves; its refresh token is not kept (a new login is as cheap as a
+// refresh and keeps no family alive per user).
+func (s *LoginTokenSource) LoginFor(ctx context.Context, userID string) (Token, error) {
+	if userID == "" {
+		return Token{}, &Error{Type: ErrServer, Message: "LoginFor needs a user id"}
+	}
+	key := s.accessKey + ":for:" + userID
+	if t, _, ok := s.store.get(ctx, key); ok {
+		return t, nil
+	}
+	v, err, _ := s.group.Do("for:"+userID, func() (any, error) {
+		var pair tokenPair
+		body := map[string]string{"username": s.cfg.Username, "password": s.cfg.Password, "userId": userID}
+		if err := s.rest.call(ctx, "POST", "/auth/login", "", nil, body, &pair); err != nil {
+			return Token{}, err
+		}
+		if pair.AccessToken == "" {
+			return Token{}, &Error{Type: ErrServer, Message: "the server answered without an access token"}
+		}
+		now := s.cfg.Now()
+		t := Token{Value: pair.AccessToken, UserID: pair.UserID, ExpiresAt: expiryOf(now, pair.ExpiresIn, pair.AccessToken, time.Time{})}
+		if t.UserID != userID {
+			return Token{}, &Error{Type: ErrServer, Message: "the server answered a token for another user"}
+		}
+		if !t.ExpiresAt.IsZero() {
+			life := t.ExpiresAt.Sub(now)
+			if pair.ExpiresIn > 0 {
+				life = time.Duration(pair.ExpiresIn) * time.Second
+			}
+			s.store.put(ctx, key, t, min(s.cfg.AccessLifetime.of(life, DefaultAccessFraction), t.ExpiresAt.Sub(now)))
+		}
+		return t, nil
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	return v.(Token), nil
+}
+
 // keep caches a fresh pair and returns its access token.
 func (s *LoginTokenSource) keep(ctx context.Context, p tokenPair) (Token, error) {
 	if p.AccessToken == "" {

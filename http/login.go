@@ -20,6 +20,9 @@ const maxAuthBodyBytes = 16 << 10
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// UserID, when set, asks for tokens of that user: a service account
+	// logging in for the user of a browser session (Authenticator.LoginFor).
+	UserID string `json:"userId,omitempty"`
 }
 
 // refreshRequest is the body of POST /auth/refresh and /auth/logout.
@@ -38,6 +41,11 @@ func parseLogin(body []byte) (loginRequest, error) {
 	if in.Username == "" || in.Password == "" {
 		return in, herald.Errorf(herald.EINVALID, "username and password are required")
 	}
+	if in.UserID != "" {
+		if err := herald.CheckUserID("userId", in.UserID); err != nil {
+			return in, err
+		}
+	}
 	return in, nil
 }
 
@@ -52,7 +60,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := s.cfg.Sessions.Login(r.Context(), in.Username, in.Password, clientIP(r))
+	var tokens *herald.Tokens
+	if in.UserID != "" {
+		tokens, err = s.cfg.Sessions.LoginFor(r.Context(), in.Username, in.Password, in.UserID, clientIP(r))
+	} else {
+		tokens, err = s.cfg.Sessions.Login(r.Context(), in.Username, in.Password, clientIP(r))
+	}
 	if err != nil {
 		return withRetryAfter(w, err)
 	}

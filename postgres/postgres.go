@@ -99,6 +99,8 @@ func classify(err error) (sqlstore.Fault, string) {
 			return sqlstore.FaultBadJSON, ""
 		case "57P01", "57P02", "57P03", "53300": // shutting down, too many connections
 			return sqlstore.FaultBusy, ""
+		case "53100": // disk_full
+			return sqlstore.FaultFull, ""
 		}
 		return sqlstore.FaultNone, ""
 	}

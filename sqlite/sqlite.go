@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -82,6 +83,29 @@ const writerCheckpoint = 20000
 type Store struct {
 	*sqlstore.Store
 	ckpt *checkpointer // nil for ":memory:" or when the writer checkpoints
+	dir  string        // the database file's directory; "" for ":memory:"
+}
+
+// MinFreeBytes is the free space of the database's file system under which
+// Writable reports the store unable to write: a little more than a busy
+// WAL needs between checkpoints.
+const MinFreeBytes = 1 << 20
+
+// Writable reports, as an EUNAVAILABLE error, a store that cannot write: a
+// write was refused for want of space in the last sqlstore.FullHold, or the
+// file system of the database has less than MinFreeBytes free. Readiness
+// uses it; reads keep working either way.
+func (s *Store) Writable(ctx context.Context) error {
+	if err := s.WriteFault(); err != nil {
+		return err
+	}
+	if s.dir == "" {
+		return nil
+	}
+	if free, ok := freeBytes(s.dir); ok && free < MinFreeBytes {
+		return herald.Errorf(herald.EUNAVAILABLE, "notification database is out of disk space: %d KiB free where it lives", free>>10)
+	}
+	return nil
 }
 
 // Close stops the checkpoints, commits the creates already queued and closes
@@ -128,6 +152,8 @@ func classify(err error) (sqlstore.Fault, string) {
 	switch e.Code() & 0xff {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return sqlstore.FaultBusy, ""
+	case sqlite3.SQLITE_FULL:
+		return sqlstore.FaultFull, ""
 	case sqlite3.SQLITE_CONSTRAINT:
 		msg := e.Error()
 		if i := strings.LastIndex(msg, "constraint failed: "); i >= 0 {
@@ -223,6 +249,9 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		}
 	}
 	s := &Store{Store: st}
+	if path != ":memory:" && !strings.HasPrefix(path, "file:") {
+		s.dir = filepath.Dir(path)
+	}
 	if background {
 		interval := c.CheckpointInterval
 		if interval == 0 {

@@ -33,6 +33,7 @@ type AuthConfig struct {
 	LoginRate       float64
 	PollInterval    time.Duration
 	APIKey          string
+	ActForUsers     []string // accounts that may log in for a user (LoginFor)
 }
 
 var authSettings = []setting{
@@ -53,6 +54,7 @@ var authSettings = []setting{
 	{"LOGIN_RATE_LIMIT", "login-rate-limit", "10", "login attempts per minute per account and per client address (429 beyond)"},
 	{"ACCOUNT_POLL_INTERVAL", "account-poll-interval", "5s", "how often a server looks for accounts disabled or removed by `herald user`, to close their sockets"},
 	{"HERALD_API_KEY", "api-key", "", "bearer key for the server API, 32 bytes or more in production (development generates one)"},
+	{"LOGIN_FOR_ACCOUNTS", "login-for-accounts", "", "comma-separated usernames of service accounts that may log in for a user (POST /auth/login with userId), getting that user's connection token for a browser (empty: none)"},
 }
 
 func parseAuth(p *parser, c *Config) {
@@ -74,6 +76,7 @@ func parseAuth(p *parser, c *Config) {
 	a.LoginRate = p.rate("LOGIN_RATE_LIMIT")
 	a.PollInterval = p.dur("ACCOUNT_POLL_INTERVAL", time.Nanosecond)
 	a.APIKey = p.str("HERALD_API_KEY")
+	a.ActForUsers = p.list("LOGIN_FOR_ACCOUNTS")
 }
 
 // checkAuth checks the token and login settings that go together.
@@ -188,6 +191,7 @@ func newAuth(ctx context.Context, cfg AuthConfig, store herald.Store, pub herald
 		LoginRate:    cfg.LoginRate,
 		PollInterval: cfg.PollInterval,
 		Leeway:       max(cfg.Leeway, jwt.DefaultLeeway),
+		ActForUsers:  cfg.ActForUsers,
 		Logger:       log,
 	})
 	if err != nil {

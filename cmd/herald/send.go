@@ -29,7 +29,7 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 	typ := fs.String("type", "info", "notification type, e.g. trip_update")
 	link := fs.String("link", "", "link the notification points to")
 	data := fs.String("data", "", "JSON object of extra data")
-	key := fs.String("idempotency-key", "", "makes a retried send create the notification once")
+	key := fs.String("idempotency-key", "", "makes a retried send create the notification once (default: a new key per send, which its own retries reuse)")
 	server := fs.String("url", envOr(getenv, "HERALD_URL", defaultServerURL), "server URL (env HERALD_URL)")
 	apiKey := fs.String("api-key", "", "server API key (default: env HERALD_API_KEY)")
 	if err := fs.Parse(args); err != nil {

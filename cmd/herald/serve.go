@@ -201,11 +201,18 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// ready reports whether the node can serve: the store answers. A cluster
-// node cut off from Redis is ready but degraded (clusterReady).
+// ready reports whether the node can serve: the store answers, and, when it
+// can tell (SQLite), can still write: a node whose disk is full answers
+// reads but would refuse every notification, so it is taken out of service.
+// A cluster node cut off from Redis is ready but degraded (clusterReady).
 func (a *app) ready(ctx context.Context) error {
 	if _, err := a.store.UnreadCount(ctx, "readiness-probe"); err != nil {
 		return herald.Errorf(herald.EUNAVAILABLE, "store unavailable")
+	}
+	if w, ok := a.store.(interface{ Writable(context.Context) error }); ok {
+		if err := w.Writable(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -261,8 +268,11 @@ func (a *app) run(ctx context.Context) error {
 }
 
 // printDevHelp prints, in development mode, what a newcomer needs to try the
-// server: the generated key, a token and a wscat line. It goes to stdout, never
-// to the log.
+// server: the generated secrets as one export line for the other terminal
+// (herald token, send and tail and the load test read them from there), a
+// token, and wscat, curl and CLI lines that work as pasted. It goes to
+// stdout, never to the log, and only for secrets this process generated:
+// they are good for this process only.
 func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 	// The port actually bound, which differs from PORT when PORT is 0.
 	port := itoa(a.cfg.Server.Port)
@@ -273,20 +283,37 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 	if wsScheme == "wss" {
 		httpScheme = "https"
 	}
-	fmt.Fprintln(w, "Development mode: generated secrets are valid until this process stops.")
-	fmt.Fprintf(w, "  Demo page: %s://localhost:%s/\n", httpScheme, port)
-	if devKey {
-		fmt.Fprintf(w, "  API key (HERALD_API_KEY): %s\n", a.cfg.Auth.APIKey)
-	}
+	base := httpScheme + "://localhost:" + port
+	key := a.cfg.Auth.APIKey
+	var tok string
 	if devToken {
-		tok, err := a.auth.issuer.Issue("demo", 24*time.Hour, nil)
-		if err == nil {
-			fmt.Fprintf(w, "  Token for user \"demo\" (24h): %s\n", tok)
-			fmt.Fprintf(w, "  Try: npx wscat -c \"%s://localhost:%s/ws?token=%s&userId=demo\"\n", wsScheme, port, tok)
-		}
+		tok, _ = a.auth.issuer.Issue("demo", 24*time.Hour, nil)
 	}
-	fmt.Fprintf(w, "  Send: curl -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' %s://localhost:%s/api/notifications\n",
-		a.cfg.Auth.APIKey, httpScheme, port)
+	export := "export HERALD_URL=" + base
+	if devToken {
+		export += " JWT_SECRET=" + a.cfg.Auth.JWTSecret
+	}
+	if devKey {
+		export += " HERALD_API_KEY=" + key + " API_KEY=" + key
+	}
+	if tok != "" {
+		export += " TOKEN=" + tok
+	}
+	fmt.Fprintln(w, "Development mode: generated secrets are valid until this process stops.")
+	fmt.Fprintf(w, "  Demo page: %s/\n", base)
+	fmt.Fprintln(w, "  In another terminal, for the commands below and in the README (development only):")
+	fmt.Fprintf(w, "    %s\n", export)
+	if devKey {
+		fmt.Fprintf(w, "  API key (HERALD_API_KEY): %s\n", key)
+	}
+	if tok != "" {
+		fmt.Fprintf(w, "  Token for user \"demo\" (24h): %s\n", tok)
+		fmt.Fprintf(w, "  Try: npx wscat -c \"%s://localhost:%s/ws?token=%s&userId=demo\"\n", wsScheme, port, tok)
+	}
+	fmt.Fprintf(w, "  Send: curl -H 'Content-Type: application/json' -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' %s/api/notifications\n",
+		key, base)
+	fmt.Fprintln(w, "  CLI (go install ./cmd/herald puts herald in $(go env GOPATH)/bin), after the export line:")
+	fmt.Fprintln(w, "    herald send --user demo --title Hi    herald tail --user demo    herald token --user demo")
 }
 
 // clientEvents returns the sink for client events, or nil when none is set.

@@ -4,36 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-)
 
-// wireTimes collects every string under a key that names a time (…At,
-// …Until, timestamp) in a JSON document, by path.
-func wireTimes(t *testing.T, doc []byte) map[string]string {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		t.Fatalf("not JSON: %s", doc)
-	}
-	out := map[string]string{}
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if s, ok := e.(string); ok && (strings.HasSuffix(k, "At") || strings.HasSuffix(k, "Until") || k == "timestamp") {
-					out[path+"."+k] = s
-				}
-				walk(path+"."+k, e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(path+"[]", e)
-			}
-		}
-	}
-	walk("", v)
-	return out
-}
+	"github.com/heraldhq/herald/internal/wiretest"
+)
 
 // TestWireTimestampsOneFormat walks a notification's life on a real node,
 // over the socket and the API, fresh from the clock and read back from
@@ -46,7 +19,7 @@ func TestWireTimestampsOneFormat(t *testing.T) {
 	seen := 0
 	check := func(what string, doc []byte) {
 		t.Helper()
-		for path, v := range wireTimes(t, doc) {
+		for path, v := range wiretest.Times(t, doc) {
 			seen++
 			if !isWireTime(v) {
 				t.Errorf("%s: %s = %q, not ISO-8601 UTC with milliseconds", what, path, v)

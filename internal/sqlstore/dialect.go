@@ -59,6 +59,7 @@ const (
 	FaultBusy             // the database is locked or unreachable: retry later
 	FaultBadText          // text the database cannot store (a NUL byte)
 	FaultBadJSON          // JSON the database refuses
+	FaultFull             // no space left to write: the disk (or a quota) is full
 )
 
 // Col is one column of bulk rows: its name and, for the PostgreSQL arrays,

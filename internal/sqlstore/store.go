@@ -68,6 +68,29 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	fullAt atomic.Int64 // unix nanoseconds of the last write refused for space (FaultFull)
+}
+
+// FullHold is how long after a write refused for want of space WriteFault
+// keeps reporting it: long enough for a load balancer to take the node out,
+// short enough that a node whose disk was freed comes back by itself.
+const FullHold = 30 * time.Second
+
+// WriteFault reports, as an EUNAVAILABLE error, that a write failed for want
+// of disk space less than FullHold ago; nil otherwise. Readiness reads it:
+// such a store answers reads but cannot store a notification.
+func (s *Store) WriteFault() error {
+	at := s.fullAt.Load()
+	if at != 0 && s.now().Sub(time.Unix(0, at)) < FullHold {
+		return errFull()
+	}
+	return nil
+}
+
+// errFull is the answer to a write the database refused for want of space.
+func errFull() error {
+	return herald.Errorf(herald.EUNAVAILABLE, "notification database is out of disk space: nothing can be stored until space is freed")
 }
 
 var (
@@ -159,6 +182,9 @@ func (s *Store) fail(op string, err error) error {
 	switch f, _ := s.d.Classify(err); f {
 	case FaultBusy:
 		return herald.Errorf(herald.EUNAVAILABLE, "notification database is busy or unreachable")
+	case FaultFull:
+		s.fullAt.Store(s.now().UnixNano())
+		return errFull()
 	case FaultBadText:
 		return herald.Errorf(herald.EINVALID, "text must be UTF-8 without NUL bytes")
 	case FaultBadJSON:

@@ -64,10 +64,9 @@ describe('the demo page in Chromium', { skip: missing ? `no ${CHROMIUM}` : false
   });
 
   // Chromium compresses every message once permessage-deflate is negotiated,
-  // the first one (the auth) included, and Herald reads that first message
-  // without inflating it: the connection closes with 4001. A server fix makes
-  // this pass.
-  test('permessage-deflate: Chromium authenticates with its first message', { todo: 'the server does not inflate the first-message auth' }, async (t) => {
+  // the first one (the auth) included; Herald inflates that first message
+  // like any other.
+  test('permessage-deflate: Chromium authenticates with its first message', async (t) => {
     const h = await Herald.start({ WS_PERMESSAGE_DEFLATE: 'true' });
     t.after(() => h.close());
     const page = await browser.newPage();

@@ -7,7 +7,10 @@
 // the API shows as a toast in both, that marking it read in one clears the
 // badge in the other, that the indicator follows the server going down and
 // coming back and the notifications created meanwhile appear, and that the
-// other tab takes the socket over when the leading tab closes.
+// other tab takes the socket over when the leading tab closes. It also
+// checks the page's first impression: a neutral indicator before sign-in, a
+// toast that leaves once its notification is read, toasts that leave the
+// inbox uncovered at phone width, and action links that lead somewhere.
 //
 // The server is stopped and started by whoever runs the script (the Go test
 // cmd/herald/browser_test.go): the script prints {"cmd":"stop"} or
@@ -100,6 +103,10 @@ async function main() {
     a = await open('tab A');
     await a.waitForSelector('#signin:not([hidden])', { timeout: WAIT });
     await screenshot(a, 'sign-in');
+    // Nothing was lost before sign-in: no red "Disconnected".
+    const state = await a.getAttribute('#status', 'data-state');
+    const colour = await a.$eval('#status', (el) => getComputedStyle(el).backgroundColor);
+    assert(state === 'signed-out' && colour !== 'rgb(239, 68, 68)', `before sign-in the indicator is ${state} in ${colour}`);
     await a.fill('#user', user);
     await a.click('#signin-form button[type="submit"]');
     await connected(a);
@@ -151,14 +158,16 @@ async function main() {
     await screenshot(b, 'all-types');
   });
 
-  await check('marking read in one tab clears it in the other', async () => {
-    // Dismiss the toasts first, as a person would: they cover the list's buttons.
+  await check('marking read in one tab clears it, and its toast, in the other', async () => {
+    // Dismiss tab B's toasts first, as a person would: they cover the list's
+    // buttons. Tab A keeps its own.
     await b.bringToFront();
     for (const close of await b.$$('.toast-close')) await close.click();
     assert((await b.locator('.toast').count()) === 0, 'a dismissed toast stayed');
     await b.click(`#inbox li[data-id="${trip.id}"] .mark-read`, { timeout: 5000 });
     await waitBadge(a, 3);
     await a.waitForSelector(`#inbox li[data-id="${trip.id}"][data-read="true"]`, { timeout: WAIT });
+    await a.waitForSelector(`.toast[data-id="${trip.id}"]`, { state: 'detached', timeout: WAIT });
     await waitBadge(b, 3);
     // A background tab gets no animation frames, which clicks wait for.
     await a.bringToFront();
@@ -167,7 +176,53 @@ async function main() {
     await waitBadge(a, 0);
     assert(await b.isHidden('#badge'), 'a zero badge is shown');
     assert((await b.locator('#inbox li[data-read="false"]').count()) === 0, 'tab B still lists unread notifications');
+    await until('no toast of a read notification in tab A', async () => (await a.locator('.toast').count()) === 0);
     await screenshot(b, 'read-in-other-tab');
+  });
+
+  await check('toasts do not cover the inbox at phone width', async () => {
+    const phone = await context.newPage();
+    phone.on('pageerror', (err) => pageErrors.push(`phone: ${err.message}`));
+    await phone.setViewportSize({ width: 375, height: 740 });
+    await phone.goto(base + '/');
+    await connected(phone);
+    const sent = [];
+    for (const title of ['On a phone 1', 'On a phone 2', 'On a phone 3']) {
+      sent.push(await notify('trip_update', title, 'A toast on a narrow screen', '/#/trips/7'));
+    }
+    await toast(phone, sent[2].id);
+    await phone.waitForSelector(`#inbox li[data-id="${sent[2].id}"]`, { timeout: WAIT });
+    const overlap = await phone.evaluate(() => {
+      const boxes = (sel) => Array.from(document.querySelectorAll(sel))
+        .filter((e) => e.offsetParent !== null).map((e) => e.getBoundingClientRect());
+      const hit = (p, q) => p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom;
+      const toasts = boxes('.toast');
+      const items = boxes('#inbox li, .inbox-head');
+      return { toasts: toasts.length, hits: toasts.filter((t) => items.some((i) => hit(t, i))).length };
+    });
+    await screenshot(phone, 'phone-width');
+    assert(overlap.toasts > 0, 'no toast shown at phone width');
+    assert(overlap.hits === 0, `${overlap.hits} toasts cover the inbox at phone width`);
+    await phone.close();
+  });
+
+  await check('action links lead to the page, not a 404', async () => {
+    await a.bringToFront();
+    // The README's curl links to /trips/123; a trip without a link falls
+    // back to the trips list. Neither page exists in the demo.
+    const withPath = await notify('trip_update', 'Trip with a path', 'As the README sends it', '/trips/123');
+    const bare = await notify('trip_update', 'Trip without a link', 'No link given');
+    for (const n of [withPath, bare]) {
+      const t = await toast(a, n.id);
+      const href = await (await t.$('.toast-action')).getAttribute('href');
+      const status = await a.evaluate(async (u) => (await fetch(u)).status, href);
+      assert(status === 200 && href.includes('/#/trips'), `${n.title}: the action links to ${href} (${status})`);
+    }
+    await (await a.$(`.toast[data-id="${withPath.id}"] .toast-action`)).click();
+    await a.waitForSelector('#followed:not([hidden]):has-text("/trips/123")', { timeout: WAIT });
+    await a.click('#read-all');
+    await waitBadge(a, 0);
+    await waitBadge(b, 0);
   });
 
   await check('the test notification button', async () => {

@@ -220,9 +220,9 @@ describe('encodings against a real herald', () => {
   }
 
   // Chromium compresses every message once permessage-deflate is negotiated,
-  // the first one (the auth) included; Herald reads that first message
-  // without inflating it and closes with 4001. A server fix makes this pass.
-  test('permessage-deflate: a client that compresses its first message authenticates', { todo: 'the server does not inflate the first-message auth' }, async (t) => {
+  // the first one (the auth) included; Herald inflates that first message
+  // like any other.
+  test('permessage-deflate: a client that compresses its first message authenticates', async (t) => {
     const h = await Herald.start({ WS_PERMESSAGE_DEFLATE: 'true' });
     t.after(() => h.close());
     const WebSocket = recordingWebSocket([], { options: { perMessageDeflate: { threshold: 0 } } });

@@ -42,12 +42,19 @@ function light(state) {
         return 'connecting';
     return 'disconnected';
 }
+const LABELS = {
+    connected: 'Connected',
+    connecting: 'Connecting…',
+    disconnected: 'Disconnected',
+    'signed-out': 'Not signed in',
+};
+// renderStatus shows the indicator; before sign-in it is a neutral "Not
+// signed in", since nothing was lost: red is for a connection that was.
 function renderStatus(state) {
     const el = $('status');
-    const l = light(state);
+    const l = state === 'signed-out' ? 'signed-out' : light(state);
     el.dataset.state = l;
-    el.querySelector('.status-label').textContent =
-        l === 'connected' ? 'Connected' : l === 'connecting' ? 'Connecting…' : 'Disconnected';
+    el.querySelector('.status-label').textContent = LABELS[l];
     clearInterval(retryTimer);
     const detail = el.querySelector('.status-detail');
     detail.textContent = '';
@@ -64,9 +71,9 @@ function renderStatus(state) {
 // The design document's toast per notification type: an action for three
 // types, a plain toast for the rest.
 const ACTIONS = {
-    trip_update: { label: 'View Trip', fallback: '/trips', variant: 'info' },
-    payment_approved: { label: 'View Payment', fallback: '/payments', variant: 'success' },
-    message_received: { label: 'View Message', fallback: '/chat', variant: 'info' },
+    trip_update: { label: 'View Trip', fallback: '/#/trips', variant: 'info' },
+    payment_approved: { label: 'View Payment', fallback: '/#/payments', variant: 'success' },
+    message_received: { label: 'View Message', fallback: '/#/chat', variant: 'info' },
 };
 function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -77,11 +84,19 @@ function el(tag, cls, text) {
     return e;
 }
 // safeHref keeps links on http(s) or the page's own paths: a notification's
-// link comes from a backend and must not run script.
+// link comes from a backend and must not run script. A path of this origin
+// (/trips/123, as an application's link would be) becomes the page's own
+// fragment (/#/trips/123): the demo has no such page, so the path would be a
+// 404, and the fragment says where the application would go instead.
 function safeHref(link) {
     try {
         const u = new URL(link, location.href);
-        return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+            return null;
+        if (u.origin === location.origin && u.pathname !== '/') {
+            return new URL('/#' + u.pathname + u.search, location.href).href;
+        }
+        return u.href;
     }
     catch {
         return null;
@@ -135,7 +150,17 @@ function renderBadge(count) {
     b.setAttribute('aria-label', `${count} unread`);
     document.title = count > 0 ? `(${count}) Herald demo` : 'Herald demo';
 }
+// dropReadToasts removes the toasts of notifications now read, here or in
+// another tab, or by mark-all-read: a toast is news, and read news is not.
+function dropReadToasts(list) {
+    const read = new Set(list.filter((n) => n.read).map((n) => n.id));
+    for (const t of Array.from($('toasts').children)) {
+        if (t.dataset.id && read.has(t.dataset.id))
+            t.remove();
+    }
+}
 function renderInbox(list) {
+    dropReadToasts(list);
     const ul = $('inbox');
     $('empty').hidden = list.length > 0;
     ul.replaceChildren(...list.map((n) => {
@@ -270,7 +295,7 @@ async function main() {
         start(user, devMode);
         return;
     }
-    renderStatus('disconnected');
+    renderStatus('signed-out');
     if (!devMode) {
         $('production').hidden = false;
         return;

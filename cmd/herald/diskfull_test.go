@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// mountSmallDisk mounts a tmpfs of size at a fresh directory, unmounted when
+// the test ends (after the cleanups registered later, such as the app's).
+func mountSmallDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a %s tmpfs to fill (needs root or CAP_SYS_ADMIN): %v %s", size, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestDiskFullAnswers503 fills the disk of a real node's SQLite database (a
+// 4 MiB tmpfs): the create that finds no space is answered 503 with a
+// message that says so, not 500, and /readyz reports the node not ready, so
+// a load balancer takes it out, while reads keep working.
+func TestDiskFullAnswers503(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	disk := mountSmallDisk(t, "4m")
+	s := startApp(t, map[string]string{"HERALD_DB_PATH": disk + "/herald.db"})
+	if status, body := s.do("GET", "/readyz", "", nil); status != 200 {
+		t.Fatalf("readyz before = %d %s", status, body)
+	}
+	data := `{"blob":"` + strings.Repeat("x", 15<<10) + `"}`
+	var status int
+	var body []byte
+	for i := 0; i < 1000; i++ { // 1000 × 15 KiB is far more than 4 MiB
+		status, body = s.do("POST", "/api/notifications", s.apiKey,
+			`{"userId":"filler","type":"t","title":"fill","message":"m","data":`+data+`}`)
+		if status != 201 {
+			break
+		}
+	}
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	if status != 503 || e.Error.Code != "unavailable" || !strings.Contains(e.Error.Message, "disk space") {
+		t.Fatalf("the create that filled the disk = %d %s, want 503 unavailable about disk space", status, body)
+	}
+	status, body = s.do("GET", "/readyz", "", nil)
+	if status != 503 || !strings.Contains(string(body), "disk space") {
+		t.Errorf("readyz with a full disk = %d %s, want 503 naming the disk", status, body)
+	}
+	if status, body := s.do("GET", "/api/notifications/unread-count", token(t, s.secret, "filler"), nil); status != 200 {
+		t.Errorf("a read with a full disk = %d %s, want 200", status, body)
+	}
+}
