@@ -1,42 +1,28 @@
 package main
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/session"
 	"github.com/heraldhq/herald/sse"
-	"github.com/heraldhq/herald/ws"
 )
 
 // wireSSE mounts the Server-Sent Events endpoint at /sse beside /ws, with
 // the WebSocket's settings (heartbeat, queue, limits, origins, channels):
 // one set of rules for both transports. It registers the SSE metrics and
 // herald_transport_connections{transport}.
-func (a *app) wireSSE(cfg config, verifier herald.TokenVerifier, ib herald.Inbox, regr prometheus.Registerer) {
+func (a *app) wireSSE(cfg WSConfig, verifier herald.TokenVerifier, ib herald.Inbox, regr prometheus.Registerer) {
 	m := session.NewMetrics("sse")
 	regr.MustRegister(m.Collectors()...)
+	wc := cfg.wsConfig()
 	a.sse = sse.New(sse.Config{
-		Hub:               a.wsHub(),
-		Verifier:          verifier,
-		Inbox:             ib,
-		Logger:            a.log,
-		HeartbeatInterval: time.Duration(cfg.int("WS_HEARTBEAT_INTERVAL")) * time.Millisecond,
-		MaxMessageBytes:   cfg.int("WS_MAX_MESSAGE_BYTES"),
-		QueueSize:         cfg.int("WS_QUEUE_SIZE"),
-		RateLimit:         cfg.float("WS_RATE_LIMIT"),
-		RateBurst:         cfg.int("WS_RATE_BURST"),
-		AllowedOrigins:    cfg.list("WS_ALLOWED_ORIGINS"),
-		DisableQueryToken: cfg.bool("WS_DISABLE_QUERY_TOKEN"),
-		ExpiryGrace:       expiryGrace(cfg.dur("WS_TOKEN_EXPIRY_GRACE")),
-		ConnectRate:       cfg.float("WS_CONNECT_RATE"),
-		ConnectBurst:      cfg.int("WS_CONNECT_BURST"),
-		ClientEvents:      clientEvents(cfg),
-		ClientEventTypes:  cfg.list("CLIENT_EVENT_TYPES"),
-		Channels:          ws.ChannelPolicy{Strict: cfg.bool("WS_STRICT_CHANNELS"), Public: cfg.list("WS_PUBLIC_CHANNELS")},
-		Metrics:           m,
+		Hub: a.wsHub(), Verifier: verifier, Inbox: ib, Logger: a.log, Metrics: m,
+		HeartbeatInterval: wc.HeartbeatInterval, MaxMessageBytes: wc.MaxMessageBytes, QueueSize: wc.QueueSize,
+		RateLimit: wc.RateLimit, RateBurst: wc.RateBurst, AllowedOrigins: wc.AllowedOrigins,
+		DisableQueryToken: wc.DisableQueryToken, ExpiryGrace: wc.ExpiryGrace,
+		ConnectRate: wc.ConnectRate, ConnectBurst: wc.ConnectBurst,
+		ClientEvents: clientEvents(cfg), ClientEventTypes: wc.ClientEventTypes, Channels: wc.Channels,
 	})
 	a.api.Handle("/sse", a.sse)
 	a.api.Handle("/sse/", a.sse)
