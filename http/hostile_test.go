@@ -34,7 +34,7 @@ func hostileEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	return newEnv(t, func(c *heraldhttp.Config) {
-		c.Preferences, c.Deliveries, c.VAPIDPublicKey = st, st, "BPublicKey"
+		c.Preferences, c.Deliveries, c.VAPIDPublicKey, c.Devices = st, st, "BPublicKey", st
 		c.Sessions = svc
 		c.Tokens = jwt.NewIssuer(jwt.Config{Secret: secret})
 		c.Presence = func(context.Context, string) (bool, []string, error) { return false, nil, nil }

@@ -103,6 +103,9 @@ type Config struct {
 	// /api/users/{userId}/deliveries for backends and, with Verifier,
 	// /api/deliveries and /api/notifications/{id}/deliveries for users.
 	Deliveries herald.DeliveryStore
+	// Devices serves mobile push devices: /api/users/{userId}/devices for
+	// backends and, with Verifier, /api/devices for users (devices.go).
+	Devices herald.DeviceStore
 	// VAPIDPublicKey is the web push key browsers subscribe with, served at
 	// GET /api/push/key (with Preferences and Verifier).
 	VAPIDPublicKey string
@@ -275,6 +278,7 @@ func (s *Server) routes() {
 		s.route("DELETE /api/notifications/{id}", s.user(s.handleDeleteNotification))
 	}
 	s.deliveryRoutes()
+	s.deviceRoutes()
 	s.topicRoutes()
 }
 

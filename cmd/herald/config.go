@@ -45,6 +45,7 @@ type Config struct {
 	Cluster  ClusterConfig
 	Mode     ModeConfig
 	Delivery DeliveryConfig
+	Mobile   MobileConfig // mobile.go
 	Topics   TopicsConfig
 
 	// Warnings are what the configuration did not refuse but the operator

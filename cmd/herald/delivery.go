@@ -140,7 +140,7 @@ func (a *app) newInbox(c inbox.Config) (herald.Inbox, error) {
 		return a.inbox, err
 	}
 	var err error
-	if a.delivery, err = newDelivery(a.cfg.Delivery, st, a.log); err != nil {
+	if a.delivery, err = newDelivery(a.cfg.Delivery, a.cfg.Mobile, st, a.log); err != nil {
 		return nil, err
 	}
 	c.Planner, c.AfterCreate = a.delivery.svc.Planner(), a.delivery.svc.Planned
@@ -151,7 +151,7 @@ func (a *app) newInbox(c inbox.Config) (herald.Inbox, error) {
 }
 
 // newDelivery builds the senders and the Service from cfg.
-func newDelivery(cfg DeliveryConfig, st delivery.Store, log *slog.Logger) (*deliveryParts, error) {
+func newDelivery(cfg DeliveryConfig, mobile MobileConfig, st delivery.Store, log *slog.Logger) (*deliveryParts, error) {
 	d := &deliveryParts{store: st, metrics: delivery.NewMetrics(), workers: cfg.Workers}
 	c := delivery.Config{Store: st, Logger: log, Metrics: d.metrics, Senders: map[herald.Channel]herald.ChannelSender{},
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
@@ -194,6 +194,9 @@ func newDelivery(cfg DeliveryConfig, st delivery.Store, log *slog.Logger) (*deli
 		d.vapid = cfg.Push.VAPIDPublicKey
 	}
 	c.Senders[herald.ChannelWebhook] = webhook.NewUserSender(webhook.UserConfig{AllowPrivate: cfg.AllowPrivate})
+	if err := addMobile(mobile, &c); err != nil { // mobile.go
+		return nil, err
+	}
 
 	var err error
 	if d.svc, err = delivery.New(c); err != nil {
@@ -202,6 +205,9 @@ func newDelivery(cfg DeliveryConfig, st delivery.Store, log *slog.Logger) (*deli
 	var channels []string
 	for ch := range c.Senders {
 		channels = append(channels, string(ch))
+	}
+	for p := range c.DeviceSenders {
+		channels = append(channels, "push:"+string(p))
 	}
 	log.Info("delivery: channels beyond the socket", "channels", channels, "workers", d.workers)
 	return d, nil

@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tokenCmd(args, getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args, getenv, stdout, stderr)
+	case "device":
+		return deviceCmd(ctx, args, getenv, stdout, stderr) // device.go
 	case "send":
 		return sendCmd(ctx, args, getenv, stdout, stderr)
 	case "tail":
@@ -82,6 +84,7 @@ Usage:
   herald token --user ID [--ttl]  print a connection token signed with JWT_SECRET
   herald user add|remove|disable|enable|list
                                   manage the accounts of /auth/login (herald user for help)
+  herald device list|add|remove   manage users' mobile push devices (herald device for help)
   herald send --user ID --title T [--message M] [--type] [--link] [--url] [--api-key]
                                   create a notification through the server API
   herald tail --user ID [--url] [--token|--jwt-secret] [--since SEQ]

@@ -188,6 +188,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 		Preferences:    a.preferenceStore(), // delivery.go
 		Deliveries:     a.deliveryStore(),
+		Devices:        a.deviceStore(), // mobile.go
 		VAPIDPublicKey: a.vapidKey(),
 	})
 	a.api.Handle("/ws", a.ws)

@@ -6,23 +6,35 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/session"
 	"github.com/heraldhq/herald/sse"
+	"github.com/heraldhq/herald/ws"
 )
 
 // wireSSE mounts the Server-Sent Events endpoint at /sse beside /ws, with
 // the WebSocket's settings (heartbeat, queue, limits, origins, channels):
 // one set of rules for both transports. It registers the SSE metrics and
 // herald_transport_connections{transport}.
-func (a *app) wireSSE(cfg WSConfig, verifier herald.TokenVerifier, ib herald.Inbox, regr prometheus.Registerer) {
+func (a *app) wireSSE(w WSConfig, verifier herald.TokenVerifier, ib herald.Inbox, regr prometheus.Registerer) {
 	m := session.NewMetrics("sse")
 	regr.MustRegister(m.Collectors()...)
-	wc := cfg.wsConfig()
 	a.sse = sse.New(sse.Config{
-		Hub: a.wsHub(), Verifier: verifier, Inbox: ib, Logger: a.log, Metrics: m,
-		HeartbeatInterval: wc.HeartbeatInterval, MaxMessageBytes: wc.MaxMessageBytes, QueueSize: wc.QueueSize,
-		RateLimit: wc.RateLimit, RateBurst: wc.RateBurst, AllowedOrigins: wc.AllowedOrigins,
-		DisableQueryToken: wc.DisableQueryToken, ExpiryGrace: wc.ExpiryGrace,
-		ConnectRate: wc.ConnectRate, ConnectBurst: wc.ConnectBurst,
-		ClientEvents: clientEvents(cfg), ClientEventTypes: wc.ClientEventTypes, Channels: wc.Channels,
+		Hub:               a.wsHub(),
+		Verifier:          verifier,
+		Inbox:             ib,
+		Logger:            a.log,
+		HeartbeatInterval: w.HeartbeatInterval,
+		MaxMessageBytes:   w.MaxMessageBytes,
+		QueueSize:         w.QueueSize,
+		RateLimit:         w.RateLimit,
+		RateBurst:         w.RateBurst,
+		AllowedOrigins:    w.AllowedOrigins,
+		DisableQueryToken: w.DisableQueryToken,
+		ExpiryGrace:       expiryGrace(w.ExpiryGrace),
+		ConnectRate:       w.ConnectRate,
+		ConnectBurst:      w.ConnectBurst,
+		ClientEvents:      clientEvents(w),
+		ClientEventTypes:  w.ClientEventTypes,
+		Channels:          ws.ChannelPolicy{Strict: w.StrictChannels, Public: w.PublicChannels},
+		Metrics:           m,
 	})
 	a.api.Handle("/sse", a.sse)
 	a.api.Handle("/sse/", a.sse)
