@@ -155,8 +155,14 @@ func (st *stream) serve(w http.ResponseWriter, r *http.Request, stop <-chan stru
 	rc := http.NewResponseController(w)
 	hb := time.NewTimer(st.srv.cfg.HeartbeatInterval)
 	defer hb.Stop()
+	// The write deadline moves only when less than half of WriteTimeout is
+	// left: moving a timer on every batch is a measurable part of a fan-out.
+	var deadline time.Time
 	write := func(evs ...[]byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(st.srv.cfg.WriteTimeout))
+		if now := time.Now(); deadline.Sub(now) < st.srv.cfg.WriteTimeout/2 {
+			deadline = now.Add(st.srv.cfg.WriteTimeout)
+			_ = rc.SetWriteDeadline(deadline)
+		}
 		for _, ev := range evs {
 			if _, err := w.Write(ev); err != nil {
 				return false

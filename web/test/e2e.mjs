@@ -19,12 +19,10 @@
 // the exit code is 1 when a check failed. Screenshots go to the artifacts
 // directory.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 
-import { apiClient, assert, check, control, run, until } from './harness.mjs';
+import { apiClient, assert, check, control, launch, run, until } from './harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -75,22 +73,12 @@ async function waitBadge(page, n) {
   await page.waitForSelector(`#badge[data-count="${n}"]`, { state: 'attached', timeout: WAIT });
 }
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
 let context;
+let profile;
 const pageErrors = [];
 
 async function main() {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: args.chromium,
-    headless: true,
-    viewport: { width: 1000, height: 720 },
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      // Background tabs must not be throttled: both tabs are live at once.
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
-    ],
-  });
+  ({ context, profile } = await launch(args.chromium));
   const open = async (name) => {
     const page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
@@ -303,4 +291,4 @@ async function main() {
   });
 }
 
-await run(main, () => context, profile);
+await run(main, () => context, () => profile);

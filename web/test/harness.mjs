@@ -2,7 +2,11 @@
 // server API, polling, the stdin/stdout protocol with the Go test that
 // controls the server, named checks, and the final result line.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import readline from 'node:readline';
+
+import { chromium } from 'playwright-core';
 
 /** api calls the server API at base with the API key and returns the decoded body. */
 export function apiClient(base, apiKey) {
@@ -69,6 +73,7 @@ export function assert(cond, msg) {
  * code is 1 when a check failed.
  */
 export async function run(main, close, profile) {
+  // profile is a function: the directory is known only once main has launched.
   let ok = false;
   const finish = async () => {
     clearTimeout(timer);
@@ -77,7 +82,8 @@ export async function run(main, close, profile) {
     } catch {
       // the browser is gone already
     }
-    fs.rmSync(profile, { recursive: true, force: true });
+    const dir = profile();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
     process.stdout.write(JSON.stringify({ ok: ok && checks.every((c) => c.ok), checks }) + '\n');
     process.exit(ok ? 0 : 1);
   };
@@ -92,4 +98,24 @@ export async function run(main, close, profile) {
     // recorded in checks
   }
   await finish();
+}
+
+/**
+ * launch starts Debian's Chromium at chromiumPath, headless, in a fresh
+ * profile, with background tabs not throttled (several tabs are live at once),
+ * and returns the browser context and the profile directory.
+ */
+export async function launch(chromiumPath) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1000, height: 720 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
+    ],
+  });
+  return { context, profile };
 }

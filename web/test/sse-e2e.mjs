@@ -17,12 +17,10 @@
 // {"cmd":"start"} on a line of stdout, answered "ok" on stdin. The last line of
 // stdout is the result, {"ok":…,"checks":[{"name","ok","detail"}]}.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 
-import { apiClient, assert, check, control, run, until } from './harness.mjs';
+import { apiClient, assert, check, control, launch, run, until } from './harness.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,18 +48,12 @@ const notify = (user, title) => api('POST', '/api/notifications', { userId: user
 
 
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
 let context;
+let profile;
 const pageErrors = [];
 
 async function main() {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: args.chromium,
-    headless: true,
-    viewport: { width: 1000, height: 720 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ({ context, profile } = await launch(args.chromium));
 
   // --- a plain EventSource ---
   const es = await context.newPage();
@@ -135,4 +127,4 @@ async function main() {
   });
 }
 
-await run(main, () => context, profile);
+await run(main, () => context, () => profile);
