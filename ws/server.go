@@ -255,12 +255,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// hijacked connection, the request and a deep stack — ends and is
 	// collected. An idle connection then costs a small parked stack.
 	s.start(c, since)
-	if rd == io.Reader(nc) && s.poll != nil && s.poll.add(c) == nil {
-		// Idle until readable: no goroutine at all (see poller).
-		c.polled.Store(true)
-		return
+	if rd == io.Reader(nc) && s.poll != nil && c.pollLive() {
+		return // idle until readable: no goroutine at all (see poller)
 	}
 	go s.serve(c, rd)
+}
+
+// pollLive hands a live connection's reading to the poller and reports
+// whether it took it. It decides under c.mu, as terminate and teardown do: a
+// connection already closing — whose socket may be shut and its descriptor
+// number reused — is never registered, and one registered is always known
+// to be polled by whoever closes it.
+func (c *conn) pollLive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stLive || c.srv.poll.add(c) != nil {
+		return false
+	}
+	c.polled = true
+	return true
+}
+
+// unpollLocked deregisters a polled connection and shuts its socket, while
+// its descriptor still names it. Callers hold c.mu.
+func (c *conn) unpollLocked() {
+	if c.polled {
+		c.srv.poll.remove(c)
+	}
+	_ = c.nc.Close()
 }
 
 // clientIP is the request's peer address. Forwarding headers are not
@@ -338,6 +360,9 @@ func (s *Server) track(c *conn) error {
 	if err := s.gate.Admit(c.sess); err != nil {
 		return err
 	}
+	c.mu.Lock()
+	c.toLocked(stLive)
+	c.mu.Unlock()
 	s.conns[c] = struct{}{}
 	u := c.user()
 	if s.users[u] == nil {
@@ -392,25 +417,38 @@ func (s *Server) onReadable(c *conn) {
 // terminate ends a connection at once, without a close frame: a heartbeat
 // timeout, a failed write.
 func (s *Server) terminate(c *conn) {
-	if c.polled.Load() {
-		s.poll.remove(c) // while the descriptor still names this socket
-		_ = c.nc.Close()
-		go s.teardown(c, c.nc, net.ErrClosed)
-		return
+	c.mu.Lock()
+	c.toLocked(stClosing)
+	polled := c.polled
+	c.unpollLocked()
+	c.mu.Unlock()
+	if polled {
+		go s.teardown(c, c.nc, net.ErrClosed) // no reader will
 	}
-	_ = c.nc.Close() // the reader returns and tears down
+	// Otherwise the reader returns and tears down.
 }
 
 // teardown ends a connection once, whichever way it ended: it sends the close
 // frame the reason asks for, lets it go out, closes the socket and forgets
 // the connection.
 func (s *Server) teardown(c *conn, rd io.Reader, err error) {
-	if !c.tornDown.CompareAndSwap(false, true) {
+	c.mu.Lock()
+	from := c.state
+	if !c.toLocked(stClosed) {
+		c.mu.Unlock()
 		return
 	}
-	code, reason := s.endReason(c, err)
+	code, reason := endReason(from, c.closeCode, c.closeMsg, err)
+	start := false
+	if code != 1006 && c.closeCode == 0 {
+		c.queueCloseLocked(code, reason, false)
+		start = c.startWriterLocked()
+	}
+	c.mu.Unlock()
+	if start {
+		s.writers.push(c)
+	}
 	if code != 1006 { // 1006 means no close frame could be exchanged
-		c.close(code, reason, false)
 		select { // let the close frame go out before the socket shuts
 		case <-c.written:
 		case <-time.After(s.cfg.CloseTimeout):
@@ -423,10 +461,9 @@ func (s *Server) teardown(c *conn, rd io.Reader, err error) {
 		// connection and the client might never see our close code.
 		awaitClose(c.nc, rd, ce.unread, s.cfg.CloseTimeout)
 	}
-	if c.polled.Load() {
-		s.poll.remove(c)
-	}
-	_ = c.nc.Close()
+	c.mu.Lock()
+	c.unpollLocked()
+	c.mu.Unlock()
 	s.untrack(c)
 	s.metrics.Disconnects.WithLabelValues(strconv.Itoa(code)).Inc()
 	s.log.Info("websocket disconnected", "user", c.user(), "code", code, "reason", reason,
@@ -434,11 +471,10 @@ func (s *Server) teardown(c *conn, rd io.Reader, err error) {
 }
 
 // endReason turns the read loop's result into the close code to send (when
-// none was sent) and to log.
-func (s *Server) endReason(c *conn, err error) (int, string) {
-	c.mu.Lock()
-	code, reason, closing := c.closeCode, c.closeMsg, c.closing
-	c.mu.Unlock()
+// none was sent) and to log: from is the state the connection ended in, code
+// and reason those of a close frame already queued.
+func endReason(from state, code int, reason string, err error) (int, string) {
+	closing := from >= stClosing
 	var ce *closeError
 	var cc *clientClosed
 	switch {
