@@ -39,11 +39,11 @@ type conn struct {
 
 	mu        sync.Mutex
 	queue     []frame
-	writing   bool // a writer goroutine is running
+	writing   bool  // a writer goroutine is running
 	state     state // see lifecycle.go
-	abort     bool // closed as too slow: writes in progress give up
-	latest    int  // index+1 in queue of the unsent Latest message, 0 if none
-	pong      int  // index+1 in queue of the unsent pong, 0 if none
+	abort     bool  // closed as too slow: writes in progress give up
+	latest    int   // index+1 in queue of the unsent Latest message, 0 if none
+	pong      int   // index+1 in queue of the unsent pong, 0 if none
 	closeCode int
 	closeMsg  string
 	drained   chan struct{} // signalled by the writer after each batch
