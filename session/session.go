@@ -153,9 +153,14 @@ func (s *Session) Close(code int, reason string) {
 }
 
 // Closing tells the session that its transport is closing: live messages
-// are no longer held or handed on. A transport calls it when it closes by
-// itself; it never blocks.
-func (s *Session) Closing() { s.closed.Store(true) }
+// are no longer held or handed on, and the session's work in progress (a
+// replay's store reads, a mark_read) is cancelled, since nothing more can
+// reach the client. A transport calls it when it closes by itself, even
+// from under its own lock: it never blocks.
+func (s *Session) Closing() {
+	s.closed.Store(true)
+	s.cancel()
+}
 
 // Closed reports whether the session is closing or ended.
 func (s *Session) Closed() bool { return s.closed.Load() }

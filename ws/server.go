@@ -600,6 +600,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
+	s.engine.Stop() // replays and store reads end now, not at their timeouts
 	for _, c := range s.snapshot() {
 		c.close(herald.CloseGoingAway, "Server shutting down", false)
 	}
