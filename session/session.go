@@ -14,6 +14,7 @@ import (
 type Session struct {
 	e    *Engine
 	t    Transport
+	id   uint64 // in the engine, to lock sessions in one order
 	user string
 
 	// ctx ends when the session does (End) or the engine stops: store
@@ -50,7 +51,7 @@ type Session struct {
 func (e *Engine) New(t Transport, claims *herald.Claims) *Session {
 	ctx, cancel := context.WithCancel(e.ctx)
 	s := &Session{
-		e: e, t: t, user: claims.UserID, claims: claims, ctx: ctx, cancel: cancel,
+		e: e, t: t, id: e.lastID.Add(1), user: claims.UserID, claims: claims, ctx: ctx, cancel: cancel,
 		replaying: true,
 		limit:     newLimiter(e.cfg.RateLimit, e.cfg.RateBurst, e.cfg.Now),
 	}

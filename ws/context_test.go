@@ -3,8 +3,11 @@ package ws_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
@@ -94,4 +97,65 @@ func TestShutdownCancelsReplays(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
+}
+
+// failingInbox is the real inbox whose first failures List calls fail as a
+// store outage would.
+type failingInbox struct {
+	herald.Inbox
+	failures atomic.Int64
+}
+
+func (f *failingInbox) List(ctx context.Context, nf herald.NotificationFilter) ([]*herald.Notification, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, herald.Errorf(herald.EINTERNAL, "store unavailable")
+	}
+	return f.Inbox.List(ctx, nf)
+}
+
+// TestReplayRetriesInsteadOfClosing: a replay whose store reads fail a few
+// times retries them, counts each retry, and completes on the same
+// connection.
+func TestReplayRetriesInsteadOfClosing(t *testing.T) {
+	failing := &failingInbox{}
+	failing.failures.Store(2)
+	metrics := ws.NewMetrics()
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) {
+		failing.Inbox = c.Inbox
+		c.Inbox = failing
+		c.Metrics = metrics
+	})
+	n := notify(t, e, "alice", "missed")
+	cl, _ := e.connect("alice")
+	cl.send(map[string]any{"type": "resume", "since": 0})
+	m := cl.readType("notification:new")
+	if m["notification"].(map[string]any)["id"] != n.ID {
+		t.Fatalf("got %v", m)
+	}
+	if m := cl.readType("resumed"); m["replayed"] != float64(1) {
+		t.Fatalf("resumed %v", m)
+	}
+	if got := counterValue(t, metrics, "herald_ws_replay_retries_total"); got != 2 {
+		t.Fatalf("herald_ws_replay_retries_total = %v, want 2", got)
+	}
+	cl.send(map[string]any{"type": "ping"})
+	cl.readType("pong")
+}
+
+// counterValue gathers m and returns the counter called name.
+func counterValue(t *testing.T, m *ws.Metrics, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

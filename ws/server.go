@@ -46,7 +46,13 @@ type Config struct {
 	RateLimit         float64       // inbound messages and control frames per second per connection; default 20
 	RateBurst         int           // burst above RateLimit; default 40
 	ReplayPageSize    int           // notifications fetched per resume page; default 200
-	Writers           int           // goroutines writing for all connections; default 2×GOMAXPROCS
+	// MaxReplays bounds the store reads replays make at once, across every
+	// connection (default 4); ResyncJitter spreads a mass resync's replays
+	// over up to that long (default 1s; negative: no spread). See
+	// session.Engine.Resync.
+	MaxReplays   int
+	ResyncJitter time.Duration
+	Writers      int // goroutines writing for all connections; default 2×GOMAXPROCS
 	// NoPoller gives every connection a reader goroutine instead of waiting
 	// for idle connections with epoll (Linux), which costs about 4 KiB of
 	// stack per idle connection more.
@@ -168,6 +174,7 @@ func New(cfg Config) *Server {
 		Hub: cfg.Hub, Verifier: cfg.Verifier, Inbox: cfg.Inbox, Logger: cfg.Logger,
 		QueueSize: cfg.QueueSize, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		ReplayPageSize: cfg.ReplayPageSize, ExpiryGrace: cfg.ExpiryGrace,
+		MaxReplays: cfg.MaxReplays, ResyncJitter: cfg.ResyncJitter,
 		ClientEvents: cfg.ClientEvents, ClientEventTypes: cfg.ClientEventTypes,
 		MaxClientEventBytes: cfg.MaxClientEventBytes, ClientEventRate: cfg.ClientEventRate,
 		Channels: cfg.Channels, DisableQueryToken: cfg.DisableQueryToken,
@@ -569,7 +576,7 @@ func (s *Server) snapshot() []*conn {
 // it after an outage during which live messages may have been lost; clients
 // need not do anything, and get each notification once.
 func (s *Server) Resync() {
-	s.resync(s.snapshot())
+	s.engine.Resync(sessions(s.snapshot()), true)
 }
 
 // ResyncUser is Resync for one user's connections. A cluster broker calls it
@@ -582,15 +589,15 @@ func (s *Server) ResyncUser(user string) {
 		cs = append(cs, c)
 	}
 	s.mu.Unlock()
-	s.resync(cs)
+	s.engine.Resync(sessions(cs), false)
 }
 
-// resync holds live messages on each connection at once, so that none can
-// overtake the replay, and replays in the background.
-func (s *Server) resync(cs []*conn) {
-	for _, c := range cs {
-		c.sess.Resync()
+func sessions(cs []*conn) []*session.Session {
+	out := make([]*session.Session, len(cs))
+	for i, c := range cs {
+		out[i] = c.sess
 	}
+	return out
 }
 
 // Shutdown refuses new connections, closes every open one with 1001 (going
