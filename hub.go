@@ -12,8 +12,9 @@ type Conn interface {
 	Send(m *Message) bool
 }
 
-// Hub indexes live connections by user and by channel, so a send to one user
-// or one channel costs time in proportion to its recipients.
+// Hub is a node's one index of live connections, by user and by channel, so
+// a send to one user or one channel costs time in proportion to its
+// recipients; the transports find their own connections through it too.
 type Hub interface {
 	Deliverer
 	// Register adds c. It fails with EUNAVAILABLE when the node or the user is
@@ -26,6 +27,12 @@ type Hub interface {
 	Subscribe(c Conn, channel string) error
 	// Unsubscribe removes c from channel and reports whether it was subscribed.
 	Unsubscribe(c Conn, channel string) bool
+	// Each calls f for every live connection, holding no lock while f runs,
+	// so that f may call back into the hub; connections that come or go
+	// meanwhile may or may not be seen.
+	Each(f func(Conn))
+	// OfUser returns user's live connections on this node.
+	OfUser(user string) []Conn
 	// Stats returns the design document's getStats figures for this node.
 	Stats() Stats
 }

@@ -64,6 +64,9 @@ func (e *Engine) New(t Transport, claims *herald.Claims) *Session {
 	return s
 }
 
+// Transport returns the session's transport.
+func (s *Session) Transport() Transport { return s.t }
+
 // UserID implements herald.Conn.
 func (s *Session) UserID() string { return s.user }
 

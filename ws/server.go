@@ -158,17 +158,17 @@ type Server struct {
 	writers  *writers
 	poll     *poller // nil where there is none: every connection keeps a reader goroutine
 
+	// The hub is the one index of connections; the server only counts its
+	// own, to wait for them at shutdown.
 	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	users    map[string]map[*conn]struct{} // for ResyncUser
 	stopping bool
-	wg       sync.WaitGroup // one per live connection
+	wg       sync.WaitGroup // one per connection past the handshake
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}), users: make(map[string]map[*conn]struct{}),
+	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger,
 		attempts: keyrate.New(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.engine = session.NewEngine(session.Config{
 		Hub: cfg.Hub, Verifier: cfg.Verifier, Inbox: cfg.Inbox, Logger: cfg.Logger,
@@ -357,38 +357,34 @@ func parseSince(v string) (int64, error) {
 	return n, nil
 }
 
-// track registers c's session with the hub, and c with the server.
+// track admits c's session — the admission hook, then the hub's limits —
+// with no server lock held during it, and counts c for Shutdown.
 func (s *Server) track(c *conn) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.stopping {
+		s.mu.Unlock()
 		return herald.Errorf(herald.EUNAVAILABLE, "Server shutting down")
 	}
+	s.wg.Add(1)
+	s.mu.Unlock()
 	if err := s.gate.Admit(c.sess); err != nil {
+		s.wg.Done()
 		return err
 	}
 	c.mu.Lock()
 	c.toLocked(stLive)
 	c.mu.Unlock()
-	s.conns[c] = struct{}{}
-	u := c.user()
-	if s.users[u] == nil {
-		s.users[u] = make(map[*conn]struct{}, 1)
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping { // Shutdown's snapshot may have missed it
+		c.close(herald.CloseGoingAway, "Server shutting down", false)
 	}
-	s.users[u][c] = struct{}{}
-	s.wg.Add(1)
 	return nil
 }
 
 func (s *Server) untrack(c *conn) {
 	c.sess.End()
-	u := c.user()
-	s.mu.Lock()
-	delete(s.conns, c)
-	if delete(s.users[u], c); len(s.users[u]) == 0 {
-		delete(s.users, u)
-	}
-	s.mu.Unlock()
 	s.wg.Done()
 }
 
@@ -561,14 +557,26 @@ func (s *Server) heartbeat() {
 	}
 }
 
+// snapshot returns the server's connections, as the hub knows them.
 func (s *Server) snapshot() []*conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		out = append(out, c)
-	}
+	var out []*conn
+	s.cfg.Hub.Each(func(hc herald.Conn) {
+		if c := s.own(hc); c != nil {
+			out = append(out, c)
+		}
+	})
 	return out
+}
+
+// own returns the connection behind hc when it is one of this server's (the
+// hub may hold other transports' sessions too).
+func (s *Server) own(hc herald.Conn) *conn {
+	if ss, ok := hc.(*session.Session); ok {
+		if c, ok := ss.Transport().(*conn); ok && c.srv == s {
+			return c
+		}
+	}
+	return nil
 }
 
 // Resync replays to every live connection the notifications committed after
@@ -583,12 +591,12 @@ func (s *Server) Resync() {
 // once its subscription to a newly connected user's topic is confirmed, to
 // cover notifications published for the user before that.
 func (s *Server) ResyncUser(user string) {
-	s.mu.Lock()
-	cs := make([]*conn, 0, len(s.users[user]))
-	for c := range s.users[user] {
-		cs = append(cs, c)
+	var cs []*conn
+	for _, hc := range s.cfg.Hub.OfUser(user) {
+		if c := s.own(hc); c != nil {
+			cs = append(cs, c)
+		}
 	}
-	s.mu.Unlock()
 	s.engine.Resync(sessions(cs), false)
 }
 
