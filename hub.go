@@ -1,6 +1,9 @@
 package herald
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Conn is a live client connection as the Hub sees it.
 type Conn interface {
@@ -35,6 +38,16 @@ type Hub interface {
 	OfUser(user string) []Conn
 	// Stats returns the design document's getStats figures for this node.
 	Stats() Stats
+}
+
+// Admission decides, before a connection takes any lock or place on the
+// node, whether its user may open one more: a cluster's per-user cap across
+// nodes, typically, at the cost of a network round trip. Transports call
+// Admit first, and Release — asynchronously, never on a hot path — once for
+// every Admit that succeeded, when the connection ends or is refused later.
+type Admission interface {
+	Admit(ctx context.Context, userID string) error
+	Release(userID string)
 }
 
 // Stats is a snapshot of a node's connections, as the design document's getStats.

@@ -97,8 +97,13 @@ type Cluster struct {
 	log    *slog.Logger
 	m      *Metrics
 
-	mu    sync.Mutex     // orders changes of local with their Redis updates
-	local map[string]int // user → connections admitted on this node
+	// mu guards local, and orders a rewrite of the counts against them.
+	// Admit and Release make their Redis round trips outside it, so that the
+	// connects of a node proceed in parallel; rewrites counts the rewrites,
+	// so that an Admit or Release overlapping one marks the counts stale.
+	mu       sync.Mutex
+	local    map[string]int // user → connections admitted on this node
+	rewrites atomic.Int64
 
 	stale atomic.Bool // Redis may not match local: rewrite at the next heartbeat
 	down  atomic.Bool // the last Redis call failed: admit without asking
@@ -221,6 +226,7 @@ func (c *Cluster) rewrite(ctx context.Context) error {
 		return err
 	}
 	c.stale.Store(false)
+	c.rewrites.Add(1)
 	return nil
 }
 

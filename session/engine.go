@@ -21,6 +21,10 @@ import (
 type Config struct {
 	Hub      herald.Hub
 	Verifier herald.TokenVerifier
+	// Admission, when set, is asked before the hub whether a session's user
+	// may connect (a cluster-wide cap); AdmitTimeout bounds it, default 1s.
+	Admission    herald.Admission
+	AdmitTimeout time.Duration
 	// Inbox serves mark_read, the unread count in "connected" and resume. Nil
 	// answers those with an error message.
 	Inbox  herald.Inbox
@@ -92,6 +96,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.ExpiryGrace == 0 {
 		cfg.ExpiryGrace = 5 * time.Second
+	}
+	if cfg.AdmitTimeout <= 0 {
+		cfg.AdmitTimeout = time.Second
 	}
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second

@@ -43,6 +43,7 @@ type Session struct {
 	closed     atomic.Bool // closing or ended: nothing more is handed on
 	ended      atomic.Bool // End has run
 	registered atomic.Bool // the hub holds it (Gate.Admit)
+	admitted   atomic.Bool // the Admission hook gave it a place, not yet released
 	replayMu   sync.Mutex  // one replay at a time
 }
 
@@ -186,6 +187,7 @@ func (s *Session) End() {
 	if s.registered.Load() {
 		s.e.cfg.Hub.Unregister(s)
 	}
+	s.releaseAdmission()
 }
 
 // Admit takes one unit of the session's inbound budget for a message or a

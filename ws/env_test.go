@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/inbox"
+	"github.com/heraldhq/herald/internal/redistest"
 	"github.com/heraldhq/herald/jwt"
 	"github.com/heraldhq/herald/memory"
 	"github.com/heraldhq/herald/ws"
@@ -35,6 +36,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(bothReaderModes{m}) }
 type bothReaderModes struct{ m *testing.M }
 
 func (b bothReaderModes) Run() int {
+	defer redistest.Stop() // the shared Redis of the admission tests, before goleak looks
 	for _, mode := range allReaderModes {
 		if only := os.Getenv("WS_TEST_READER"); only != "" && only != mode.name {
 			continue

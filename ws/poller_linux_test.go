@@ -35,7 +35,7 @@ func TestTerminatedConnIsNeverPolled(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newConn(srv, server, &herald.Claims{UserID: "u", ExpiresAt: time.Now().Add(time.Hour)})
-	if err := srv.track(c); err != nil {
+	if err := srv.track(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
 	c.mu.Lock()

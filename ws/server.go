@@ -33,6 +33,9 @@ import (
 type Config struct {
 	Hub      herald.Hub
 	Verifier herald.TokenVerifier
+	// Admission, when set, is asked before the hub whether a connection's
+	// user may connect (a cluster's per-user cap), with no lock held.
+	Admission herald.Admission
 	// Inbox serves mark_read, the unread count in "connected" and resume. Nil
 	// answers those with an error message.
 	Inbox  herald.Inbox
@@ -171,7 +174,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger,
 		attempts: keyrate.New(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.engine = session.NewEngine(session.Config{
-		Hub: cfg.Hub, Verifier: cfg.Verifier, Inbox: cfg.Inbox, Logger: cfg.Logger,
+		Hub: cfg.Hub, Verifier: cfg.Verifier, Admission: cfg.Admission, Inbox: cfg.Inbox, Logger: cfg.Logger,
 		QueueSize: cfg.QueueSize, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		ReplayPageSize: cfg.ReplayPageSize, ExpiryGrace: cfg.ExpiryGrace,
 		MaxReplays: cfg.MaxReplays, ResyncJitter: cfg.ResyncJitter,
@@ -250,7 +253,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	c := newConn(s, nc, claims)
 	c.setFormat(negotiated(hs, flate))
-	if err := s.track(c); err != nil {
+	if err := s.track(r.Context(), c); err != nil {
 		code, _ := herald.CodeOf(err).CloseCode()
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "user", claims.UserID, "code", code, "reason", herald.ErrorMessage(err))
 		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout, 0)
@@ -359,7 +362,7 @@ func parseSince(v string) (int64, error) {
 
 // track admits c's session — the admission hook, then the hub's limits —
 // with no server lock held during it, and counts c for Shutdown.
-func (s *Server) track(c *conn) error {
+func (s *Server) track(ctx context.Context, c *conn) error {
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -367,7 +370,7 @@ func (s *Server) track(c *conn) error {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	if err := s.gate.Admit(c.sess); err != nil {
+	if err := s.gate.Admit(ctx, c.sess); err != nil {
 		s.wg.Done()
 		return err
 	}

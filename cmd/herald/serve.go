@@ -155,7 +155,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 
 	a.ws = ws.New(ws.Config{
-		Hub:               a.wsHub(),
+		Hub:               a.hub,
+		Admission:         a.admission(),
 		Verifier:          verifier,
 		Inbox:             ib,
 		Logger:            log,
