@@ -170,7 +170,7 @@ func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 func (c *conn) enqueueLocked(m *herald.Message) {
 	f := frame{op: ws.OpText, payload: m.Payload}
 	if c.fmt != 0 {
-		e := c.srv.enc.get(m, c.fmt)
+		e := encodedAs(m, c.fmt, c.srv.cfg.CompressThreshold)
 		f = frame{op: e.op, payload: e.data, compressed: e.compressed}
 	}
 	if m.Latest {

@@ -157,7 +157,6 @@ type Server struct {
 	engine   *session.Engine  // what the sessions share
 	gate     session.Gate     // the handshake's checks
 	attempts *keyrate.Limiter // connection attempts per client address
-	enc      *encodings
 	writers  *writers
 	poll     *poller // nil where there is none: every connection keeps a reader goroutine
 
@@ -184,7 +183,6 @@ func New(cfg Config) *Server {
 		Metrics: cfg.Metrics, Now: cfg.Now,
 	})
 	s.gate = s.engine.Gate()
-	s.enc = &encodings{cfg: &s.cfg}
 	s.writers = newWriters(cfg.Writers)
 	if !cfg.NoPoller {
 		if p, err := newPoller(s.onReadable); err == nil {
