@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -53,6 +54,10 @@ type conn struct {
 	pollID uint64 // its registration in the poller
 	pollFD int
 	wmu    sync.Mutex // serialises writes to nc
+	// resumable: nc is a bare socket, where a write cut short by a deadline
+	// can be resumed where it stopped; not so through TLS, whose record
+	// layer a partial write leaves broken.
+	resumable bool
 }
 
 func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
@@ -63,6 +68,7 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		drained:     make(chan struct{}, 1),
 		written:     make(chan struct{}),
 	}
+	_, c.resumable = nc.(syscall.Conn)
 	c.rd = msgReader{max: srv.cfg.MaxMessageBytes}
 	c.sess = srv.engine.New(c, claims)
 	c.touch()
