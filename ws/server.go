@@ -103,6 +103,8 @@ type Config struct {
 	Now     func() time.Time // default time.Now
 }
 
+// setDefaults sets the defaults of what the WebSocket transport uses itself;
+// the session engine sets those of the session's settings it is given.
 func (cfg *Config) setDefaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -122,24 +124,12 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.QueueSize, 512)
 	defDur(&cfg.WriteTimeout, 10*time.Second)
 	defDur(&cfg.CloseTimeout, 2*time.Second)
-	def(&cfg.RateBurst, 40)
-	def(&cfg.ReplayPageSize, 200)
 	defDur(&cfg.AuthTimeout, 5*time.Second)
-	def(&cfg.MaxClientEventBytes, 8<<10)
 	def(&cfg.CompressThreshold, 512)
-	if cfg.ClientEventRate <= 0 {
-		cfg.ClientEventRate = 5
-	}
-	if cfg.ExpiryGrace == 0 {
-		cfg.ExpiryGrace = 5 * time.Second
-	}
 	if cfg.ConnectRate <= 0 {
 		cfg.ConnectRate = 50
 	}
 	def(&cfg.ConnectBurst, 100)
-	if cfg.RateLimit <= 0 {
-		cfg.RateLimit = 20
-	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
