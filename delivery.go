@@ -85,7 +85,9 @@ type Delivery struct {
 	Type           string       `json:"type"` // the notification's type
 	Channel        Channel      `json:"channel"`
 	Kind           DeliveryKind `json:"kind"`
-	Target         string       `json:"target,omitempty"` // the push subscription id, for push
+	Target         string       `json:"target,omitempty"` // the push subscription or device id, for push
+	// Critical copies the notification's flag, for the providers' priority.
+	Critical bool `json:"critical,omitempty"`
 	// UnlessRead cancels the delivery if the notification is read before it
 	// goes out: escalations, digests, and deliveries held by quiet hours.
 	UnlessRead bool           `json:"unlessRead"`
@@ -172,12 +174,17 @@ type Outbound struct {
 	WebhookURL    string
 	WebhookSecret string
 	Push          *PushSubscription
+	Device        *Device
+	// Unread is the user's exact unread count when the message was sent,
+	// for a mobile badge (nil when it could not be read).
+	Unread *int
 	// TimeZone is the user's IANA time zone name ("" for UTC), for rendering
 	// times.
 	TimeZone string
 }
 
-// ChannelSender sends over one channel: email, SMS, web push or webhook.
+// ChannelSender sends over one channel: email, SMS, web push or webhook, or
+// to one mobile platform.
 //
 // Its errors say whether a retry may help: an *Error with code EINVALID,
 // EUNPROCESSABLE, EFORBIDDEN or ENOTFOUND is permanent (the address or
@@ -199,15 +206,16 @@ type Plan struct {
 }
 
 // Planner plans new notifications: a pure decision from the notification,
-// its user's preferences and push subscriptions, and the time. Stores call it
+// its user's preferences and push targets, and the time. Stores call it
 // inside the transaction that stores the notification, with the preferences
 // read in that transaction, so the plan and the notification are written
 // together. The delivery package's Planner implements it.
 type Planner interface {
 	// Plan plans n for a user with preferences prefs (never nil: the zero
-	// Preferences when none were saved) and push subscriptions subs, at now.
-	Plan(n *NewNotification, prefs *Preferences, subs []*PushSubscription, now time.Time) Plan
-	// UsesPush reports whether Plan reads push subscriptions; when false,
-	// stores pass none and do not read them.
+	// Preferences when none were saved) and push targets (browsers'
+	// subscriptions and mobile devices), at now.
+	Plan(n *NewNotification, prefs *Preferences, targets PushTargets, now time.Time) Plan
+	// UsesPush reports whether Plan reads push targets; when false, stores
+	// pass none and do not read them.
 	UsesPush() bool
 }

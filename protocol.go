@@ -1,7 +1,5 @@
 package herald
 
-import "time"
-
 // Message types of the wire protocol (docs/protocol.md). The first group comes
 // from clients, the second from the server.
 const (
@@ -26,10 +24,3 @@ const (
 	TypeNotificationDelete = "notification:deleted"
 	TypeUnreadCount        = "notification:unread_count"
 )
-
-// TimeLayout formats wire timestamps as JavaScript's Date.toISOString does:
-// UTC with milliseconds, e.g. 2025-11-10T08:15:30.123Z.
-const TimeLayout = "2006-01-02T15:04:05.000Z"
-
-// FormatTime renders t for the wire in TimeLayout.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }

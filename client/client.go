@@ -46,6 +46,8 @@ type Client struct {
 	seen     *seenSet
 	channels map[string]struct{} // subscriptions to restore after a reconnect
 	unread   unreadState         // the newest count the server gave (unread.go)
+	sse      bool                // connections use SSE (Options.Transport, or a fallback)
+	early    int                 // consecutive WebSocket failures before a greeting
 }
 
 // New returns a disconnected Client for o, or an error naming the first
@@ -93,6 +95,16 @@ func (c *Client) Encoding() Encoding {
 	return ""
 }
 
+// Transport returns what carries the open connection, TransportWebSocket
+// or TransportSSE; "" when not connected. With TransportAuto it tells
+// whether the client fell back to SSE.
+func (c *Client) Transport() Transport {
+	if s := c.current(); s != nil {
+		return s.transport
+	}
+	return ""
+}
+
 // Compressed reports whether the open connection negotiated
 // permessage-deflate (Options.Compression with a server that accepts it).
 func (c *Client) Compressed() bool {
@@ -133,6 +145,7 @@ func (c *Client) start(ctx context.Context, retry bool) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	c.cancel, c.done, c.state = cancel, done, StateConnecting
+	c.sse, c.early = c.opts.Transport == TransportSSE, 0
 	c.mu.Unlock()
 
 	first := make(chan error, 1)
@@ -340,7 +353,7 @@ func (c *Client) loop(ctx context.Context, retry bool, connected func()) *Error 
 		fromSession := false
 		if err == nil {
 			if !c.attach(ctx, s) {
-				s.conn.CloseNow()
+				s.link.closeNow()
 				return nil
 			}
 			attempt, netFails, authRetry = 0, 0, false
@@ -365,6 +378,10 @@ func (c *Client) loop(ctx context.Context, retry bool, connected func()) *Error 
 				return nil
 			}
 			c.emitError(err)
+			if c.fallBack(err) {
+				delay, attempt, authRetry = 0, attempt+1, false
+				continue
+			}
 			if !retry && (err.Type != ErrAuthentication || attempt > 0) {
 				return err
 			}

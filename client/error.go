@@ -47,6 +47,10 @@ type Error struct {
 	Message string
 	// Err is the underlying cause, if any.
 	Err error
+
+	// early: a WebSocket attempt that reached the server's address but
+	// ended before its greeting without a close code (Transport fallback).
+	early bool
 }
 
 func (e *Error) Error() string {

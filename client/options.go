@@ -61,6 +61,12 @@ type Options struct {
 	UserID string
 	// Auth is how the token is presented (default AuthMessage).
 	Auth AuthMode
+	// Transport is what carries the connection (default TransportAuto:
+	// the WebSocket, falling back to SSE when it cannot be established).
+	Transport Transport
+	// SSEURL is the Server-Sent Events endpoint (default: derived from
+	// URL, ws://host/ws giving http://host/sse).
+	SSEURL string
 	// APIURL is the HTTP API's base URL, for the inbox methods (default:
 	// derived from URL, ws://host/ws giving http://host).
 	APIURL string
@@ -148,6 +154,23 @@ func (o Options) withDefaults() (Options, error) {
 		if o.APIURL, err = httpBase(o.URL); err != nil {
 			return o, &Error{Type: ErrServer, Message: "cannot derive the API URL from Options.URL", Err: err}
 		}
+	}
+	switch o.Transport {
+	case "":
+		o.Transport = TransportAuto
+	case TransportAuto, TransportWebSocket, TransportSSE:
+	default:
+		return o, &Error{Type: ErrServer, Message: "Options.Transport must be \"auto\", \"websocket\" or \"sse\""}
+	}
+	if o.SSEURL == "" {
+		base, err := httpBase(o.URL)
+		if err != nil {
+			return o, &Error{Type: ErrServer, Message: "cannot derive the SSE URL from Options.URL", Err: err}
+		}
+		o.SSEURL = base + "/sse"
+	}
+	if u, err := url.Parse(o.SSEURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return o, &Error{Type: ErrServer, Message: "Options.SSEURL must be an http:// or https:// URL with a host"}
 	}
 	defDur := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {

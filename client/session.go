@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,9 +26,10 @@ const compressThreshold = 512
 
 // session is one open, greeted connection.
 type session struct {
-	c    *Client
-	conn *websocket.Conn
-	user string // the user the server greeted
+	c         *Client
+	link      link
+	transport Transport // what link is
+	user      string    // the user the server greeted
 
 	enc        Encoding // what the server agreed to; set before the session is shared
 	compressed bool     // permessage-deflate was negotiated
@@ -47,8 +49,8 @@ type session struct {
 
 func (s *session) touch() { s.lastSeen.Store(int64(time.Since(s.start))) }
 
-// dial opens a connection: a token from the source, the handshake, the
-// token presented as configured, and the server's greeting. A failure is
+// dial opens a connection on the transport in use: a token from the source,
+// the handshake (dialWS or dialSSE), and the server's greeting. A failure is
 // typed for the loop; on an authentication failure the refused token is
 // invalidated first.
 func (c *Client) dial(ctx context.Context) (*session, *Error) {
@@ -58,7 +60,7 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 	if err != nil {
 		return nil, asError(err, ErrNetwork, "getting a token")
 	}
-	s := &session{c: c, token: tok, obtained: c.clock.Now(), start: time.Now(),
+	s := &session{c: c, token: tok, obtained: c.clock.Now(), start: time.Now(), enc: EncodingJSON,
 		pending: make(map[string][]chan *Error), authDone: make(chan *Error, 1)}
 	s.touch()
 
@@ -72,9 +74,59 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 			since, known = c.resumePoint()
 		}
 	}
+	var e *Error
+	if c.onSSE() {
+		e = c.dialSSE(dctx, s, since, known)
+	} else {
+		e = c.dialWS(dctx, s, since, known)
+	}
+	if e != nil {
+		return nil, e
+	}
+
+	data, err := s.link.read(dctx)
+	if err != nil {
+		s.link.closeNow()
+		e := closeError(err, "waiting for the greeting")
+		if e.Type == ErrAuthentication {
+			c.invalidate(ctx, tok.Value)
+		}
+		e.early = e.CloseCode == 1006 && ctx.Err() == nil
+		return nil, e
+	}
+	s.touch()
+	var hello struct {
+		Type          string `json:"type"`
+		UserID        string `json:"userId"`
+		Stream        string `json:"stream"`
+		UnreadCount   *int   `json:"unreadCount"`
+		UnreadVersion int64  `json:"unreadVersion"`
+	}
+	if json.Unmarshal(data, &hello) != nil || hello.Type != herald.TypeConnected {
+		s.link.closeNow()
+		return nil, &Error{Type: ErrNetwork, Message: "the server's first message is not \"connected\""}
+	}
+	if l, ok := s.link.(*sseLink); ok {
+		l.greeted(hello.Stream)
+	}
+	if c.opts.UserID != "" && hello.UserID != c.opts.UserID {
+		s.link.closeNormally()
+		c.invalidate(ctx, tok.Value)
+		return nil, &Error{Type: ErrAuthentication, Code: string(herald.EMISMATCH), Message: "the token is for another user than Options.UserID"}
+	}
+	s.user = hello.UserID
+	c.emitRaw(data)
+	c.greetUnread(hello.UnreadCount, hello.UnreadVersion)
+	return s, nil
+}
+
+// dialWS makes the WebSocket handshake for s and presents the token as
+// configured.
+func (c *Client) dialWS(dctx context.Context, s *session, since int64, known bool) *Error {
+	tok := s.token
 	u, err := url.Parse(c.opts.URL)
 	if err != nil {
-		return nil, &Error{Type: ErrServer, Message: "invalid URL", Err: err}
+		return &Error{Type: ErrServer, Message: "invalid URL", Err: err}
 	}
 	q := u.Query()
 	if known {
@@ -121,68 +173,42 @@ func (c *Client) dial(ctx context.Context) (*session, *Error) {
 	conn, resp, err := websocket.Dial(dctx, u.String(), dopts)
 	if err != nil {
 		e := &Error{Type: ErrNetwork, Message: "connecting", Err: scrub(err, tok.Value)}
+		var op *net.OpError
+		e.early = !errors.As(err, &op) || op.Op != "dial"
 		if resp != nil {
 			e.Status = resp.StatusCode
 			switch resp.StatusCode {
 			case http.StatusUnauthorized:
 				e.Type = ErrAuthentication
-				c.invalidate(ctx, tok.Value)
+				c.invalidate(dctx, tok.Value)
 			case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 				if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
 					e.RetryAfter = time.Duration(n) * time.Second
 				}
 			}
 		}
-		return nil, e
+		return e
 	}
 	conn.SetReadLimit(c.opts.ReadLimit)
-	s.conn = conn
-	s.enc, s.compressed = EncodingJSON, resp.Header.Get("Sec-WebSocket-Extensions") != ""
+	l := &wsLink{conn: conn, enc: EncodingJSON, log: c.log}
+	s.link, s.transport = l, TransportWebSocket
+	s.compressed = resp.Header.Get("Sec-WebSocket-Extensions") != ""
 	if conn.Subprotocol() == protocolMsgpack {
-		s.enc = EncodingMsgpack
+		l.enc = EncodingMsgpack
 	} else if c.opts.Encoding == EncodingMsgpack {
 		c.log.Info("herald client: the server does not offer " + protocolMsgpack + "; this connection uses JSON")
 	}
+	s.enc = l.enc
 	if c.opts.Compression && !s.compressed {
 		c.log.Info("herald client: the server does not accept permessage-deflate; this connection is uncompressed")
 	}
-
 	if auth != nil {
 		if err := conn.Write(dctx, websocket.MessageText, auth); err != nil {
 			conn.CloseNow()
-			return nil, &Error{Type: ErrNetwork, Message: "sending the token", Err: scrub(err, tok.Value)}
+			return &Error{Type: ErrNetwork, Message: "sending the token", Err: scrub(err, tok.Value)}
 		}
 	}
-	typ, data, err := conn.Read(dctx)
-	if err != nil {
-		conn.CloseNow()
-		e := closeError(err, "waiting for the greeting")
-		if e.Type == ErrAuthentication {
-			c.invalidate(ctx, tok.Value)
-		}
-		return nil, e
-	}
-	s.touch()
-	var hello struct {
-		Type          string `json:"type"`
-		UserID        string `json:"userId"`
-		UnreadCount   *int   `json:"unreadCount"`
-		UnreadVersion int64  `json:"unreadVersion"`
-	}
-	data, err = frameJSON(typ, data)
-	if err != nil || json.Unmarshal(data, &hello) != nil || hello.Type != herald.TypeConnected {
-		conn.Close(websocket.StatusProtocolError, "expected a connected message")
-		return nil, &Error{Type: ErrNetwork, Message: "the server's first message is not \"connected\""}
-	}
-	if c.opts.UserID != "" && hello.UserID != c.opts.UserID {
-		conn.Close(websocket.StatusNormalClosure, "")
-		c.invalidate(ctx, tok.Value)
-		return nil, &Error{Type: ErrAuthentication, Code: string(herald.EMISMATCH), Message: "the token is for another user than Options.UserID"}
-	}
-	s.user = hello.UserID
-	c.emitRaw(data)
-	c.greetUnread(hello.UnreadCount, hello.UnreadVersion)
-	return s, nil
+	return nil
 }
 
 // invalidate tells the token source the server refused value.
@@ -232,7 +258,7 @@ func (s *session) serve() *Error {
 	}
 	var cause *Error
 	for {
-		typ, data, err := s.conn.Read(ctx)
+		data, err := s.link.read(ctx)
 		if err != nil {
 			cause = closeError(err, "reading")
 			if s.timedOut.Load() {
@@ -241,15 +267,11 @@ func (s *session) serve() *Error {
 			break
 		}
 		s.touch()
-		if data, err = frameJSON(typ, data); err != nil {
-			s.c.log.Warn("herald client: the server sent a binary message that is not MessagePack", "err", err.Error())
-			continue
-		}
 		s.handle(data)
 	}
 	cancel()
 	wg.Wait()
-	s.conn.CloseNow()
+	s.link.closeNow()
 	s.failPending(&Error{Type: ErrNetwork, Message: "the connection ended"})
 	if cause.Type == ErrAuthentication {
 		s.c.invalidate(context.Background(), s.currentToken().Value)
@@ -258,29 +280,23 @@ func (s *session) serve() *Error {
 }
 
 // closeNormally ends the connection with 1000, as Disconnect does.
-func (s *session) closeNormally() {
-	_ = s.conn.Close(websocket.StatusNormalClosure, "")
-}
+func (s *session) closeNormally() { s.link.closeNormally() }
 
 // write sends one message, given as JSON, in the connection's encoding. The
 // caller's context bounds the wait but, unlike the library's, does not
 // close the connection when it ends.
 func (s *session) write(ctx context.Context, data []byte) error {
-	typ := websocket.MessageText
-	if s.enc == EncodingMsgpack {
-		b, err := jsonToMsgpack(data)
-		if err != nil {
-			return &Error{Type: ErrServer, Message: "encoding the message as MessagePack", Err: err}
-		}
-		typ, data = websocket.MessageBinary, b
-	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.conn.Write(wctx, typ, data) }()
+	go func() { done <- s.link.write(wctx, data) }()
 	select {
 	case err := <-done:
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return e
+			}
 			return &Error{Type: ErrNetwork, Message: "sending", Err: err}
 		}
 		return nil
@@ -434,6 +450,9 @@ func (s *session) failPending(e *Error) {
 
 // restore joins again, on a new connection, the channels joined before.
 func (s *session) restore() {
+	if s.transport == TransportSSE {
+		return // the stream was opened with them as ?channel=
+	}
 	for _, ch := range s.c.subscribedChannels() {
 		data, _ := json.Marshal(map[string]string{"type": herald.TypeSubscribe, "channel": ch})
 		if err := s.write(context.Background(), data); err != nil {
@@ -557,7 +576,7 @@ func (s *session) watchdog(ctx context.Context, timeout time.Duration) {
 		case <-t.C:
 			if time.Since(s.start)-time.Duration(s.lastSeen.Load()) > timeout {
 				s.timedOut.Store(true)
-				s.conn.CloseNow()
+				s.link.closeNow()
 				return
 			}
 		}

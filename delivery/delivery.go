@@ -43,13 +43,18 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultDigestPeriod = 24 * time.Hour
 	DefaultRetention    = 30 * 24 * time.Hour
+	// DefaultBadgeInterval coalesces a user's badge updates.
+	DefaultBadgeInterval = 3 * time.Second
 )
 
-// Store is what the Service needs of a store: the outbox and the
-// preferences. The sqlite, postgres and memory stores are all three.
+// Store is what the Service needs of a store: the outbox, the preferences,
+// the mobile devices and the users' unread counts (for badges). The sqlite,
+// postgres and memory stores are all of them.
 type Store interface {
 	herald.DeliveryStore
 	herald.PreferenceStore
+	herald.DeviceStore
+	UnreadCount(ctx context.Context, userID string) (herald.Unread, error)
 }
 
 // Config configures a Service. Store is required; every other field has a
@@ -58,8 +63,18 @@ type Config struct {
 	// Store holds the outbox and the preferences. Required.
 	Store Store
 	// Senders send over each channel. A channel without one is never
-	// planned, so a node without SMTP settings plans no email.
+	// planned, so a node without SMTP settings plans no email. The push
+	// sender is web push's.
 	Senders map[herald.Channel]herald.ChannelSender
+	// DeviceSenders send push deliveries to mobile devices, by platform
+	// (FCM, APNs); devices of a platform without one are never planned.
+	DeviceSenders map[herald.Platform]herald.ChannelSender
+	// Badges set the badge of each platform's devices after a read or a
+	// delete moved the user's unread count (none: no badge updates).
+	Badges map[herald.Platform]herald.BadgeSender
+	// BadgeInterval coalesces badge updates: at most one per user per
+	// interval (default 3s), carrying the count at its end.
+	BadgeInterval time.Duration
 	// Policies maps a notification type, or herald.AnyType, to its default
 	// channels, escalation steps and digest flag. Without any, only in_app
 	// is on and the users' own switches decide the rest.
@@ -108,6 +123,8 @@ type Service struct {
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced by Wake
+
+	badges badges
 }
 
 // New returns a Service for c.
@@ -147,6 +164,13 @@ func New(c Config) (*Service, error) {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
 	}
+	platforms := map[herald.Platform]bool{}
+	for p, snd := range c.DeviceSenders {
+		if snd != nil && p.Valid() {
+			platforms[p] = true
+		}
+	}
+	def(&c.BadgeInterval, DefaultBadgeInterval)
 	available := map[herald.Channel]bool{}
 	for ch, s := range c.Senders {
 		if s != nil && ch != herald.ChannelInApp {
@@ -168,11 +192,12 @@ func New(c Config) (*Service, error) {
 	return &Service{
 		cfg:     c,
 		store:   c.Store,
-		planner: &Planner{Policies: c.Policies, Available: available, DigestPeriod: c.DigestPeriod},
+		planner: &Planner{Policies: c.Policies, Available: available, Platforms: platforms, DigestPeriod: c.DigestPeriod},
 		now:     c.Now,
 		log:     c.Logger,
 		metrics: c.Metrics,
 		wake:    make(chan struct{}),
+		badges:  badges{pending: map[string]bool{}, last: map[string]time.Time{}},
 	}, nil
 }
 
@@ -208,10 +233,14 @@ func (s *Service) Run(ctx context.Context) error {
 			s.loop(ctx, func(ctx context.Context) int { return s.work(ctx, s.cfg.Batch) })
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.loop(ctx, s.digests)
+	}()
+	go func() {
+		defer wg.Done()
+		s.badgeLoop(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -258,8 +287,8 @@ func (s *Service) purgeLoop(ctx context.Context) {
 	}
 }
 
-// RunOnce sends everything due now, immediate deliveries and digests, and
-// returns how many deliveries it finished. It is the workers' step without
+// RunOnce sends everything due now, immediate deliveries, digests and badge
+// updates, and returns how many deliveries it finished. It is the workers' step without
 // the waiting, for tests and tools that move the clock themselves.
 func (s *Service) RunOnce(ctx context.Context) int {
 	total := 0
@@ -267,6 +296,7 @@ func (s *Service) RunOnce(ctx context.Context) int {
 		n := s.work(ctx, s.cfg.Batch) + s.digests(ctx)
 		total += n
 		if n == 0 || ctx.Err() != nil {
+			s.FlushBadges(ctx)
 			return total
 		}
 	}

@@ -27,7 +27,8 @@ func (s *Service) Planned(res []herald.Created) {
 }
 
 // Inbox returns next with reads (MarkRead, MarkAllRead) that cancel the
-// escalations waiting on what was read. Give it to every transport that
+// escalations waiting on what was read, and with reads and deletes that
+// update the user's mobile badges. Give it to every transport that
 // reads notifications, so that a read on any device stops them. next must
 // plan with Planner and call Planned after its creates.
 func (s *Service) Inbox(next herald.Inbox) herald.Inbox {
@@ -47,6 +48,9 @@ func (s *plannedInbox) MarkRead(ctx context.Context, userID, id string) (herald.
 		return u, err
 	}
 	s.cancel(ctx, userID, id)
+	if u.Version != 0 {
+		s.s.markBadge(userID)
+	}
 	return u, nil
 }
 
@@ -56,8 +60,19 @@ func (s *plannedInbox) MarkAllRead(ctx context.Context, userID string) (int, her
 	n, u, err := s.Inbox.MarkAllRead(ctx, userID)
 	if err == nil && n > 0 {
 		s.cancel(ctx, userID, "")
+		s.s.markBadge(userID)
 	}
 	return n, u, err
+}
+
+// Delete deletes the notification and, when it was unread, updates the
+// badges.
+func (s *plannedInbox) Delete(ctx context.Context, userID, id string) (herald.Unread, error) {
+	u, err := s.Inbox.Delete(ctx, userID, id)
+	if err == nil && u.Version != 0 {
+		s.s.markBadge(userID)
+	}
+	return u, err
 }
 
 // cancel cancels what waited on the read. A failure is logged: the workers

@@ -14,6 +14,7 @@ type Metrics struct {
 	planned  *prometheus.CounterVec
 	attempts *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	badges   *prometheus.CounterVec
 }
 
 // NewMetrics returns a fresh set of collectors.
@@ -32,12 +33,16 @@ func NewMetrics() *Metrics {
 			Help:    "Time one delivery attempt took, by channel.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9),
 		}, []string{"channel"}),
+		badges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_badge_updates_total",
+			Help: "Silent badge updates to mobile devices after reads, by platform and outcome (sent, gone, failed).",
+		}, []string{"platform", "result"}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.planned, m.attempts, m.duration}
+	return []prometheus.Collector{m.planned, m.attempts, m.duration, m.badges}
 }
 
 // count counts the outcome of one delivery's attempt.
@@ -48,6 +53,11 @@ func (m *Metrics) count(c herald.Channel, st herald.DeliveryStatus) {
 // took records how long one send took (a digest is one send).
 func (m *Metrics) took(c herald.Channel, d time.Duration) {
 	m.duration.WithLabelValues(string(c)).Observe(d.Seconds())
+}
+
+// badge counts one badge update.
+func (m *Metrics) badge(p herald.Platform, result string) {
+	m.badges.WithLabelValues(string(p), result).Inc()
 }
 
 func (m *Metrics) plan(ds []*herald.Delivery) {

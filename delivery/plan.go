@@ -23,13 +23,33 @@ type Planner struct {
 	Available map[herald.Channel]bool
 	// DigestPeriod is the digest's period (default DefaultDigestPeriod).
 	DigestPeriod time.Duration
+	// Platforms holds the mobile platforms that have a sender; devices of
+	// others are never planned. Available[push] is for web push alone.
+	Platforms map[herald.Platform]bool
 }
 
 var _ herald.Planner = (*Planner)(nil)
 
-// UsesPush reports whether plans read push subscriptions: only when push
-// has a sender.
-func (p *Planner) UsesPush() bool { return p.Available[herald.ChannelPush] }
+// UsesPush reports whether plans read push targets: only when web push or a
+// mobile platform has a sender.
+func (p *Planner) UsesPush() bool { return p.Available[herald.ChannelPush] || len(p.Platforms) > 0 }
+
+// targets returns the ids of the push targets that have a sender: browsers'
+// subscriptions, then devices.
+func (p *Planner) targets(t herald.PushTargets) []string {
+	var ids []string
+	if p.Available[herald.ChannelPush] {
+		for _, s := range t.Subscriptions {
+			ids = append(ids, s.ID)
+		}
+	}
+	for _, d := range t.Devices {
+		if p.Platforms[d.Platform] {
+			ids = append(ids, d.ID)
+		}
+	}
+	return ids
+}
 
 // policy returns the policy of typ.
 func (p *Planner) policy(typ string) herald.TypePolicy {
@@ -40,12 +60,13 @@ func (p *Planner) policy(typ string) herald.TypePolicy {
 }
 
 // Plan plans n for a user with preferences prefs (nil: none saved) and push
-// subscriptions subs, at now.
+// targets, at now.
 //
 // A channel is on when the user switched it on for the type (or for every
 // type), else when the type's policy does; in_app is on unless switched off.
 // An on channel with a sender and a contact point gets an immediate delivery
-// (one per push subscription). Email of a digest type waits for the next
+// (one per push subscription or mobile device: the `push` switch covers
+// both). Email of a digest type waits for the next
 // digest instead. Escalation steps add deliveries over channels that did not
 // go out at once and that the user did not switch off, due After the
 // creation, cancelled if the notification is read first. Quiet hours move
@@ -54,8 +75,9 @@ func (p *Planner) policy(typ string) herald.TypePolicy {
 //
 // A user who switched in_app off for the type gets the notification Silent:
 // stored read, never pushed, and without escalations, which wait on a read.
-func (p *Planner) Plan(n *herald.NewNotification, prefs *herald.Preferences, subs []*herald.PushSubscription, now time.Time) herald.Plan {
+func (p *Planner) Plan(n *herald.NewNotification, prefs *herald.Preferences, targets herald.PushTargets, now time.Time) herald.Plan {
 	pol := p.policy(n.Type)
+	push := p.targets(targets)
 	now = now.UTC()
 	if prefs == nil {
 		prefs = &herald.Preferences{UserID: n.UserID}
@@ -75,6 +97,9 @@ func (p *Planner) Plan(n *herald.NewNotification, prefs *herald.Preferences, sub
 		return on
 	}
 	reachable := func(c herald.Channel) bool {
+		if c == herald.ChannelPush {
+			return len(push) > 0
+		}
 		if !p.Available[c] {
 			return false
 		}
@@ -83,8 +108,6 @@ func (p *Planner) Plan(n *herald.NewNotification, prefs *herald.Preferences, sub
 			return prefs.Email != ""
 		case herald.ChannelSMS:
 			return prefs.Phone != ""
-		case herald.ChannelPush:
-			return len(subs) > 0
 		case herald.ChannelWebhook:
 			return prefs.WebhookURL != ""
 		}
@@ -102,10 +125,10 @@ func (p *Planner) Plan(n *herald.NewNotification, prefs *herald.Preferences, sub
 	}
 	add := func(out []*herald.Delivery, c herald.Channel, kind herald.DeliveryKind, due time.Time, unlessRead bool) []*herald.Delivery {
 		if c != herald.ChannelPush {
-			return append(out, &herald.Delivery{Channel: c, Kind: kind, DueAt: due, UnlessRead: unlessRead})
+			return append(out, &herald.Delivery{Channel: c, Kind: kind, DueAt: due, UnlessRead: unlessRead, Critical: n.Critical})
 		}
-		for _, s := range subs {
-			out = append(out, &herald.Delivery{Channel: c, Kind: kind, DueAt: due, UnlessRead: unlessRead, Target: s.ID})
+		for _, id := range push {
+			out = append(out, &herald.Delivery{Channel: c, Kind: kind, DueAt: due, UnlessRead: unlessRead, Target: id, Critical: n.Critical})
 		}
 		return out
 	}

@@ -130,7 +130,7 @@ func TestPlan(t *testing.T) {
 			}
 			p := delivery.Planner{Policies: testPolicies, Available: avail}
 			n := &herald.NewNotification{UserID: "ana", Type: r.typ, Title: "t", Critical: r.critical}
-			plan := p.Plan(n, prefs, subs, r.now)
+			plan := p.Plan(n, prefs, herald.PushTargets{Subscriptions: subs}, r.now)
 			var got []string
 			for _, d := range plan.Deliveries {
 				s := fmt.Sprintf("%s/%s@%s", d.Channel, d.Kind, d.DueAt.Sub(r.now))
@@ -158,8 +158,78 @@ func TestPlan(t *testing.T) {
 // policy alone decides, and with no contact point nothing leaves.
 func TestPlanWithoutPreferences(t *testing.T) {
 	p := delivery.Planner{Policies: testPolicies, Available: map[herald.Channel]bool{email: true}}
-	plan := p.Plan(&herald.NewNotification{UserID: "bo", Type: "payment_due", Title: "t"}, nil, nil, time.Now())
+	plan := p.Plan(&herald.NewNotification{UserID: "bo", Type: "payment_due", Title: "t"}, nil, herald.PushTargets{}, time.Now())
 	if plan.Silent || len(plan.Deliveries) != 0 {
 		t.Fatalf("plan without preferences = %+v", plan)
 	}
+}
+
+// TestPlanDevices plans push to browsers and mobile devices alike by the one
+// push switch, one delivery per target that has a sender, each carrying the
+// notification's critical flag; devices of a platform without a sender get
+// none, and quiet hours hold them like web push.
+func TestPlanDevices(t *testing.T) {
+	now := time.Date(2030, 1, 2, 15, 0, 0, 0, time.UTC) // 10:00 in New York
+	targets := herald.PushTargets{
+		Subscriptions: []*herald.PushSubscription{{ID: "web"}},
+		Devices:       []*herald.Device{{ID: "android", Platform: herald.PlatformFCM}, {ID: "iphone", Platform: herald.PlatformAPNs}},
+	}
+	prefs := &herald.Preferences{UserID: "ana", TimeZone: "America/New_York",
+		Types: map[string]map[herald.Channel]bool{"*": {push: true}}}
+	cases := []struct {
+		name      string
+		web       bool
+		platforms map[herald.Platform]bool
+		quiet     bool
+		critical  bool
+		want      []string
+	}{
+		{"all", true, map[herald.Platform]bool{herald.PlatformFCM: true, herald.PlatformAPNs: true}, false, false, []string{"web@0s", "android@0s", "iphone@0s"}},
+		{"mobile only", false, map[herald.Platform]bool{herald.PlatformAPNs: true}, false, false, []string{"iphone@0s"}},
+		{"web only", true, nil, false, false, []string{"web@0s"}},
+		{"quiet hours", false, map[herald.Platform]bool{herald.PlatformFCM: true}, true, false, []string{"android@2h0m0s!"}},
+		{"critical skips quiet hours", false, map[herald.Platform]bool{herald.PlatformFCM: true}, true, true, []string{"android@0s*"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pr := *prefs
+			if c.quiet {
+				pr.QuietHours = &herald.QuietHours{Start: "08:00", End: "12:00"}
+			}
+			p := delivery.Planner{Available: map[herald.Channel]bool{push: c.web}, Platforms: c.platforms}
+			if !p.UsesPush() {
+				t.Fatal("UsesPush is false with a push sender")
+			}
+			plan := p.Plan(&herald.NewNotification{UserID: "ana", Type: "hello", Title: "t", Critical: c.critical}, &pr, targets, now)
+			var got []string
+			for _, d := range plan.Deliveries {
+				s := fmt.Sprintf("%s@%s", d.Target, d.DueAt.Sub(now))
+				if d.UnlessRead {
+					s += "!"
+				}
+				if d.Critical {
+					s += "*"
+				}
+				if d.Channel != push {
+					t.Fatalf("channel %s", d.Channel)
+				}
+				got = append(got, s)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("plan = %q, want %q", got, c.want)
+			}
+		})
+	}
+	off := pr(prefs, false)
+	p := delivery.Planner{Platforms: map[herald.Platform]bool{herald.PlatformFCM: true}}
+	if plan := p.Plan(&herald.NewNotification{UserID: "ana", Type: "hello", Title: "t"}, off, targets, now); len(plan.Deliveries) != 0 {
+		t.Fatalf("push switched off still planned %d deliveries", len(plan.Deliveries))
+	}
+}
+
+// pr returns a copy of p with push switched on or off for every type.
+func pr(p *herald.Preferences, on bool) *herald.Preferences {
+	c := *p
+	c.Types = map[string]map[herald.Channel]bool{"*": {push: on}}
+	return &c
 }

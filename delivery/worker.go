@@ -50,6 +50,7 @@ func (s *Service) digests(ctx context.Context) int {
 type outcome struct {
 	result herald.DeliveryResult
 	gone   bool // the push subscription expired: remove it
+	device bool // the push target is a mobile device
 }
 
 // deliver sends one delivery, or the items of one digest (same user, same
@@ -59,8 +60,12 @@ func (s *Service) deliver(ctx context.Context, ds ...*herald.Delivery) {
 	start := time.Now()
 	o := s.attempt(ctx, ds)
 	if o.gone {
-		if err := s.store.DeletePushSubscription(context.WithoutCancel(ctx), lead.UserID, lead.Target); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
-			s.log.Warn("delivery: cannot remove an expired push subscription", "user", lead.UserID, "err", err)
+		remove := s.store.DeletePushSubscription
+		if o.device {
+			remove = s.store.DeleteDevice
+		}
+		if err := remove(context.WithoutCancel(ctx), lead.UserID, lead.Target); err != nil && herald.CodeOf(err) != herald.ENOTFOUND {
+			s.log.Warn("delivery: cannot remove an expired push target", "user", lead.UserID, "device", o.device, "err", err)
 		}
 	}
 	s.metrics.took(lead.Channel, time.Since(start))
@@ -98,10 +103,6 @@ func (s *Service) attempt(ctx context.Context, ds []*herald.Delivery) outcome {
 		// Workers kept dying mid-attempt: give up rather than loop.
 		return fail(herald.DeliveryDead, "no outcome after the last attempt")
 	}
-	sender := s.cfg.Senders[lead.Channel]
-	if sender == nil {
-		return fail(herald.DeliveryDead, "channel "+string(lead.Channel)+" is not configured")
-	}
 	prefs, err := s.store.FindPreferences(ctx, lead.UserID)
 	if err != nil {
 		return fail(herald.DeliveryFailed, "cannot read the user's preferences")
@@ -118,18 +119,19 @@ func (s *Service) attempt(ctx context.Context, ds []*herald.Delivery) outcome {
 	case herald.ChannelWebhook:
 		m.WebhookURL, m.WebhookSecret = prefs.WebhookURL, prefs.WebhookSecret
 	case herald.ChannelPush:
-		subs, err := s.store.FindPushSubscriptions(ctx, lead.UserID)
-		if err != nil {
-			return fail(herald.DeliveryFailed, "cannot read the user's push subscriptions")
-		}
-		for _, sub := range subs {
-			if sub.ID == lead.Target {
-				m.Push = sub
-			}
+		if why := s.pushTarget(ctx, m); why != "" {
+			return fail(herald.DeliveryFailed, why)
 		}
 	}
-	if m.Email == "" && m.Phone == "" && m.WebhookURL == "" && m.Push == nil {
+	if m.Email == "" && m.Phone == "" && m.WebhookURL == "" && m.Push == nil && m.Device == nil {
 		return fail(herald.DeliveryCancelled, "the user has no "+string(lead.Channel)+" contact point any more")
+	}
+	sender := s.cfg.Senders[lead.Channel]
+	if m.Device != nil {
+		sender = s.cfg.DeviceSenders[m.Device.Platform]
+	}
+	if sender == nil {
+		return fail(herald.DeliveryDead, "channel "+string(lead.Channel)+" is not configured")
 	}
 
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
@@ -152,7 +154,8 @@ func (s *Service) attempt(ctx context.Context, ds []*herald.Delivery) outcome {
 	case herald.EINVALID, herald.EUNPROCESSABLE, herald.EFORBIDDEN:
 		return outcome{result: herald.DeliveryResult{Status: herald.DeliveryDead, Error: reason, At: now}}
 	case herald.ENOTFOUND:
-		return outcome{result: herald.DeliveryResult{Status: herald.DeliveryDead, Error: reason, At: now}, gone: lead.Channel == herald.ChannelPush}
+		return outcome{result: herald.DeliveryResult{Status: herald.DeliveryDead, Error: reason, At: now},
+			gone: lead.Channel == herald.ChannelPush, device: m.Device != nil}
 	}
 	var after interface{ RetryAfter() time.Duration }
 	wait := time.Duration(0)
@@ -161,6 +164,39 @@ func (s *Service) attempt(ctx context.Context, ds []*herald.Delivery) outcome {
 	}
 	s.log.Info("delivery: attempt failed; will retry", "id", lead.ID, "user", lead.UserID, "channel", lead.Channel, "attempt", lead.Attempts, "reason", reason)
 	return outcome{result: herald.DeliveryResult{Status: herald.DeliveryFailed, Error: reason, At: now, RetryAt: s.retryAt(lead, wait)}}
+}
+
+// pushTarget fills m's push target, the browser subscription or mobile
+// device the delivery names, and for a device the user's unread count (the
+// badge). It returns why it could not read them, "" when it could; a target
+// that is gone leaves m without one.
+func (s *Service) pushTarget(ctx context.Context, m *herald.Outbound) string {
+	d := m.Delivery
+	subs, err := s.store.FindPushSubscriptions(ctx, d.UserID)
+	if err != nil {
+		return "cannot read the user's push subscriptions"
+	}
+	for _, sub := range subs {
+		if sub.ID == d.Target {
+			m.Push = sub
+			return ""
+		}
+	}
+	devices, err := s.store.FindDevices(ctx, d.UserID)
+	if err != nil {
+		return "cannot read the user's devices"
+	}
+	for _, dev := range devices {
+		if dev.ID == d.Target {
+			m.Device = dev
+		}
+	}
+	if m.Device != nil {
+		if u, err := s.store.UnreadCount(ctx, d.UserID); err == nil {
+			m.Unread = &u.Count
+		}
+	}
+	return ""
 }
 
 // retryAt returns when d is next tried after its attempt: RetryBase doubled

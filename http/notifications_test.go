@@ -25,7 +25,7 @@ func TestCreateNotification(t *testing.T) {
 	want := map[string]any{
 		"id": "n1", "seq": 1.0, "userId": "alice", "type": "payment_due", "title": "Payment Due",
 		"message": "You owe $5.", "link": "/pay/1", "data": map[string]any{"payment_id": 7.0}, "read": false,
-		"createdAt": "2025-11-10T08:15:30.123456789Z", "timestamp": "2025-11-10T08:15:30.123456789Z",
+		"createdAt": "2025-11-10T08:15:30.123Z", "timestamp": "2025-11-10T08:15:30.123Z", // the one wire format
 	}
 	if fmt.Sprint(n) != fmt.Sprint(want) {
 		t.Errorf("notification = %v\nwant %v", n, want)

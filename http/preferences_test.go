@@ -205,7 +205,7 @@ func TestCreateCarriesCritical(t *testing.T) {
 // emailNow is a planner that plans one email, due now, for every notification.
 type emailNow struct{}
 
-func (emailNow) Plan(*herald.NewNotification, *herald.Preferences, []*herald.PushSubscription, time.Time) herald.Plan {
+func (emailNow) Plan(*herald.NewNotification, *herald.Preferences, herald.PushTargets, time.Time) herald.Plan {
 	return herald.Plan{Deliveries: []*herald.Delivery{{Channel: herald.ChannelEmail, Kind: herald.DeliveryImmediate, DueAt: time.Now()}}}
 }
 

@@ -473,7 +473,7 @@ func TestListAndUnreadCount(t *testing.T) {
 // in_app off for them.
 type silencer struct{}
 
-func (silencer) Plan(n *herald.NewNotification, _ *herald.Preferences, _ []*herald.PushSubscription, _ time.Time) herald.Plan {
+func (silencer) Plan(n *herald.NewNotification, _ *herald.Preferences, _ herald.PushTargets, _ time.Time) herald.Plan {
 	return herald.Plan{Silent: n.Title == "quiet"}
 }
 

@@ -14,6 +14,7 @@ type outbox struct {
 	deliveries map[string]*herald.Delivery
 	prefs      map[string]*herald.Preferences
 	subs       map[string]*herald.PushSubscription // by id
+	devices    map[string]*herald.Device           // by id
 }
 
 var (
@@ -31,6 +32,7 @@ func (s *Store) box() *outbox {
 			deliveries: make(map[string]*herald.Delivery),
 			prefs:      make(map[string]*herald.Preferences),
 			subs:       make(map[string]*herald.PushSubscription),
+			devices:    make(map[string]*herald.Device),
 		}
 	}
 	return s.out
@@ -62,6 +64,7 @@ func (s *Store) writeDeliveries(res []herald.Created, planned [][]*herald.Delive
 				Kind:           p.Kind,
 				Target:         p.Target,
 				UnlessRead:     p.UnlessRead,
+				Critical:       p.Critical,
 				Status:         herald.DeliveryPending,
 				DueAt:          utc(p.DueAt),
 				CreatedAt:      now,
@@ -83,18 +86,19 @@ func (s *Store) prefsOf(userID string) *herald.Preferences {
 	return &herald.Preferences{UserID: userID}
 }
 
-// planSubs returns copies of userID's push subscriptions, oldest first, when
-// want is set, for planning. s.mu must be held.
-func (s *Store) planSubs(userID string, want bool) []*herald.PushSubscription {
+// planTargets returns copies of userID's push subscriptions and devices,
+// oldest first, when want is set, for planning. s.mu must be held.
+func (s *Store) planTargets(userID string, want bool) herald.PushTargets {
+	var t herald.PushTargets
 	if !want {
-		return nil
+		return t
 	}
-	var out []*herald.PushSubscription
 	for _, sub := range s.subsOf(userID) {
 		c := *sub
-		out = append(out, &c)
+		t.Subscriptions = append(t.Subscriptions, &c)
 	}
-	return out
+	t.Devices = s.copyDevices(userID)
+	return t
 }
 
 func cloneDelivery(d *herald.Delivery) *herald.Delivery {

@@ -133,7 +133,7 @@ func (s *Store) createLocked(ns []*herald.NewNotification, opts herald.CreateOpt
 			n.Data = nil
 		}
 		if opts.Planner != nil {
-			p := opts.Planner.Plan(in, s.prefsOf(in.UserID), s.planSubs(in.UserID, opts.Planner.UsesPush()), now)
+			p := opts.Planner.Plan(in, s.prefsOf(in.UserID), s.planTargets(in.UserID, opts.Planner.UsesPush()), now)
 			if p.Silent {
 				readAt := now
 				n.Read, n.ReadAt, n.Silent = true, &readAt, true

@@ -42,17 +42,18 @@ type plans struct {
 	mu    sync.Mutex
 	seen  map[string]*herald.Preferences // by user
 	subs  map[string]int                 // push subscriptions seen, by user
+	devs  map[string]int                 // devices seen, by user
 	calls int
 }
 
-func (p *plans) Plan(n *herald.NewNotification, prefs *herald.Preferences, subs []*herald.PushSubscription, now time.Time) herald.Plan {
+func (p *plans) Plan(n *herald.NewNotification, prefs *herald.Preferences, targets herald.PushTargets, now time.Time) herald.Plan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++
 	if p.seen == nil {
-		p.seen, p.subs = map[string]*herald.Preferences{}, map[string]int{}
+		p.seen, p.subs, p.devs = map[string]*herald.Preferences{}, map[string]int{}, map[string]int{}
 	}
-	p.seen[n.UserID], p.subs[n.UserID] = prefs, len(subs)
+	p.seen[n.UserID], p.subs[n.UserID], p.devs[n.UserID] = prefs, len(targets.Subscriptions), len(targets.Devices)
 	if plan, ok := p.byTitle[n.Title]; ok || p.all == nil {
 		return plan
 	}

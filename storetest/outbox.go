@@ -13,6 +13,7 @@ type OutboxStore interface {
 	herald.Store
 	herald.DeliveryStore
 	herald.PreferenceStore
+	herald.DeviceStore
 }
 
 // RunOutbox runs the outbox and preference suite, each case in its own
@@ -40,5 +41,8 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"ConcurrentPreferenceUpdates", testConcurrentPreferenceUpdates},
 		{"PushSubscriptions", testPushSubscriptions},
 		{"ConcurrentPushEndpoint", testConcurrentPushEndpoint},
+		{"Devices", testDevices},
+		{"ConcurrentDeviceToken", testConcurrentDeviceToken},
+		{"PlannerReadsDevices", testPlannerReadsDevices},
 	})
 }

@@ -280,7 +280,7 @@ type planByUser struct {
 	emails        int
 }
 
-func (p *planByUser) Plan(n *herald.NewNotification, prefs *herald.Preferences, _ []*herald.PushSubscription, now time.Time) herald.Plan {
+func (p *planByUser) Plan(n *herald.NewNotification, prefs *herald.Preferences, _ herald.PushTargets, now time.Time) herald.Plan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {

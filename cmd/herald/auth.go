@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,49 +14,103 @@ import (
 	"github.com/heraldhq/herald/jwt"
 )
 
-// validateAuth checks the token and login settings.
-func (c config) validateAuth() error {
-	for _, k := range []string{"JWKS_REFRESH", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "CONNECTION_TOKEN_TTL",
-		"CONNECTION_TOKEN_MAX_TTL", "ACCOUNT_POLL_INTERVAL"} {
-		if d, err := time.ParseDuration(c[k]); err != nil || d <= 0 {
-			return fmt.Errorf("%s must be a positive duration such as 15m, got %q", k, c[k])
-		}
+// AuthConfig is how tokens are signed and checked and how accounts log in.
+type AuthConfig struct {
+	JWTSecret       string
+	Leeway          time.Duration
+	PreviousSecrets []string
+	Issuer          string
+	Audience        string
+	TrustedIssuer   string
+	PublicKeys      []string
+	JWKSFile        string
+	JWKSURL         string
+	JWKSRefresh     time.Duration
+	AccessTTL       time.Duration
+	RefreshTTL      time.Duration
+	ConnTTL         time.Duration
+	ConnMaxTTL      time.Duration
+	LoginRate       float64
+	PollInterval    time.Duration
+	APIKey          string
+}
+
+var authSettings = []setting{
+	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for connection tokens, 32 bytes or more in production (development generates one)"},
+	{"JWT_LEEWAY", "jwt-leeway", "5s", "clock skew allowed on exp and nbf"},
+	{"JWT_PREVIOUS_SECRETS", "jwt-previous-secrets", "", "comma-separated HS256 secrets still accepted while tokens signed with them live (secret rotation); never used to sign"},
+	{"JWT_ISSUER", "jwt-issuer", "", "iss of the tokens Herald signs; HS256 tokens must carry it (empty: tokens without iss)"},
+	{"JWT_AUDIENCE", "jwt-audience", "", "aud every token must carry, and Herald's tokens do (empty: not checked)"},
+	{"JWT_TRUSTED_ISSUER", "jwt-trusted-issuer", "", "iss of another issuer (an identity provider) whose RS256/ES256/EdDSA connection tokens are accepted with the keys below"},
+	{"JWT_PUBLIC_KEYS", "jwt-public-keys", "", "comma-separated PEM files of the trusted issuer's public keys; a key's kid is its file name without extension"},
+	{"JWKS_FILE", "jwks-file", "", "JSON Web Key Set file of the trusted issuer's public keys"},
+	{"JWKS_URL", "jwks-url", "", "URL of the trusted issuer's JSON Web Key Set, fetched with a 5s timeout and cached (https in production)"},
+	{"JWKS_REFRESH", "jwks-refresh", "1h", "how often JWKS_URL is fetched again (an unknown kid also fetches it, at most once a minute)"},
+	{"ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "lifetime of the access tokens /auth/login and /auth/refresh hand out"},
+	{"REFRESH_TOKEN_TTL", "refresh-token-ttl", "168h", "lifetime of refresh tokens (each is good for one refresh)"},
+	{"CONNECTION_TOKEN_TTL", "connection-token-ttl", "15m", "default lifetime of the connection tokens POST /api/tokens issues"},
+	{"CONNECTION_TOKEN_MAX_TTL", "connection-token-max-ttl", "24h", "longest lifetime a POST /api/tokens request may ask for"},
+	{"LOGIN_RATE_LIMIT", "login-rate-limit", "10", "login attempts per minute per account and per client address (429 beyond)"},
+	{"ACCOUNT_POLL_INTERVAL", "account-poll-interval", "5s", "how often a server looks for accounts disabled or removed by `herald user`, to close their sockets"},
+	{"HERALD_API_KEY", "api-key", "", "bearer key for the server API, 32 bytes or more in production (development generates one)"},
+}
+
+func parseAuth(p *parser, c *Config) {
+	a := &c.Auth
+	a.JWTSecret = p.str("JWT_SECRET")
+	a.Leeway = p.dur("JWT_LEEWAY", 0)
+	a.PreviousSecrets = p.list("JWT_PREVIOUS_SECRETS")
+	a.Issuer = p.str("JWT_ISSUER")
+	a.Audience = p.str("JWT_AUDIENCE")
+	a.TrustedIssuer = p.str("JWT_TRUSTED_ISSUER")
+	a.PublicKeys = p.list("JWT_PUBLIC_KEYS")
+	a.JWKSFile = p.str("JWKS_FILE")
+	a.JWKSURL = p.str("JWKS_URL")
+	a.JWKSRefresh = p.dur("JWKS_REFRESH", time.Nanosecond)
+	a.AccessTTL = p.dur("ACCESS_TOKEN_TTL", time.Nanosecond)
+	a.RefreshTTL = p.dur("REFRESH_TOKEN_TTL", time.Nanosecond)
+	a.ConnTTL = p.dur("CONNECTION_TOKEN_TTL", time.Nanosecond)
+	a.ConnMaxTTL = p.dur("CONNECTION_TOKEN_MAX_TTL", time.Nanosecond)
+	a.LoginRate = p.rate("LOGIN_RATE_LIMIT")
+	a.PollInterval = p.dur("ACCOUNT_POLL_INTERVAL", time.Nanosecond)
+	a.APIKey = p.str("HERALD_API_KEY")
+}
+
+// checkAuth checks the token and login settings that go together.
+func (c *Config) checkAuth(p *parser) {
+	a := c.Auth
+	if p.ok("CONNECTION_TOKEN_TTL", "CONNECTION_TOKEN_MAX_TTL") && a.ConnTTL > a.ConnMaxTTL {
+		p.errorf("CONNECTION_TOKEN_TTL must not exceed CONNECTION_TOKEN_MAX_TTL")
 	}
-	if c.dur("CONNECTION_TOKEN_TTL") > c.dur("CONNECTION_TOKEN_MAX_TTL") {
-		return fmt.Errorf("CONNECTION_TOKEN_TTL must not exceed CONNECTION_TOKEN_MAX_TTL")
+	if p.ok("ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL") && a.AccessTTL > a.RefreshTTL {
+		p.errorf("ACCESS_TOKEN_TTL must not exceed REFRESH_TOKEN_TTL")
 	}
-	if c.dur("ACCESS_TOKEN_TTL") > c.dur("REFRESH_TOKEN_TTL") {
-		return fmt.Errorf("ACCESS_TOKEN_TTL must not exceed REFRESH_TOKEN_TTL")
-	}
-	if f, err := strconv.ParseFloat(c["LOGIN_RATE_LIMIT"], 64); err != nil || f <= 0 {
-		return fmt.Errorf("LOGIN_RATE_LIMIT must be a positive number, got %q", c["LOGIN_RATE_LIMIT"])
-	}
-	keys := c["JWT_PUBLIC_KEYS"] != "" || c["JWKS_FILE"] != "" || c["JWKS_URL"] != ""
+	keys := len(a.PublicKeys) > 0 || a.JWKSFile != "" || a.JWKSURL != ""
 	switch {
-	case keys && c["JWT_TRUSTED_ISSUER"] == "":
-		return fmt.Errorf("JWT_TRUSTED_ISSUER is required with JWT_PUBLIC_KEYS, JWKS_FILE or JWKS_URL: keys belong to an issuer")
-	case !keys && c["JWT_TRUSTED_ISSUER"] != "":
-		return fmt.Errorf("JWT_TRUSTED_ISSUER needs JWT_PUBLIC_KEYS, JWKS_FILE or JWKS_URL")
-	case keys && c["JWT_TRUSTED_ISSUER"] == c["JWT_ISSUER"]:
-		return fmt.Errorf("JWT_TRUSTED_ISSUER must differ from JWT_ISSUER")
+	case keys && a.TrustedIssuer == "":
+		p.errorf("JWT_TRUSTED_ISSUER is required with JWT_PUBLIC_KEYS, JWKS_FILE or JWKS_URL: keys belong to an issuer")
+	case !keys && a.TrustedIssuer != "":
+		p.errorf("JWT_TRUSTED_ISSUER needs JWT_PUBLIC_KEYS, JWKS_FILE or JWKS_URL")
+	case keys && a.TrustedIssuer == a.Issuer:
+		p.errorf("JWT_TRUSTED_ISSUER must differ from JWT_ISSUER")
 	}
-	if u := c["JWKS_URL"]; u != "" {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			return fmt.Errorf("JWKS_URL must be an http(s) URL")
-		}
-		if p.Scheme != "https" && c.production() {
-			return fmt.Errorf("JWKS_URL must be https in production: keys fetched in the clear can be replaced")
+	if u := a.JWKSURL; u != "" {
+		pu, err := url.Parse(u)
+		switch {
+		case err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "":
+			p.fail("JWKS_URL", "must be an http(s) URL")
+		case pu.Scheme != "https" && c.production():
+			p.fail("JWKS_URL", "must be https in production: keys fetched in the clear can be replaced")
 		}
 	}
 	if c.production() {
-		for _, s := range c.list("JWT_PREVIOUS_SECRETS") {
+		for _, s := range a.PreviousSecrets {
 			if len(s) < minSecretLen {
-				return fmt.Errorf("JWT_PREVIOUS_SECRETS must each be at least %d bytes in production%s", minSecretLen, c.inferred())
+				p.fail("JWT_PREVIOUS_SECRETS", "must each be at least %d bytes in production%s", minSecretLen, c.inferred())
+				break
 			}
 		}
 	}
-	return nil
 }
 
 // authParts is the wired token verification and credential login.
@@ -71,14 +124,14 @@ type authParts struct {
 
 // jwtConfig is the verifier configuration the settings describe, without the
 // trusted issuer's keys.
-func jwtConfig(cfg config) jwt.Config {
+func jwtConfig(cfg AuthConfig) jwt.Config {
 	c := jwt.Config{
-		Secret:   []byte(cfg.str("JWT_SECRET")),
-		Issuer:   cfg.str("JWT_ISSUER"),
-		Audience: cfg.str("JWT_AUDIENCE"),
-		Leeway:   cfg.dur("JWT_LEEWAY"),
+		Secret:   []byte(cfg.JWTSecret),
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Leeway:   cfg.Leeway,
 	}
-	for _, s := range cfg.list("JWT_PREVIOUS_SECRETS") {
+	for _, s := range cfg.PreviousSecrets {
 		c.PreviousSecrets = append(c.PreviousSecrets, []byte(s))
 	}
 	return c
@@ -86,31 +139,31 @@ func jwtConfig(cfg config) jwt.Config {
 
 // newAuth wires verification, issuing and login on store (which must also be
 // a herald.AccountStore); close orders go through pub.
-func newAuth(ctx context.Context, cfg config, store herald.Store, pub herald.Publisher, log *slog.Logger) (*authParts, error) {
+func newAuth(ctx context.Context, cfg AuthConfig, store herald.Store, pub herald.Publisher, log *slog.Logger) (*authParts, error) {
 	accounts, ok := store.(herald.AccountStore)
 	if !ok {
 		return nil, fmt.Errorf("the store keeps no accounts")
 	}
 	a := &authParts{log: log}
 	jc := jwtConfig(cfg)
-	if name := cfg.str("JWT_TRUSTED_ISSUER"); name != "" {
+	if name := cfg.TrustedIssuer; name != "" {
 		ti := jwt.TrustedIssuer{Name: name}
-		if files := cfg.list("JWT_PUBLIC_KEYS"); len(files) > 0 {
+		if files := cfg.PublicKeys; len(files) > 0 {
 			keys, err := jwt.LoadPEMFiles(files...)
 			if err != nil {
 				return nil, err
 			}
 			ti.Keys = append(ti.Keys, keys...)
 		}
-		if f := cfg.str("JWKS_FILE"); f != "" {
+		if f := cfg.JWKSFile; f != "" {
 			keys, err := jwt.LoadJWKSFile(f)
 			if err != nil {
 				return nil, err
 			}
 			ti.Keys = append(ti.Keys, keys...)
 		}
-		if u := cfg.str("JWKS_URL"); u != "" {
-			a.jwks = &jwt.JWKS{URL: u, Refresh: cfg.dur("JWKS_REFRESH")}
+		if u := cfg.JWKSURL; u != "" {
+			a.jwks = &jwt.JWKS{URL: u, Refresh: cfg.JWKSRefresh}
 			if err := a.jwks.Fetch(ctx); err != nil {
 				// The issuer may be down: start, and keep trying.
 				log.Warn("JWKS fetch failed; retrying in the background", "url", u, "err", err)
@@ -118,7 +171,7 @@ func newAuth(ctx context.Context, cfg config, store herald.Store, pub herald.Pub
 			ti.JWKS = a.jwks
 		}
 		jc.Trusted = []jwt.TrustedIssuer{ti}
-		log.Info("trusting tokens of another issuer", "iss", name, "kids", keyList(ti.Keys), "jwks", cfg.str("JWKS_URL") != "")
+		log.Info("trusting tokens of another issuer", "iss", name, "kids", keyList(ti.Keys), "jwks", cfg.JWKSURL != "")
 	}
 	a.issuer = jwt.NewIssuer(jc)
 
@@ -130,11 +183,11 @@ func newAuth(ctx context.Context, cfg config, store herald.Store, pub herald.Pub
 		Issuer:       a.issuer,
 		Refresh:      jwt.NewVerifier(refresh),
 		Publisher:    pub,
-		AccessTTL:    cfg.dur("ACCESS_TOKEN_TTL"),
-		RefreshTTL:   cfg.dur("REFRESH_TOKEN_TTL"),
-		LoginRate:    cfg.float("LOGIN_RATE_LIMIT"),
-		PollInterval: cfg.dur("ACCOUNT_POLL_INTERVAL"),
-		Leeway:       max(cfg.dur("JWT_LEEWAY"), jwt.DefaultLeeway),
+		AccessTTL:    cfg.AccessTTL,
+		RefreshTTL:   cfg.RefreshTTL,
+		LoginRate:    cfg.LoginRate,
+		PollInterval: cfg.PollInterval,
+		Leeway:       max(cfg.Leeway, jwt.DefaultLeeway),
 		Logger:       log,
 	})
 	if err != nil {

@@ -40,12 +40,12 @@ func TestSendCommand(t *testing.T) {
 		{"no user", []string{"send", "--title", "x"}, map[string]string{"HERALD_API_KEY": testAPIKey}, "--user"},
 		{"no key", []string{"send", "--user", "u", "--title", "x"}, nil, "API key"},
 		{"bad data", []string{"send", "--user", "u", "--title", "x", "--data", "[1]"}, map[string]string{"HERALD_API_KEY": testAPIKey}, "JSON object"},
-		{"wrong key", []string{"send", "--user", "u", "--title", "x", "--url", "ws://" + s.addr + "/ws"}, map[string]string{"HERALD_API_KEY": "nope"}, "authentication_failed"},
+		{"wrong key", []string{"send", "--user", "u", "--title", "x", "--url", "ws://" + s.addr + "/ws"}, map[string]string{"HERALD_API_KEY": "nope"}, "the server refused the credentials: Invalid API key (HTTP 401)"},
 		{"bad url", []string{"send", "--user", "u", "--title", "x", "--url", "ftp://h"}, map[string]string{"HERALD_API_KEY": testAPIKey}, "server URL"},
 	} {
 		var o, e syncBuffer
 		err := run(context.Background(), c.args, mapEnv(c.env), &o, &e)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !strings.Contains(cliMessage(err), c.want) {
 			t.Errorf("%s: send = %v, want an error about %q", c.name, err, c.want)
 		}
 		if o.String() != "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -28,71 +27,101 @@ type clusterNode struct {
 	metrics  *redis.Metrics
 }
 
-// redisConfig is the Redis the settings name, in whichever form.
-func (c config) redisConfig() redis.ClientConfig {
-	return redis.ClientConfig{
-		URL:              c["REDIS_URL"],
-		Sentinels:        c.list("REDIS_SENTINELS"),
-		MasterName:       c["REDIS_MASTER_NAME"],
-		SentinelPassword: c["REDIS_SENTINEL_PASSWORD"],
-		ClusterAddrs:     c.list("REDIS_CLUSTER_ADDRS"),
-		Password:         c["REDIS_PASSWORD"],
+// ClusterConfig is the Redis that makes this node one of several, and what
+// the node keeps there.
+type ClusterConfig struct {
+	Redis        redis.ClientConfig
+	NodeID       string // empty: hostname-pid
+	Prefix       string
+	EventsStream string
+	EventsGroup  string
+}
+
+var clusterSettings = []setting{
+	{"REDIS_URL", "redis-url", "", "Redis URL that makes this node one of several: messages, presence, stats and the per-user cap cross nodes through it; needs DATABASE_URL and the same secrets on every node. redis://[:password@]host:port/db (one server), redis-sentinel://[:password@]host:port,host:port/master[/db] (Sentinel) or redis-cluster://[:password@]host:port,host:port (Redis Cluster)"},
+	{"REDIS_SENTINELS", "redis-sentinels", "", "comma-separated host:port of Redis Sentinels, instead of REDIS_URL: reach the primary they monitor as REDIS_MASTER_NAME and follow its failovers"},
+	{"REDIS_MASTER_NAME", "redis-master-name", "", "name the sentinels monitor the primary under (with REDIS_SENTINELS)"},
+	{"REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "", "password of the sentinels themselves (with REDIS_SENTINELS or a redis-sentinel:// REDIS_URL)"},
+	{"REDIS_CLUSTER_ADDRS", "redis-cluster-addrs", "", "comma-separated host:port of some Redis Cluster nodes, instead of REDIS_URL: sharded pub/sub over the cluster's shards (Redis 7 or later)"},
+	{"REDIS_PASSWORD", "redis-password", "", "password of the Redis servers reached through REDIS_SENTINELS or REDIS_CLUSTER_ADDRS (a REDIS_URL carries its own)"},
+	{"HERALD_NODE_ID", "node-id", "", "this node's id in the cluster, in its logs and metrics (default: hostname-pid)"},
+	{"HERALD_REDIS_PREFIX", "redis-prefix", "herald:", "prefix of Herald's Redis keys and channels, so several deployments can share one Redis"},
+	{"HERALD_EVENTS_STREAM", "events-stream", "", "Redis Stream of domain events to consume, as POST /api/events bodies in the field \"event\" (empty: none; needs Redis)"},
+	{"HERALD_EVENTS_GROUP", "events-group", "herald", "consumer group of HERALD_EVENTS_STREAM that the nodes share"},
+}
+
+func parseCluster(p *parser, c *Config) {
+	c.Cluster = ClusterConfig{
+		Redis: redis.ClientConfig{
+			URL:              p.str("REDIS_URL"),
+			Sentinels:        p.list("REDIS_SENTINELS"),
+			MasterName:       p.str("REDIS_MASTER_NAME"),
+			SentinelPassword: p.str("REDIS_SENTINEL_PASSWORD"),
+			ClusterAddrs:     p.list("REDIS_CLUSTER_ADDRS"),
+			Password:         p.str("REDIS_PASSWORD"),
+		},
+		NodeID:       p.str("HERALD_NODE_ID"),
+		Prefix:       p.str("HERALD_REDIS_PREFIX"),
+		EventsStream: p.str("HERALD_EVENTS_STREAM"),
+		EventsGroup:  p.str("HERALD_EVENTS_GROUP"),
 	}
 }
 
 // clustered reports whether a Redis is configured, which makes this node
 // one of several.
-func (c config) clustered() bool {
-	return c["REDIS_URL"] != "" || c["REDIS_SENTINELS"] != "" || c["REDIS_CLUSTER_ADDRS"] != ""
+func (c *Config) clustered() bool {
+	r := c.Cluster.Redis
+	return r.URL != "" || len(r.Sentinels) > 0 || len(r.ClusterAddrs) > 0
 }
 
-// validateCluster checks the cluster settings: a cluster needs a store every
+// checkCluster checks the cluster settings: a cluster needs a store every
 // node shares, which SQLite (one file, one process) is not.
-func (c config) validateCluster() error {
+func (c *Config) checkCluster(p *parser) {
+	cl := c.Cluster
 	if !c.clustered() {
-		for _, k := range []string{"HERALD_EVENTS_STREAM", "REDIS_MASTER_NAME", "REDIS_SENTINEL_PASSWORD", "REDIS_PASSWORD"} {
-			if c[k] != "" {
-				return fmt.Errorf("%s needs Redis: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ADDRS", k)
+		for _, kv := range [][2]string{{"HERALD_EVENTS_STREAM", cl.EventsStream}, {"REDIS_MASTER_NAME", cl.Redis.MasterName},
+			{"REDIS_SENTINEL_PASSWORD", cl.Redis.SentinelPassword}, {"REDIS_PASSWORD", cl.Redis.Password}} {
+			if kv[1] != "" {
+				p.fail(kv[0], "needs Redis: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ADDRS")
 			}
 		}
-		return nil
+		return
 	}
-	if c["DATABASE_URL"] == "" {
-		return fmt.Errorf("REDIS_URL runs this node as one of several, which must share their notifications: " +
+	if c.Store.DatabaseURL == "" {
+		p.errorf("REDIS_URL runs this node as one of several, which must share their notifications: " +
 			"set DATABASE_URL to a PostgreSQL database (SQLite serves a single node only)")
 	}
-	if err := c.redisConfig().Check(); err != nil {
-		return fmt.Errorf("%s", herald.ErrorMessage(err))
+	if err := cl.Redis.Check(); err != nil {
+		p.errorf("%s", herald.ErrorMessage(err))
 	}
-	if id := c["HERALD_NODE_ID"]; id != "" {
+	if id := cl.NodeID; id != "" {
 		if err := redis.ValidNodeID(id); err != nil {
-			return fmt.Errorf("HERALD_NODE_ID: %s", herald.ErrorMessage(err))
+			p.errorf("HERALD_NODE_ID: %s", herald.ErrorMessage(err))
 		}
 	}
-	for _, k := range []string{"JWT_SECRET", "HERALD_API_KEY"} {
-		if c[k] == "" {
-			return fmt.Errorf("REDIS_URL needs %s set, to the same value on every node (a generated one differs per node)", k)
+	for _, kv := range [][2]string{{"JWT_SECRET", c.Auth.JWTSecret}, {"HERALD_API_KEY", c.Auth.APIKey}} {
+		if kv[1] == "" {
+			p.errorf("REDIS_URL needs %s set, to the same value on every node (a generated one differs per node)", kv[0])
 		}
 	}
-	if c["HERALD_REDIS_PREFIX"] == "" {
-		return fmt.Errorf("HERALD_REDIS_PREFIX must not be empty")
+	switch {
+	case cl.Prefix == "":
+		p.fail("HERALD_REDIS_PREFIX", "must not be empty")
+	case cl.Redis.Topology() == redis.TopologyCluster && strings.ContainsAny(cl.Prefix, "{}"):
+		p.fail("HERALD_REDIS_PREFIX", "must not hold { or } on Redis Cluster: Herald spreads its channels over slots by name")
 	}
-	if c.redisConfig().Topology() == redis.TopologyCluster && strings.ContainsAny(c["HERALD_REDIS_PREFIX"], "{}") {
-		return fmt.Errorf("HERALD_REDIS_PREFIX must not hold { or } on Redis Cluster: Herald spreads its channels over slots by name")
-	}
-	return nil
 }
 
 // nodeID is HERALD_NODE_ID, or hostname-pid.
-func (c config) nodeID() string {
-	if id := c["HERALD_NODE_ID"]; id != "" {
-		return id
+func (c *Config) nodeID() string {
+	if c.Cluster.NodeID != "" {
+		return c.Cluster.NodeID
 	}
 	return redis.DefaultNodeID()
 }
 
 // clusterLogger adds the node id to every log line of a cluster node.
-func clusterLogger(cfg config, log *slog.Logger) *slog.Logger {
+func clusterLogger(cfg *Config, log *slog.Logger) *slog.Logger {
 	if !cfg.clustered() {
 		return log
 	}
@@ -120,13 +149,13 @@ func (a *app) wireBroker(hc hub.Config) error {
 		a.broker = memory.NewBroker(a.hub)
 		return nil
 	}
-	client, err := redis.NewClient(a.cfg.redisConfig())
+	client, err := redis.NewClient(a.cfg.Cluster.Redis)
 	if err != nil {
 		return err
 	}
 	clientLogOnce.Do(func() { redis.SetClientLogger(a.log) }) // a process-wide setting
 	cn := &clusterNode{id: a.cfg.nodeID(), client: client, metrics: redis.NewMetrics()}
-	prefix := a.cfg.str("HERALD_REDIS_PREFIX")
+	prefix := a.cfg.Cluster.Prefix
 	// The broker delivers to the hub, made just after it; nothing is
 	// delivered before Run starts.
 	cn.broker, err = redis.NewBroker(deliverFunc(func(m *herald.Message) int { return a.hub.Deliver(m) }), redis.BrokerConfig{
@@ -165,7 +194,7 @@ func (a *app) wireBroker(hc hub.Config) error {
 
 // wireEvents starts consuming HERALD_EVENTS_STREAM into ev, when set.
 func (a *app) wireEvents(ev herald.EventHandler) error {
-	stream := a.cfg.str("HERALD_EVENTS_STREAM")
+	stream := a.cfg.Cluster.EventsStream
 	if a.cluster == nil || stream == "" {
 		return nil
 	}
@@ -174,7 +203,7 @@ func (a *app) wireEvents(ev herald.EventHandler) error {
 		Client:   a.cluster.client,
 		Handler:  ev,
 		Stream:   stream,
-		Group:    a.cfg.str("HERALD_EVENTS_GROUP"),
+		Group:    a.cfg.Cluster.EventsGroup,
 		Consumer: a.cluster.id,
 		Logger:   a.log,
 		Metrics:  a.cluster.metrics,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 )
 
 // load resolves the configuration as serve does, from args and env only.
-func load(args []string, env map[string]string) (config, error) {
+func load(args []string, env map[string]string) (Config, error) {
 	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return loadConfig(fs, args, mapEnv(env))
@@ -46,15 +47,15 @@ HERALD_LOG_LEVEL='debug'
 		want map[string]string
 	}{
 		{"defaults", nil, nil,
-			map[string]string{"PORT": "3007", "WS_QUEUE_SIZE": "512", "WS_RATE_LIMIT": "20", "HERALD_LOG_LEVEL": "info", "HERALD_DB_PATH": "herald.db"}},
+			map[string]string{"PORT": "3007", "WS_QUEUE_SIZE": "512", "WS_RATE_LIMIT": "20", "HERALD_LOG_LEVEL": "INFO", "HERALD_DB_PATH": "herald.db"}},
 		{"file over defaults", []string{"--config", file}, nil,
-			map[string]string{"PORT": "1111", "WS_QUEUE_SIZE": "99", "WS_RATE_LIMIT": "7.5", "HERALD_LOG_LEVEL": "debug", "HERALD_DB_PATH": "herald.db"}},
+			map[string]string{"PORT": "1111", "WS_QUEUE_SIZE": "99", "WS_RATE_LIMIT": "7.5", "HERALD_LOG_LEVEL": "DEBUG", "HERALD_DB_PATH": "herald.db"}},
 		{"file named by HERALD_CONFIG", nil, map[string]string{"HERALD_CONFIG": file},
 			map[string]string{"PORT": "1111", "WS_QUEUE_SIZE": "99"}},
 		{"env over file", []string{"--config", file}, map[string]string{"PORT": "2222", "WS_RATE_LIMIT": "3"},
-			map[string]string{"PORT": "2222", "WS_QUEUE_SIZE": "99", "WS_RATE_LIMIT": "3", "HERALD_LOG_LEVEL": "debug"}},
+			map[string]string{"PORT": "2222", "WS_QUEUE_SIZE": "99", "WS_RATE_LIMIT": "3", "HERALD_LOG_LEVEL": "DEBUG"}},
 		{"flags over env over file", []string{"--config", file, "--port", "3333", "--queue-size=5"}, map[string]string{"PORT": "2222", "WS_RATE_LIMIT": "3"},
-			map[string]string{"PORT": "3333", "WS_QUEUE_SIZE": "5", "WS_RATE_LIMIT": "3", "HERALD_LOG_LEVEL": "debug"}},
+			map[string]string{"PORT": "3333", "WS_QUEUE_SIZE": "5", "WS_RATE_LIMIT": "3", "HERALD_LOG_LEVEL": "DEBUG"}},
 		{"flag over env without a file", []string{"--db", "/tmp/x.db"}, map[string]string{"HERALD_DB_PATH": "/tmp/y.db"},
 			map[string]string{"HERALD_DB_PATH": "/tmp/x.db"}},
 	}
@@ -64,30 +65,60 @@ HERALD_LOG_LEVEL='debug'
 			if err != nil {
 				t.Fatal(err)
 			}
+			typed := map[string]any{"PORT": cfg.Server.Port, "WS_QUEUE_SIZE": cfg.WS.QueueSize, "WS_RATE_LIMIT": cfg.WS.RateLimit,
+				"HERALD_LOG_LEVEL": cfg.Server.LogLevel, "HERALD_DB_PATH": cfg.Store.DBPath}
 			for k, want := range tc.want {
-				if cfg[k] != want {
-					t.Errorf("%s = %q, want %q", k, cfg[k], want)
+				if got := fmt.Sprint(typed[k]); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
 				}
 			}
 		})
 	}
 }
 
-// TestConfigTypedValues checks the accessors serve uses read what was set.
+// TestConfigTypedValues checks the typed Config holds what was set: lists
+// without empty items, Go durations, the heartbeat in its documented
+// milliseconds.
 func TestConfigTypedValues(t *testing.T) {
 	cfg, err := load([]string{"--allowed-origins", " https://a.example, ,https://b.example "}, map[string]string{
 		"WS_DISABLE_QUERY_TOKEN": "true", "JWT_LEEWAY": "250ms", "WS_RATE_LIMIT": "2.5", "WS_MAX_CONNECTIONS": "7",
+		"WS_HEARTBEAT_INTERVAL": "1500", "WS_TOKEN_EXPIRY_GRACE": "-1s", "HERALD_DELIVERY_WORKERS": "0",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.list("WS_ALLOWED_ORIGINS"); len(got) != 2 || got[0] != "https://a.example" || got[1] != "https://b.example" {
+	if got := cfg.WS.AllowedOrigins; len(got) != 2 || got[0] != "https://a.example" || got[1] != "https://b.example" {
 		t.Errorf("allowed origins = %q", got)
 	}
-	if !cfg.bool("WS_DISABLE_QUERY_TOKEN") || cfg.dur("JWT_LEEWAY").Milliseconds() != 250 ||
-		cfg.float("WS_RATE_LIMIT") != 2.5 || cfg.int("WS_MAX_CONNECTIONS") != 7 {
-		t.Errorf("typed values: %v %v %v %v", cfg.bool("WS_DISABLE_QUERY_TOKEN"), cfg.dur("JWT_LEEWAY"),
-			cfg.float("WS_RATE_LIMIT"), cfg.int("WS_MAX_CONNECTIONS"))
+	if !cfg.WS.DisableQueryToken || cfg.Auth.Leeway != 250*time.Millisecond || cfg.WS.RateLimit != 2.5 || cfg.WS.MaxConnections != 7 {
+		t.Errorf("typed values: %v %v %v %v", cfg.WS.DisableQueryToken, cfg.Auth.Leeway, cfg.WS.RateLimit, cfg.WS.MaxConnections)
+	}
+	if cfg.WS.HeartbeatInterval != 1500*time.Millisecond || cfg.WS.ExpiryGrace != -time.Second || cfg.Delivery.Workers != 0 {
+		t.Errorf("heartbeat %v, expiry grace %v, workers %d", cfg.WS.HeartbeatInterval, cfg.WS.ExpiryGrace, cfg.Delivery.Workers)
+	}
+	// The heartbeat is documented in milliseconds; a Go duration there is
+	// a mistake, named.
+	if _, err := load(nil, map[string]string{"WS_HEARTBEAT_INTERVAL": "30s"}); err == nil || !strings.Contains(err.Error(), "WS_HEARTBEAT_INTERVAL") {
+		t.Errorf("a heartbeat of 30s: %v", err)
+	}
+}
+
+// TestConfigReportsEveryBadSetting: one start names every setting that is
+// wrong, not only the first, and nothing parses to a silent zero.
+func TestConfigReportsEveryBadSetting(t *testing.T) {
+	bad := map[string]string{
+		"PORT": "http", "WS_QUEUE_SIZE": "many", "JWT_LEEWAY": "5", "WS_STRICT_CHANNELS": "yes please",
+		"HERALD_DELIVERY_RETRY_BASE": "soon", "HERALD_TOPIC_CHUNK": "0", "SMTP_HOST": "mail.example", "SMTP_PORT": "x",
+		"HERALD_METRICS_PUBLIC": "maybe", "WS_CONNECT_RATE": "NaN",
+	}
+	_, err := load(nil, bad)
+	if err == nil {
+		t.Fatal("bad settings were accepted")
+	}
+	for k := range bad {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("the error does not name %s:\n%v", k, err)
+		}
 	}
 }
 
@@ -113,7 +144,6 @@ func TestConfigInvalid(t *testing.T) {
 		{"unknown environment", nil, map[string]string{"HERALD_ENV": "staging"}, "", "HERALD_ENV"},
 		{"bad log level", nil, map[string]string{"HERALD_LOG_LEVEL": "verbose"}, "", "HERALD_LOG_LEVEL"},
 		{"bad log format", nil, map[string]string{"HERALD_LOG_FORMAT": "xml"}, "", "HERALD_LOG_FORMAT"},
-		{"unknown key in the file", nil, nil, "PORT=4000\nWS_MAX_CONECTIONS=5\n", "WS_MAX_CONECTIONS"},
 		{"line without = in the file", nil, nil, "PORT\n", "line 1"},
 		{"bad value in the file", nil, nil, "WS_RATE_BURST=lots\n", "WS_RATE_BURST"},
 		{"missing file", []string{"--config", "/nonexistent/herald.conf"}, nil, "", "config file"},
@@ -252,5 +282,46 @@ func TestTokenCommand(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("failed token commands printed %q", stdout.String())
+	}
+}
+
+// TestDesignDocumentEnvFile takes the design document's .env as --config:
+// its WS_PORT, inline comment and short development secret all read; a
+// key Herald does not know (a typo here) is a warning naming it, in the
+// log of the real program, not a refusal.
+func TestDesignDocumentEnvFile(t *testing.T) {
+	cfg, err := load([]string{"--config", "testdata/design.env"}, map[string]string{"HERALD_ENV": "development"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Port != 3007 || cfg.WS.HeartbeatInterval != 30*time.Second || cfg.WS.MaxConnections != 1000 ||
+		cfg.Auth.JWTSecret != "your-jwt-secret-here" || len(cfg.Warnings) != 0 {
+		t.Errorf("port %d, heartbeat %v, max connections %d, secret %q, warnings %q",
+			cfg.Server.Port, cfg.WS.HeartbeatInterval, cfg.WS.MaxConnections, cfg.Auth.JWTSecret, cfg.Warnings)
+	}
+	// Without HERALD_ENV its secret makes Herald production, which wants
+	// a longer one: the refusal is about the secret, not the file.
+	if _, err := load([]string{"--config", "testdata/design.env"}, nil); err == nil ||
+		!strings.Contains(err.Error(), "JWT_SECRET must be at least 32 bytes") || strings.Contains(err.Error(), "config file") {
+		t.Errorf("without HERALD_ENV: %v", err)
+	}
+
+	file := writeFile(t, "typo.env", "PORT=0\nWS_MAX_CONECTIONS=5 # a typo\nNEXT_PUBLIC_WEBSOCKET_SERVER_URL=wss://ws.example.com\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	env := map[string]string{"HERALD_ENV": "development", "HERALD_HOST": "127.0.0.1", "HERALD_DB_PATH": filepath.Join(t.TempDir(), "d.db")}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", file}, mapEnv(env), stdout, stderr) }()
+	waitFor(t, 10*time.Second, "the listening line in the log", func() bool {
+		return strings.Contains(stderr.String(), "herald listening")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("a file with unknown keys was refused: %v", err)
+	}
+	for _, want := range []string{"WS_MAX_CONECTIONS is not a Herald setting", "line 2", "NEXT_PUBLIC_WEBSOCKET_SERVER_URL"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("the log does not warn %q:\n%s", want, stderr.String())
+		}
 	}
 }

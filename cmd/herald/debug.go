@@ -13,7 +13,7 @@ import (
 // that is off by default and should stay on a loopback or private address:
 // profiles show what the process does, and so are nobody else's business.
 func (a *app) startDebug(ctx context.Context) (wait func()) {
-	addr := a.cfg.str("HERALD_DEBUG_ADDR")
+	addr := a.cfg.Server.DebugAddr
 	if addr == "" {
 		return func() {}
 	}

@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 	_ "time/tzdata" // users' time zones, even on hosts without a zoneinfo database
 
@@ -53,7 +53,69 @@ var deliverySettings = []setting{
 	{"DELIVERY_ALLOW_PRIVATE", "delivery-allow-private", "false", "let user webhooks and push endpoints reach loopback and private addresses"},
 }
 
-func init() { settings = append(settings, deliverySettings...) }
+// DeliveryConfig is delivery beyond the socket: the outbox workers, the
+// type policies and each channel's provider (nil: the channel is off).
+type DeliveryConfig struct {
+	Workers      int
+	MaxAttempts  int
+	RetryBase    time.Duration
+	RetryMax     time.Duration
+	Lease        time.Duration
+	Retention    time.Duration
+	DigestPeriod time.Duration
+	PolicyFile   string
+	AllowPrivate bool
+	SMTP         *smtp.Config // Templates are read from TemplateDir at start
+	TemplateDir  string
+	SMS          *sms.Config
+	Push         *webpush.Config
+}
+
+func parseDelivery(p *parser, c *Config) {
+	d := &c.Delivery
+	d.Workers = p.int("HERALD_DELIVERY_WORKERS", 0, math.MaxInt)
+	d.MaxAttempts = p.int("HERALD_DELIVERY_MAX_ATTEMPTS", 0, math.MaxInt)
+	d.RetryBase = p.dur("HERALD_DELIVERY_RETRY_BASE", time.Nanosecond)
+	d.RetryMax = p.dur("HERALD_DELIVERY_RETRY_MAX", time.Nanosecond)
+	d.Lease = p.dur("HERALD_DELIVERY_LEASE", time.Nanosecond)
+	d.Retention = p.dur("HERALD_DELIVERY_RETENTION", time.Nanosecond)
+	d.DigestPeriod = p.dur("HERALD_DIGEST_PERIOD", time.Nanosecond)
+	d.PolicyFile = p.str("HERALD_DELIVERY_POLICY_FILE")
+	d.AllowPrivate = p.bool("DELIVERY_ALLOW_PRIVATE")
+	d.TemplateDir = p.str("SMTP_TEMPLATE_DIR")
+	// The providers' constructors only check their configuration, so
+	// calling them here refuses a bad one before anything opens.
+	if host := p.str("SMTP_HOST"); host != "" {
+		port := p.int("SMTP_PORT", 1, 65535)
+		if p.str("SMTP_FROM") == "" {
+			p.fail("SMTP_FROM", "is required with SMTP_HOST")
+		}
+		sc := smtp.Config{Host: host, Port: port, Username: p.str("SMTP_USERNAME"), Password: p.str("SMTP_PASSWORD"),
+			From: p.str("SMTP_FROM"), TLS: p.str("SMTP_TLS")}
+		if _, err := smtp.New(sc); err != nil && p.ok("SMTP_FROM") {
+			p.errorf("SMTP_HOST, SMTP_FROM, SMTP_TLS: %s", herald.ErrorMessage(err))
+		}
+		d.SMTP = &sc
+	}
+	if sid := p.str("SMS_ACCOUNT_SID"); sid != "" {
+		if p.str("SMS_FROM") == "" && p.str("SMS_MESSAGING_SERVICE_SID") == "" {
+			p.errorf("SMS_FROM or SMS_MESSAGING_SERVICE_SID is required with SMS_ACCOUNT_SID")
+		}
+		sc := sms.Config{BaseURL: p.str("SMS_BASE_URL"), AccountSID: sid, AuthToken: p.str("SMS_AUTH_TOKEN"),
+			From: p.str("SMS_FROM"), MessagingServiceSID: p.str("SMS_MESSAGING_SERVICE_SID"), IdempotencyHeader: p.str("SMS_IDEMPOTENCY_HEADER")}
+		if _, err := sms.New(sc); err != nil {
+			p.errorf("SMS_ACCOUNT_SID, SMS_AUTH_TOKEN, SMS_BASE_URL: %s", herald.ErrorMessage(err))
+		}
+		d.SMS = &sc
+	}
+	if pub, priv := p.str("VAPID_PUBLIC_KEY"), p.str("VAPID_PRIVATE_KEY"); pub != "" || priv != "" {
+		wc := webpush.Config{VAPIDPublicKey: pub, VAPIDPrivateKey: priv, Subscriber: p.str("VAPID_SUBJECT"), AllowPrivate: d.AllowPrivate}
+		if _, err := webpush.New(wc); err != nil {
+			p.errorf("VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT: %s", herald.ErrorMessage(err))
+		}
+		d.Push = &wc
+	}
+}
 
 // deliveryParts is the wired delivery service of a node.
 type deliveryParts struct {
@@ -70,9 +132,7 @@ type deliveryParts struct {
 // outbox (sqlite and postgres both do), and wrapped for what delivery does
 // after a read.
 func (a *app) newInbox(c inbox.Config) (herald.Inbox, error) {
-	if err := topicConfig(a.cfg, &c); err != nil {
-		return nil, err
-	}
+	c.TopicChunk, c.TopicPoll = a.cfg.Topics.Chunk, a.cfg.Topics.Poll
 	st, ok := a.store.(delivery.Store)
 	if !ok {
 		var err error
@@ -80,7 +140,7 @@ func (a *app) newInbox(c inbox.Config) (herald.Inbox, error) {
 		return a.inbox, err
 	}
 	var err error
-	if a.delivery, err = newDelivery(a.cfg, st, a.log); err != nil {
+	if a.delivery, err = newDelivery(a.cfg.Delivery, st, a.log); err != nil {
 		return nil, err
 	}
 	c.Planner, c.AfterCreate = a.delivery.svc.Planner(), a.delivery.svc.Planned
@@ -91,40 +151,12 @@ func (a *app) newInbox(c inbox.Config) (herald.Inbox, error) {
 }
 
 // newDelivery builds the senders and the Service from cfg.
-func newDelivery(cfg config, st delivery.Store, log *slog.Logger) (*deliveryParts, error) {
-	d := &deliveryParts{store: st, metrics: delivery.NewMetrics(), vapid: cfg.str("VAPID_PUBLIC_KEY")}
-	num := func(k string) (int, error) {
-		n, err := strconv.Atoi(cfg.str(k))
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%s must be a non-negative integer, got %q", k, cfg.str(k))
-		}
-		return n, nil
-	}
-	dur := func(k string) (time.Duration, error) {
-		v, err := time.ParseDuration(cfg.str(k))
-		if err != nil || v <= 0 {
-			return 0, fmt.Errorf("%s must be a positive duration such as 30s, got %q", k, cfg.str(k))
-		}
-		return v, nil
-	}
-	c := delivery.Config{Store: st, Logger: log, Metrics: d.metrics, Senders: map[herald.Channel]herald.ChannelSender{}}
-	var err error
-	if d.workers, err = num("HERALD_DELIVERY_WORKERS"); err != nil {
-		return nil, err
-	}
-	c.Workers = d.workers
-	if c.MaxAttempts, err = num("HERALD_DELIVERY_MAX_ATTEMPTS"); err != nil {
-		return nil, err
-	}
-	for k, dst := range map[string]*time.Duration{
-		"HERALD_DELIVERY_RETRY_BASE": &c.RetryBase, "HERALD_DELIVERY_RETRY_MAX": &c.RetryMax,
-		"HERALD_DELIVERY_LEASE": &c.Lease, "HERALD_DELIVERY_RETENTION": &c.Retention, "HERALD_DIGEST_PERIOD": &c.DigestPeriod,
-	} {
-		if *dst, err = dur(k); err != nil {
-			return nil, err
-		}
-	}
-	if f := cfg.str("HERALD_DELIVERY_POLICY_FILE"); f != "" {
+func newDelivery(cfg DeliveryConfig, st delivery.Store, log *slog.Logger) (*deliveryParts, error) {
+	d := &deliveryParts{store: st, metrics: delivery.NewMetrics(), workers: cfg.Workers}
+	c := delivery.Config{Store: st, Logger: log, Metrics: d.metrics, Senders: map[herald.Channel]herald.ChannelSender{},
+		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
+		Lease: cfg.Lease, Retention: cfg.Retention, DigestPeriod: cfg.DigestPeriod}
+	if f := cfg.PolicyFile; f != "" {
 		doc, err := readJSONSettingFile("HERALD_DELIVERY_POLICY_FILE", f)
 		if err != nil {
 			return nil, err
@@ -134,45 +166,36 @@ func newDelivery(cfg config, st delivery.Store, log *slog.Logger) (*deliveryPart
 			return nil, fmt.Errorf("HERALD_DELIVERY_POLICY_FILE %s: %s", f, herald.ErrorMessage(err))
 		}
 	}
-	allowPrivate, err := strconv.ParseBool(cfg.str("DELIVERY_ALLOW_PRIVATE"))
-	if err != nil {
-		return nil, fmt.Errorf("DELIVERY_ALLOW_PRIVATE must be true or false")
-	}
-
-	if host := cfg.str("SMTP_HOST"); host != "" {
-		port, err := strconv.Atoi(cfg.str("SMTP_PORT"))
-		if err != nil || port <= 0 || port > 65535 {
-			return nil, fmt.Errorf("SMTP_PORT must be a port number, got %q", cfg.str("SMTP_PORT"))
-		}
-		tmpl, err := emailTemplates(cfg.str("SMTP_TEMPLATE_DIR"))
-		if err != nil {
+	if cfg.SMTP != nil {
+		sc := *cfg.SMTP
+		var err error
+		if sc.Templates, err = emailTemplates(cfg.TemplateDir); err != nil {
 			return nil, err
 		}
-		mail, err := smtp.New(smtp.Config{Host: host, Port: port, Username: cfg.str("SMTP_USERNAME"), Password: cfg.str("SMTP_PASSWORD"),
-			From: cfg.str("SMTP_FROM"), TLS: cfg.str("SMTP_TLS"), Templates: tmpl})
+		mail, err := smtp.New(sc)
 		if err != nil {
 			return nil, fmt.Errorf("SMTP settings: %s", herald.ErrorMessage(err))
 		}
 		c.Senders[herald.ChannelEmail] = mail
 	}
-	if sid := cfg.str("SMS_ACCOUNT_SID"); sid != "" {
-		text, err := sms.New(sms.Config{BaseURL: cfg.str("SMS_BASE_URL"), AccountSID: sid, AuthToken: cfg.str("SMS_AUTH_TOKEN"),
-			From: cfg.str("SMS_FROM"), MessagingServiceSID: cfg.str("SMS_MESSAGING_SERVICE_SID"), IdempotencyHeader: cfg.str("SMS_IDEMPOTENCY_HEADER")})
+	if cfg.SMS != nil {
+		text, err := sms.New(*cfg.SMS)
 		if err != nil {
 			return nil, fmt.Errorf("SMS settings: %s", herald.ErrorMessage(err))
 		}
 		c.Senders[herald.ChannelSMS] = text
 	}
-	if d.vapid != "" || cfg.str("VAPID_PRIVATE_KEY") != "" {
-		push, err := webpush.New(webpush.Config{VAPIDPublicKey: d.vapid, VAPIDPrivateKey: cfg.str("VAPID_PRIVATE_KEY"),
-			Subscriber: cfg.str("VAPID_SUBJECT"), AllowPrivate: allowPrivate})
+	if cfg.Push != nil {
+		push, err := webpush.New(*cfg.Push)
 		if err != nil {
 			return nil, fmt.Errorf("VAPID settings: %s", herald.ErrorMessage(err))
 		}
 		c.Senders[herald.ChannelPush] = push
+		d.vapid = cfg.Push.VAPIDPublicKey
 	}
-	c.Senders[herald.ChannelWebhook] = webhook.NewUserSender(webhook.UserConfig{AllowPrivate: allowPrivate})
+	c.Senders[herald.ChannelWebhook] = webhook.NewUserSender(webhook.UserConfig{AllowPrivate: cfg.AllowPrivate})
 
+	var err error
 	if d.svc, err = delivery.New(c); err != nil {
 		return nil, fmt.Errorf("delivery: %s", herald.ErrorMessage(err))
 	}

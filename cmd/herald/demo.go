@@ -17,8 +17,8 @@ const demoTokenTTL = 15 * time.Minute
 // when this process generated its JWT secret) its sign-in hands out
 // connection tokens for any user and its button sends sample notifications
 // through the inbox; otherwise both are refused and only the page is served.
-func (a *app) mountDemo(cfg config, verifier herald.TokenVerifier, ib herald.Inbox) {
-	issuer := jwt.NewIssuer(jwtConfig(cfg)) // the same issuer, audience and key id the verifier expects
+func (a *app) mountDemo(cfg *Config, verifier herald.TokenVerifier, ib herald.Inbox) {
+	issuer := jwt.NewIssuer(jwtConfig(cfg.Auth)) // the same issuer, audience and key id the verifier expects
 	a.api.Handle("/", demo.New(demo.Config{
 		DevMode: cfg.demo(),
 		IssueToken: func(user string) (string, time.Time, error) {

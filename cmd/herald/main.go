@@ -25,7 +25,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "herald:", err)
+			fmt.Fprintln(os.Stderr, "herald:", cliMessage(err))
 			os.Exit(1)
 		}
 	}
@@ -56,7 +56,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	usage(stderr)
-	return fmt.Errorf("unknown command %q", cmd)
+	return fmt.Errorf("unknown command %q (herald help lists the commands)", cmd)
+}
+
+// helpOutput is where a command's flag package writes: stdout when args ask
+// for help (-h, -help, --help), since help asked for is the answer, not an
+// error; stderr otherwise, for the usage after a mistake.
+func helpOutput(args []string, stdout, stderr io.Writer) io.Writer {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return stderr
+		case "-h", "-help", "--help", "--h":
+			return stdout
+		}
+	}
+	return stderr
 }
 
 func usage(w io.Writer) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -18,31 +17,67 @@ const minSecretLen = 32
 // network: the demo routes, who may read /metrics, and how fast a client may
 // guess credentials.
 var modeSettings = []setting{
+	{"HERALD_ENV", "env", "auto", "production, development, or auto: production as soon as JWT_SECRET or HERALD_API_KEY is given; production requires both, each of 32 bytes or more"},
 	{"HERALD_DEMO", "demo", "auto", "demo sign-in routes (/demo/session, /demo/notify) that hand out tokens for any user id without credentials: true, false, or auto (on only when this process generated JWT_SECRET itself)"},
 	{"HERALD_METRICS_TOKEN", "metrics-token", "", "bearer token that reads /metrics, besides HERALD_API_KEY, so a scraper need not hold the API key"},
 	{"HERALD_METRICS_PUBLIC", "metrics-public", "auto", "serve /metrics without credentials: true, false, or auto (public in development, protected in production)"},
 	{"API_AUTH_RATE_LIMIT", "api-auth-rate-limit", "10", "failed API key, access token and metrics token attempts per minute per client address (an IPv6 /64) before 429"},
 }
 
-func init() { settings = append(settings, modeSettings...) }
+// ModeConfig is how much the node trusts the network. Env, Demo and
+// MetricsPublic may be "auto" until settle decides them for this process.
+type ModeConfig struct {
+	Env           string // auto, development or production
+	Demo          string // true, false or auto
+	MetricsToken  string
+	MetricsPublic string // true, false or auto
+	APIAuthRate   float64
+
+	// GeneratedSecret and GeneratedKey record that settle made up
+	// JWT_SECRET and HERALD_API_KEY for this process.
+	GeneratedSecret, GeneratedKey bool
+}
+
+func parseMode(p *parser, c *Config) {
+	m := &c.Mode
+	m.Env = p.oneOf("HERALD_ENV", "auto", "development", "production")
+	m.Demo = p.switchOrAuto("HERALD_DEMO")
+	m.MetricsToken = p.str("HERALD_METRICS_TOKEN")
+	m.MetricsPublic = p.switchOrAuto("HERALD_METRICS_PUBLIC")
+	m.APIAuthRate = p.rate("API_AUTH_RATE_LIMIT")
+}
+
+// switchOrAuto reads true, false or auto, as "true", "false" or "auto".
+func (p *parser) switchOrAuto(k string) string {
+	v := strings.TrimSpace(p.raw[k])
+	if v == "auto" {
+		return v
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(k, "must be true, false or auto, got %q", p.raw[k])
+		return "false"
+	}
+	return strconv.FormatBool(b)
+}
 
 // production reports whether the node runs as production: when told so, or,
 // with HERALD_ENV=auto, when it was given a secret. A server handed a real
 // JWT_SECRET or API key is a real deployment until the operator says it is
 // not; only a server with nothing set is a developer's toy.
-func (c config) production() bool {
-	switch c["HERALD_ENV"] {
+func (c *Config) production() bool {
+	switch c.Mode.Env {
 	case "production":
 		return true
 	case "auto":
-		return c["JWT_SECRET"] != "" || c["HERALD_API_KEY"] != ""
+		return c.Auth.JWTSecret != "" || c.Auth.APIKey != ""
 	}
 	return false
 }
 
 // inferred explains a production that HERALD_ENV did not name, for errors.
-func (c config) inferred() string {
-	if c["HERALD_ENV"] != "auto" {
+func (c *Config) inferred() string {
+	if c.Mode.Env != "auto" {
 		return ""
 	}
 	return " (Herald runs as production because a secret was given; HERALD_ENV=development relaxes this)"
@@ -51,81 +86,59 @@ func (c config) inferred() string {
 // demo reports whether the demo sign-in routes are on. HERALD_DEMO=auto is
 // settled by settle before the node starts: on only when this process made
 // up the JWT secret, so the tokens the demo hands out are good nowhere else.
-func (c config) demo() bool {
-	on, _ := strconv.ParseBool(c["HERALD_DEMO"])
-	return on
-}
+func (c *Config) demo() bool { return c.Mode.Demo == "true" }
 
 // metricsPublic reports whether /metrics is served without credentials.
-func (c config) metricsPublic() bool {
-	if c["HERALD_METRICS_PUBLIC"] == "auto" {
+func (c *Config) metricsPublic() bool {
+	if c.Mode.MetricsPublic == "auto" {
 		return !c.production()
 	}
-	on, _ := strconv.ParseBool(c["HERALD_METRICS_PUBLIC"])
-	return on
+	return c.Mode.MetricsPublic == "true"
 }
-
-// generatedKey is the entry of a config that records which secrets settle
-// generated; it is no setting, so nothing else reads or sets it.
-const generatedKey = "(generated)"
 
 // settle fixes what auto settings mean for this process: outside production
 // it generates the secrets that were not given and, when it generated the
 // JWT secret, turns the demo on. It reports which secrets it generated.
-func (c config) settle() (genSecret, genKey bool) {
+func (c *Config) settle() (genSecret, genKey bool) {
+	m := &c.Mode
 	if !c.production() {
-		c["HERALD_ENV"] = "development"
-		if genSecret = c["JWT_SECRET"] == ""; genSecret {
-			c["JWT_SECRET"] = randomHex(32)
-			c[generatedKey] += "JWT_SECRET "
-			if c["HERALD_DEMO"] == "auto" {
-				c["HERALD_DEMO"] = "true"
+		m.Env = "development"
+		if genSecret = c.Auth.JWTSecret == ""; genSecret {
+			c.Auth.JWTSecret = randomHex(32)
+			m.GeneratedSecret = true
+			if m.Demo == "auto" {
+				m.Demo = "true"
 			}
 		}
-		if genKey = c["HERALD_API_KEY"] == ""; genKey {
-			c["HERALD_API_KEY"] = randomHex(24)
-			c[generatedKey] += "HERALD_API_KEY "
+		if genKey = c.Auth.APIKey == ""; genKey {
+			c.Auth.APIKey = randomHex(24)
+			m.GeneratedKey = true
 		}
 	}
-	if c["HERALD_ENV"] == "auto" {
-		c["HERALD_ENV"] = "production"
+	if m.Env == "auto" {
+		m.Env = "production"
 	}
-	if c["HERALD_DEMO"] == "auto" {
-		c["HERALD_DEMO"] = "false"
+	if m.Demo == "auto" {
+		m.Demo = "false"
 	}
 	return genSecret, genKey
 }
 
-// validateMode checks the mode and, in production, that every secret is
-// there and long enough.
-func (c config) validateMode() error {
-	switch c["HERALD_ENV"] {
-	case "auto", "development", "production":
-	default:
-		return fmt.Errorf("HERALD_ENV must be auto, development or production, got %q", c["HERALD_ENV"])
+// checkMode checks, in production, that every secret is there and long
+// enough.
+func (c *Config) checkMode(p *parser) {
+	if !p.ok("HERALD_ENV") || !c.production() {
+		return
 	}
-	for _, k := range []string{"HERALD_DEMO", "HERALD_METRICS_PUBLIC"} {
-		if _, err := strconv.ParseBool(c[k]); err != nil && c[k] != "auto" {
-			return fmt.Errorf("%s must be true, false or auto, got %q", k, c[k])
+	for _, kv := range [][2]string{{"JWT_SECRET", c.Auth.JWTSecret}, {"HERALD_API_KEY", c.Auth.APIKey}, {"HERALD_METRICS_TOKEN", c.Mode.MetricsToken}} {
+		k, v := kv[0], kv[1]
+		switch {
+		case v == "" && k != "HERALD_METRICS_TOKEN":
+			p.fail(k, "is required in production%s", c.inferred())
+		case v != "" && len(v) < minSecretLen:
+			p.fail(k, "must be at least %d bytes in production, such as the output of `openssl rand -hex 32`%s", minSecretLen, c.inferred())
 		}
 	}
-	if f, err := strconv.ParseFloat(c["API_AUTH_RATE_LIMIT"], 64); err != nil || f <= 0 {
-		return fmt.Errorf("API_AUTH_RATE_LIMIT must be a positive number, got %q", c["API_AUTH_RATE_LIMIT"])
-	}
-	if !c.production() {
-		return nil
-	}
-	for _, k := range []string{"JWT_SECRET", "HERALD_API_KEY"} {
-		if c[k] == "" {
-			return fmt.Errorf("%s is required in production%s", k, c.inferred())
-		}
-	}
-	for _, k := range []string{"JWT_SECRET", "HERALD_API_KEY", "HERALD_METRICS_TOKEN"} {
-		if v := c[k]; v != "" && len(v) < minSecretLen {
-			return fmt.Errorf("%s must be at least %d bytes in production, such as the output of `openssl rand -hex 32`%s", k, minSecretLen, c.inferred())
-		}
-	}
-	return nil
 }
 
 // unsafeSetting is a setting that is on and opens something up, and why it
@@ -136,41 +149,41 @@ type unsafeSetting struct{ setting, risk string }
 // a profiler reachable from the network always, and in production the
 // defaults kept for compatibility that a deployment should close. Each is
 // logged at start (warnUnsafe); docs/security.md lists them.
-func unsafeSettings(c config) []unsafeSetting {
+func unsafeSettings(c *Config) []unsafeSetting {
 	var out []unsafeSetting
 	add := func(setting, risk string) { out = append(out, unsafeSetting{setting, risk}) }
 	if c.demo() {
 		add("HERALD_DEMO", "POST /demo/session hands out a connection token for any user id to anyone who asks")
 	}
-	if addr := c["HERALD_DEBUG_ADDR"]; addr != "" && !loopback(addr) {
+	if addr := c.Server.DebugAddr; addr != "" && !loopback(addr) {
 		add("HERALD_DEBUG_ADDR", "the profiler (/debug/pprof/) listens beyond loopback on "+addr)
 	}
 	if !c.production() {
-		if !strings.Contains(c[generatedKey], "JWT_SECRET") {
+		if !c.Mode.GeneratedSecret {
 			add("HERALD_ENV", "development with secrets given: short secrets and JWKS over plain http are accepted")
 		}
 		return out
 	}
-	if len(c.list("WS_ALLOWED_ORIGINS")) == 0 {
+	if len(c.WS.AllowedOrigins) == 0 {
 		add("WS_ALLOWED_ORIGINS", "empty: pages of any Origin may open sockets with a user's credentials (cross-site WebSocket hijacking)")
 	}
-	if !c.bool("WS_DISABLE_QUERY_TOKEN") {
+	if !c.WS.DisableQueryToken {
 		add("WS_DISABLE_QUERY_TOKEN", "false: tokens are accepted in URLs (?token=), where proxies, logs and browser history keep them")
 	}
-	if c.bool("WS_PERMESSAGE_DEFLATE") {
+	if c.WS.Deflate {
 		add("WS_PERMESSAGE_DEFLATE", "true: compression costs CPU and memory per message and can leak secrets that share a message with attacker text")
 	}
 	if c.metricsPublic() {
 		add("HERALD_METRICS_PUBLIC", "true: /metrics answers anyone who reaches the port")
 	}
-	if c.bool("DELIVERY_ALLOW_PRIVATE") {
+	if c.Delivery.AllowPrivate {
 		add("DELIVERY_ALLOW_PRIVATE", "true: users' webhook and push URLs may reach loopback and private addresses")
 	}
 	return out
 }
 
 // warnUnsafe logs one warning per unsafe setting that is on.
-func warnUnsafe(c config, log *slog.Logger) {
+func warnUnsafe(c *Config, log *slog.Logger) {
 	for _, u := range unsafeSettings(c) {
 		log.Warn("unsafe setting", "setting", u.setting, "risk", u.risk)
 	}

@@ -22,7 +22,7 @@ const defaultServerURL = "http://localhost:3007"
 // stored notification, so a newcomer can watch it arrive in `herald tail`.
 func sendCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(helpOutput(args, stdout, stderr))
 	user := fs.String("user", "", "user id the notification is for (required)")
 	title := fs.String("title", "", "title (required)")
 	message := fs.String("message", "", "message text")
@@ -31,9 +31,12 @@ func sendCmd(ctx context.Context, args []string, getenv func(string) string, std
 	data := fs.String("data", "", "JSON object of extra data")
 	key := fs.String("idempotency-key", "", "makes a retried send create the notification once")
 	server := fs.String("url", envOr(getenv, "HERALD_URL", defaultServerURL), "server URL (env HERALD_URL)")
-	apiKey := fs.String("api-key", getenv("HERALD_API_KEY"), "server API key (env HERALD_API_KEY)")
+	apiKey := fs.String("api-key", "", "server API key (default: env HERALD_API_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *apiKey == "" {
+		*apiKey = getenv("HERALD_API_KEY") // not the flag's default, which --help would print
 	}
 	switch {
 	case fs.NArg() > 0:

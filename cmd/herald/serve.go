@@ -31,7 +31,7 @@ import (
 
 // app is a wired Herald node.
 type app struct {
-	cfg    config
+	cfg    *Config
 	log    *slog.Logger
 	store  herald.Store
 	hub    *hub.Hub
@@ -50,14 +50,19 @@ type app struct {
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { usage(stderr) }
+	out := helpOutput(args, stdout, stderr)
+	fs.SetOutput(out)
+	fs.Usage = func() { usage(out) }
 	cfg, err := loadConfig(fs, args, getenv)
 	if err != nil {
 		return err
 	}
 	devToken, devKey := cfg.settle()
-	a, err := newApp(ctx, cfg, newLogger(cfg, stderr))
+	log := newLogger(cfg.Server, stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration", "warning", w)
+	}
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -67,13 +72,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	return a.run(ctx)
 }
 
-func newLogger(cfg config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.str("HERALD_LOG_LEVEL"))); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.str("HERALD_LOG_FORMAT") == "json" {
+func newLogger(cfg ServerConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -81,27 +82,27 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 
 // newApp opens the store, wires every part and starts listening, so that the
 // port is known (and taken) when it returns.
-func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
-	log = clusterLogger(cfg, log)
+func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+	log = clusterLogger(&cfg, log)
 	cfg.settle() // for callers other than serveCmd; a second call changes nothing
-	warnUnsafe(cfg, log)
-	a := &app{cfg: cfg, log: log}
+	warnUnsafe(&cfg, log)
+	a := &app{cfg: &cfg, log: log}
 	var err error
-	if u := cfg.str("DATABASE_URL"); u != "" {
+	if u := cfg.Store.DatabaseURL; u != "" {
 		a.store, err = postgres.Open(ctx, postgres.Config{URL: u})
 		log.Info("store: postgresql", "host", hostOf(u))
 	} else {
-		a.store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.str("HERALD_DB_PATH")})
-		log.Info("store: sqlite", "path", cfg.str("HERALD_DB_PATH"))
+		a.store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.DBPath})
+		log.Info("store: sqlite", "path", cfg.Store.DBPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
 
 	if err := a.wireBroker(hub.Config{
-		MaxConnections:   cfg.int("WS_MAX_CONNECTIONS"),
-		MaxPerUser:       cfg.int("WS_MAX_CONNECTIONS_PER_USER"),
-		MaxSubscriptions: cfg.int("WS_MAX_SUBSCRIPTIONS"),
+		MaxConnections:   cfg.WS.MaxConnections,
+		MaxPerUser:       cfg.WS.MaxPerUser,
+		MaxSubscriptions: cfg.WS.MaxSubscriptions,
 	}); err != nil {
 		a.store.Close()
 		return nil, err
@@ -112,7 +113,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	tmpl := events.Defaults()
-	if f := cfg.str("HERALD_EVENTS_FILE"); f != "" {
+	if f := cfg.Server.EventsFile; f != "" {
 		var doc []byte
 		if doc, err = readJSONSettingFile("HERALD_EVENTS_FILE", f); err == nil {
 			if tmpl, err = events.Parse(f, doc); err != nil {
@@ -132,7 +133,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.store.Close()
 		return nil, err
 	}
-	if a.auth, err = newAuth(ctx, cfg, a.store, a.broker, log); err != nil {
+	if a.auth, err = newAuth(ctx, cfg.Auth, a.store, a.broker, log); err != nil {
 		a.store.Close()
 		return nil, err
 	}
@@ -154,32 +155,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 
-	a.ws = ws.New(ws.Config{
-		Hub:               a.hub,
-		Admission:         a.admission(),
-		Verifier:          verifier,
-		Inbox:             ib,
-		Logger:            log,
-		HeartbeatInterval: time.Duration(cfg.int("WS_HEARTBEAT_INTERVAL")) * time.Millisecond,
-		MaxMessageBytes:   cfg.int("WS_MAX_MESSAGE_BYTES"),
-		QueueSize:         cfg.int("WS_QUEUE_SIZE"),
-		RateLimit:         cfg.float("WS_RATE_LIMIT"),
-		RateBurst:         cfg.int("WS_RATE_BURST"),
-		AllowedOrigins:    cfg.list("WS_ALLOWED_ORIGINS"),
-		DisableQueryToken: cfg.bool("WS_DISABLE_QUERY_TOKEN"),
-		AuthTimeout:       cfg.dur("WS_AUTH_TIMEOUT"),
-		ExpiryGrace:       expiryGrace(cfg.dur("WS_TOKEN_EXPIRY_GRACE")),
-		ConnectRate:       cfg.float("WS_CONNECT_RATE"),
-		ConnectBurst:      cfg.int("WS_CONNECT_BURST"),
-		Deflate:           cfg.bool("WS_PERMESSAGE_DEFLATE"),
-		ClientEvents:      clientEvents(cfg),
-		ClientEventTypes:  cfg.list("CLIENT_EVENT_TYPES"),
-		Channels:          ws.ChannelPolicy{Strict: cfg.bool("WS_STRICT_CHANNELS"), Public: cfg.list("WS_PUBLIC_CHANNELS")},
-		Metrics:           wsMetrics,
-	})
+	wc := cfg.WS.wsConfig()
+	wc.Hub, wc.Admission, wc.Verifier, wc.Inbox, wc.Logger = a.hub, a.admission(), verifier, ib, log
+	wc.ClientEvents, wc.Metrics = clientEvents(cfg.WS), wsMetrics
+	a.ws = ws.New(wc)
 	a.api = apihttp.NewServer(apihttp.Config{
-		Addr:      net.JoinHostPort(cfg.str("HERALD_HOST"), cfg.str("PORT")),
-		APIKey:    cfg.str("HERALD_API_KEY"),
+		Addr:      net.JoinHostPort(cfg.Server.Host, itoa(cfg.Server.Port)),
+		APIKey:    cfg.Auth.APIKey,
 		Publisher: a.broker,
 		Stats:     a.clusterStats,
 		Presence:  a.presence,
@@ -192,22 +174,22 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Tokens:    a.auth.issuer,
 		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 
-		MetricsToken:     cfg.str("HERALD_METRICS_TOKEN"),
+		MetricsToken:     cfg.Mode.MetricsToken,
 		MetricsPublic:    cfg.metricsPublic(),
-		AuthFailureLimit: cfg.float("API_AUTH_RATE_LIMIT"),
+		AuthFailureLimit: cfg.Mode.APIAuthRate,
 		Ready:            a.ready,
 		Logger:           log,
 		TLS:              tlsConf,
 
-		TokenTTL:    cfg.dur("CONNECTION_TOKEN_TTL"),
-		MaxTokenTTL: cfg.dur("CONNECTION_TOKEN_MAX_TTL"),
+		TokenTTL:    cfg.Auth.ConnTTL,
+		MaxTokenTTL: cfg.Auth.ConnMaxTTL,
 
 		Preferences:    a.preferenceStore(), // delivery.go
 		Deliveries:     a.deliveryStore(),
 		VAPIDPublicKey: a.vapidKey(),
 	})
 	a.api.Handle("/ws", a.ws)
-	a.mountDemo(cfg, verifier, ib)
+	a.mountDemo(&cfg, verifier, ib)
 	if err := a.api.Listen(); err != nil {
 		a.store.Close()
 		return nil, err
@@ -247,7 +229,7 @@ func (a *app) run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	a.log.Info("herald shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), a.cfg.dur("HERALD_SHUTDOWN_TIMEOUT"))
+	sctx, scancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
 	defer scancel()
 	apiDone := make(chan struct{})
 	go func() { _ = a.api.Shutdown(sctx); close(apiDone) }()
@@ -273,7 +255,7 @@ func (a *app) run(ctx context.Context) error {
 // to the log.
 func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 	// The port actually bound, which differs from PORT when PORT is 0.
-	port := a.cfg.str("PORT")
+	port := itoa(a.cfg.Server.Port)
 	if _, p, err := net.SplitHostPort(a.api.Addr()); err == nil {
 		port = p
 	}
@@ -284,7 +266,7 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 	fmt.Fprintln(w, "Development mode: generated secrets are valid until this process stops.")
 	fmt.Fprintf(w, "  Demo page: %s://localhost:%s/\n", httpScheme, port)
 	if devKey {
-		fmt.Fprintf(w, "  API key (HERALD_API_KEY): %s\n", a.cfg.str("HERALD_API_KEY"))
+		fmt.Fprintf(w, "  API key (HERALD_API_KEY): %s\n", a.cfg.Auth.APIKey)
 	}
 	if devToken {
 		tok, err := a.auth.issuer.Issue("demo", 24*time.Hour, nil)
@@ -294,15 +276,15 @@ func (a *app) printDevHelp(w io.Writer, devToken, devKey bool) {
 		}
 	}
 	fmt.Fprintf(w, "  Send: curl -H \"Authorization: Bearer %s\" -d '{\"userId\":\"demo\",\"type\":\"hello\",\"title\":\"Hi\",\"message\":\"It works\"}' %s://localhost:%s/api/notifications\n",
-		a.cfg.str("HERALD_API_KEY"), httpScheme, port)
+		a.cfg.Auth.APIKey, httpScheme, port)
 }
 
 // clientEvents returns the sink for client events, or nil when none is set.
-func clientEvents(cfg config) herald.ClientEventSink {
-	if cfg.str("CLIENT_EVENTS_URL") == "" {
+func clientEvents(cfg WSConfig) herald.ClientEventSink {
+	if cfg.ClientEventsURL == "" {
 		return nil
 	}
-	return webhook.New(webhook.Config{URL: cfg.str("CLIENT_EVENTS_URL"), Secret: []byte(cfg.str("CLIENT_EVENTS_SECRET"))})
+	return webhook.New(webhook.Config{URL: cfg.ClientEventsURL, Secret: []byte(cfg.ClientEventsSecret)})
 }
 
 // expiryGrace maps the setting to ws.Config: 0 means close exactly at exp
@@ -332,12 +314,15 @@ func hostOf(u string) string {
 
 func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(helpOutput(args, stdout, stderr))
 	user := fs.String("user", "", "user id the token is for (required)")
 	ttl := fs.Duration("ttl", 15*time.Minute, "lifetime of the token")
-	secret := fs.String("jwt-secret", getenv("JWT_SECRET"), "HS256 secret (env JWT_SECRET)")
+	secret := fs.String("jwt-secret", "", "HS256 secret (default: env JWT_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *secret == "" {
+		*secret = getenv("JWT_SECRET") // not the flag's default, which --help would print
 	}
 	if *user == "" || *secret == "" {
 		return errors.New("token needs --user and a JWT_SECRET")

@@ -17,14 +17,17 @@ import (
 
 // tailCmd connects to /ws as a user with the Go SDK and prints every message
 // that arrives, one JSON line each, until interrupted. It reconnects and
-// resumes by itself, so it also shows what happens when the server restarts.
+// resumes by itself after a lost connection, so it also shows what happens
+// when the server restarts; it stops at once, with the reason, when the
+// server refuses its credentials or its user (4001 to 4004), which no retry
+// would change.
 func tailCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("herald tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(helpOutput(args, stdout, stderr))
 	user := fs.String("user", "", "user id to connect as (required unless --token names it)")
 	server := fs.String("url", envOr(getenv, "HERALD_URL", defaultServerURL), "server URL (env HERALD_URL)")
 	token := fs.String("token", "", "connection token to use (default: sign tokens with --jwt-secret)")
-	secret := fs.String("jwt-secret", getenv("JWT_SECRET"), "HS256 secret to sign tokens with (env JWT_SECRET)")
+	secret := fs.String("jwt-secret", "", "HS256 secret to sign tokens with (default: env JWT_SECRET)")
 	ttl := fs.Duration("ttl", 15*time.Minute, "lifetime of the tokens tail signs; they are refreshed before they expire")
 	since := fs.Int64("since", -1, "replay notifications after this seq first (0: the whole inbox; -1: live only)")
 	if err := fs.Parse(args); err != nil {
@@ -32,6 +35,9 @@ func tailCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("tail takes flags only, got %q", fs.Arg(0))
+	}
+	if *secret == "" {
+		*secret = getenv("JWT_SECRET") // not the flag's default, which --help would print
 	}
 	endpoint, err := serverWSURL(*server)
 	if err != nil {
@@ -90,19 +96,42 @@ func tailCmd(ctx context.Context, args []string, getenv func(string) string, std
 			line(stdout, "%s\n", buf.Bytes())
 		}
 	})
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	refused := make(chan *client.Error, 1)
 	c.OnConnected(func() { line(stderr, "herald tail: connected to %s as %s\n", endpoint, *user) })
-	c.OnReconnecting(func(n int) { line(stderr, "herald tail: reconnecting (attempt %d)\n", n) })
-	c.OnError(func(e *client.Error) { line(stderr, "herald tail: %v\n", e) })
-
-	if err := c.ConnectWithRetry(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
+	c.OnReconnecting(func(n int) {
+		if runCtx.Err() == nil { // not after a refusal has stopped it
+			line(stderr, "herald tail: reconnecting (attempt %d)\n", n)
 		}
-		return err
+	})
+	c.OnError(func(e *client.Error) {
+		if endsTail(e) {
+			select {
+			case refused <- e:
+			default:
+			}
+			stop()
+			return
+		}
+		line(stderr, "herald tail: %s\n", clientMessage(e))
+	})
+
+	err = c.ConnectWithRetry(runCtx)
+	if err == nil {
+		<-runCtx.Done()
 	}
-	<-ctx.Done()
 	c.Disconnect()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return c.Drain(dctx)
+	derr := c.Drain(dctx)
+	select {
+	case e := <-refused:
+		return errors.New("tail: " + clientMessage(e))
+	default:
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return derr
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,21 +21,34 @@ type tlsTermination struct {
 	hangup   chan os.Signal
 }
 
-// validateTLS checks the TLS settings: a certificate needs its key and the
-// key its certificate, and the reload interval is a duration (0: on SIGHUP
-// only).
-func (c config) validateTLS() error {
-	cert, key := c["TLS_CERT_FILE"], c["TLS_KEY_FILE"]
-	if cert != "" && key == "" {
-		return fmt.Errorf("TLS_KEY_FILE is required with TLS_CERT_FILE")
+// TLSConfig is the certificate the node serves https and wss with, when it
+// terminates TLS itself.
+type TLSConfig struct {
+	CertFile, KeyFile string
+	ReloadInterval    time.Duration // 0: reload on SIGHUP only
+}
+
+var tlsSettings = []setting{
+	{"TLS_CERT_FILE", "tls-cert", "", "PEM certificate chain, leaf first: serve https and wss on PORT (TLS 1.2 or later) instead of plain HTTP; reloaded on SIGHUP and when the file changes"},
+	{"TLS_KEY_FILE", "tls-key", "", "PEM private key of TLS_CERT_FILE (required with it)"},
+	{"TLS_RELOAD_INTERVAL", "tls-reload-interval", "10s", "how often the certificate and key files are checked for a change (0: reload on SIGHUP only)"},
+}
+
+func parseTLS(p *parser, c *Config) {
+	c.TLS.CertFile = p.str("TLS_CERT_FILE")
+	c.TLS.KeyFile = p.str("TLS_KEY_FILE")
+	c.TLS.ReloadInterval = p.dur("TLS_RELOAD_INTERVAL", 0)
+}
+
+// checkTLS checks a certificate comes with its key and the key with its
+// certificate.
+func (c *Config) checkTLS(p *parser) {
+	switch cert, key := c.TLS.CertFile, c.TLS.KeyFile; {
+	case cert != "" && key == "":
+		p.errorf("TLS_KEY_FILE is required with TLS_CERT_FILE")
+	case key != "" && cert == "":
+		p.errorf("TLS_CERT_FILE is required with TLS_KEY_FILE")
 	}
-	if key != "" && cert == "" {
-		return fmt.Errorf("TLS_CERT_FILE is required with TLS_KEY_FILE")
-	}
-	if d, err := time.ParseDuration(c["TLS_RELOAD_INTERVAL"]); err != nil || d < 0 {
-		return fmt.Errorf("TLS_RELOAD_INTERVAL must be a duration such as 10s (0: reload on SIGHUP only), got %q", c["TLS_RELOAD_INTERVAL"])
-	}
-	return nil
 }
 
 // wireTLS loads TLS_CERT_FILE and TLS_KEY_FILE when they are set and returns
@@ -44,7 +56,7 @@ func (c config) validateTLS() error {
 // here on SIGHUP asks for a reload instead of ending the process, so a
 // reload sent as soon as the node listens is not lost.
 func (a *app) wireTLS(reg prometheus.Registerer) (*tls.Config, error) {
-	if a.cfg.str("TLS_CERT_FILE") == "" {
+	if a.cfg.TLS.CertFile == "" {
 		// Nothing to reload: a SIGHUP (a closed terminal, a reload
 		// sent by habit) must not end the node without a drain.
 		signal.Ignore(syscall.SIGHUP)
@@ -54,14 +66,14 @@ func (a *app) wireTLS(reg prometheus.Registerer) (*tls.Config, error) {
 		Name: "herald_tls_reloads_total",
 		Help: "Certificate loads, by result: ok, or refused (invalid or expired; the previous pair stays in service).",
 	}, []string{"result"})
-	interval := a.cfg.dur("TLS_RELOAD_INTERVAL")
+	interval := a.cfg.TLS.ReloadInterval
 	if interval == 0 {
 		interval = -1 // tlsreload: no polling
 	}
 	t := &tlsTermination{hangup: make(chan os.Signal, 1)}
 	r, err := tlsreload.New(tlsreload.Config{
-		CertFile:     a.cfg.str("TLS_CERT_FILE"),
-		KeyFile:      a.cfg.str("TLS_KEY_FILE"),
+		CertFile:     a.cfg.TLS.CertFile,
+		KeyFile:      a.cfg.TLS.KeyFile,
 		PollInterval: interval,
 		Signals:      t.hangup,
 		OnReload: func(err error) {

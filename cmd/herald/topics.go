@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald/inbox"
 )
+
+// TopicsConfig is the topic fan-out.
+type TopicsConfig struct {
+	Chunk int
+	Poll  time.Duration
+}
 
 // topicSettings are the settings of the topic fan-out.
 var topicSettings = []setting{
@@ -15,20 +20,9 @@ var topicSettings = []setting{
 	{"HERALD_TOPIC_POLL", "topic-poll", inbox.DefaultTopicPoll.String(), "how often a node looks for topic notifications left mid-way (by a crash) to resume"},
 }
 
-func init() { settings = append(settings, topicSettings...) }
-
-// topicConfig reads the topic settings into c.
-func topicConfig(cfg config, c *inbox.Config) error {
-	chunk, err := strconv.Atoi(cfg.str("HERALD_TOPIC_CHUNK"))
-	if err != nil || chunk < 1 || chunk > 100000 {
-		return fmt.Errorf("HERALD_TOPIC_CHUNK must be an integer from 1 to 100000, got %q", cfg.str("HERALD_TOPIC_CHUNK"))
-	}
-	poll, err := time.ParseDuration(cfg.str("HERALD_TOPIC_POLL"))
-	if err != nil || poll <= 0 {
-		return fmt.Errorf("HERALD_TOPIC_POLL must be a positive duration such as 1s, got %q", cfg.str("HERALD_TOPIC_POLL"))
-	}
-	c.TopicChunk, c.TopicPoll = chunk, poll
-	return nil
+func parseTopics(p *parser, c *Config) {
+	c.Topics.Chunk = p.int("HERALD_TOPIC_CHUNK", 1, 100000)
+	c.Topics.Poll = p.dur("HERALD_TOPIC_POLL", time.Nanosecond)
 }
 
 // startTopics runs the topic fan-out until ctx ends; the returned function

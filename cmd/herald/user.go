@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
+	"golang.org/x/term"
 )
 
 // userStdin is where `herald user add` reads a password from when
@@ -40,9 +41,16 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return errors.New("user needs a subcommand: add, remove, disable, enable or list")
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "add", "remove", "disable", "enable", "list":
+	default:
+		fmt.Fprint(stderr, userUsage)
+		return fmt.Errorf("unknown user subcommand %q: want add, remove, disable, enable or list", sub)
+	}
 	fs := flag.NewFlagSet("herald user "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
+	out := helpOutput(args, stdout, stderr)
+	fs.SetOutput(out)
+	fs.Usage = func() { fmt.Fprint(out, userUsage) }
 	userID := fs.String("user-id", "", "user id the account's tokens carry (default: the username)")
 	pwFile := fs.String("password-file", "", "file whose first line is the password")
 	cfg, err := loadConfig(fs, args, getenv)
@@ -58,15 +66,15 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("user %s needs one USERNAME (flags before it)", sub)
 	}
 
-	store, closeStore, err := openAccounts(ctx, cfg)
+	store, closeStore, err := openAccounts(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	ttl := cfg.dur("ACCESS_TOKEN_TTL")
+	ttl := cfg.Auth.AccessTTL
 	switch sub {
 	case "add":
-		pw, err := readPassword(getenv, *pwFile)
+		pw, err := readPassword(getenv, *pwFile, rest[0], stderr)
 		if err != nil {
 			return err
 		}
@@ -100,9 +108,6 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Username, a.UserID, status, herald.FormatTime(a.CreatedAt))
 		}
 		return tw.Flush()
-	default:
-		fmt.Fprint(stderr, userUsage)
-		return fmt.Errorf("unknown user subcommand %q", sub)
 	}
 	return nil
 }
@@ -116,25 +121,27 @@ func userError(err error) error {
 }
 
 // openAccounts opens the server's store for account management.
-func openAccounts(ctx context.Context, cfg config) (herald.AccountStore, func(), error) {
-	if u := cfg.str("DATABASE_URL"); u != "" {
+func openAccounts(ctx context.Context, cfg StoreConfig) (herald.AccountStore, func(), error) {
+	if u := cfg.DatabaseURL; u != "" {
 		s, err := postgres.Open(ctx, postgres.Config{URL: u})
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening the store: %w", err)
 		}
 		return s, func() { s.Close() }, nil
 	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.str("HERALD_DB_PATH")})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DBPath})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the store: %w", err)
 	}
 	return s, func() { s.Close() }, nil
 }
 
-// readPassword takes the new password from HERALD_PASSWORD, a file, or the
-// first line of standard input, never from a flag, which other users of the
-// machine could read in the process list.
-func readPassword(getenv func(string) string, file string) (string, error) {
+// readPassword takes the new password from HERALD_PASSWORD, a file, or
+// standard input, never from a flag, which other users of the machine could
+// read in the process list. At a terminal it prompts on w and reads without
+// echo, twice, so that neither the screen nor a typo keeps the password;
+// from a pipe it reads the first line.
+func readPassword(getenv func(string) string, file, username string, w io.Writer) (string, error) {
 	if pw := getenv("HERALD_PASSWORD"); pw != "" {
 		return pw, nil
 	}
@@ -146,6 +153,8 @@ func readPassword(getenv func(string) string, file string) (string, error) {
 		}
 		defer f.Close()
 		r = f
+	} else if f, ok := userStdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return promptPassword(int(f.Fd()), username, w)
 	}
 	line, err := bufio.NewReader(io.LimitReader(r, herald.MaxPasswordLen+2)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -154,6 +163,34 @@ func readPassword(getenv func(string) string, file string) (string, error) {
 	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
 		return "", errors.New("no password: set HERALD_PASSWORD, use --password-file, or type it on standard input")
+	}
+	return pw, nil
+}
+
+// promptPassword asks for the password at the terminal fd with echo off.
+func promptPassword(fd int, username string, w io.Writer) (string, error) {
+	ask := func(prompt string) (string, error) {
+		fmt.Fprint(w, prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(w)
+		if err != nil {
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := ask("Password for " + username + ": ")
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", errors.New("no password given")
+	}
+	again, err := ask("Again: ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("the passwords differ")
 	}
 	return pw, nil
 }

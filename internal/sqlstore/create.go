@@ -32,7 +32,7 @@ var (
 		{"idempotency_key", "text"}, {"silent", "boolean"}}
 	deliveryCols = []Col{{"id", "uuid"}, {"notification_id", "uuid"}, {"user_id", "text"}, {"type", "text"}, {"channel", "text"},
 		{"kind", "text"}, {"target", "text"}, {"unless_read", "boolean"}, {"status", "text"}, {"attempts", "integer"},
-		{"due_at", "timestamptz"}, {"last_error", "text"}, {"created_at", "timestamptz"}, {"updated_at", "timestamptz"}}
+		{"due_at", "timestamptz"}, {"last_error", "text"}, {"created_at", "timestamptz"}, {"updated_at", "timestamptz"}, {"critical", "boolean"}}
 	counterCols = []Col{{"user_id", "text"}, {"last_seq", "bigint"}, {"unread", "bigint"}, {"version", "bigint"}}
 	keyCols     = []Col{{"user_id", "text"}, {"idempotency_key", "text"}}
 	idCols      = []Col{{"id", "uuid"}}
@@ -44,7 +44,7 @@ const (
 	insertNotifications = `INSERT INTO notifications (id, user_id, seq, type, title, message, link, data, read_at, created_at,
 		idempotency_key, silent) %s`
 	insertDeliveries = `INSERT INTO deliveries (id, notification_id, user_id, type, channel, kind, target, unless_read,
-		status, attempts, due_at, last_error, created_at, updated_at) %s`
+		status, attempts, due_at, last_error, created_at, updated_at, critical) %s`
 	// bumpCounters reserves a run of seqs per user, adds the new unread
 	// notifications to the count and moves the version when the count moved,
 	// returning what the change left. Rows come sorted by user, so that
@@ -201,7 +201,7 @@ func (s *Store) checkIDs(c conn, ids []string, owner map[string]int) error {
 }
 
 // plan runs each request's Planner on its new notifications, with the
-// users' preferences and push subscriptions read in c's transaction, marks
+// users' preferences and push targets read in c's transaction, marks
 // the silent ones read, and returns the planned deliveries by notification.
 func (s *Store) plan(c conn, reqs []*createReq, now time.Time) (map[*herald.Notification][]*herald.Delivery, error) {
 	var users []string
@@ -226,9 +226,15 @@ func (s *Store) plan(c conn, reqs []*createReq, now time.Time) (map[*herald.Noti
 	if err != nil {
 		return nil, err
 	}
-	var subs map[string][]*herald.PushSubscription
+	var (
+		subs    map[string][]*herald.PushSubscription
+		devices map[string][]*herald.Device
+	)
 	if push {
 		if subs, err = s.subsOf(c, users); err != nil {
+			return nil, err
+		}
+		if devices, err = s.devicesOf(c, users); err != nil {
 			return nil, err
 		}
 	}
@@ -247,11 +253,11 @@ func (s *Store) plan(c conn, reqs []*createReq, now time.Time) (map[*herald.Noti
 			if pr == nil {
 				pr = &herald.Preferences{UserID: n.UserID}
 			}
-			var ss []*herald.PushSubscription
+			var targets herald.PushTargets
 			if p.UsesPush() {
-				ss = subs[n.UserID]
+				targets = herald.PushTargets{Subscriptions: subs[n.UserID], Devices: devices[n.UserID]}
 			}
-			plan := p.Plan(req.ns[i], pr, ss, now)
+			plan := p.Plan(req.ns[i], pr, targets, now)
 			if plan.Silent {
 				readAt := now
 				n.Read, n.ReadAt, n.Silent = true, &readAt, true
@@ -374,12 +380,12 @@ func (s *Store) insertIn(c conn, reqs []*createReq, planned map[*herald.Notifica
 			for _, p := range planned[n] {
 				d := &herald.Delivery{
 					ID: herald.NewID(), NotificationID: n.ID, UserID: n.UserID, Type: n.Type,
-					Channel: p.Channel, Kind: p.Kind, Target: p.Target, UnlessRead: p.UnlessRead,
+					Channel: p.Channel, Kind: p.Kind, Target: p.Target, UnlessRead: p.UnlessRead, Critical: p.Critical,
 					Status: herald.DeliveryPending, DueAt: utc(p.DueAt), CreatedAt: now, UpdatedAt: now,
 				}
 				res.Deliveries = append(res.Deliveries, d)
 				drows = append(drows, []any{d.ID, d.NotificationID, d.UserID, d.Type, string(d.Channel), string(d.Kind),
-					d.Target, d.UnlessRead, string(d.Status), 0, d.DueAt, "", now, now})
+					d.Target, d.UnlessRead, string(d.Status), 0, d.DueAt, "", now, now, d.Critical})
 			}
 		}
 	}

@@ -19,7 +19,7 @@ const digestLock int64 = 0x68657261_6c64_0100 // "herald", 0x100
 
 // deliveryColumns is the select list scanDelivery reads.
 const deliveryColumns = `d.id, d.notification_id, d.user_id, d.type, d.channel, d.kind, d.target, d.unless_read,
-	d.status, d.attempts, d.due_at, d.lease_until, d.last_error, d.created_at, d.updated_at, d.sent_at`
+	d.status, d.attempts, d.due_at, d.lease_until, d.last_error, d.created_at, d.updated_at, d.sent_at, d.critical`
 
 // live is the condition of a row waiting for an attempt.
 const live = `d.status IN ('pending', 'failed')`
@@ -31,7 +31,7 @@ func scanDelivery(r scanner, extra ...any) (*herald.Delivery, error) {
 		channel, kind, st string
 	)
 	dest := append([]any{&d.ID, &d.NotificationID, &d.UserID, &d.Type, &channel, &kind, &d.Target, &d.UnlessRead,
-		&st, &d.Attempts, tm{&d.DueAt}, nullTm{&d.LeaseUntil}, &d.LastError, tm{&d.CreatedAt}, tm{&d.UpdatedAt}, nullTm{&d.SentAt}}, extra...)
+		&st, &d.Attempts, tm{&d.DueAt}, nullTm{&d.LeaseUntil}, &d.LastError, tm{&d.CreatedAt}, tm{&d.UpdatedAt}, nullTm{&d.SentAt}, &d.Critical}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,10 @@ const MAX_TOASTS = 4;
 // ENCODING is JSON unless the address says ?encoding=msgpack: the page then
 // speaks MessagePack, to try the compact encoding in a browser.
 const ENCODING: Encoding = new URLSearchParams(location.search).get('encoding') === 'msgpack' ? 'msgpack' : 'json';
+// TRANSPORT is auto (WebSocket, falling back to Server-Sent Events) unless
+// the address says ?transport=sse or ?transport=websocket.
+const TRANSPORT_PARAM = new URLSearchParams(location.search).get('transport');
+const TRANSPORT = TRANSPORT_PARAM === 'sse' || TRANSPORT_PARAM === 'websocket' ? TRANSPORT_PARAM : 'auto';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -212,6 +216,7 @@ function start(user: string, devMode: boolean): void {
   service.configure({
     getToken: ({ forceRefresh }) => demoToken(user, forceRefresh),
     encoding: ENCODING,
+    transport: TRANSPORT,
     // Tabs signed in as another user must not share this user's socket, nor
     // tabs that asked for another encoding.
     shareKey: ENCODING === 'json' ? `demo:${user}` : `demo:${user}:${ENCODING}`,
@@ -231,7 +236,11 @@ function start(user: string, devMode: boolean): void {
     $('role').textContent = leads ? '· this tab holds the connection' : '· sharing another tab’s connection';
     document.body.dataset.leader = String(leads);
   });
-  service.on('connected', () => {
+  service.on('connected', (info) => {
+    // Which transport carries the connection: the WebSocket, or SSE after a fallback.
+    const via = info.transport ?? 'websocket';
+    document.body.dataset.transport = via;
+    $('transport').textContent = via === 'sse' ? '· via Server-Sent Events' : '· via WebSocket';
     if (!service.isLeader()) {
       $('role').textContent = '· sharing another tab’s connection';
       document.body.dataset.leader = 'false';

@@ -46,7 +46,19 @@ export interface ConnectorOptions {
   refreshMarginMs: number;
   probeTimeoutMs: number;
   encoding: Encoding;
+  /** auto tries the WebSocket and falls back to SseSocket; websocket or sse force one. */
+  transport: Transport;
+  /** the Server-Sent Events transport (sseSocket), used when transport is not websocket. */
+  SseSocket: WebSocketConstructor;
 }
+
+/** Transport says what carries the connection (docs/protocol.md, Server-Sent Events). */
+export type Transport = 'auto' | 'websocket' | 'sse';
+
+// EARLY_FAILURES is how many attempts in a row that end before the greeting
+// without a close code (1006) make an auto Connector fall back to SSE: what a
+// proxy that refuses WebSocket upgrades looks like to a browser.
+const EARLY_FAILURES = 2;
 
 const OPEN = 1;
 const AUTH_CLOSES = new Set([4001, 4002, 4003]);
@@ -67,6 +79,8 @@ export class Connector {
   // when it negotiated herald.msgpack, JSON otherwise.
   private codec = new Codec(null);
   private binary = false;
+  private sse = false; // connections use SseSocket (forced, or fallen back)
+  private early = 0; // WebSocket attempts in a row that ended with 1006 before the greeting
   private attempt = 0; // reconnection attempts since the last success
   private failures = 0; // the backoff exponent
   private authRetried = false; // the immediate retry after a refused token is spent
@@ -99,6 +113,8 @@ export class Connector {
     this.attempt = 0;
     this.failures = 0;
     this.authRetried = false;
+    this.sse = this.opts.transport === 'sse';
+    this.early = 0;
     void this.open(false);
   }
 
@@ -144,6 +160,11 @@ export class Connector {
       this.timers.probe = undefined;
       this.lost(gen, 1006, 'No answer to a liveness probe', true);
     }, this.opts.probeTimeoutMs);
+  }
+
+  /** transport is what carries the connection now: websocket or sse. */
+  get transport(): 'websocket' | 'sse' {
+    return this.sse ? 'sse' : 'websocket';
   }
 
   private setState(s: ConnectionState): void {
@@ -192,14 +213,16 @@ export class Connector {
       return;
     }
     if (gen !== this.gen || !this.running) return;
-    const codec = await loadCodec(this.opts.encoding);
+    // Server-Sent Events carry JSON only.
+    const codec = await loadCodec(this.sse ? 'json' : this.opts.encoding);
     if (gen !== this.gen || !this.running) return;
 
     let ws: WebSocketLike;
     try {
       const url = withSince(this.opts.url, this.hooks.lastSeq());
       const protocols = codec.protocols;
-      ws = protocols ? new this.opts.WebSocket(url, protocols) : new this.opts.WebSocket(url);
+      const WS = this.sse ? this.opts.SseSocket : this.opts.WebSocket;
+      ws = protocols ? new WS(url, protocols) : new WS(url);
       if (protocols) ws.binaryType = 'arraybuffer';
     } catch (err) {
       const e = new NotificationServiceError('network_error', 'Could not open a WebSocket', { cause: err });
@@ -254,6 +277,7 @@ export class Connector {
   private connected(msg: ServerMessage, tok: Token): void {
     this.clear('connect');
     this.open_ = true;
+    this.early = 0;
     this.attempt = 0;
     this.failures = 0;
     this.authRetried = false;
@@ -265,6 +289,7 @@ export class Connector {
       userId: typeof msg.userId === 'string' ? msg.userId : '',
       timestamp: typeof msg.timestamp === 'string' ? msg.timestamp : new Date().toISOString(),
       unreadCount: typeof msg.unreadCount === 'number' ? msg.unreadCount : 0,
+      transport: this.transport,
     });
   }
 
@@ -273,6 +298,10 @@ export class Connector {
     if (gen !== this.gen || !this.running) return;
     this.abandon(1000, '');
     if (wasOpen) this.hooks.disconnected({ code, reason, requested: false });
+    if (!wasOpen && code === 1006 && this.opts.transport === 'auto' && !this.sse && ++this.early >= EARLY_FAILURES) {
+      this.sse = true;
+      this.failures = 0;
+    }
     const auth = AUTH_CLOSES.has(code);
     const err = auth
       ? new NotificationServiceError('authentication_failed', reason || 'The server refused the token', { code, reason })

@@ -13,6 +13,8 @@ import { WebSocketNotificationService } from './service.js';
 export { WebSocketNotificationService, type ListOptions } from './service.js';
 export { MSGPACK_PROTOCOL, JSON_PROTOCOL, type Encoding } from './codec.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export { SseSocket, sseSocket, EventStreamParser } from './sse.js';
+export type { Transport } from './connector.js';
 export { jwtExpiry } from './token.js';
 export * from './types.js';
 

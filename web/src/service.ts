@@ -4,6 +4,7 @@
 
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { Connector, type ConnectorHooks, type Mode } from './connector.js';
+import { sseSocket } from './sse.js';
 import { Emitter, type Listener } from './emitter.js';
 import { InboxState, asInboxNotification } from './inbox.js';
 import { TabGroup, type TabMessage } from './tabs.js';
@@ -124,6 +125,11 @@ export class WebSocketNotificationService {
 
   isConnected(): boolean {
     return this.state === 'connected';
+  }
+
+  /** getTransport returns what carries this tab's connection, websocket or sse; null when not connected (Herald addition). */
+  getTransport(): 'websocket' | 'sse' | null {
+    return this.state === 'connected' ? (this.info?.transport ?? 'websocket') : null;
   }
 
   getConnectionState(): ConnectionState {
@@ -325,6 +331,8 @@ export class WebSocketNotificationService {
         refreshMarginMs: o.refreshMarginMs ?? 60000,
         probeTimeoutMs: o.probeTimeoutMs ?? 5000,
         encoding: o.encoding ?? 'json',
+        transport: o.transport ?? 'auto',
+        SseSocket: sseSocket(this.sseUrl(), o.fetch ?? ((input, init) => globalThis.fetch(input, init))),
       },
       hooks,
     );
@@ -505,6 +513,13 @@ export class WebSocketNotificationService {
     return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`;
   }
 
+  private sseUrl(): string {
+    if (this.options.sseUrl) return this.options.sseUrl;
+    const u = new URL(this.url());
+    u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+    return u.origin + u.pathname.replace(/\/ws\/?$/, '') + '/sse';
+  }
+
   private apiUrl(): string {
     if (this.options.apiUrl) return this.options.apiUrl.replace(/\/$/, '');
     const u = new URL(this.url());
@@ -559,6 +574,9 @@ export class WebSocketNotificationService {
 
 // checkOptions refuses what JavaScript callers could pass that the types forbid.
 function checkOptions(o: ServiceOptions): void {
+  if (o.transport !== undefined && o.transport !== 'auto' && o.transport !== 'websocket' && o.transport !== 'sse') {
+    throw new TypeError(`herald: transport must be 'auto', 'websocket' or 'sse', not ${JSON.stringify(o.transport)}`);
+  }
   if (o.encoding !== undefined && o.encoding !== 'json' && o.encoding !== 'msgpack') {
     throw new TypeError(`herald: encoding must be 'json' or 'msgpack', not ${JSON.stringify(o.encoding)}`);
   }

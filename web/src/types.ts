@@ -82,6 +82,8 @@ export interface ConnectedInfo {
   userId: string;
   timestamp: string;
   unreadCount: number;
+  /** What carries the connection: `websocket`, or `sse` when forced or fallen back to (Herald addition). */
+  transport?: 'websocket' | 'sse';
 }
 
 /** DisconnectInfo is what the `disconnected` event carries. */
@@ -205,6 +207,16 @@ export interface ServiceOptions {
    * the next connection.
    */
   encoding?: Encoding;
+  /**
+   * What carries the connection. `auto` (the default) tries the WebSocket and
+   * falls back to Server-Sent Events (GET /sse with fetch, actions POSTed)
+   * after two attempts in a row end before the greeting without a close code,
+   * as when a proxy refuses the upgrade; it stays on SSE until disconnect.
+   * `websocket` and `sse` force one. The API, events and states are the same.
+   */
+  transport?: 'auto' | 'websocket' | 'sse';
+  /** URL of Herald's /sse endpoint. Default: url with ws(s): made http(s): and /ws made /sse. */
+  sseUrl?: string;
   /** WebSocket implementation. Default: the global WebSocket (in Node 20, pass the ws package's). */
   WebSocket?: WebSocketConstructor;
   /** fetch implementation for the REST helpers. Default: the global fetch. */

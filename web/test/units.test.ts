@@ -14,6 +14,7 @@ import { backoffDelay, DEFAULT_BACKOFF, jwtExpiry, WebSocketNotificationService,
 import { loadCodec } from '../src/codec.js';
 import { InboxState, MAX_ITEMS, asInboxNotification } from '../src/inbox.js';
 import { withSince } from '../src/connector.js';
+import { EventStreamParser } from '../src/sse.js';
 import { sign } from './herald.js';
 
 test('backoff follows the design document: 1 s doubling to a 30 s cap', () => {
@@ -130,4 +131,18 @@ test('an unknown encoding is refused with a clear error', () => {
 test('the committed demo build matches the sources', () => {
   const web = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   execFileSync(process.execPath, [path.join(web, 'scripts', 'build.mjs'), '--check'], { cwd: web, stdio: 'pipe' });
+});
+
+test('the event-stream parser splits any chunking the same way', () => {
+  const text = ': hb\r\nevent: connected\r\ndata: {"a":\r\ndata:1}\r\n\r\nid: 3\rdata: x\r\rdata:tail';
+  const want = [
+    ['connected', '{"a":\n1}'],
+    ['message', 'x'],
+  ];
+  for (const size of [1, 2, 3, 7, text.length]) {
+    const got: string[][] = [];
+    const p = new EventStreamParser((e, d) => got.push([e, d]));
+    for (let i = 0; i < text.length; i += size) p.push(text.slice(i, i + size));
+    assert.deepEqual(got, want, `chunks of ${size}`);
+  }
 });

@@ -11,6 +11,10 @@ const MAX_TOASTS = 4;
 // ENCODING is JSON unless the address says ?encoding=msgpack: the page then
 // speaks MessagePack, to try the compact encoding in a browser.
 const ENCODING = new URLSearchParams(location.search).get('encoding') === 'msgpack' ? 'msgpack' : 'json';
+// TRANSPORT is auto (WebSocket, falling back to Server-Sent Events) unless
+// the address says ?transport=sse or ?transport=websocket.
+const TRANSPORT_PARAM = new URLSearchParams(location.search).get('transport');
+const TRANSPORT = TRANSPORT_PARAM === 'sse' || TRANSPORT_PARAM === 'websocket' ? TRANSPORT_PARAM : 'auto';
 const $ = (id) => document.getElementById(id);
 let session = null;
 async function demoToken(user, forceRefresh) {
@@ -185,6 +189,7 @@ function start(user, devMode) {
     service.configure({
         getToken: ({ forceRefresh }) => demoToken(user, forceRefresh),
         encoding: ENCODING,
+        transport: TRANSPORT,
         // Tabs signed in as another user must not share this user's socket, nor
         // tabs that asked for another encoding.
         shareKey: ENCODING === 'json' ? `demo:${user}` : `demo:${user}:${ENCODING}`,
@@ -204,7 +209,11 @@ function start(user, devMode) {
         $('role').textContent = leads ? '· this tab holds the connection' : '· sharing another tab’s connection';
         document.body.dataset.leader = String(leads);
     });
-    service.on('connected', () => {
+    service.on('connected', (info) => {
+        // Which transport carries the connection: the WebSocket, or SSE after a fallback.
+        const via = info.transport ?? 'websocket';
+        document.body.dataset.transport = via;
+        $('transport').textContent = via === 'sse' ? '· via Server-Sent Events' : '· via WebSocket';
         if (!service.isLeader()) {
             $('role').textContent = '· sharing another tab’s connection';
             document.body.dataset.leader = 'false';

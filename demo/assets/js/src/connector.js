@@ -7,6 +7,10 @@ import { backoffDelay } from './backoff.js';
 import { Codec, loadCodec } from './codec.js';
 import { fetchToken, toMillis } from './token.js';
 import { NotificationServiceError, } from './types.js';
+// EARLY_FAILURES is how many attempts in a row that end before the greeting
+// without a close code (1006) make an auto Connector fall back to SSE: what a
+// proxy that refuses WebSocket upgrades looks like to a browser.
+const EARLY_FAILURES = 2;
 const OPEN = 1;
 const AUTH_CLOSES = new Set([4001, 4002, 4003]);
 // The error codes that answer a refused in-band refresh.
@@ -25,6 +29,8 @@ export class Connector {
     // when it negotiated herald.msgpack, JSON otherwise.
     codec = new Codec(null);
     binary = false;
+    sse = false; // connections use SseSocket (forced, or fallen back)
+    early = 0; // WebSocket attempts in a row that ended with 1006 before the greeting
     attempt = 0; // reconnection attempts since the last success
     failures = 0; // the backoff exponent
     authRetried = false; // the immediate retry after a refused token is spent
@@ -55,6 +61,8 @@ export class Connector {
         this.attempt = 0;
         this.failures = 0;
         this.authRetried = false;
+        this.sse = this.opts.transport === 'sse';
+        this.early = 0;
         void this.open(false);
     }
     /** stop closes the socket and cancels every timer; the hooks see the disconnect. */
@@ -102,6 +110,10 @@ export class Connector {
             this.timers.probe = undefined;
             this.lost(gen, 1006, 'No answer to a liveness probe', true);
         }, this.opts.probeTimeoutMs);
+    }
+    /** transport is what carries the connection now: websocket or sse. */
+    get transport() {
+        return this.sse ? 'sse' : 'websocket';
     }
     setState(s) {
         if (this.state === s)
@@ -153,14 +165,16 @@ export class Connector {
         }
         if (gen !== this.gen || !this.running)
             return;
-        const codec = await loadCodec(this.opts.encoding);
+        // Server-Sent Events carry JSON only.
+        const codec = await loadCodec(this.sse ? 'json' : this.opts.encoding);
         if (gen !== this.gen || !this.running)
             return;
         let ws;
         try {
             const url = withSince(this.opts.url, this.hooks.lastSeq());
             const protocols = codec.protocols;
-            ws = protocols ? new this.opts.WebSocket(url, protocols) : new this.opts.WebSocket(url);
+            const WS = this.sse ? this.opts.SseSocket : this.opts.WebSocket;
+            ws = protocols ? new WS(url, protocols) : new WS(url);
             if (protocols)
                 ws.binaryType = 'arraybuffer';
         }
@@ -220,6 +234,7 @@ export class Connector {
     connected(msg, tok) {
         this.clear('connect');
         this.open_ = true;
+        this.early = 0;
         this.attempt = 0;
         this.failures = 0;
         this.authRetried = false;
@@ -231,6 +246,7 @@ export class Connector {
             userId: typeof msg.userId === 'string' ? msg.userId : '',
             timestamp: typeof msg.timestamp === 'string' ? msg.timestamp : new Date().toISOString(),
             unreadCount: typeof msg.unreadCount === 'number' ? msg.unreadCount : 0,
+            transport: this.transport,
         });
     }
     // lost handles the end of socket gen: report it and decide what comes next.
@@ -240,6 +256,10 @@ export class Connector {
         this.abandon(1000, '');
         if (wasOpen)
             this.hooks.disconnected({ code, reason, requested: false });
+        if (!wasOpen && code === 1006 && this.opts.transport === 'auto' && !this.sse && ++this.early >= EARLY_FAILURES) {
+            this.sse = true;
+            this.failures = 0;
+        }
         const auth = AUTH_CLOSES.has(code);
         const err = auth
             ? new NotificationServiceError('authentication_failed', reason || 'The server refused the token', { code, reason })

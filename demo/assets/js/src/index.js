@@ -11,6 +11,7 @@ import { WebSocketNotificationService } from './service.js';
 export { WebSocketNotificationService } from './service.js';
 export { MSGPACK_PROTOCOL, JSON_PROTOCOL } from './codec.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export { SseSocket, sseSocket, EventStreamParser } from './sse.js';
 export { jwtExpiry } from './token.js';
 export * from './types.js';
 /**

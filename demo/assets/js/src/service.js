@@ -3,6 +3,7 @@
 // gets each notification once, across reconnects and across tabs.
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { Connector } from './connector.js';
+import { sseSocket } from './sse.js';
 import { Emitter } from './emitter.js';
 import { InboxState, asInboxNotification } from './inbox.js';
 import { TabGroup } from './tabs.js';
@@ -90,6 +91,10 @@ export class WebSocketNotificationService {
     }
     isConnected() {
         return this.state === 'connected';
+    }
+    /** getTransport returns what carries this tab's connection, websocket or sse; null when not connected (Herald addition). */
+    getTransport() {
+        return this.state === 'connected' ? (this.info?.transport ?? 'websocket') : null;
     }
     getConnectionState() {
         return this.state;
@@ -288,6 +293,8 @@ export class WebSocketNotificationService {
             refreshMarginMs: o.refreshMarginMs ?? 60000,
             probeTimeoutMs: o.probeTimeoutMs ?? 5000,
             encoding: o.encoding ?? 'json',
+            transport: o.transport ?? 'auto',
+            SseSocket: sseSocket(this.sseUrl(), o.fetch ?? ((input, init) => globalThis.fetch(input, init))),
         }, hooks);
         return c;
     }
@@ -477,6 +484,13 @@ export class WebSocketNotificationService {
             throw new Error('herald: no url configured and no page location to derive it from');
         return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`;
     }
+    sseUrl() {
+        if (this.options.sseUrl)
+            return this.options.sseUrl;
+        const u = new URL(this.url());
+        u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+        return u.origin + u.pathname.replace(/\/ws\/?$/, '') + '/sse';
+    }
     apiUrl() {
         if (this.options.apiUrl)
             return this.options.apiUrl.replace(/\/$/, '');
@@ -533,6 +547,9 @@ export class WebSocketNotificationService {
 }
 // checkOptions refuses what JavaScript callers could pass that the types forbid.
 function checkOptions(o) {
+    if (o.transport !== undefined && o.transport !== 'auto' && o.transport !== 'websocket' && o.transport !== 'sse') {
+        throw new TypeError(`herald: transport must be 'auto', 'websocket' or 'sse', not ${JSON.stringify(o.transport)}`);
+    }
     if (o.encoding !== undefined && o.encoding !== 'json' && o.encoding !== 'msgpack') {
         throw new TypeError(`herald: encoding must be 'json' or 'msgpack', not ${JSON.stringify(o.encoding)}`);
     }
