@@ -163,8 +163,16 @@ func TestMassResumeLeavesLiveWorkAlone(t *testing.T) {
 	if m["replayed"] == true {
 		t.Fatalf("got %v, want a live notification", m)
 	}
-	for _, c := range conns {
-		c.nextType("resumed")
+	for i, c := range conns { // the whole resync takes seconds: wait for it
+		for {
+			m, err := c.readMessage(60 * time.Second)
+			if err != nil {
+				t.Fatalf("connection %d waiting for resumed: %v", i, err)
+			}
+			if v, _ := m.obj(); v["type"] == "resumed" {
+				break
+			}
+		}
 	}
 }
 
