@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -67,6 +68,10 @@ func (g Gate) Admit(ctx context.Context, s *Session) error {
 		actx, cancel := context.WithTimeout(ctx, cfg.AdmitTimeout)
 		err := cfg.Admission.Admit(actx, s.user)
 		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// The hook was slow, not wrong: the client may try again.
+			err = herald.Errorf(herald.EUNAVAILABLE, "Connection admission timed out")
+		}
 		if err != nil {
 			return g.refused(err)
 		}

@@ -34,12 +34,13 @@ func TestAdmissionUnderSlowRedisRunsInParallel(t *testing.T) {
 	}
 	t.Cleanup(func() { rc.Close() })
 	cluster, err := redis.NewCluster(redis.ClusterConfig{Client: rc, NodeID: "n1", Prefix: db.Prefix, MaxPerUser: 2,
-		Timeout: 5 * time.Second, Stats: func() herald.Stats { return herald.Stats{} }})
+		Timeout: 10 * time.Second, Stats: func() herald.Stats { return herald.Stats{} }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := newEnv(t, hub.Config{}, func(c *ws.Config) {
 		c.Admission = cluster
+		c.AdmitTimeout = 20 * time.Second // a loaded machine must not turn the test into one of timeouts
 		c.ConnectRate, c.ConnectBurst = 1e6, 1e6
 	})
 	ctx := context.Background()

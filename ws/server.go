@@ -34,8 +34,10 @@ type Config struct {
 	Hub      herald.Hub
 	Verifier herald.TokenVerifier
 	// Admission, when set, is asked before the hub whether a connection's
-	// user may connect (a cluster's per-user cap), with no lock held.
-	Admission herald.Admission
+	// user may connect (a cluster's per-user cap), with no lock held, for at
+	// most AdmitTimeout (default 1s; beyond, the connection is refused 1013).
+	Admission    herald.Admission
+	AdmitTimeout time.Duration
 	// Inbox serves mark_read, the unread count in "connected" and resume. Nil
 	// answers those with an error message.
 	Inbox  herald.Inbox
@@ -163,7 +165,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger,
 		attempts: keyrate.New(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.engine = session.NewEngine(session.Config{
-		Hub: cfg.Hub, Verifier: cfg.Verifier, Admission: cfg.Admission, Inbox: cfg.Inbox, Logger: cfg.Logger,
+		Hub: cfg.Hub, Verifier: cfg.Verifier, Admission: cfg.Admission, AdmitTimeout: cfg.AdmitTimeout, Inbox: cfg.Inbox, Logger: cfg.Logger,
 		QueueSize: cfg.QueueSize, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		ReplayPageSize: cfg.ReplayPageSize, ExpiryGrace: cfg.ExpiryGrace,
 		MaxReplays: cfg.MaxReplays, ResyncJitter: cfg.ResyncJitter,
