@@ -97,13 +97,13 @@ type Cluster struct {
 	log    *slog.Logger
 	m      *Metrics
 
-	// mu guards local, and orders a rewrite of the counts against them.
-	// Admit and Release make their Redis round trips outside it, so that the
-	// connects of a node proceed in parallel; rewrites counts the rewrites,
-	// so that an Admit or Release overlapping one marks the counts stale.
+	// counting is held shared by each Admit and Release across its Redis
+	// round trip and its change of local, so that a node's connects proceed
+	// in parallel, and exclusively by a rewrite of the counts, which must
+	// not interleave with them. mu guards local.
+	counting sync.RWMutex
 	mu       sync.Mutex
 	local    map[string]int // user → connections admitted on this node
-	rewrites atomic.Int64
 
 	stale atomic.Bool // Redis may not match local: rewrite at the next heartbeat
 	down  atomic.Bool // the last Redis call failed: admit without asking
@@ -200,6 +200,8 @@ func (c *Cluster) failed(err error) {
 
 // rewrite replaces this node's counts in Redis by the local truth.
 func (c *Cluster) rewrite(ctx context.Context) error {
+	c.counting.Lock()
+	defer c.counting.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	had, err := c.client.SMembers(ctx, c.k.nodeUsers(c.cfg.NodeID)).Result()
@@ -226,7 +228,6 @@ func (c *Cluster) rewrite(ctx context.Context) error {
 		return err
 	}
 	c.stale.Store(false)
-	c.rewrites.Add(1)
 	return nil
 }
 

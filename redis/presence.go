@@ -80,8 +80,9 @@ func (c *Cluster) Admit(ctx context.Context, user string) error {
 	if user == "" {
 		return herald.Errorf(herald.EINVALID, "user id is required")
 	}
+	c.counting.RLock()
+	defer c.counting.RUnlock()
 	if !c.down.Load() {
-		gen := c.rewrites.Load()
 		tctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		keys := append(c.userKeys(c.cfg.NodeID, user), c.k.node(c.cfg.NodeID), c.k.nodes())
 		total, err := admitScript.Run(tctx, c.client, keys,
@@ -93,7 +94,7 @@ func (c *Cluster) Admit(ctx context.Context, user string) error {
 			return herald.Errorf(herald.EUNAVAILABLE, "Per-user connection limit reached")
 		case err == nil:
 			c.m.admission.WithLabelValues("ok").Inc()
-			_ = c.count(user, 1, gen)
+			_ = c.count(user, 1)
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err() // the caller gave up, not Redis
@@ -102,15 +103,13 @@ func (c *Cluster) Admit(ctx context.Context, user string) error {
 	}
 	c.m.admission.WithLabelValues("unchecked").Inc()
 	c.stale.Store(true)
-	_ = c.count(user, 1, c.rewrites.Load())
+	_ = c.count(user, 1)
 	return nil
 }
 
-// count adds d to user's local connections. A rewrite of the counts since
-// gen may have missed the change that Redis was told of: the counts are then
-// marked stale, for the next heartbeat to rewrite.
-// It reports false, changing nothing, for a release of a user without one.
-func (c *Cluster) count(user string, d int, gen int64) bool {
+// count adds d to user's local connections. It reports false, changing
+// nothing, for a release of a user without one.
+func (c *Cluster) count(user string, d int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n, ok := c.local[user]
@@ -122,16 +121,14 @@ func (c *Cluster) count(user string, d int, gen int64) bool {
 	} else {
 		delete(c.local, user)
 	}
-	if c.rewrites.Load() != gen {
-		c.stale.Store(true)
-	}
 	return true
 }
 
 // Release gives back a connection Admit reserved.
 func (c *Cluster) Release(user string) {
-	gen := c.rewrites.Load()
-	if !c.count(user, -1, gen) {
+	c.counting.RLock()
+	defer c.counting.RUnlock()
+	if !c.count(user, -1) {
 		return
 	}
 	if c.down.Load() {
@@ -142,9 +139,6 @@ func (c *Cluster) Release(user string) {
 	defer cancel()
 	if err := releaseScript.Run(ctx, c.client, c.userKeys(c.cfg.NodeID, user), c.cfg.NodeID, user).Err(); err != nil {
 		c.failed(err)
-	}
-	if c.rewrites.Load() != gen {
-		c.stale.Store(true)
 	}
 }
 
