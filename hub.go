@@ -1,6 +1,9 @@
 package herald
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Conn is a live client connection as the Hub sees it.
 type Conn interface {
@@ -12,8 +15,9 @@ type Conn interface {
 	Send(m *Message) bool
 }
 
-// Hub indexes live connections by user and by channel, so a send to one user
-// or one channel costs time in proportion to its recipients.
+// Hub is a node's one index of live connections, by user and by channel, so
+// a send to one user or one channel costs time in proportion to its
+// recipients; the transports find their own connections through it too.
 type Hub interface {
 	Deliverer
 	// Register adds c. It fails with EUNAVAILABLE when the node or the user is
@@ -26,8 +30,24 @@ type Hub interface {
 	Subscribe(c Conn, channel string) error
 	// Unsubscribe removes c from channel and reports whether it was subscribed.
 	Unsubscribe(c Conn, channel string) bool
+	// Each calls f for every live connection, holding no lock while f runs,
+	// so that f may call back into the hub; connections that come or go
+	// meanwhile may or may not be seen.
+	Each(f func(Conn))
+	// OfUser returns user's live connections on this node.
+	OfUser(user string) []Conn
 	// Stats returns the design document's getStats figures for this node.
 	Stats() Stats
+}
+
+// Admission decides, before a connection takes any lock or place on the
+// node, whether its user may open one more: a cluster's per-user cap across
+// nodes, typically, at the cost of a network round trip. Transports call
+// Admit first, and Release — asynchronously, never on a hot path — once for
+// every Admit that succeeded, when the connection ends or is refused later.
+type Admission interface {
+	Admit(ctx context.Context, userID string) error
+	Release(userID string)
 }
 
 // Stats is a snapshot of a node's connections, as the design document's getStats.

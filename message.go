@@ -1,6 +1,9 @@
 package herald
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // AudienceKind says how an Audience selects connections.
 type AudienceKind uint8
@@ -45,6 +48,41 @@ type Message struct {
 	// the reason. Logout, revocation and disabled accounts use it, so that a
 	// user's sockets close on every node.
 	Close int
+
+	// encodings holds Payload in the wire formats recipients asked for.
+	encodings encodings
+}
+
+// encodings is a message's small cache of other wire formats: a Deliver
+// call hands one Message to every recipient, so each format is computed
+// once per call, whatever the number of recipients or of concurrent
+// publishers.
+type encodings struct {
+	mu  sync.Mutex
+	out []encoding
+}
+
+type encoding struct {
+	key any
+	val any
+}
+
+// Encoded returns the message in the wire format key names (a transport's
+// own comparable value), computing it with encode on the first request for
+// that key only; later requests, from any goroutine, share the result, which
+// must not be modified.
+func (m *Message) Encoded(key any, encode func(payload []byte) any) any {
+	e := &m.encodings
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, x := range e.out {
+		if x.key == key {
+			return x.val
+		}
+	}
+	v := encode(m.Payload)
+	e.out = append(e.out, encoding{key, v})
+	return v
 }
 
 // Publisher sends messages to the connections of their audience, wherever in

@@ -1,11 +1,18 @@
-// Package hub is Herald's connection registry: it indexes the live connections
-// of one node by user and by channel, so that a send to a user or a channel
-// costs time in proportion to its recipients rather than to every client, and it
-// hands each message to its recipients without ever waiting on one of them.
+// Package hub is Herald's connection registry: the one index of a node's live
+// connections by user and by channel, so that a send to a user or a channel
+// costs time in proportion to its recipients rather than to every client, and
+// it hands each message to its recipients without ever waiting on one of them.
+//
+// The index is sharded — users over userShards locks, channels over
+// chanShards — and a delivery holds a shard's read lock only to copy its
+// recipients, never while it sends: a connect or disconnect then never waits
+// for a large fan-out, nor a fan-out for a writer queued behind it.
 package hub
 
 import (
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -24,7 +31,8 @@ type Config struct {
 	Now func() time.Time
 	// Interest, when set, is told when a user or channel gains its first
 	// local connection and loses its last one (see herald.Interest). It is
-	// called with the hub's lock held and must not block or call the hub.
+	// called with one of the hub's shard locks held and must not block or
+	// call the hub.
 	Interest herald.Interest
 }
 
@@ -35,6 +43,13 @@ const (
 	DefaultMaxSubscriptions = 64
 )
 
+// Shard counts: powers of two, enough that two connects rarely share a lock
+// on a 2–16 core node.
+const (
+	userShards = 64
+	chanShards = 64
+)
+
 // set is the connections under one user or channel; names is the channels one
 // connection joined.
 type (
@@ -42,14 +57,27 @@ type (
 	names map[string]struct{}
 )
 
+// userShard indexes the users hashed to it, and their connections with the
+// channels each joined (a connection's user never changes, so its entry
+// lives in its user's shard).
+type userShard struct {
+	mu    sync.RWMutex
+	users map[string]set
+	conns map[herald.Conn]names
+}
+
+type chanShard struct {
+	mu       sync.RWMutex
+	channels map[string]set
+}
+
 // Hub implements herald.Hub. Its methods are safe for concurrent use.
 type Hub struct {
-	cfg Config
-
-	mu       sync.RWMutex
-	conns    map[herald.Conn]names // connection → channels it joined
-	users    map[string]set
-	channels map[string]set
+	cfg   Config
+	seed  maphash.Seed
+	total atomic.Int64 // live connections, reserved before they are indexed
+	users [userShards]userShard
+	chans [chanShards]chanShard
 }
 
 var _ herald.Hub = (*Hub)(nil)
@@ -68,54 +96,80 @@ func New(cfg Config) *Hub {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Hub{
-		cfg:      cfg,
-		conns:    make(map[herald.Conn]names),
-		users:    make(map[string]set),
-		channels: make(map[string]set),
+	h := &Hub{cfg: cfg, seed: maphash.MakeSeed()}
+	for i := range h.users {
+		h.users[i] = userShard{users: make(map[string]set), conns: make(map[herald.Conn]names)}
 	}
+	for i := range h.chans {
+		h.chans[i] = chanShard{channels: make(map[string]set)}
+	}
+	return h
+}
+
+func (h *Hub) userShard(user string) *userShard {
+	return &h.users[maphash.String(h.seed, user)%userShards]
+}
+
+func (h *Hub) chanShard(channel string) *chanShard {
+	return &h.chans[maphash.String(h.seed, channel)%chanShards]
 }
 
 // Register adds c to the hub, refusing it with EUNAVAILABLE when the node or
 // the user is at the connection limit.
 func (h *Hub) Register(c herald.Conn) error {
 	user := c.UserID()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.conns[c]; ok {
+	us := h.userShard(user)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if _, ok := us.conns[c]; ok {
 		return nil
 	}
-	if len(h.conns) >= h.cfg.MaxConnections {
+	if h.total.Add(1) > int64(h.cfg.MaxConnections) {
+		h.total.Add(-1)
 		return herald.Errorf(herald.EUNAVAILABLE, "Server connection limit reached")
 	}
-	if len(h.users[user]) >= h.cfg.MaxPerUser {
+	if len(us.users[user]) >= h.cfg.MaxPerUser {
+		h.total.Add(-1)
 		return herald.Errorf(herald.EUNAVAILABLE, "Per-user connection limit reached")
 	}
-	h.conns[c] = nil
-	h.add(h.users, herald.ToUser, user, c)
+	us.conns[c] = nil
+	h.add(us.users, herald.ToUser, user, c)
 	return nil
 }
 
 // Unregister removes c from every index. Calling it twice is harmless.
 func (h *Hub) Unregister(c herald.Conn) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	chans, ok := h.conns[c]
+	user := c.UserID()
+	us := h.userShard(user)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	chans, ok := us.conns[c]
 	if !ok {
 		return
 	}
+	// Its channels first, each under its shard's lock (user, then channel:
+	// the one order), then its user.
 	for ch := range chans {
-		h.remove(h.channels, herald.ToChannel, ch, c)
+		cs := h.chanShard(ch)
+		cs.mu.Lock()
+		h.remove(cs.channels, herald.ToChannel, ch, c)
+		cs.mu.Unlock()
 	}
-	h.remove(h.users, herald.ToUser, c.UserID(), c)
-	delete(h.conns, c)
+	delete(us.conns, c)
+	h.remove(us.users, herald.ToUser, user, c)
+	h.total.Add(-1)
 }
 
 // Subscribe adds c to channel. A connection the hub does not know is refused.
+//
+// A connection's own subscriptions change on its reader only, one at a
+// time; the user shard's lock orders them against Unregister, and is held
+// while the channel shard's is taken (user before channel, always).
 func (h *Hub) Subscribe(c herald.Conn, channel string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	chans, ok := h.conns[c]
+	us := h.userShard(c.UserID())
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	chans, ok := us.conns[c]
 	if !ok {
 		return herald.Errorf(herald.ECONFLICT, "Connection is not registered")
 	}
@@ -127,97 +181,143 @@ func (h *Hub) Subscribe(c herald.Conn, channel string) error {
 	}
 	if chans == nil {
 		chans = make(names)
-		h.conns[c] = chans
+		us.conns[c] = chans
 	}
 	chans[channel] = struct{}{}
-	h.add(h.channels, herald.ToChannel, channel, c)
+	cs := h.chanShard(channel)
+	cs.mu.Lock()
+	h.add(cs.channels, herald.ToChannel, channel, c)
+	cs.mu.Unlock()
 	return nil
 }
 
 // Unsubscribe removes c from channel and reports whether it had joined it.
 func (h *Hub) Unsubscribe(c herald.Conn, channel string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	chans := h.conns[c]
+	us := h.userShard(c.UserID())
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	chans := us.conns[c]
 	if _, ok := chans[channel]; !ok {
 		return false
 	}
 	delete(chans, channel)
-	h.remove(h.channels, herald.ToChannel, channel, c)
+	cs := h.chanShard(channel)
+	cs.mu.Lock()
+	h.remove(cs.channels, herald.ToChannel, channel, c)
+	cs.mu.Unlock()
 	return true
 }
 
+// recipients pools the slices deliveries copy their recipients into.
+var recipients = sync.Pool{New: func() any { s := make([]herald.Conn, 0, 64); return &s }}
+
 // Deliver hands m to the local connections of its audience and returns how many
 // accepted it. Each recipient only queues the shared payload, so a slow client
-// never delays the others or the caller.
+// never delays the others or the caller; no lock is held while it sends.
 func (h *Hub) Deliver(m *herald.Message) int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	n := 0
+	buf := recipients.Get().(*[]herald.Conn)
+	to := (*buf)[:0]
 	switch m.To.Kind {
 	case herald.ToUser:
-		n = sendAll(h.users[m.To.Name], m)
+		to = h.OfUserAppend(to, m.To.Name)
 	case herald.ToChannel:
-		n = sendAll(h.channels[m.To.Name], m)
+		cs := h.chanShard(m.To.Name)
+		cs.mu.RLock()
+		for c := range cs.channels[m.To.Name] {
+			to = append(to, c)
+		}
+		cs.mu.RUnlock()
 	case herald.ToAll:
-		for c := range h.conns {
-			if m.To.Except != "" && c.UserID() == m.To.Except {
-				continue
-			}
-			if c.Send(m) {
-				n++
-			}
+		for i := range h.users {
+			to = h.users[i].appendConns(to, m.To.Except)
 		}
 	}
-	return n
-}
-
-func sendAll[M ~map[herald.Conn]V, V any](conns M, m *herald.Message) int {
 	n := 0
-	for c := range conns {
+	for _, c := range to {
 		if c.Send(m) {
 			n++
 		}
 	}
+	clear(to)
+	*buf = to[:0]
+	recipients.Put(buf)
 	return n
+}
+
+// appendConns appends the shard's connections, but those of except.
+func (us *userShard) appendConns(to []herald.Conn, except string) []herald.Conn {
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	for c := range us.conns {
+		if except == "" || c.UserID() != except {
+			to = append(to, c)
+		}
+	}
+	return to
+}
+
+// OfUser returns user's live connections on this node.
+func (h *Hub) OfUser(user string) []herald.Conn { return h.OfUserAppend(nil, user) }
+
+// OfUserAppend appends user's live connections to to.
+func (h *Hub) OfUserAppend(to []herald.Conn, user string) []herald.Conn {
+	us := h.userShard(user)
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	for c := range us.users[user] {
+		to = append(to, c)
+	}
+	return to
 }
 
 // Counts returns the number of live connections and of distinct users. It is
 // cheap enough for metrics scrapes, unlike Stats.
 func (h *Hub) Counts() (conns, users int) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.conns), len(h.users)
+	for i := range h.users {
+		us := &h.users[i]
+		us.mu.RLock()
+		conns += len(us.conns)
+		users += len(us.users)
+		us.mu.RUnlock()
+	}
+	return conns, users
 }
 
-// Each calls f for every live connection, under the hub's read lock: f must
-// not call back into the hub.
+// Each calls f for every live connection, one shard's snapshot at a time,
+// with no lock held: f may call back into the hub.
 func (h *Hub) Each(f func(herald.Conn)) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for c := range h.conns {
-		f(c)
+	var snap []herald.Conn
+	for i := range h.users {
+		snap = h.users[i].appendConns(snap[:0], "")
+		for _, c := range snap {
+			f(c)
+		}
 	}
 }
 
 // UserConns returns how many connections user has on this node.
 func (h *Hub) UserConns(user string) int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.users[user])
+	us := h.userShard(user)
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	return len(us.users[user])
 }
 
 // Stats returns the design document's getStats figures for this node.
 func (h *Hub) Stats() herald.Stats {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	counts := make(map[string]int, len(h.channels))
-	for ch, conns := range h.channels {
-		counts[ch] = len(conns)
+	conns, users := h.Counts()
+	counts := make(map[string]int)
+	for i := range h.chans {
+		cs := &h.chans[i]
+		cs.mu.RLock()
+		for ch, set := range cs.channels {
+			counts[ch] = len(set)
+		}
+		cs.mu.RUnlock()
 	}
 	return herald.Stats{
-		TotalConnections: len(h.conns),
-		TotalUsers:       len(h.users),
+		TotalConnections: conns,
+		TotalUsers:       users,
 		ChannelCounts:    counts,
 		Timestamp:        h.cfg.Now().UTC(),
 	}

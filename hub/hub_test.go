@@ -168,3 +168,28 @@ func TestInterest(t *testing.T) {
 		t.Errorf("interest log %v, want %v", il.log, want)
 	}
 }
+
+// TestEachMayCallBack: Each holds no lock while f runs, so f may change the
+// hub — the WebSocket server's heartbeat and shutdown close connections from
+// it.
+func TestEachMayCallBack(t *testing.T) {
+	h := hub.New(hub.Config{})
+	for i := range 100 {
+		c := &conn{user: fmt.Sprint("u", i%7)}
+		if err := h.Register(c); err != nil {
+			t.Fatal(err)
+		}
+		h.Subscribe(c, "news")
+	}
+	seen := 0
+	h.Each(func(c herald.Conn) {
+		seen++
+		h.Unregister(c)
+	})
+	if st := h.Stats(); seen != 100 || st.TotalConnections != 0 || len(st.ChannelCounts) != 0 {
+		t.Fatalf("saw %d, left %+v", seen, st)
+	}
+	if got := len(h.OfUser("u1")); got != 0 {
+		t.Fatalf("OfUser after Unregister: %d", got)
+	}
+}

@@ -97,8 +97,13 @@ type Cluster struct {
 	log    *slog.Logger
 	m      *Metrics
 
-	mu    sync.Mutex     // orders changes of local with their Redis updates
-	local map[string]int // user → connections admitted on this node
+	// counting is held shared by each Admit and Release across its Redis
+	// round trip and its change of local, so that a node's connects proceed
+	// in parallel, and exclusively by a rewrite of the counts, which must
+	// not interleave with them. mu guards local.
+	counting sync.RWMutex
+	mu       sync.Mutex
+	local    map[string]int // user → connections admitted on this node
 
 	stale atomic.Bool // Redis may not match local: rewrite at the next heartbeat
 	down  atomic.Bool // the last Redis call failed: admit without asking
@@ -195,6 +200,8 @@ func (c *Cluster) failed(err error) {
 
 // rewrite replaces this node's counts in Redis by the local truth.
 func (c *Cluster) rewrite(ctx context.Context) error {
+	c.counting.Lock()
+	defer c.counting.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	had, err := c.client.SMembers(ctx, c.k.nodeUsers(c.cfg.NodeID)).Result()

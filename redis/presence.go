@@ -74,26 +74,27 @@ return 0
 // EUNAVAILABLE when the user has MaxPerUser connections on live nodes. When
 // Redis does not answer within Timeout the connection is admitted on the
 // node's own limits, and counted once Redis is back. Every successful Admit
-// needs one Release.
+// needs one Release. It implements herald.Admission: concurrent calls run
+// their round trips in parallel.
 func (c *Cluster) Admit(ctx context.Context, user string) error {
 	if user == "" {
 		return herald.Errorf(herald.EINVALID, "user id is required")
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.counting.RLock()
+	defer c.counting.RUnlock()
 	if !c.down.Load() {
 		tctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		defer cancel()
 		keys := append(c.userKeys(c.cfg.NodeID, user), c.k.node(c.cfg.NodeID), c.k.nodes())
 		total, err := admitScript.Run(tctx, c.client, keys,
 			c.cfg.NodeID, c.cfg.MaxPerUser, user, (3 * c.cfg.HeartbeatInterval).Milliseconds()).Int()
+		cancel()
 		switch {
 		case err == nil && total < 0:
 			c.m.admission.WithLabelValues("refused").Inc()
 			return herald.Errorf(herald.EUNAVAILABLE, "Per-user connection limit reached")
 		case err == nil:
 			c.m.admission.WithLabelValues("ok").Inc()
-			c.local[user]++
+			_ = c.count(user, 1)
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err() // the caller gave up, not Redis
@@ -102,22 +103,33 @@ func (c *Cluster) Admit(ctx context.Context, user string) error {
 	}
 	c.m.admission.WithLabelValues("unchecked").Inc()
 	c.stale.Store(true)
-	c.local[user]++
+	_ = c.count(user, 1)
 	return nil
+}
+
+// count adds d to user's local connections. It reports false, changing
+// nothing, for a release of a user without one.
+func (c *Cluster) count(user string, d int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.local[user]
+	if !ok && d < 0 {
+		return false
+	}
+	if n += d; n > 0 {
+		c.local[user] = n
+	} else {
+		delete(c.local, user)
+	}
+	return true
 }
 
 // Release gives back a connection Admit reserved.
 func (c *Cluster) Release(user string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, ok := c.local[user]
-	if !ok {
+	c.counting.RLock()
+	defer c.counting.RUnlock()
+	if !c.count(user, -1) {
 		return
-	}
-	if n <= 1 {
-		delete(c.local, user)
-	} else {
-		c.local[user] = n - 1
 	}
 	if c.down.Load() {
 		c.stale.Store(true)

@@ -10,6 +10,7 @@ package session
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -20,6 +21,10 @@ import (
 type Config struct {
 	Hub      herald.Hub
 	Verifier herald.TokenVerifier
+	// Admission, when set, is asked before the hub whether a session's user
+	// may connect (a cluster-wide cap); AdmitTimeout bounds it, default 1s.
+	Admission    herald.Admission
+	AdmitTimeout time.Duration
 	// Inbox serves mark_read, the unread count in "connected" and resume. Nil
 	// answers those with an error message.
 	Inbox  herald.Inbox
@@ -36,6 +41,17 @@ type Config struct {
 	ExpiryGrace time.Duration
 	// StoreTimeout bounds one store call made for a session; default 10s.
 	StoreTimeout time.Duration
+	// MaxReplays bounds the store reads replays make at once, across every
+	// session of the engine, so that a mass resync after a broker outage
+	// does not flood the store; default 4.
+	MaxReplays int
+	// ResyncJitter spreads the replays of a mass resync: each user's starts
+	// after a random delay up to it; default 1s. Negative starts them all at
+	// once (still at most MaxReplays store reads at a time).
+	ResyncJitter time.Duration
+	// ReplayRetries is how often a replay's failed store read is retried
+	// before the replay gives up and closes its sessions with 1011; default 5.
+	ReplayRetries int
 
 	// ClientEvents receives the design document's client messages
 	// ("notification" and "custom_event") whose type is in ClientEventTypes.
@@ -67,6 +83,11 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.RateBurst, 40)
 	def(&cfg.ReplayPageSize, 200)
 	def(&cfg.MaxClientEventBytes, 8<<10)
+	def(&cfg.MaxReplays, 4)
+	def(&cfg.ReplayRetries, 5)
+	if cfg.ResyncJitter == 0 {
+		cfg.ResyncJitter = time.Second
+	}
 	if cfg.RateLimit <= 0 {
 		cfg.RateLimit = 20
 	}
@@ -75,6 +96,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.ExpiryGrace == 0 {
 		cfg.ExpiryGrace = 5 * time.Second
+	}
+	if cfg.AdmitTimeout <= 0 {
+		cfg.AdmitTimeout = time.Second
 	}
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
@@ -96,13 +120,17 @@ type Engine struct {
 
 	ctx    context.Context // ends at Stop: every session's work ends with it
 	cancel context.CancelFunc
+
+	replays chan struct{} // a semaphore: one per replay store read running
+	lastID  atomic.Uint64 // of sessions
 }
 
 // NewEngine returns an Engine for cfg.
 func NewEngine(cfg Config) *Engine {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, ctx: ctx, cancel: cancel}
+	return &Engine{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		replays: make(chan struct{}, cfg.MaxReplays)}
 }
 
 // Config returns the engine's configuration, defaults applied.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -56,14 +57,43 @@ func (g Gate) Authenticate(ctx context.Context, token, userID, src string) (*her
 	return claims, nil
 }
 
-// Admit registers s with the hub, which refuses it at a connection limit.
-// The refusal is counted and returned as the error to close with.
-func (g Gate) Admit(s *Session) error {
-	if err := g.e.cfg.Hub.Register(s); err != nil {
-		_, reason := herald.CodeOf(err).CloseCode()
-		g.e.metrics.Refused.WithLabelValues(reason).Inc()
-		return err
+// Admit asks the Admission hook, then the hub, to take s. It runs before
+// any lock of the transport or the hub is held, so that a slow hook (a
+// Redis round trip) delays only its own connect. A refusal is counted and
+// returned as the error to close with; a place the hook gave to a session
+// the hub then refused is given back in the background.
+func (g Gate) Admit(ctx context.Context, s *Session) error {
+	cfg := &g.e.cfg
+	if cfg.Admission != nil {
+		actx, cancel := context.WithTimeout(ctx, cfg.AdmitTimeout)
+		err := cfg.Admission.Admit(actx, s.user)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// The hook was slow, not wrong: the client may try again.
+			err = herald.Errorf(herald.EUNAVAILABLE, "Connection admission timed out")
+		}
+		if err != nil {
+			return g.refused(err)
+		}
+		s.admitted.Store(true)
+	}
+	if err := cfg.Hub.Register(s); err != nil {
+		s.releaseAdmission()
+		return g.refused(err)
 	}
 	s.registered.Store(true)
 	return nil
+}
+
+func (g Gate) refused(err error) error {
+	_, reason := herald.CodeOf(err).CloseCode()
+	g.e.metrics.Refused.WithLabelValues(reason).Inc()
+	return err
+}
+
+// releaseAdmission gives back the session's admission, once, in the background.
+func (s *Session) releaseAdmission() {
+	if a := s.e.cfg.Admission; a != nil && s.admitted.CompareAndSwap(true, false) {
+		go a.Release(s.user)
+	}
 }

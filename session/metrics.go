@@ -15,6 +15,7 @@ type Metrics struct {
 	HeartbeatTimeouts prometheus.Counter
 	TokenExpiries     prometheus.Counter
 	Throttled         prometheus.Counter
+	ReplayRetries     prometheus.Counter
 }
 
 // NewMetrics returns a fresh set of collectors named herald_<transport>_…,
@@ -52,11 +53,14 @@ func NewMetrics(transport string) *Metrics {
 		Throttled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: p + "connect_throttled_total", Help: "Connection attempts refused with 429 by the per-address limit.",
 		}),
+		ReplayRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: p + "replay_retries_total", Help: "Replay store reads retried after a failure.",
+		}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.Connects, m.Disconnects, m.Refused, m.AuthFailures,
-		m.MessagesIn, m.MessagesOut, m.QueueOverflows, m.HeartbeatTimeouts, m.TokenExpiries, m.Throttled}
+		m.MessagesIn, m.MessagesOut, m.QueueOverflows, m.HeartbeatTimeouts, m.TokenExpiries, m.Throttled, m.ReplayRetries}
 }

@@ -46,40 +46,7 @@ func (s *Session) Start(since int64) {
 // the replay already sent. Registering before reading the store is what makes
 // the boundary gap-free: anything committed after the read is held live.
 func (s *Session) replay(since int64) {
-	last, count := since, 0
-	inbox := s.e.cfg.Inbox
-	for inbox != nil {
-		ctx, cancel := s.storeCtx()
-		ns, err := inbox.List(ctx, herald.NotificationFilter{UserID: s.user, Since: last, Ascending: true, WithSilent: true, Limit: s.e.cfg.ReplayPageSize})
-		cancel()
-		if err != nil {
-			if s.ctx.Err() != nil {
-				return // the session ended
-			}
-			s.e.log.Error("resume", "user", s.user, "err", err)
-			s.fail(herald.Errorf(herald.EINTERNAL, "Resume failed; reconnect to retry"), "")
-			s.Close(herald.CloseServerError, "Internal server error")
-			return
-		}
-		for _, n := range ns {
-			last = n.Seq
-			s.mu.Lock()
-			sent := s.seqs.has(n.Seq)
-			s.seqs.mark(n.Seq)
-			s.mu.Unlock()
-			if sent || n.Silent { // a silent one is read for its seq, never sent
-				continue
-			}
-			if !s.sendData(encode(notificationMsg{Type: herald.TypeNotificationNew, Notification: n, Timestamp: s.now(), Replayed: true}), true) {
-				return
-			}
-			count++
-		}
-		if len(ns) < s.e.cfg.ReplayPageSize {
-			break
-		}
-	}
-	s.release(encode(resumedMsg{Type: TypeResumed, Since: since, LastSeq: last, Replayed: count, Timestamp: s.now()}))
+	s.e.replay(s.ctx, []*Session{s}, []int64{since})
 }
 
 // release sends first (when not nil) and then the live messages held so
@@ -125,17 +92,4 @@ func (s *Session) resume(since int64) {
 	from := s.seqs.w
 	s.mu.Unlock()
 	s.replay(from)
-}
-
-// Resync replays in the background every notification committed after the
-// last one the session was sent, holding live messages at once so that none
-// can overtake the replay. A cluster broker asks for it after an outage
-// during which live messages may have been lost.
-func (s *Session) Resync() {
-	s.mu.Lock()
-	if !s.closed.Load() {
-		s.replaying = true
-	}
-	s.mu.Unlock()
-	go s.resume(-1)
 }

@@ -14,6 +14,7 @@ import (
 type Session struct {
 	e    *Engine
 	t    Transport
+	id   uint64 // in the engine, to lock sessions in one order
 	user string
 
 	// ctx ends when the session does (End) or the engine stops: store
@@ -42,6 +43,7 @@ type Session struct {
 	closed     atomic.Bool // closing or ended: nothing more is handed on
 	ended      atomic.Bool // End has run
 	registered atomic.Bool // the hub holds it (Gate.Admit)
+	admitted   atomic.Bool // the Admission hook gave it a place, not yet released
 	replayMu   sync.Mutex  // one replay at a time
 }
 
@@ -50,7 +52,7 @@ type Session struct {
 func (e *Engine) New(t Transport, claims *herald.Claims) *Session {
 	ctx, cancel := context.WithCancel(e.ctx)
 	s := &Session{
-		e: e, t: t, user: claims.UserID, claims: claims, ctx: ctx, cancel: cancel,
+		e: e, t: t, id: e.lastID.Add(1), user: claims.UserID, claims: claims, ctx: ctx, cancel: cancel,
 		replaying: true,
 		limit:     newLimiter(e.cfg.RateLimit, e.cfg.RateBurst, e.cfg.Now),
 	}
@@ -62,6 +64,9 @@ func (e *Engine) New(t Transport, claims *herald.Claims) *Session {
 	s.replayMu.Lock()
 	return s
 }
+
+// Transport returns the session's transport.
+func (s *Session) Transport() Transport { return s.t }
 
 // UserID implements herald.Conn.
 func (s *Session) UserID() string { return s.user }
@@ -153,9 +158,14 @@ func (s *Session) Close(code int, reason string) {
 }
 
 // Closing tells the session that its transport is closing: live messages
-// are no longer held or handed on. A transport calls it when it closes by
-// itself; it never blocks.
-func (s *Session) Closing() { s.closed.Store(true) }
+// are no longer held or handed on, and the session's work in progress (a
+// replay's store reads, a mark_read) is cancelled, since nothing more can
+// reach the client. A transport calls it when it closes by itself, even
+// from under its own lock: it never blocks.
+func (s *Session) Closing() {
+	s.closed.Store(true)
+	s.cancel()
+}
 
 // Closed reports whether the session is closing or ended.
 func (s *Session) Closed() bool { return s.closed.Load() }
@@ -177,6 +187,7 @@ func (s *Session) End() {
 	if s.registered.Load() {
 		s.e.cfg.Hub.Unregister(s)
 	}
+	s.releaseAdmission()
 }
 
 // Admit takes one unit of the session's inbound budget for a message or a

@@ -24,6 +24,9 @@ const MaxChannels = 32
 type Config struct {
 	Hub      herald.Hub
 	Verifier herald.TokenVerifier
+	// Admission, when set, admits each stream before it is registered (a
+	// cluster's per-user cap), as on the WebSocket path.
+	Admission herald.Admission
 	// Inbox serves mark_read, the unread count in "connected" and resume.
 	Inbox  herald.Inbox
 	Logger *slog.Logger // default: discard
@@ -90,7 +93,7 @@ func (cfg *Config) setDefaults() {
 
 func (cfg *Config) engine() session.Config {
 	return session.Config{
-		Hub: cfg.Hub, Verifier: cfg.Verifier, Inbox: cfg.Inbox, Logger: cfg.Logger,
+		Hub: cfg.Hub, Admission: cfg.Admission, Verifier: cfg.Verifier, Inbox: cfg.Inbox, Logger: cfg.Logger,
 		QueueSize: cfg.QueueSize, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		ReplayPageSize: cfg.ReplayPageSize, ExpiryGrace: cfg.ExpiryGrace,
 		ClientEvents: cfg.ClientEvents, ClientEventTypes: cfg.ClientEventTypes,

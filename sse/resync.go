@@ -20,7 +20,7 @@ func (s *Server) resync(user string) {
 		}
 	}
 	s.mu.Unlock()
-	for _, sess := range ss {
-		sess.Resync()
-	}
+	// The engine bounds the replays and shares one per user; a whole-node
+	// resync spreads them with jitter, as on the WebSocket path.
+	s.engine.Resync(ss, user == "")
 }

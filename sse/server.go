@@ -153,7 +153,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 
 	st := newStream(s, newID(), r.RemoteAddr, since)
 	st.sess = s.engine.New(st, claims)
-	if err := s.track(st); err != nil {
+	if err := s.track(r.Context(), st); err != nil {
 		st.sess.End()
 		s.log.Info("sse refused", "remote", r.RemoteAddr, "user", claims.UserID, "code", herald.CodeOf(err))
 		if herald.CodeOf(err) == herald.EUNAVAILABLE {
@@ -292,17 +292,30 @@ func channelsOf(r *http.Request) ([]string, error) {
 	return out, nil
 }
 
-func (s *Server) track(st *stream) error {
+// track admits st and indexes it. Admission (a Redis round trip in a
+// cluster) runs with no lock held, so streams connect in parallel; a
+// shutdown that began meanwhile ends the admitted stream at once.
+func (s *Server) track(ctx context.Context, st *stream) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
+	stopping := s.stopping
+	if !stopping {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if stopping {
 		return herald.Errorf(herald.EUNAVAILABLE, "Server shutting down")
 	}
-	if err := s.gate.Admit(st.sess); err != nil {
+	if err := s.gate.Admit(ctx, st.sess); err != nil {
+		s.wg.Done()
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping { // the caller ends the admitted session
+		s.wg.Done()
+		return herald.Errorf(herald.EUNAVAILABLE, "Server shutting down")
+	}
 	s.streams[st.id] = st
-	s.wg.Add(1)
 	return nil
 }
 

@@ -38,26 +38,10 @@ type encoded struct {
 	compressed bool
 }
 
-// encodings converts each broadcast message once per format, however many
-// connections use that format: the hub hands a message to its recipients one
-// after another, so remembering the last message is enough.
-type encodings struct {
-	mu   sync.Mutex
-	last *herald.Message
-	out  [fmtCount]*encoded
-	cfg  *Config
-}
-
-func (e *encodings) get(m *herald.Message, f format) *encoded {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.last != m {
-		e.last, e.out = m, [fmtCount]*encoded{}
-	}
-	if e.out[f] == nil {
-		e.out[f] = convert(m.Payload, f, e.cfg.CompressThreshold)
-	}
-	return e.out[f]
+// encodedAs returns m in format f, converted once per message and format
+// however many connections use it (herald.Message.Encoded).
+func encodedAs(m *herald.Message, f format, threshold int) *encoded {
+	return m.Encoded(f, func(payload []byte) any { return convert(payload, f, threshold) }).(*encoded)
 }
 
 // convert encodes a JSON payload in format f.

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -39,21 +40,24 @@ type conn struct {
 
 	mu        sync.Mutex
 	queue     []frame
-	writing   bool // a writer goroutine is running
-	closing   bool // a close frame is queued or sent; nothing more is queued
-	abort     bool // closed as too slow: writes in progress give up
-	latest    int  // index+1 in queue of the unsent Latest message, 0 if none
-	pong      int  // index+1 in queue of the unsent pong, 0 if none
+	writing   bool  // a writer goroutine is running
+	state     state // see lifecycle.go
+	abort     bool  // closed as too slow: writes in progress give up
+	latest    int   // index+1 in queue of the unsent Latest message, 0 if none
+	pong      int   // index+1 in queue of the unsent pong, 0 if none
 	closeCode int
 	closeMsg  string
 	drained   chan struct{} // signalled by the writer after each batch
 	written   chan struct{} // closed when the close frame has been written (or failed)
 
-	polled   atomic.Bool // waits in the poller rather than in a reader goroutine
-	pollID   uint64      // its registration in the poller
-	pollFD   int
-	tornDown atomic.Bool // teardown has run or is running
-	wmu      sync.Mutex  // serialises writes to nc
+	polled bool   // waits in the poller rather than in a reader goroutine; set under mu while live
+	pollID uint64 // its registration in the poller
+	pollFD int
+	wmu    sync.Mutex // serialises writes to nc
+	// resumable: nc is a bare socket, where a write cut short by a deadline
+	// can be resumed where it stopped; not so through TLS, whose record
+	// layer a partial write leaves broken.
+	resumable bool
 }
 
 func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
@@ -64,6 +68,7 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		drained:     make(chan struct{}, 1),
 		written:     make(chan struct{}),
 	}
+	_, c.resumable = nc.(syscall.Conn)
 	c.rd = msgReader{max: srv.cfg.MaxMessageBytes}
 	c.sess = srv.engine.New(c, claims)
 	c.touch()
@@ -89,7 +94,7 @@ func (c *conn) user() string { return c.sess.UserID() }
 func (c *conn) Send(o session.Outbound) bool {
 	for {
 		c.mu.Lock()
-		if c.closing {
+		if c.closingLocked() {
 			c.mu.Unlock()
 			return false
 		}
@@ -141,7 +146,7 @@ func (c *conn) own(payload []byte) frame {
 // that pings without reading cannot grow the queue.
 func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 	c.mu.Lock()
-	if c.closing {
+	if c.closingLocked() {
 		c.mu.Unlock()
 		return
 	}
@@ -171,7 +176,7 @@ func (c *conn) sendControl(op ws.OpCode, payload []byte) {
 func (c *conn) enqueueLocked(m *herald.Message) {
 	f := frame{op: ws.OpText, payload: m.Payload}
 	if c.fmt != 0 {
-		e := c.srv.enc.get(m, c.fmt)
+		e := encodedAs(m, c.fmt, c.srv.cfg.CompressThreshold)
 		f = frame{op: e.op, payload: e.data, compressed: e.compressed}
 	}
 	if m.Latest {
@@ -205,20 +210,11 @@ func (c *conn) overflow() {
 // The reader then waits for the client's reply, briefly, and closes the socket.
 func (c *conn) close(code int, reason string, drop bool) {
 	c.mu.Lock()
-	if c.closing {
+	if !c.toLocked(stClosing) {
 		c.mu.Unlock()
 		return
 	}
-	c.closing = true
-	c.closeCode, c.closeMsg = code, reason
-	c.sess.Closing()
-	if drop {
-		c.queue, c.latest, c.pong = c.queue[:0], 0, 0
-		// Unblock a writer stuck on a socket that does not drain.
-		c.abort = true
-		_ = c.nc.SetWriteDeadline(time.Now())
-	}
-	c.queue = append(c.queue, frame{op: ws.OpClose, payload: ws.NewCloseFrameBody(ws.StatusCode(code), reason)})
+	c.queueCloseLocked(code, reason, drop)
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -226,17 +222,31 @@ func (c *conn) close(code int, reason string, drop bool) {
 	}
 }
 
+// queueCloseLocked queues the close frame, after what is queued or, with
+// drop, instead of it.
+func (c *conn) queueCloseLocked(code int, reason string, drop bool) {
+	c.closeCode, c.closeMsg = code, reason
+	if drop {
+		c.queue, c.latest, c.pong = c.queue[:0], 0, 0
+		// Unblock a writer stuck on a socket that does not drain.
+		c.abort = true
+		_ = c.nc.SetWriteDeadline(time.Now())
+	}
+	c.queue = append(c.queue, frame{op: ws.OpClose, payload: ws.NewCloseFrameBody(ws.StatusCode(code), reason)})
+}
+
 // finishWrites ends the writer after the close frame or a write error. After a
 // close frame the client gets a moment to answer; otherwise the socket is shut
 // so the reader returns.
 func (c *conn) finishWrites(closeSent bool) {
 	c.mu.Lock()
-	c.closing = true
+	c.toLocked(stClosing)
 	c.queue, c.latest, c.pong = nil, 0, 0
 	c.writing = true // no writer will start again
+	polled := c.polled
 	c.mu.Unlock()
 	switch {
-	case closeSent && c.polled.Load():
+	case closeSent && polled:
 		// No reader waits: end it if the client does not answer in time.
 		time.AfterFunc(c.srv.cfg.CloseTimeout, func() { c.srv.terminate(c) })
 	case closeSent:
@@ -255,7 +265,7 @@ func (c *conn) finishWrites(closeSent bool) {
 func (c *conn) isClosing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closing
+	return c.closingLocked()
 }
 
 // aborted reports whether the connection was closed as too slow.

@@ -19,10 +19,13 @@ func countMsg(count int, version int64) *herald.Message {
 // nodes may arrive out of order; "connected" carries the version of its count.
 func TestCountVersionsNeverGoBack(t *testing.T) {
 	e := newEnv(t, hub.Config{}, nil)
+	// Two notifications, so that the greeting's version is at least 2 and
+	// the stale one below (version-1) is versioned: 0 means unversioned.
+	notify(t, e, "alice", "zero")
 	n := notify(t, e, "alice", "one")
 	cl, hello := e.connect("alice")
-	if hello["unreadCount"] != float64(1) || hello["unreadVersion"] == nil || hello["unreadVersion"].(float64) < 1 {
-		t.Fatalf("connected = %v, want unreadCount 1 with its version", hello)
+	if hello["unreadCount"] != float64(2) || hello["unreadVersion"] == nil || hello["unreadVersion"].(float64) < 2 {
+		t.Fatalf("connected = %v, want unreadCount 2 with its version", hello)
 	}
 	v := int64(hello["unreadVersion"].(float64))
 

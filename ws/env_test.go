@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +21,37 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/inbox"
+	"github.com/heraldhq/herald/internal/redistest"
 	"github.com/heraldhq/herald/jwt"
 	"github.com/heraldhq/herald/memory"
 	"github.com/heraldhq/herald/ws"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the whole suite once per reader mode (see readerModes), or
+// only in the one WS_TEST_READER names ("poller" or "goroutine").
+func TestMain(m *testing.M) { goleak.VerifyTestMain(bothReaderModes{m}) }
+
+// bothReaderModes runs m once per reader mode: every env made meanwhile
+// reads in that mode, and tests that loop over readerModes see only it.
+type bothReaderModes struct{ m *testing.M }
+
+func (b bothReaderModes) Run() int {
+	defer redistest.Stop() // the shared Redis of the admission tests, before goleak looks
+	for _, mode := range allReaderModes {
+		if only := os.Getenv("WS_TEST_READER"); only != "" && only != mode.name {
+			continue
+		}
+		readerModes = []readerMode{mode}
+		suiteNoPoller = mode.noPoller
+		if code := b.m.Run(); code != 0 {
+			return code
+		}
+	}
+	return 0
+}
+
+// suiteNoPoller is the reader mode of the current pass, the default of newEnv.
+var suiteNoPoller bool
 
 var secret = []byte("test-secret-test-secret-test-secret")
 
@@ -50,7 +76,7 @@ func newEnv(t *testing.T, hcfg hub.Config, mod func(*ws.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ws.Config{Hub: h, Verifier: jwt.NewVerifier(jwt.Config{Secret: secret}), Inbox: ib}
+	cfg := ws.Config{Hub: h, Verifier: jwt.NewVerifier(jwt.Config{Secret: secret}), Inbox: ib, NoPoller: suiteNoPoller}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -26,12 +26,17 @@ import (
 // server shares this process, so a decoder that believed a declared length
 // shows up here, or kills the test binary outright.
 
-// readerModes are the server's two ways of reading: the Linux epoll poller,
-// and a goroutine per connection (Config.NoPoller).
-var readerModes = []struct {
+// allReaderModes are the server's two ways of reading: the Linux epoll
+// poller, and a goroutine per connection (Config.NoPoller). TestMain runs the
+// suite once per mode; readerModes holds the current pass's.
+var allReaderModes = []readerMode{{"poller", false}, {"goroutine", true}}
+
+var readerModes = allReaderModes
+
+type readerMode struct {
 	name     string
 	noPoller bool
-}{{"poller", false}, {"goroutine", true}}
+}
 
 // hostileEnv is a server that accepts every encoding and does not throttle
 // connection attempts, so the suite can open hundreds of connections.

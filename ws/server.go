@@ -33,6 +33,11 @@ import (
 type Config struct {
 	Hub      herald.Hub
 	Verifier herald.TokenVerifier
+	// Admission, when set, is asked before the hub whether a connection's
+	// user may connect (a cluster's per-user cap), with no lock held, for at
+	// most AdmitTimeout (default 1s; beyond, the connection is refused 1013).
+	Admission    herald.Admission
+	AdmitTimeout time.Duration
 	// Inbox serves mark_read, the unread count in "connected" and resume. Nil
 	// answers those with an error message.
 	Inbox  herald.Inbox
@@ -46,7 +51,13 @@ type Config struct {
 	RateLimit         float64       // inbound messages and control frames per second per connection; default 20
 	RateBurst         int           // burst above RateLimit; default 40
 	ReplayPageSize    int           // notifications fetched per resume page; default 200
-	Writers           int           // goroutines writing for all connections; default 2×GOMAXPROCS
+	// MaxReplays bounds the store reads replays make at once, across every
+	// connection (default 4); ResyncJitter spreads a mass resync's replays
+	// over up to that long (default 1s; negative: no spread). See
+	// session.Engine.Resync.
+	MaxReplays   int
+	ResyncJitter time.Duration
+	Writers      int // goroutines writing for all connections; default 2×GOMAXPROCS
 	// NoPoller gives every connection a reader goroutine instead of waiting
 	// for idle connections with epoll (Linux), which costs about 4 KiB of
 	// stack per idle connection more.
@@ -94,6 +105,8 @@ type Config struct {
 	Now     func() time.Time // default time.Now
 }
 
+// setDefaults sets the defaults of what the WebSocket transport uses itself;
+// the session engine sets those of the session's settings it is given.
 func (cfg *Config) setDefaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -113,24 +126,12 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.QueueSize, 512)
 	defDur(&cfg.WriteTimeout, 10*time.Second)
 	defDur(&cfg.CloseTimeout, 2*time.Second)
-	def(&cfg.RateBurst, 40)
-	def(&cfg.ReplayPageSize, 200)
 	defDur(&cfg.AuthTimeout, 5*time.Second)
-	def(&cfg.MaxClientEventBytes, 8<<10)
 	def(&cfg.CompressThreshold, 512)
-	if cfg.ClientEventRate <= 0 {
-		cfg.ClientEventRate = 5
-	}
-	if cfg.ExpiryGrace == 0 {
-		cfg.ExpiryGrace = 5 * time.Second
-	}
 	if cfg.ConnectRate <= 0 {
 		cfg.ConnectRate = 50
 	}
 	def(&cfg.ConnectBurst, 100)
-	if cfg.RateLimit <= 0 {
-		cfg.RateLimit = 20
-	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
@@ -148,33 +149,32 @@ type Server struct {
 	engine   *session.Engine  // what the sessions share
 	gate     session.Gate     // the handshake's checks
 	attempts *keyrate.Limiter // connection attempts per client address
-	enc      *encodings
 	writers  *writers
 	poll     *poller // nil where there is none: every connection keeps a reader goroutine
 
+	// The hub is the one index of connections; the server only counts its
+	// own, to wait for them at shutdown.
 	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	users    map[string]map[*conn]struct{} // for ResyncUser
 	stopping bool
-	wg       sync.WaitGroup // one per live connection
+	wg       sync.WaitGroup // one per connection past the handshake
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, conns: make(map[*conn]struct{}), users: make(map[string]map[*conn]struct{}),
+	s := &Server{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger,
 		attempts: keyrate.New(cfg.ConnectRate, cfg.ConnectBurst, cfg.Now)}
 	s.engine = session.NewEngine(session.Config{
-		Hub: cfg.Hub, Verifier: cfg.Verifier, Inbox: cfg.Inbox, Logger: cfg.Logger,
+		Hub: cfg.Hub, Verifier: cfg.Verifier, Admission: cfg.Admission, AdmitTimeout: cfg.AdmitTimeout, Inbox: cfg.Inbox, Logger: cfg.Logger,
 		QueueSize: cfg.QueueSize, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		ReplayPageSize: cfg.ReplayPageSize, ExpiryGrace: cfg.ExpiryGrace,
+		MaxReplays: cfg.MaxReplays, ResyncJitter: cfg.ResyncJitter,
 		ClientEvents: cfg.ClientEvents, ClientEventTypes: cfg.ClientEventTypes,
 		MaxClientEventBytes: cfg.MaxClientEventBytes, ClientEventRate: cfg.ClientEventRate,
 		Channels: cfg.Channels, DisableQueryToken: cfg.DisableQueryToken,
 		Metrics: cfg.Metrics, Now: cfg.Now,
 	})
 	s.gate = s.engine.Gate()
-	s.enc = &encodings{cfg: &s.cfg}
 	s.writers = newWriters(cfg.Writers)
 	if !cfg.NoPoller {
 		if p, err := newPoller(s.onReadable); err == nil {
@@ -249,7 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	c := newConn(s, nc, claims)
 	c.setFormat(negotiated(hs, flate))
-	if err := s.track(c); err != nil {
+	if err := s.track(r.Context(), c); err != nil {
 		code, _ := herald.CodeOf(err).CloseCode()
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "user", claims.UserID, "code", code, "reason", herald.ErrorMessage(err))
 		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout, 0)
@@ -261,12 +261,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// hijacked connection, the request and a deep stack — ends and is
 	// collected. An idle connection then costs a small parked stack.
 	s.start(c, since)
-	if rd == io.Reader(nc) && s.poll != nil && s.poll.add(c) == nil {
-		// Idle until readable: no goroutine at all (see poller).
-		c.polled.Store(true)
-		return
+	if rd == io.Reader(nc) && s.poll != nil && c.pollLive() {
+		return // idle until readable: no goroutine at all (see poller)
 	}
 	go s.serve(c, rd)
+}
+
+// pollLive hands a live connection's reading to the poller and reports
+// whether it took it. It decides under c.mu, as terminate and teardown do: a
+// connection already closing — whose socket may be shut and its descriptor
+// number reused — is never registered, and one registered is always known
+// to be polled by whoever closes it.
+func (c *conn) pollLive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stLive || c.srv.poll.add(c) != nil {
+		return false
+	}
+	c.polled = true
+	return true
+}
+
+// unpollLocked deregisters a polled connection and shuts its socket, while
+// its descriptor still names it. Callers hold c.mu.
+func (c *conn) unpollLocked() {
+	if c.polled {
+		c.srv.poll.remove(c)
+	}
+	_ = c.nc.Close()
 }
 
 // declineInvalid wraps permessage-deflate negotiation so that an offer with
@@ -308,35 +330,34 @@ func parseSince(v string) (int64, error) {
 	return n, nil
 }
 
-// track registers c's session with the hub, and c with the server.
-func (s *Server) track(c *conn) error {
+// track admits c's session — the admission hook, then the hub's limits —
+// with no server lock held during it, and counts c for Shutdown.
+func (s *Server) track(ctx context.Context, c *conn) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.stopping {
+		s.mu.Unlock()
 		return herald.Errorf(herald.EUNAVAILABLE, "Server shutting down")
 	}
-	if err := s.gate.Admit(c.sess); err != nil {
+	s.wg.Add(1)
+	s.mu.Unlock()
+	if err := s.gate.Admit(ctx, c.sess); err != nil {
+		s.wg.Done()
 		return err
 	}
-	s.conns[c] = struct{}{}
-	u := c.user()
-	if s.users[u] == nil {
-		s.users[u] = make(map[*conn]struct{}, 1)
+	c.mu.Lock()
+	c.toLocked(stLive)
+	c.mu.Unlock()
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping { // Shutdown's snapshot may have missed it
+		c.close(herald.CloseGoingAway, "Server shutting down", false)
 	}
-	s.users[u][c] = struct{}{}
-	s.wg.Add(1)
 	return nil
 }
 
 func (s *Server) untrack(c *conn) {
 	c.sess.End()
-	u := c.user()
-	s.mu.Lock()
-	delete(s.conns, c)
-	if delete(s.users[u], c); len(s.users[u]) == 0 {
-		delete(s.users, u)
-	}
-	s.mu.Unlock()
 	s.wg.Done()
 }
 
@@ -372,25 +393,38 @@ func (s *Server) onReadable(c *conn) {
 // terminate ends a connection at once, without a close frame: a heartbeat
 // timeout, a failed write.
 func (s *Server) terminate(c *conn) {
-	if c.polled.Load() {
-		s.poll.remove(c) // while the descriptor still names this socket
-		_ = c.nc.Close()
-		go s.teardown(c, c.nc, net.ErrClosed)
-		return
+	c.mu.Lock()
+	c.toLocked(stClosing)
+	polled := c.polled
+	c.unpollLocked()
+	c.mu.Unlock()
+	if polled {
+		go s.teardown(c, c.nc, net.ErrClosed) // no reader will
 	}
-	_ = c.nc.Close() // the reader returns and tears down
+	// Otherwise the reader returns and tears down.
 }
 
 // teardown ends a connection once, whichever way it ended: it sends the close
 // frame the reason asks for, lets it go out, closes the socket and forgets
 // the connection.
 func (s *Server) teardown(c *conn, rd io.Reader, err error) {
-	if !c.tornDown.CompareAndSwap(false, true) {
+	c.mu.Lock()
+	from := c.state
+	if !c.toLocked(stClosed) {
+		c.mu.Unlock()
 		return
 	}
-	code, reason := s.endReason(c, err)
+	code, reason := endReason(from, c.closeCode, c.closeMsg, err)
+	start := false
+	if code != 1006 && c.closeCode == 0 {
+		c.queueCloseLocked(code, reason, false)
+		start = c.startWriterLocked()
+	}
+	c.mu.Unlock()
+	if start {
+		s.writers.push(c)
+	}
 	if code != 1006 { // 1006 means no close frame could be exchanged
-		c.close(code, reason, false)
 		select { // let the close frame go out before the socket shuts
 		case <-c.written:
 		case <-time.After(s.cfg.CloseTimeout):
@@ -403,10 +437,9 @@ func (s *Server) teardown(c *conn, rd io.Reader, err error) {
 		// connection and the client might never see our close code.
 		awaitClose(c.nc, rd, ce.unread, s.cfg.CloseTimeout)
 	}
-	if c.polled.Load() {
-		s.poll.remove(c)
-	}
-	_ = c.nc.Close()
+	c.mu.Lock()
+	c.unpollLocked()
+	c.mu.Unlock()
 	s.untrack(c)
 	s.metrics.Disconnects.WithLabelValues(strconv.Itoa(code)).Inc()
 	s.log.Info("websocket disconnected", "user", c.user(), "code", code, "reason", reason,
@@ -414,11 +447,10 @@ func (s *Server) teardown(c *conn, rd io.Reader, err error) {
 }
 
 // endReason turns the read loop's result into the close code to send (when
-// none was sent) and to log.
-func (s *Server) endReason(c *conn, err error) (int, string) {
-	c.mu.Lock()
-	code, reason, closing := c.closeCode, c.closeMsg, c.closing
-	c.mu.Unlock()
+// none was sent) and to log: from is the state the connection ended in, code
+// and reason those of a close frame already queued.
+func endReason(from state, code int, reason string, err error) (int, string) {
+	closing := from >= stClosing
 	var ce *closeError
 	var cc *clientClosed
 	switch {
@@ -498,14 +530,26 @@ func (s *Server) heartbeat() {
 	}
 }
 
+// snapshot returns the server's connections, as the hub knows them.
 func (s *Server) snapshot() []*conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		out = append(out, c)
-	}
+	var out []*conn
+	s.cfg.Hub.Each(func(hc herald.Conn) {
+		if c := s.own(hc); c != nil {
+			out = append(out, c)
+		}
+	})
 	return out
+}
+
+// own returns the connection behind hc when it is one of this server's (the
+// hub may hold other transports' sessions too).
+func (s *Server) own(hc herald.Conn) *conn {
+	if ss, ok := hc.(*session.Session); ok {
+		if c, ok := ss.Transport().(*conn); ok && c.srv == s {
+			return c
+		}
+	}
+	return nil
 }
 
 // Resync replays to every live connection the notifications committed after
@@ -513,28 +557,28 @@ func (s *Server) snapshot() []*conn {
 // it after an outage during which live messages may have been lost; clients
 // need not do anything, and get each notification once.
 func (s *Server) Resync() {
-	s.resync(s.snapshot())
+	s.engine.Resync(sessions(s.snapshot()), true)
 }
 
 // ResyncUser is Resync for one user's connections. A cluster broker calls it
 // once its subscription to a newly connected user's topic is confirmed, to
 // cover notifications published for the user before that.
 func (s *Server) ResyncUser(user string) {
-	s.mu.Lock()
-	cs := make([]*conn, 0, len(s.users[user]))
-	for c := range s.users[user] {
-		cs = append(cs, c)
+	var cs []*conn
+	for _, hc := range s.cfg.Hub.OfUser(user) {
+		if c := s.own(hc); c != nil {
+			cs = append(cs, c)
+		}
 	}
-	s.mu.Unlock()
-	s.resync(cs)
+	s.engine.Resync(sessions(cs), false)
 }
 
-// resync holds live messages on each connection at once, so that none can
-// overtake the replay, and replays in the background.
-func (s *Server) resync(cs []*conn) {
-	for _, c := range cs {
-		c.sess.Resync()
+func sessions(cs []*conn) []*session.Session {
+	out := make([]*session.Session, len(cs))
+	for i, c := range cs {
+		out[i] = c.sess
 	}
+	return out
 }
 
 // Shutdown refuses new connections, closes every open one with 1001 (going
@@ -544,6 +588,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
+	s.engine.Stop() // replays and store reads end now, not at their timeouts
 	for _, c := range s.snapshot() {
 		c.close(herald.CloseGoingAway, "Server shutting down", false)
 	}

@@ -100,6 +100,13 @@ func (c *conn) flushOnce() {
 	bufs, closing := encodeFrames(batch)
 	clear(batch) // the buffers hold what is needed; drop the rest for the GC
 
+	if !c.resumable {
+		// A deadline that expires mid-write would leave a partial record
+		// (TLS), which the close that follows turns into a corrupt
+		// stream: such sockets write with the full timeout, off the pool.
+		go c.flushSlow(bufs, closing)
+		return
+	}
 	c.wmu.Lock()
 	err := c.nc.SetWriteDeadline(time.Now().Add(poolWriteWait))
 	if err == nil {

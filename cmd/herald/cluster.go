@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -212,13 +211,14 @@ func (a *app) wireEvents(ev herald.EventHandler) error {
 	return err
 }
 
-// wsHub is the hub as the WebSocket endpoint sees it: in a cluster, every
-// connection first takes a place under the per-user cap across nodes.
-func (a *app) wsHub() herald.Hub {
+// admission is the cluster's per-user cap across nodes, which every
+// connection passes before it takes a place on this node; nil on a single
+// node, where the hub's own limits are the whole policy.
+func (a *app) admission() herald.Admission {
 	if a.cluster == nil {
-		return a.hub
+		return nil
 	}
-	return &admittingHub{Hub: a.hub, facts: a.cluster.facts, admitted: make(map[herald.Conn]struct{})}
+	return a.cluster.facts
 }
 
 // clusterReady adds the cluster's state to readiness: a node that lost Redis
@@ -281,51 +281,3 @@ var clientLogOnce sync.Once
 type deliverFunc func(*herald.Message) int
 
 func (f deliverFunc) Deliver(m *herald.Message) int { return f(m) }
-
-// admittingHub checks the cluster-wide per-user cap before the local hub
-// registers a connection, and gives the place back when it goes.
-//
-// Register runs under the WebSocket server's registration lock, so the
-// admission round trip to Redis (bounded by redis.ClusterConfig.Timeout)
-// orders connects on this node; a hook in ws before that lock would remove
-// the wait.
-type admittingHub struct {
-	*hub.Hub
-	facts *redis.Cluster
-
-	mu       sync.Mutex
-	admitted map[herald.Conn]struct{}
-}
-
-func (h *admittingHub) Register(c herald.Conn) error {
-	h.mu.Lock()
-	_, dup := h.admitted[c]
-	h.mu.Unlock()
-	if dup {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := h.facts.Admit(ctx, c.UserID()); err != nil {
-		return err
-	}
-	if err := h.Hub.Register(c); err != nil {
-		h.facts.Release(c.UserID())
-		return err
-	}
-	h.mu.Lock()
-	h.admitted[c] = struct{}{}
-	h.mu.Unlock()
-	return nil
-}
-
-func (h *admittingHub) Unregister(c herald.Conn) {
-	h.Hub.Unregister(c)
-	h.mu.Lock()
-	_, ok := h.admitted[c]
-	delete(h.admitted, c)
-	h.mu.Unlock()
-	if ok {
-		h.facts.Release(c.UserID())
-	}
-}

@@ -158,7 +158,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 
 	wc := cfg.WS.wsConfig()
-	wc.Hub, wc.Verifier, wc.Inbox, wc.Logger = a.wsHub(), verifier, ib, log
+	wc.Hub, wc.Admission, wc.Verifier, wc.Inbox, wc.Logger = a.hub, a.admission(), verifier, ib, log
 	wc.ClientEvents, wc.Metrics = clientEvents(cfg.WS), wsMetrics
 	a.ws = ws.New(wc)
 	a.api = apihttp.NewServer(apihttp.Config{

@@ -17,7 +17,8 @@ func (a *app) wireSSE(w WSConfig, verifier herald.TokenVerifier, ib herald.Inbox
 	m := session.NewMetrics("sse")
 	regr.MustRegister(m.Collectors()...)
 	a.sse = sse.New(sse.Config{
-		Hub:               a.wsHub(),
+		Hub:               a.hub,
+		Admission:         a.admission(),
 		Verifier:          verifier,
 		Inbox:             ib,
 		Logger:            a.log,

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP connections to a server and can make the connections it
@@ -18,6 +20,30 @@ type Proxy struct {
 	mu    sync.Mutex
 	links map[*link]struct{}
 	wg    sync.WaitGroup
+
+	delay          atomic.Int64 // nanoseconds added before forwarding each client write
+	inFlight, peak atomic.Int64 // client writes being delayed now, and the most at once
+}
+
+// SetDelay makes the proxy hold every chunk a client sends for d before
+// forwarding it: a server that far away, for every connection at once.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// PeakInFlight is the most client writes the proxy held at once under
+// SetDelay: above 1, clients had requests in flight in parallel.
+func (p *Proxy) PeakInFlight() int64 { return p.peak.Load() }
+
+// hold delays one client write by the proxy's delay, counting it in flight.
+func (p *Proxy) hold() {
+	d := time.Duration(p.delay.Load())
+	if d <= 0 {
+		return
+	}
+	n := p.inFlight.Add(1)
+	for pk := p.peak.Load(); n > pk && !p.peak.CompareAndSwap(pk, n); pk = p.peak.Load() {
+	}
+	time.Sleep(d)
+	p.inFlight.Add(-1)
 }
 
 // link is one forwarded connection.
@@ -97,6 +123,9 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, fromClient bool) {
 			p.mu.Lock()
 			l.subscriber = true
 			p.mu.Unlock()
+		}
+		if n > 0 && fromClient {
+			p.hold()
 		}
 		if n > 0 {
 			select {

@@ -1,0 +1,161 @@
+package ws_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/ws"
+)
+
+// stalledInbox is the real inbox with its List held until the caller's
+// context ends: a store read that does not come back, to see whether the
+// connection's end cancels it. Every other method is the real one.
+type stalledInbox struct {
+	herald.Inbox
+	entered chan struct{} // a List call is waiting
+	ended   chan error    // the context error it ended with
+}
+
+func (s *stalledInbox) List(ctx context.Context, _ herald.NotificationFilter) ([]*herald.Notification, error) {
+	s.entered <- struct{}{}
+	<-ctx.Done()
+	s.ended <- ctx.Err()
+	return nil, ctx.Err()
+}
+
+func stalledEnv(t *testing.T, mod func(*ws.Config)) (*env, *stalledInbox) {
+	st := &stalledInbox{entered: make(chan struct{}, 1), ended: make(chan error, 1)}
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) {
+		st.Inbox = c.Inbox
+		c.Inbox = st
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return e, st
+}
+
+// waitCancelled asserts that the stalled List ended by cancellation, long
+// before its store timeout (10s) would have ended it.
+func waitCancelled(t *testing.T, st *stalledInbox) {
+	t.Helper()
+	select {
+	case err := <-st.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("replay's store read ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("replay's store read still running after its connection ended")
+	}
+}
+
+// TestReplayEndsWithItsConnection: a client that vanishes while its resume
+// waits on the store is terminated by the heartbeat, and that cancels the
+// store read instead of leaving it to run out its timeout.
+func TestReplayEndsWithItsConnection(t *testing.T) {
+	e, st := stalledEnv(t, func(c *ws.Config) { c.HeartbeatInterval = 50 * time.Millisecond })
+	cl, _ := e.connect("alice")
+	cl.send(map[string]any{"type": "resume", "since": 0})
+	select {
+	case <-st.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("resume never read the store")
+	}
+	cl.c.CloseNow() // gone without a close frame; nobody answers pings
+	waitCancelled(t, st)
+}
+
+// TestShutdownCancelsReplays: Shutdown ends a replay waiting on the store at
+// once, and the connection then closes with 1001 well within Shutdown's
+// deadline.
+func TestShutdownCancelsReplays(t *testing.T) {
+	e, st := stalledEnv(t, nil)
+	cl, _ := e.connect("alice")
+	cl.send(map[string]any{"type": "resume", "since": 0})
+	select {
+	case <-st.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("resume never read the store")
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		done <- e.ws.Shutdown(ctx)
+	}()
+	waitCancelled(t, st)
+	if code, _ := cl.closeCode(); code != 1001 {
+		t.Fatalf("closed with %d, want 1001", code)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// failingInbox is the real inbox whose first failures List calls fail as a
+// store outage would.
+type failingInbox struct {
+	herald.Inbox
+	failures atomic.Int64
+}
+
+func (f *failingInbox) List(ctx context.Context, nf herald.NotificationFilter) ([]*herald.Notification, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, herald.Errorf(herald.EINTERNAL, "store unavailable")
+	}
+	return f.Inbox.List(ctx, nf)
+}
+
+// TestReplayRetriesInsteadOfClosing: a replay whose store reads fail a few
+// times retries them, counts each retry, and completes on the same
+// connection.
+func TestReplayRetriesInsteadOfClosing(t *testing.T) {
+	failing := &failingInbox{}
+	failing.failures.Store(2)
+	metrics := ws.NewMetrics()
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) {
+		failing.Inbox = c.Inbox
+		c.Inbox = failing
+		c.Metrics = metrics
+	})
+	n := notify(t, e, "alice", "missed")
+	cl, _ := e.connect("alice")
+	cl.send(map[string]any{"type": "resume", "since": 0})
+	m := cl.readType("notification:new")
+	if m["notification"].(map[string]any)["id"] != n.ID {
+		t.Fatalf("got %v", m)
+	}
+	if m := cl.readType("resumed"); m["replayed"] != float64(1) {
+		t.Fatalf("resumed %v", m)
+	}
+	if got := counterValue(t, metrics, "herald_ws_replay_retries_total"); got != 2 {
+		t.Fatalf("herald_ws_replay_retries_total = %v, want 2", got)
+	}
+	cl.send(map[string]any{"type": "ping"})
+	cl.readType("pong")
+}
+
+// counterValue gathers m and returns the counter called name.
+func counterValue(t *testing.T, m *ws.Metrics, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
