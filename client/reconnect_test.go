@@ -30,6 +30,10 @@ func TestReconnectBackoffAndResume(t *testing.T) {
 	if got := c.State(); got != client.StateConnected {
 		t.Fatalf("State() = %s after ConnectWithRetry, want connected", got)
 	}
+	// Every connect resumes (the first from seq 0) and ends its replay with
+	// "resumed"; a notification created before that may be read by the
+	// replay and come marked replayed, so each step waits for it.
+	rec.until(t, 10*time.Second, "the first connect's resumed", func(r *recorder) bool { return r.countRawLocked("resumed") == 1 })
 	ids := map[string]bool{}
 	ids[h.notify("alice", "before the outage").ID] = true
 	rec.until(t, 10*time.Second, "the first notification", func(r *recorder) bool { return len(r.messages) == 1 })
@@ -84,6 +88,8 @@ func TestReconnectBackoffAndResume(t *testing.T) {
 		t.Errorf("State() = %s after the reconnection, want connected", got)
 	}
 
+	rec.until(t, 10*time.Second, "the reconnection's resumed", func(r *recorder) bool { return r.countRawLocked("resumed") == 2 })
+
 	// Live again; then ask the server to replay everything, which a
 	// client without de-duplication would hand to the application twice.
 	ids[h.notify("alice", "after").ID] = true
@@ -91,7 +97,7 @@ func TestReconnectBackoffAndResume(t *testing.T) {
 	if err := c.Send(ctxT(t, 5*time.Second), map[string]any{"type": "resume", "since": 0}); err != nil {
 		t.Fatal(err)
 	}
-	rec.until(t, 10*time.Second, "the second resumed", func(r *recorder) bool { return r.countRawLocked("resumed") == 2 })
+	rec.until(t, 10*time.Second, "the explicit resume's answer", func(r *recorder) bool { return r.countRawLocked("resumed") == 3 })
 
 	rec.get(func(r *recorder) {
 		if len(r.messages) != 7 {
