@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"sync"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/session"
@@ -73,29 +72,17 @@ func describe(data []byte, seq int64) (name, id string) {
 	return h.Type, id
 }
 
-// shared caches the event of the last delivered message: a delivery to many
-// streams renders it once. It is only an optimisation; messages delivered
-// concurrently each render their own.
-type shared struct {
-	mu  sync.Mutex
-	msg *herald.Message
-	ev  []byte
-}
+// eventKey names the SSE rendering of a message among its encodings
+// (herald.Message.Encoded): a delivery to many streams renders it once, as
+// the WebSocket path encodes each format once.
+type eventKey struct{}
 
-func (c *shared) get(m *herald.Message) []byte {
-	c.mu.Lock()
-	if c.msg == m {
-		ev := c.ev
-		c.mu.Unlock()
-		return ev
-	}
-	c.mu.Unlock()
-	name, id := describe(m.Payload, m.Seq)
-	ev := event(name, id, m.Payload)
-	c.mu.Lock()
-	c.msg, c.ev = m, ev
-	c.mu.Unlock()
-	return ev
+// eventOf returns m's event, rendered on the first request only.
+func eventOf(m *herald.Message) []byte {
+	return m.Encoded(eventKey{}, func(payload []byte) any {
+		name, id := describe(payload, m.Seq)
+		return event(name, id, payload)
+	}).([]byte)
 }
 
 // closeEvent is the final event of a stream the server ends.

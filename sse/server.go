@@ -28,7 +28,6 @@ type Server struct {
 	engine   *session.Engine
 	gate     session.Gate
 	attempts *keyrate.Limiter
-	shared   shared
 
 	mu       sync.Mutex
 	streams  map[string]*stream

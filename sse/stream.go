@@ -89,7 +89,7 @@ func (st *stream) Send(o session.Outbound) bool {
 // and the resume point as its event id.
 func (st *stream) render(o session.Outbound) []byte {
 	if o.Msg != nil {
-		return st.srv.shared.get(o.Msg)
+		return eventOf(o.Msg)
 	}
 	data := o.Data
 	st.mu.Lock()
