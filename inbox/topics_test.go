@@ -51,8 +51,10 @@ func TestTopicSendReachesEveryMember(t *testing.T) {
 	ctx := context.Background()
 	st := memory.NewStore(memory.Config{})
 	rec := &recorder{}
-	var after []int
-	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec, TopicChunk: 4, AfterCreate: func(res []herald.Created) { after = append(after, len(res)) }})
+	// AfterCreate runs on Run's goroutine after a chunk commits, so it can
+	// still be running for the last chunk when the send already reads done.
+	chunks := make(chan int, 16)
+	svc, err := inbox.New(inbox.Config{Store: st, Publisher: rec, TopicChunk: 4, AfterCreate: func(res []herald.Created) { chunks <- len(res) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +75,16 @@ func TestTopicSendReachesEveryMember(t *testing.T) {
 	}
 	runTopics(t, svc)
 	waitDone(t, svc, "trip:42", send.ID)
+	var after []int
+	for sum := 0; sum < len(members); {
+		select {
+		case n := <-chunks:
+			after = append(after, n)
+			sum += n
+		case <-time.After(10 * time.Second):
+			t.Fatalf("AfterCreate saw only chunks of %v", after)
+		}
+	}
 	msgs := rec.take(t)
 	if len(msgs) != 20 {
 		t.Fatalf("published %d messages, want a notification and a count for each of 10 members", len(msgs))
