@@ -63,8 +63,10 @@ go test -race -count=1 -timeout 20m ./...
 if [ "${HERALD_FUZZTIME:-}" != "0" ]; then
   start=$SECONDS
   pkgs=$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u)
-  # "FuzzX" lines, then "ok  <import path>  <time>" for their package.
-  targets=$(go test -race -list '^Fuzz' $pkgs | awk '/^Fuzz/ {names = names " " $1} /^ok/ {n = split(names, a, " "); for (i = 1; i <= n; i++) print $2, a[i]; names = ""}')
+  # "FuzzX" lines, then "ok  <import path>  <time>" for their package; a
+  # package whose TestMain runs its tests twice (ws: both reader modes)
+  # lists its targets twice, hence sort -u.
+  targets=$(go test -race -list '^Fuzz' $pkgs | awk '/^Fuzz/ {names = names " " $1} /^ok/ {n = split(names, a, " "); for (i = 1; i <= n; i++) print $2, a[i]; names = ""}' | sort -u)
   count=$(echo "$targets" | grep -c . || true)
   fuzztime=${HERALD_FUZZTIME:-$(( count > 0 ? (180 / count > 10 ? 10 : (180 / count < 5 ? 5 : 180 / count)) : 10 ))s}
   echo "test.sh: fuzz ($count targets, ${fuzztime} each)"
