@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Platform is a mobile push service a Device is reached through.
@@ -49,13 +48,14 @@ type Device struct {
 	Created time.Time `json:"createdAt"`
 }
 
-// Validate checks d's fields: a known platform, a token of printable ASCII
+// Validate checks d's fields: a user id by the one rule of ValidUserID (so
+// that a device is only registered for a user who can connect), a known platform, a token of printable ASCII
 // (FCM tokens are base64url with ':', APNs tokens hex) and an app id of at
 // most MaxAppIDLen bytes.
 func (d *Device) Validate() error {
 	switch {
-	case d.UserID == "" || len(d.UserID) > MaxUserIDLen || !utf8.ValidString(d.UserID):
-		return Errorf(EINVALID, "userId must be 1 to %d bytes of UTF-8", MaxUserIDLen)
+	case !ValidUserID(d.UserID):
+		return CheckUserID("userId", d.UserID)
 	case !d.Platform.Valid():
 		return Errorf(EINVALID, `platform must be "fcm" or "apns"`)
 	case d.Token == "" || len(d.Token) > MaxDeviceTokenLen || !printable(d.Token):

@@ -32,6 +32,8 @@ func TestDeviceValidate(t *testing.T) {
 		{UserID: "ana", Platform: herald.PlatformFCM, Token: "t", AppID: "com example"},
 		{UserID: "ana", Platform: herald.PlatformFCM, Token: "t", AppID: strings.Repeat("a", herald.MaxAppIDLen+1)},
 		{UserID: "\xff", Platform: herald.PlatformFCM, Token: "t"},
+		{UserID: "ana\x00", Platform: herald.PlatformFCM, Token: "t"},
+		{UserID: "ana\nbob", Platform: herald.PlatformFCM, Token: "t"},
 	}
 	for _, d := range bad {
 		if err := d.Validate(); herald.CodeOf(err) != herald.EINVALID {
