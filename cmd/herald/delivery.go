@@ -32,6 +32,7 @@ var deliverySettings = []setting{
 	{"HERALD_DELIVERY_RETRY_BASE", "delivery-retry-base", "30s", "first retry delay, doubled per attempt"},
 	{"HERALD_DELIVERY_RETRY_MAX", "delivery-retry-max", "1h", "longest retry delay"},
 	{"HERALD_DELIVERY_LEASE", "delivery-lease", "2m", "how long a worker holds a delivery; a dead worker's deliveries are retried after it"},
+	{"HERALD_DELIVERY_SEND_TIMEOUT", "delivery-send-timeout", "30s", "bound of one delivery attempt on any channel; the lease is at least twice it"},
 	{"HERALD_DELIVERY_RETENTION", "delivery-retention", "720h", "how long finished deliveries stay visible"},
 	{"HERALD_DIGEST_PERIOD", "digest-period", "24h", "period of the digest email of low-priority types (24h: at the user's local midnight)"},
 	{"SMTP_HOST", "smtp-host", "", "SMTP server for email deliveries (empty: no email)"},
@@ -61,6 +62,7 @@ type DeliveryConfig struct {
 	RetryBase    time.Duration
 	RetryMax     time.Duration
 	Lease        time.Duration
+	SendTimeout  time.Duration // one delivery attempt on any channel
 	Retention    time.Duration
 	DigestPeriod time.Duration
 	PolicyFile   string
@@ -78,6 +80,7 @@ func parseDelivery(p *parser, c *Config) {
 	d.RetryBase = p.dur("HERALD_DELIVERY_RETRY_BASE", time.Nanosecond)
 	d.RetryMax = p.dur("HERALD_DELIVERY_RETRY_MAX", time.Nanosecond)
 	d.Lease = p.dur("HERALD_DELIVERY_LEASE", time.Nanosecond)
+	d.SendTimeout = p.dur("HERALD_DELIVERY_SEND_TIMEOUT", time.Millisecond)
 	d.Retention = p.dur("HERALD_DELIVERY_RETENTION", time.Nanosecond)
 	d.DigestPeriod = p.dur("HERALD_DIGEST_PERIOD", time.Nanosecond)
 	d.PolicyFile = p.str("HERALD_DELIVERY_POLICY_FILE")
@@ -155,7 +158,7 @@ func newDelivery(cfg DeliveryConfig, mobile MobileConfig, st delivery.Store, log
 	d := &deliveryParts{store: st, metrics: delivery.NewMetrics(), workers: cfg.Workers}
 	c := delivery.Config{Store: st, Logger: log, Metrics: d.metrics, Senders: map[herald.Channel]herald.ChannelSender{},
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
-		Lease: cfg.Lease, Retention: cfg.Retention, DigestPeriod: cfg.DigestPeriod}
+		Lease: cfg.Lease, SendTimeout: cfg.SendTimeout, Retention: cfg.Retention, DigestPeriod: cfg.DigestPeriod}
 	if f := cfg.PolicyFile; f != "" {
 		doc, err := readJSONSettingFile("HERALD_DELIVERY_POLICY_FILE", f)
 		if err != nil {

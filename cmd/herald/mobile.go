@@ -24,7 +24,6 @@ var mobileSettings = []setting{
 	{"APNS_HOST", "apns-host", "", "APNs base URL overriding APNS_ENV's host (empty: Apple's)"},
 	{"MOBILE_PUSH_TTL", "mobile-push-ttl", "24h", "how long FCM and APNs keep a notification for a phone that is offline"},
 	{"MOBILE_SEND_TIMEOUT", "mobile-send-timeout", "15s", "bound of one request to FCM or APNs"},
-	{"HERALD_DELIVERY_SEND_TIMEOUT", "delivery-send-timeout", "30s", "bound of one delivery attempt on any channel; the lease is at least twice it"},
 	{"HERALD_BADGE_INTERVAL", "badge-interval", "3s", "at most one silent badge update per user per this interval after reads"},
 }
 
@@ -38,8 +37,6 @@ type MobileConfig struct {
 	APNSTopic, APNSHost                string
 	APNSSandbox                        bool
 	TTL, SendTimeout, BadgeInterval    time.Duration
-	// DeliverySendTimeout bounds one delivery attempt on any channel.
-	DeliverySendTimeout time.Duration
 }
 
 // parseMobile reads the mobile settings into c.Mobile. The key files are
@@ -53,7 +50,6 @@ func parseMobile(p *parser, c *Config) {
 	m.TTL = p.dur("MOBILE_PUSH_TTL", time.Second)
 	m.SendTimeout = p.dur("MOBILE_SEND_TIMEOUT", time.Millisecond)
 	m.BadgeInterval = p.dur("HERALD_BADGE_INTERVAL", time.Millisecond)
-	m.DeliverySendTimeout = p.dur("HERALD_DELIVERY_SEND_TIMEOUT", time.Millisecond)
 	if m.APNSKeyFile != "" && (m.APNSKeyID == "" || m.APNSTeamID == "" || m.APNSTopic == "") {
 		p.errorf("APNS_KEY_FILE needs APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC")
 	}
@@ -62,7 +58,7 @@ func parseMobile(p *parser, c *Config) {
 // addMobile adds the FCM and APNs senders m configures to c, reading their
 // key files.
 func addMobile(m MobileConfig, c *delivery.Config) error {
-	c.BadgeInterval, c.SendTimeout = m.BadgeInterval, m.DeliverySendTimeout
+	c.BadgeInterval = m.BadgeInterval
 	add := func(p herald.Platform, s interface {
 		herald.ChannelSender
 		herald.BadgeSender
