@@ -172,37 +172,9 @@ func (s *Sender) Send(ctx context.Context, m *herald.Outbound) error {
 	}
 	switch code := resp.StatusCode; {
 	case code == http.StatusTooManyRequests:
-		return &RetryError{Err: herald.Errorf(herald.ERATELIMIT, "the SMS provider is rate limiting (429)"), After: retryAfter(resp.Header.Get("Retry-After"))}
+		return &herald.RetryError{Err: herald.Errorf(herald.ERATELIMIT, "the SMS provider is rate limiting (429)"), After: herald.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	case code >= 500, code == http.StatusUnauthorized, code == http.StatusForbidden, code == http.StatusRequestTimeout:
 		return herald.Errorf(herald.EUNAVAILABLE, "the SMS provider answered %d%s", code, detail)
 	}
 	return herald.Errorf(herald.EUNPROCESSABLE, "the SMS provider refused the message (%d%s)", resp.StatusCode, detail)
-}
-
-// RetryError is a failure that names when to try again.
-type RetryError struct {
-	Err   *herald.Error
-	After time.Duration
-}
-
-func (e *RetryError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the application error.
-func (e *RetryError) Unwrap() error { return e.Err }
-
-// RetryAfter is how long to wait before the next attempt.
-func (e *RetryError) RetryAfter() time.Duration { return e.After }
-
-// retryAfter parses a Retry-After header in seconds or as an HTTP date.
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -208,34 +207,10 @@ func (s *Sender) Send(ctx context.Context, m *herald.Outbound) error {
 	case code == http.StatusNotFound || code == http.StatusGone:
 		return herald.Errorf(herald.ENOTFOUND, "the push subscription has expired (%d)", code)
 	case code == http.StatusTooManyRequests:
-		return &RetryError{Err: herald.Errorf(herald.ERATELIMIT, "the push service is rate limiting (429)"), After: retryAfter(resp.Header.Get("Retry-After"))}
+		return &herald.RetryError{Err: herald.Errorf(herald.ERATELIMIT, "the push service is rate limiting (429)"), After: herald.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	case code >= 500 || code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusRequestTimeout:
 		return herald.Errorf(herald.EUNAVAILABLE, "the push service answered %d", code)
 	default:
 		return herald.Errorf(herald.EUNPROCESSABLE, "the push service refused the message (%d)", code)
 	}
-}
-
-// RetryError is a failure that names when to try again.
-type RetryError struct {
-	Err   *herald.Error
-	After time.Duration
-}
-
-func (e *RetryError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the application error.
-func (e *RetryError) Unwrap() error { return e.Err }
-
-// RetryAfter is how long to wait before the next attempt.
-func (e *RetryError) RetryAfter() time.Duration { return e.After }
-
-func retryAfter(v string) time.Duration {
-	if n, err := strconv.Atoi(v); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }
