@@ -200,6 +200,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"code":"rate_limited","message":"Too many connection attempts"}}`, http.StatusTooManyRequests)
 		return
 	}
+	if !isUpgrade(r) {
+		// A plain request (a browser tab, curl, a proxy that strips
+		// Upgrade) gets the API's JSON error body rather than the
+		// upgrader's plain text, and its connection is closed as a
+		// refused upgrade's is.
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":{"code":"invalid","message":"This is Herald's WebSocket endpoint: connect with a WebSocket upgrade (Upgrade: websocket), or use /sse"}}`+"\n")
+		return
+	}
 	token, userID, src := s.gate.Credentials(r)
 	since, sinceErr := parseSince(r.URL.Query().Get("since"))
 
@@ -609,4 +620,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.poll.stop()
 	}
 	return err
+}
+
+// isUpgrade reports whether r asks for a WebSocket: a GET whose Upgrade
+// header names websocket. The upgrader checks the rest of the handshake.
+func isUpgrade(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	for _, v := range r.Header.Values("Upgrade") {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
 }
