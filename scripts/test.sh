@@ -74,9 +74,24 @@ if [ "${HERALD_FUZZTIME:-}" != "0" ]; then
   while read -r pkg name; do
     [ -n "$name" ] || continue
     echo "test.sh: fuzz $pkg $name"
+    corpus="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name"
+    before=$(ls "$corpus" 2>/dev/null | wc -l)
     if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+      after=$(ls "$corpus" 2>/dev/null | wc -l)
+      # Go 1.26's coordinator can fail a target with a bare "context
+      # deadline exceeded" when -fuzztime runs out while a worker is
+      # mid-call (go.dev/issue/75804, fixed in Go 1.27): no input was
+      # written and nothing failed. Only that exact shape is let through,
+      # and only after the target's corpus replays clean.
+      if [ "$after" -eq "$before" ] && grep -q '^    context deadline exceeded$' "$log" &&
+        [ "$(grep -c -e '^--- FAIL' -e 'panic:' -e '_test.go:[0-9]*:' "$log")" -eq 1 ]; then
+        echo "test.sh: $name: the fuzz coordinator's deadline race (go.dev/issue/75804), no input written; replaying its corpus"
+        if go test -count=1 -run "^${name}\$" "$pkg" >"$log" 2>&1; then
+          continue
+        fi
+      fi
       cat "$log" >&2
-      echo "test.sh: $name in $pkg failed; the failing input is in its testdata/fuzz/$name" >&2
+      echo "test.sh: $name in $pkg failed; the failing input is in $corpus" >&2
       exit 1
     fi
   done <<<"$targets"
