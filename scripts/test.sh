@@ -71,13 +71,15 @@ if [ "${HERALD_FUZZTIME:-}" != "0" ]; then
   fuzztime=${HERALD_FUZZTIME:-$(( count > 0 ? (180 / count > 10 ? 10 : (180 / count < 5 ? 5 : 180 / count)) : 10 ))s}
   echo "test.sh: fuzz ($count targets, ${fuzztime} each)"
   log=$(mktemp)
+  # files counts the inputs in a corpus directory, 0 when there is none yet.
+  files() { if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi; }
   while read -r pkg name; do
     [ -n "$name" ] || continue
     echo "test.sh: fuzz $pkg $name"
     corpus="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name"
-    before=$(ls "$corpus" 2>/dev/null | wc -l)
+    before=$(files "$corpus")
     if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
-      after=$(ls "$corpus" 2>/dev/null | wc -l)
+      after=$(files "$corpus")
       # Go 1.26's coordinator can fail a target with a bare "context
       # deadline exceeded" when -fuzztime runs out while a worker is
       # mid-call (go.dev/issue/75804, fixed in Go 1.27): no input was
