@@ -12,6 +12,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 # The browser test drives Debian's Chromium; no browser is ever downloaded.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The reverse-proxy test runs docs/operations.md's configuration in nginx.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: please install: ${missing[*]} (or run as root)" >&2
