@@ -310,7 +310,7 @@ func (c *Cluster) leave(ctx context.Context) {
 
 // Stats returns the cluster's figures and one row per live node, sorted by
 // node id. TotalUsers counts distinct users across nodes; the other totals
-// are sums of the nodes' last heartbeats.
+// (connections, channels, transports) are sums of the nodes' last heartbeats.
 func (c *Cluster) Stats(ctx context.Context) (herald.Stats, []herald.NodeStats, error) {
 	total := herald.Stats{ChannelCounts: map[string]int{}, Timestamp: c.cfg.Now().UTC()}
 	ids, err := c.client.SMembers(ctx, c.k.nodes()).Result()
@@ -341,6 +341,12 @@ func (c *Cluster) Stats(ctx context.Context) (herald.Stats, []herald.NodeStats, 
 			total.TotalConnections += st.TotalConnections
 			for ch, n := range st.ChannelCounts {
 				total.ChannelCounts[ch] += n
+			}
+			for tr, n := range st.Transports {
+				if total.Transports == nil {
+					total.Transports = map[string]int{}
+				}
+				total.Transports[tr] += n
 			}
 		}
 	}

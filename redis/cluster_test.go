@@ -98,8 +98,8 @@ func eachTopology(t *testing.T, f func(t *testing.T, db *redistest.DB)) {
 func TestClusterStats(t *testing.T) { eachTopology(t, testClusterStats) }
 
 func testClusterStats(t *testing.T, db *redistest.DB) {
-	a := startCluster(t, db, "a", 0, herald.Stats{TotalConnections: 3, TotalUsers: 2, ChannelCounts: map[string]int{"room": 2}})
-	b := startCluster(t, db, "b", 0, herald.Stats{TotalConnections: 4, TotalUsers: 1, ChannelCounts: map[string]int{"room": 1, "hall": 4}})
+	a := startCluster(t, db, "a", 0, herald.Stats{TotalConnections: 3, TotalUsers: 2, ChannelCounts: map[string]int{"room": 2}, Transports: map[string]int{"websocket": 2, "sse": 1}})
+	b := startCluster(t, db, "b", 0, herald.Stats{TotalConnections: 4, TotalUsers: 1, ChannelCounts: map[string]int{"room": 1, "hall": 4}, Transports: map[string]int{"websocket": 4}})
 	c := startCluster(t, db, "c", 0, herald.Stats{TotalConnections: 1, TotalUsers: 1})
 	for _, u := range []string{"u1", "u2"} {
 		if err := a.Admit(context.Background(), u); err != nil {
@@ -121,6 +121,10 @@ func testClusterStats(t *testing.T, db *redistest.DB) {
 	}
 	if total.TotalConnections != 8 || total.TotalUsers != 2 || total.ChannelCounts["room"] != 3 || total.ChannelCounts["hall"] != 4 {
 		t.Fatalf("totals %+v; want 8 connections, 2 distinct users, room 3, hall 4", total)
+	}
+	// c reports no split (an older node): the split sums those that do.
+	if total.Transports["websocket"] != 6 || total.Transports["sse"] != 1 || len(total.Transports) != 2 {
+		t.Fatalf("transports %v; want websocket 6, sse 1", total.Transports)
 	}
 	if rows[1].TotalConnections != 4 || rows[1].Timestamp.IsZero() {
 		t.Fatalf("row b = %+v", rows[1])

@@ -178,7 +178,7 @@ func (a *app) wireBroker(hc hub.Config) error {
 		Client:     client,
 		NodeID:     cn.id,
 		Prefix:     prefix,
-		Stats:      a.hub.Stats,
+		Stats:      a.localStats,
 		MaxPerUser: hc.MaxPerUser,
 		Logger:     a.log,
 		Metrics:    cn.metrics,
@@ -257,9 +257,7 @@ func (a *app) startCluster(ctx context.Context) (wait func()) {
 // GET /api/stats reports.
 func (a *app) clusterStats(ctx context.Context) (herald.Stats, []herald.NodeStats, error) {
 	if a.cluster == nil {
-		st := a.hub.Stats()
-		st.Transports = a.transportCounts()
-		return st, nil, nil
+		return a.localStats(), nil, nil
 	}
 	return a.cluster.facts.Stats(ctx)
 }

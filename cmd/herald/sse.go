@@ -47,6 +47,15 @@ func (a *app) wireSSE(w WSConfig, verifier herald.TokenVerifier, ib herald.Inbox
 	}
 }
 
+// localStats is this node's figures with their split by transport: what
+// /api/stats reports on a single node and what the cluster heartbeat
+// carries to the other nodes' totals.
+func (a *app) localStats() herald.Stats {
+	st := a.hub.Stats()
+	st.Transports = a.transportCounts()
+	return st
+}
+
 // transportCounts splits this node's connections by transport: the hub
 // holds both kinds, the SSE server knows its own.
 func (a *app) transportCounts() map[string]int {

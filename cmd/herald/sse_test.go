@@ -232,4 +232,16 @@ func TestSSECluster(t *testing.T) {
 			cn.srv[0].api("POST", "/api/channels/room/messages", `{"type":"room","text":"`+mark+`"}`, 200, nil)
 		})
 	}
+
+	// Either node's /api/stats splits the cluster's connections by
+	// transport, from the nodes' heartbeats: two streams and a socket.
+	cn.srv[0].connect("carol")
+	var stats struct {
+		TotalConnections int            `json:"totalConnections"`
+		Transports       map[string]int `json:"transports"`
+	}
+	waitFor(t, 15*time.Second, "the cluster's stats to count both transports", func() bool {
+		cn.srv[1].api("GET", "/api/stats", nil, 200, &stats)
+		return stats.TotalConnections == 3 && stats.Transports["sse"] == 2 && stats.Transports["websocket"] == 1
+	})
 }
