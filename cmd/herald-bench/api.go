@@ -43,7 +43,11 @@ func waitHealthy(ctx context.Context, t *target, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		_, err := t.get(ctx, "/healthz")
+		path := "/healthz"
+		if t.healthPath != "" {
+			path = t.healthPath
+		}
+		_, err := t.get(ctx, path)
 		if err == nil {
 			return nil
 		}
@@ -135,13 +139,17 @@ func parseRuntimeMetrics(text string) runtimeStats {
 // test; this writes a request and parses the answer on the caller's goroutine.
 type apiConn struct {
 	addr, auth string
+	header     string // the header auth goes in
 	nc         net.Conn
 	br         *bufio.Reader
 	bw         *bufio.Writer
 }
 
 func newAPIConn(t *target) *apiConn {
-	return &apiConn{addr: t.addr, auth: "Bearer " + t.apiKey}
+	if t.apiHeader != "" {
+		return &apiConn{addr: t.addr, header: t.apiHeader, auth: t.apiKey}
+	}
+	return &apiConn{addr: t.addr, header: "Authorization", auth: "Bearer " + t.apiKey}
 }
 
 // post sends body to path and returns the status and the answer's body.
@@ -178,8 +186,8 @@ func (c *apiConn) dial() error {
 
 func (c *apiConn) roundTrip(method, path string, body []byte) (int, []byte, error) {
 	_ = c.nc.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(c.bw, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-		method, path, c.addr, c.auth, len(body))
+	fmt.Fprintf(c.bw, "%s %s HTTP/1.1\r\nHost: %s\r\n%s: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		method, path, c.addr, c.header, c.auth, len(body))
 	c.bw.Write(body)
 	if err := c.bw.Flush(); err != nil {
 		return 0, nil, err

@@ -41,6 +41,9 @@ type job struct {
 	// Transport "sse" makes connections GET /sse streams (sseclient.go)
 	// instead of WebSockets; "" is the WebSocket.
 	Transport string `json:"transport,omitempty"`
+	// Proto "centrifugo" makes connections speak Centrifugo's JSON protocol
+	// (centrifugo.go): the token goes in a connect command, not the URL.
+	Proto string `json:"proto,omitempty"`
 }
 
 // channelOf names the channel connection idx joins.

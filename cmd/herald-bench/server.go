@@ -29,6 +29,7 @@ type serverFlags struct {
 	databaseURL string
 	logLevel    string
 	env         multiFlag
+	cpus        string // taskset CPU list for a started server (versus); empty: not pinned
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet) {
@@ -73,10 +74,20 @@ type target struct {
 	cmd    *exec.Cmd     // nil when attached
 	exited chan struct{} // closed when a started server has exited
 	dir    string        // temporary directory of a started server
+
+	// For another server than Herald (versus): its WebSocket path (default
+	// /ws), the header its API key goes in (default Authorization: Bearer)
+	// and its health path (default /healthz).
+	wsPath, apiHeader, healthPath string
 }
 
 // wsURL is the base WebSocket URL of the endpoint.
-func (t *target) wsURL() string { return "ws://" + t.addr + "/ws" }
+func (t *target) wsURL() string {
+	if t.wsPath != "" {
+		return "ws://" + t.addr + t.wsPath
+	}
+	return "ws://" + t.addr + "/ws"
+}
 
 // startOrAttach returns the server to measure. maxConns is the connection
 // limit a started server gets (WS_MAX_CONNECTIONS); an attached server must
@@ -165,7 +176,7 @@ func start(ctx context.Context, f *serverFlags, maxConns int, spec nodeSpec) (*t
 	env = append(env, spec.env...)
 	env = append(env, f.env...)
 
-	t.cmd = exec.Command(bin, "serve")
+	t.cmd = pinnedCommand(f.cpus, bin, "serve")
 	t.cmd.Env = env
 	t.cmd.Stdout, t.cmd.Stderr = logf, logf
 	t.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the tool

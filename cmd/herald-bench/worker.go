@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // worker is a process holding a share of the client connections. It is
@@ -264,6 +266,10 @@ func (w *worker) report() event {
 
 // handle accounts for one text message received at now (Unix nanoseconds).
 func (w *worker) handle(c *client, now int64, p []byte) {
+	if w.job.Proto == protoCentrifugo {
+		w.handleCentrifugo(c, now, p)
+		return
+	}
 	switch w.job.Mode {
 	case modeFanout:
 		w.handleFanout(c, now, p)
@@ -346,6 +352,20 @@ func (w *worker) handleFanout(c *client, now int64, p []byte) {
 			w.roundDone()
 		}
 	}
+}
+
+// handleCentrifugo splits a Centrifugo frame into its messages, answers
+// pings and hands pushes to the fan-out accounting; replies are ignored.
+func (w *worker) handleCentrifugo(c *client, now int64, p []byte) {
+	_ = cfLines(p, func(line []byte) error {
+		switch {
+		case cfIsPing(line):
+			_ = c.write(ws.OpText, []byte("{}"))
+		case cfIsPush(line) && w.job.Mode == modeFanout:
+			w.handleFanout(c, now, line)
+		}
+		return nil
+	})
 }
 
 func storeMax(a *atomic.Int64, v int64) {

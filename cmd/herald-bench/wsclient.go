@@ -70,13 +70,17 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 		return dialSSE(ctx, w, idx)
 	}
 	u := j.url(idx)
+	var token string
 	if j.Mode != modeRaw {
 		user := j.userID(idx)
 		tok, err := mintToken(j.JWTSecret, user, j.Lifetime+time.Hour)
 		if err != nil {
 			return nil, err
 		}
-		u += "?token=" + url.QueryEscape(tok) + "&userId=" + url.QueryEscape(user)
+		token = tok
+		if j.Proto != protoCentrifugo {
+			u += "?token=" + url.QueryEscape(tok) + "&userId=" + url.QueryEscape(user)
+		}
 	}
 	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceIP(idx)}, Timeout: j.DialTimeout}
 	d := ws.Dialer{Timeout: j.DialTimeout, NetDial: nd.DialContext}
@@ -99,6 +103,18 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 	}
 
 	_ = nc.SetDeadline(time.Now().Add(j.DialTimeout))
+	if j.Proto == protoCentrifugo {
+		channel := ""
+		if j.Mode == modeFanout {
+			channel = j.channelOf(idx)
+		}
+		if err := c.cfHandshake(token, channel); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		_ = nc.SetDeadline(time.Time{})
+		return c, nil
+	}
 	if err := c.expect(`"type":"connected"`); err != nil {
 		nc.Close()
 		return nil, err

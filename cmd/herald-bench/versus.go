@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// versusServer names the two servers of the comparison.
+const (
+	serverHerald     = "herald"
+	serverCentrifugo = "centrifugo"
+)
+
+// versusSample is one server's figures for one subscriber count in one
+// round: a fresh server, the clients connecting and subscribing, then one
+// fan-out of back-to-back messages.
+type versusSample struct {
+	Server      string  `json:"server"`
+	Subscribers int     `json:"subscribers"`
+	Round       int     `json:"round"`
+	LoadAvg     float64 `json:"loadAvg"` // one-minute load average as the sample started
+
+	Connected      int           `json:"connected"`
+	Failed         int           `json:"failed"`
+	ConnectTook    time.Duration `json:"connectTook"` // first dial to the last subscribe reply, slowest worker
+	ConnectsPerSec float64       `json:"connectsPerSecond"`
+
+	Expected         int64         `json:"expected"`
+	Deliveries       int64         `json:"deliveries"`
+	Loss             int64         `json:"loss"`
+	Duplicates       int64         `json:"duplicates"`
+	TimedOut         bool          `json:"timedOut"`
+	Send             time.Duration `json:"send"`   // first publish to the last answer
+	Window           time.Duration `json:"window"` // first publish to the last receipt
+	DeliveriesPerSec float64       `json:"deliveriesPerSecond"`
+	ServerCPU        time.Duration `json:"serverCpu"` // schedstat over the window
+	ClientCPU        time.Duration `json:"clientCpu"`
+	P50              time.Duration `json:"p50"`
+	P99              time.Duration `json:"p99"`
+}
+
+type versusResult struct {
+	HeraldBin     string         `json:"heraldBin"`
+	CentrifugoBin string         `json:"centrifugoBin"`
+	Sizes         []int          `json:"subscribers"`
+	Messages      int            `json:"messages"`
+	PayloadSize   int            `json:"payloadBytes"`
+	ServerCPUs    string         `json:"serverCpus"`
+	Samples       []versusSample `json:"samples"`
+}
+
+type versusOptions struct {
+	lf           loadFlags
+	heraldBin    string
+	cfBin        string
+	sizes        []int
+	msgs         int
+	rounds       int
+	payload      int
+	pause        time.Duration
+	roundTimeout time.Duration
+	serverCPUs   string
+	logLevel     string
+	json         bool
+}
+
+func runVersus(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("herald-bench versus", flag.ContinueOnError)
+	o := &versusOptions{}
+	o.lf.register(fs)
+	fs.StringVar(&o.heraldBin, "server-bin", "herald", "Herald binary to start")
+	fs.StringVar(&o.cfBin, "centrifugo-bin", "centrifugo", "Centrifugo v6 binary to start")
+	sizes := fs.String("subscribers", "1000,5000", "subscriber counts, comma-separated: each is a connect and a fan-out workload")
+	fs.IntVar(&o.msgs, "messages", 100, "messages per fan-out, published back to back (each after the previous answer)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every workload on both servers, the first server alternating")
+	fs.IntVar(&o.payload, "payload", 128, "approximate size of each message body in bytes")
+	fs.DurationVar(&o.pause, "pause", 2*time.Second, "quiet time after connecting, before the fan-out")
+	fs.DurationVar(&o.roundTimeout, "round-timeout", time.Minute, "bound on one fan-out; missing deliveries after it count as lost")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "1", "taskset CPU list for the servers (empty: not pinned); run the tool itself under taskset -c 0")
+	fs.StringVar(&o.logLevel, "server-log-level", "warn", "log level of both servers (their logs go to a temporary directory)")
+	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
+	fs.Usage = commandUsage(fs, `versus: Herald beside Centrifugo, in the same run (issue 12).
+
+For each round, each subscriber count and each server (the first server
+alternates from round to round), starts a fresh server pinned to
+--server-cpus, opens the subscribers (each a unique user with an HS256 JWT)
+and subscribes each to one channel, then publishes --messages messages back
+to back to that channel through the server's HTTP API.
+
+  connects/s     subscribers ÷ time from the first dial to the last
+                 subscribe confirmation (slowest worker)
+  deliveries/s   deliveries ÷ time from the first publish to the last receipt
+
+Herald: token in the /ws URL, {"type":"subscribe"}, POST
+/api/channels/{channel}/messages. Centrifugo: /connection/websocket with the
+JSON protocol (connect and subscribe commands), POST /api/publish with
+X-API-Key; memory engine, no history, no presence.
+
+Example:
+  taskset -c 0 herald-bench versus --server-bin /tmp/herald \
+    --centrifugo-bin /tmp/centrifugo/centrifugo --rounds 3`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--subscribers: not a positive count: %q", s)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	if o.msgs <= 0 || o.rounds <= 0 {
+		return errors.New("--messages and --rounds must be positive")
+	}
+	res := &versusResult{HeraldBin: o.heraldBin, CentrifugoBin: o.cfBin, Sizes: o.sizes,
+		Messages: o.msgs, PayloadSize: o.payload, ServerCPUs: o.serverCPUs}
+	for round := 1; round <= o.rounds; round++ {
+		order := []string{serverHerald, serverCentrifugo}
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, n := range o.sizes {
+			for _, server := range order {
+				s, err := versusOnce(ctx, o, server, n, round)
+				if err != nil {
+					return fmt.Errorf("round %d, %s, %d subscribers: %w", round, server, n, err)
+				}
+				fmt.Fprintf(os.Stderr, "round %d %-10s %5d subs: %.0f connects/s (%d connected in %s), %.0f deliveries/s (%d/%d, window %s), load %.2f\n",
+					round, server, n, s.ConnectsPerSec, s.Connected, s.ConnectTook.Round(time.Millisecond),
+					s.DeliveriesPerSec, s.Deliveries, s.Expected, us(s.Window), s.LoadAvg)
+				res.Samples = append(res.Samples, s)
+			}
+		}
+	}
+	if o.json {
+		return printJSON(res)
+	}
+	printVersus(os.Stdout, res)
+	return nil
+}
+
+// versusOnce measures one server for one subscriber count on a fresh server.
+func versusOnce(ctx context.Context, o *versusOptions, server string, n, round int) (versusSample, error) {
+	s := versusSample{Server: server, Subscribers: n, Round: round, LoadAvg: loadAverage()}
+	var t *target
+	var err error
+	switch server {
+	case serverHerald:
+		sf := serverFlags{bin: o.heraldBin, logLevel: o.logLevel, cpus: o.serverCPUs}
+		t, err = start(ctx, &sf, n+1000, nodeSpec{apiKey: randomHex(24), jwtSecret: randomHex(32)})
+	case serverCentrifugo:
+		t, err = startCentrifugo(ctx, o.cfBin, o.serverCPUs, o.logLevel)
+	}
+	if err != nil {
+		return s, err
+	}
+	defer t.stop(false)
+
+	const channel = "bench"
+	base := job{Mode: modeFanout, URL: t.wsURL(), JWTSecret: t.jwtSecret, UserPrefix: userPrefix(), Channel: channel,
+		Lifetime: o.lf.connectTime + o.roundTimeout + o.pause + 2*time.Minute}
+	if server == serverCentrifugo {
+		base.Proto = protoCentrifugo
+	}
+	p, err := startPool(base, n, o.lf)
+	if err != nil {
+		return s, err
+	}
+	defer p.stop()
+	ready, err := p.awaitReady(ctx, o.lf.connectTime)
+	if err != nil {
+		return s, err
+	}
+	s.Connected, s.Failed, s.ConnectTook = ready.Connected, ready.Failed, ready.Took
+	if ready.Connected == 0 {
+		return s, fmt.Errorf("no connection could be opened: %v", ready.Errors)
+	}
+	if ready.Failed > 0 {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", server, ready)
+	}
+	if ready.Took > 0 {
+		s.ConnectsPerSec = float64(ready.Connected) / ready.Took.Seconds()
+	}
+	if server == serverHerald { // as fanout does: the hub counts every subscriber
+		if _, err := t.waitStats(ctx, time.Minute, func(st stats) bool { return st.ChannelCounts[channel] >= ready.Connected }); err != nil {
+			return s, err
+		}
+	}
+
+	// The fan-out.
+	s.Expected = int64(ready.Connected) * int64(o.msgs)
+	if _, err := p.request(ctx, command{Cmd: cmdArm, Round: 1, Expect: o.msgs}, evArmed, 30*time.Second); err != nil {
+		return s, err
+	}
+	if err := sleepUntil(ctx, time.Now().Add(o.pause)); err != nil {
+		return s, err
+	}
+	api := newAPIConn(t)
+	defer api.close()
+	if err := api.dial(); err != nil {
+		return s, err
+	}
+	path := "/api/channels/" + channel + "/messages"
+	if server == serverCentrifugo {
+		path = "/api/publish"
+	}
+	cpu0, err := readCPU(t.pid)
+	if err != nil {
+		return s, err
+	}
+	client0 := p.cpu()
+	body := make([]byte, 0, o.payload+256)
+	data := make([]byte, 0, o.payload+128)
+	start := time.Now()
+	for seq := range o.msgs {
+		if server == serverCentrifugo {
+			data = fanoutBody(data[:0], 1, seq, o.payload)
+			body = cfPublishBody(body[:0], channel, data)
+		} else {
+			body = fanoutBody(body[:0], 1, seq, o.payload)
+		}
+		status, answer, err := api.post(path, body)
+		if err != nil {
+			return s, fmt.Errorf("POST %s: %w", path, err)
+		}
+		// Centrifugo answers API errors with 200 and an "error" object.
+		if status != 200 || server == serverCentrifugo && strings.Contains(string(answer), `"error"`) {
+			return s, fmt.Errorf("POST %s: status %d: %s", path, status, truncate(answer, 200))
+		}
+	}
+	s.Send = time.Since(start)
+	_, waitErr := p.collectRound(ctx, evDone, 1, o.roundTimeout)
+	cpu1, err := readCPU(t.pid)
+	if err != nil {
+		return s, err
+	}
+	s.ServerCPU = cpu1.sub(cpu0).SchedStat
+	s.ClientCPU = p.cpu() - client0
+	end := time.Now()
+	s.TimedOut = waitErr != nil
+	evs, err := p.request(ctx, command{Cmd: cmdReport}, evReport, 30*time.Second)
+	if err != nil {
+		return s, err
+	}
+	lat := newHistogram()
+	var last int64
+	for _, e := range evs {
+		s.Deliveries += e.Received
+		s.Duplicates += e.Duplicates
+		last = max(last, e.LastUnixNs)
+		if e.Latency != nil {
+			lat.merge(*e.Latency)
+		}
+	}
+	s.Loss = s.Expected - s.Deliveries
+	s.Window = end.Sub(start)
+	if last > 0 && !s.TimedOut {
+		s.Window = time.Duration(last - start.UnixNano())
+	}
+	if s.Window > 0 {
+		s.DeliveriesPerSec = float64(s.Deliveries) / s.Window.Seconds()
+	}
+	sum := lat.summary()
+	s.P50, s.P99 = sum.P50, sum.P99
+	return s, nil
+}
+
+// versusRow is one line of the side-by-side table: a workload's medians
+// over the rounds.
+type versusRow struct {
+	Workload   string
+	Herald     float64
+	Centrifugo float64
+	Goal       float64 // the ratio Herald/Centrifugo aimed at
+}
+
+// Ratio is Herald ÷ Centrifugo, 0 when Centrifugo has no figure.
+func (r versusRow) Ratio() float64 {
+	if r.Centrifugo == 0 {
+		return 0
+	}
+	return r.Herald / r.Centrifugo
+}
+
+// versusRows computes the table's rows: per subscriber count, the median
+// connects/s and deliveries/s of each server.
+func versusRows(res *versusResult) []versusRow {
+	median := func(server string, n int, f func(versusSample) float64) float64 {
+		var v []float64
+		for _, s := range res.Samples {
+			if s.Server == server && s.Subscribers == n {
+				v = append(v, f(s))
+			}
+		}
+		if len(v) == 0 {
+			return 0
+		}
+		slices.Sort(v)
+		if len(v)%2 == 0 {
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		return v[len(v)/2]
+	}
+	var rows []versusRow
+	for _, n := range res.Sizes {
+		f := func(s versusSample) float64 { return s.ConnectsPerSec }
+		rows = append(rows, versusRow{fmt.Sprintf("connects/s, %d clients", n),
+			median(serverHerald, n, f), median(serverCentrifugo, n, f), 1.5})
+	}
+	for _, n := range res.Sizes {
+		f := func(s versusSample) float64 { return s.DeliveriesPerSec }
+		rows = append(rows, versusRow{fmt.Sprintf("fan-out deliveries/s, %d subscribers", n),
+			median(serverHerald, n, f), median(serverCentrifugo, n, f), 1.5})
+	}
+	return rows
+}
+
+func printVersus(w io.Writer, res *versusResult) {
+	fmt.Fprintf(w, "Herald (%s) beside Centrifugo (%s): %d message(s) of ~%d bytes per fan-out, servers on CPUs %q, %d samples\n\n",
+		res.HeraldBin, res.CentrifugoBin, res.Messages, res.PayloadSize, res.ServerCPUs, len(res.Samples))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "round\tserver\tsubs\tload\tconnected\tconnect\tconnects/s\tdeliveries\tloss\tdup\twindow\tdeliveries/s\tserver CPU\tclient CPU\tp50\tp99\t")
+	for _, s := range res.Samples {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.2f\t%d\t%s\t%.0f\t%d\t%d\t%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n",
+			s.Round, s.Server, s.Subscribers, s.LoadAvg, s.Connected, us(s.ConnectTook), s.ConnectsPerSec,
+			s.Deliveries, s.Loss, s.Duplicates, us(s.Window), s.DeliveriesPerSec, us(s.ServerCPU), us(s.ClientCPU), us(s.P50), us(s.P99))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nmedians over the rounds")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "workload\tHerald\tCentrifugo\tHerald/Centrifugo\tgoal\tmet")
+	for _, r := range versusRows(res) {
+		met := "no"
+		if r.Ratio() >= r.Goal {
+			met = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t≥%.1f×\t%s\n", r.Workload, r.Herald, r.Centrifugo, r.Ratio(), r.Goal, met)
+	}
+	tw.Flush()
+	var loss int64
+	for _, s := range res.Samples {
+		loss += s.Loss + s.Duplicates
+	}
+	fmt.Fprintf(w, "\nlost or repeated deliveries, all samples: %d\n", loss)
+}
