@@ -34,13 +34,16 @@ const protoCentrifugo = "centrifugo"
 // engine (the default), no history, no presence, JSON protocol, clients
 // authenticated with HS256 tokens and allowed to subscribe to channels
 // without a namespace, the server HTTP API on the same port with a key.
-func centrifugoConfig(host string, port int, apiKey, jwtSecret, logLevel string) map[string]any {
+// With personal set, every connection is also subscribed on the server side
+// to its user's personal channel "#<user>" (unicast).
+func centrifugoConfig(host string, port int, apiKey, jwtSecret, logLevel string, personal bool) map[string]any {
 	return map[string]any{
 		"http_server": map[string]any{"address": host, "port": port},
 		"log":         map[string]any{"level": logLevel},
 		"client": map[string]any{
-			"token":           map[string]any{"hmac_secret_key": jwtSecret},
-			"allowed_origins": []string{"*"},
+			"token":                              map[string]any{"hmac_secret_key": jwtSecret},
+			"allowed_origins":                    []string{"*"},
+			"subscribe_to_user_personal_channel": map[string]any{"enabled": personal},
 		},
 		"channel": map[string]any{
 			"without_namespace": map[string]any{"allow_subscribe_for_client": true},
@@ -52,9 +55,9 @@ func centrifugoConfig(host string, port int, apiKey, jwtSecret, logLevel string)
 }
 
 // startCentrifugo runs bin with a fresh configuration file on a free
-// loopback port, pinned to cpus with taskset when cpus is not empty, and
+// loopback port (personal: with personal channels), pinned to cpus with taskset when cpus is not empty, and
 // waits for its /health.
-func startCentrifugo(ctx context.Context, bin, cpus, logLevel string) (*target, error) {
+func startCentrifugo(ctx context.Context, bin, cpus, logLevel string, personal bool) (*target, error) {
 	path, err := exec.LookPath(bin)
 	if err != nil {
 		return nil, fmt.Errorf("centrifugo binary %q: %w", bin, err)
@@ -71,7 +74,7 @@ func startCentrifugo(ctx context.Context, bin, cpus, logLevel string) (*target, 
 	}
 	t := &target{addr: addr, apiKey: randomHex(24), jwtSecret: randomHex(32), dir: dir,
 		logPath: filepath.Join(dir, "centrifugo.log"), wsPath: "/connection/websocket", apiHeader: "X-API-Key"}
-	cfg, _ := json.MarshalIndent(centrifugoConfig(host, port, t.apiKey, t.jwtSecret, logLevel), "", "  ")
+	cfg, _ := json.MarshalIndent(centrifugoConfig(host, port, t.apiKey, t.jwtSecret, logLevel, personal), "", "  ")
 	cfgPath := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return nil, err

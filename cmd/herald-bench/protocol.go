@@ -44,6 +44,9 @@ type job struct {
 	// Proto "centrifugo" makes connections speak Centrifugo's JSON protocol
 	// (centrifugo.go): the token goes in a connect command, not the URL.
 	Proto string `json:"proto,omitempty"`
+	// NoSubscribe keeps fan-out connections off Channel: they count the
+	// messages sent to their user (versus's unicast workload).
+	NoSubscribe bool `json:"noSubscribe,omitempty"`
 }
 
 // channelOf names the channel connection idx joins.

@@ -24,7 +24,10 @@ const (
 // round: a fresh server, the clients connecting and subscribing, then one
 // fan-out of back-to-back messages.
 type versusSample struct {
-	Server      string  `json:"server"`
+	Server string `json:"server"`
+	// Workload is "fanout" (connect, subscribe, messages to the channel)
+	// or "unicast" (connect, one message at a time to each user in turn).
+	Workload    string  `json:"workload"`
 	Subscribers int     `json:"subscribers"`
 	Round       int     `json:"round"`
 	LoadAvg     float64 `json:"loadAvg"` // one-minute load average as the sample started
@@ -39,10 +42,12 @@ type versusSample struct {
 	Loss             int64         `json:"loss"`
 	Duplicates       int64         `json:"duplicates"`
 	TimedOut         bool          `json:"timedOut"`
+	Sends            int64         `json:"sends"`  // publish requests
 	Send             time.Duration `json:"send"`   // first publish to the last answer
 	Window           time.Duration `json:"window"` // first publish to the last receipt
 	DeliveriesPerSec float64       `json:"deliveriesPerSecond"`
-	ServerCPU        time.Duration `json:"serverCpu"` // schedstat over the window
+	SendsPerSec      float64       `json:"sendsPerSecond"` // sends ÷ window
+	ServerCPU        time.Duration `json:"serverCpu"`      // schedstat over the window
 	ClientCPU        time.Duration `json:"clientCpu"`
 	P50              time.Duration `json:"p50"`
 	P99              time.Duration `json:"p99"`
@@ -52,6 +57,8 @@ type versusResult struct {
 	HeraldBin     string         `json:"heraldBin"`
 	CentrifugoBin string         `json:"centrifugoBin"`
 	Sizes         []int          `json:"subscribers"`
+	UnicastUsers  int            `json:"unicastUsers"`
+	UnicastEach   int            `json:"unicastMessagesPerUser"`
 	Messages      int            `json:"messages"`
 	PayloadSize   int            `json:"payloadBytes"`
 	ServerCPUs    string         `json:"serverCpus"`
@@ -63,6 +70,8 @@ type versusOptions struct {
 	heraldBin    string
 	cfBin        string
 	sizes        []int
+	uniUsers     int
+	uniEach      int
 	msgs         int
 	rounds       int
 	payload      int
@@ -80,6 +89,8 @@ func runVersus(ctx context.Context, args []string) error {
 	fs.StringVar(&o.heraldBin, "server-bin", "herald", "Herald binary to start")
 	fs.StringVar(&o.cfBin, "centrifugo-bin", "centrifugo", "Centrifugo v6 binary to start")
 	sizes := fs.String("subscribers", "1000,5000", "subscriber counts, comma-separated: each is a connect and a fan-out workload")
+	fs.IntVar(&o.uniUsers, "unicast-users", 1000, "connected users of the unicast workload (0: skip it)")
+	fs.IntVar(&o.uniEach, "unicast-messages", 5, "messages per user in the unicast workload, sent one user after the other")
 	fs.IntVar(&o.msgs, "messages", 100, "messages per fan-out, published back to back (each after the previous answer)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every workload on both servers, the first server alternating")
 	fs.IntVar(&o.payload, "payload", 128, "approximate size of each message body in bytes")
@@ -99,11 +110,18 @@ to back to that channel through the server's HTTP API.
   connects/s     subscribers ÷ time from the first dial to the last
                  subscribe confirmation (slowest worker)
   deliveries/s   deliveries ÷ time from the first publish to the last receipt
+  unicast/s      --unicast-users connected (not subscribed), then
+                 --unicast-messages rounds of one message to each user in
+                 turn, each after the previous answer: sends ÷ time from the
+                 first send to the last receipt
 
 Herald: token in the /ws URL, {"type":"subscribe"}, POST
-/api/channels/{channel}/messages. Centrifugo: /connection/websocket with the
+/api/channels/{channel}/messages, unicast POST /api/users/{user}/messages.
+Centrifugo: /connection/websocket with the
 JSON protocol (connect and subscribe commands), POST /api/publish with
-X-API-Key; memory engine, no history, no presence.
+X-API-Key; memory engine, no history, no presence; unicast publishes to the
+personal channel #<user> each connection is subscribed to on the server side
+(client.subscribe_to_user_personal_channel, enabled for that workload only).
 
 Example:
   taskset -c 0 herald-bench versus --server-bin /tmp/herald \
@@ -124,22 +142,36 @@ Example:
 	if o.msgs <= 0 || o.rounds <= 0 {
 		return errors.New("--messages and --rounds must be positive")
 	}
-	res := &versusResult{HeraldBin: o.heraldBin, CentrifugoBin: o.cfBin, Sizes: o.sizes,
+	if o.uniUsers > 0 && o.uniEach <= 0 {
+		return errors.New("--unicast-messages must be positive")
+	}
+	res := &versusResult{HeraldBin: o.heraldBin, CentrifugoBin: o.cfBin, Sizes: o.sizes, UnicastUsers: o.uniUsers, UnicastEach: o.uniEach,
 		Messages: o.msgs, PayloadSize: o.payload, ServerCPUs: o.serverCPUs}
 	for round := 1; round <= o.rounds; round++ {
 		order := []string{serverHerald, serverCentrifugo}
 		if round%2 == 0 {
 			slices.Reverse(order)
 		}
+		type work struct {
+			name string
+			n    int
+		}
+		var works []work
 		for _, n := range o.sizes {
+			works = append(works, work{"fanout", n})
+		}
+		if o.uniUsers > 0 {
+			works = append(works, work{"unicast", o.uniUsers})
+		}
+		for _, wk := range works {
 			for _, server := range order {
-				s, err := versusOnce(ctx, o, server, n, round)
+				s, err := versusOnce(ctx, o, server, wk.name, wk.n, round)
 				if err != nil {
-					return fmt.Errorf("round %d, %s, %d subscribers: %w", round, server, n, err)
+					return fmt.Errorf("round %d, %s, %s of %d: %w", round, server, wk.name, wk.n, err)
 				}
-				fmt.Fprintf(os.Stderr, "round %d %-10s %5d subs: %.0f connects/s (%d connected in %s), %.0f deliveries/s (%d/%d, window %s), load %.2f\n",
-					round, server, n, s.ConnectsPerSec, s.Connected, s.ConnectTook.Round(time.Millisecond),
-					s.DeliveriesPerSec, s.Deliveries, s.Expected, us(s.Window), s.LoadAvg)
+				fmt.Fprintf(os.Stderr, "round %d %-10s %-7s %5d: %.0f connects/s (%d connected in %s), %d sends, %.0f deliveries/s (%d/%d, window %s), load %.2f\n",
+					round, server, wk.name, wk.n, s.ConnectsPerSec, s.Connected, s.ConnectTook.Round(time.Millisecond),
+					s.Sends, s.DeliveriesPerSec, s.Deliveries, s.Expected, us(s.Window), s.LoadAvg)
 				res.Samples = append(res.Samples, s)
 			}
 		}
@@ -152,8 +184,9 @@ Example:
 }
 
 // versusOnce measures one server for one subscriber count on a fresh server.
-func versusOnce(ctx context.Context, o *versusOptions, server string, n, round int) (versusSample, error) {
-	s := versusSample{Server: server, Subscribers: n, Round: round, LoadAvg: loadAverage()}
+func versusOnce(ctx context.Context, o *versusOptions, server, workload string, n, round int) (versusSample, error) {
+	unicast := workload == "unicast"
+	s := versusSample{Server: server, Workload: workload, Subscribers: n, Round: round, LoadAvg: loadAverage()}
 	var t *target
 	var err error
 	switch server {
@@ -161,7 +194,7 @@ func versusOnce(ctx context.Context, o *versusOptions, server string, n, round i
 		sf := serverFlags{bin: o.heraldBin, logLevel: o.logLevel, cpus: o.serverCPUs}
 		t, err = start(ctx, &sf, n+1000, nodeSpec{apiKey: randomHex(24), jwtSecret: randomHex(32)})
 	case serverCentrifugo:
-		t, err = startCentrifugo(ctx, o.cfBin, o.serverCPUs, o.logLevel)
+		t, err = startCentrifugo(ctx, o.cfBin, o.serverCPUs, o.logLevel, unicast)
 	}
 	if err != nil {
 		return s, err
@@ -170,7 +203,7 @@ func versusOnce(ctx context.Context, o *versusOptions, server string, n, round i
 
 	const channel = "bench"
 	base := job{Mode: modeFanout, URL: t.wsURL(), JWTSecret: t.jwtSecret, UserPrefix: userPrefix(), Channel: channel,
-		Lifetime: o.lf.connectTime + o.roundTimeout + o.pause + 2*time.Minute}
+		Lifetime: o.lf.connectTime + o.roundTimeout + o.pause + 2*time.Minute, NoSubscribe: unicast}
 	if server == serverCentrifugo {
 		base.Proto = protoCentrifugo
 	}
@@ -193,15 +226,20 @@ func versusOnce(ctx context.Context, o *versusOptions, server string, n, round i
 	if ready.Took > 0 {
 		s.ConnectsPerSec = float64(ready.Connected) / ready.Took.Seconds()
 	}
-	if server == serverHerald { // as fanout does: the hub counts every subscriber
+	if server == serverHerald && !unicast { // as fanout does: the hub counts every subscriber
 		if _, err := t.waitStats(ctx, time.Minute, func(st stats) bool { return st.ChannelCounts[channel] >= ready.Connected }); err != nil {
 			return s, err
 		}
 	}
 
-	// The fan-out.
-	s.Expected = int64(ready.Connected) * int64(o.msgs)
-	if _, err := p.request(ctx, command{Cmd: cmdArm, Round: 1, Expect: o.msgs}, evArmed, 30*time.Second); err != nil {
+	// The fan-out, or the unicast sends: each connection expects perConn
+	// messages.
+	perConn := o.msgs
+	if unicast {
+		perConn = o.uniEach
+	}
+	s.Expected = int64(ready.Connected) * int64(perConn)
+	if _, err := p.request(ctx, command{Cmd: cmdArm, Round: 1, Expect: perConn}, evArmed, 30*time.Second); err != nil {
 		return s, err
 	}
 	if err := sleepUntil(ctx, time.Now().Add(o.pause)); err != nil {
@@ -212,9 +250,32 @@ func versusOnce(ctx context.Context, o *versusOptions, server string, n, round i
 	if err := api.dial(); err != nil {
 		return s, err
 	}
-	path := "/api/channels/" + channel + "/messages"
-	if server == serverCentrifugo {
-		path = "/api/publish"
+	// The requests: path and the channel (Centrifugo) of send i.
+	sends := o.msgs
+	if unicast {
+		sends = n * o.uniEach
+	}
+	user := func(i int) string { return base.userID(i % n) }
+	seqOf := func(i int) int {
+		if unicast {
+			return i / n
+		}
+		return i
+	}
+	path := func(i int) string {
+		switch {
+		case server == serverCentrifugo:
+			return "/api/publish"
+		case unicast:
+			return "/api/users/" + user(i) + "/messages"
+		}
+		return "/api/channels/" + channel + "/messages"
+	}
+	cfChannel := func(i int) string {
+		if unicast {
+			return "#" + user(i)
+		}
+		return channel
 	}
 	cpu0, err := readCPU(t.pid)
 	if err != nil {
@@ -224,22 +285,23 @@ func versusOnce(ctx context.Context, o *versusOptions, server string, n, round i
 	body := make([]byte, 0, o.payload+256)
 	data := make([]byte, 0, o.payload+128)
 	start := time.Now()
-	for seq := range o.msgs {
+	for i := range sends {
 		if server == serverCentrifugo {
-			data = fanoutBody(data[:0], 1, seq, o.payload)
-			body = cfPublishBody(body[:0], channel, data)
+			data = fanoutBody(data[:0], 1, seqOf(i), o.payload)
+			body = cfPublishBody(body[:0], cfChannel(i), data)
 		} else {
-			body = fanoutBody(body[:0], 1, seq, o.payload)
+			body = fanoutBody(body[:0], 1, seqOf(i), o.payload)
 		}
-		status, answer, err := api.post(path, body)
+		status, answer, err := api.post(path(i), body)
 		if err != nil {
-			return s, fmt.Errorf("POST %s: %w", path, err)
+			return s, fmt.Errorf("POST %s: %w", path(i), err)
 		}
 		// Centrifugo answers API errors with 200 and an "error" object.
 		if status != 200 || server == serverCentrifugo && strings.Contains(string(answer), `"error"`) {
-			return s, fmt.Errorf("POST %s: status %d: %s", path, status, truncate(answer, 200))
+			return s, fmt.Errorf("POST %s: status %d: %s", path(i), status, truncate(answer, 200))
 		}
 	}
+	s.Sends = int64(sends)
 	s.Send = time.Since(start)
 	_, waitErr := p.collectRound(ctx, evDone, 1, o.roundTimeout)
 	cpu1, err := readCPU(t.pid)
@@ -271,6 +333,7 @@ func versusOnce(ctx context.Context, o *versusOptions, server string, n, round i
 	}
 	if s.Window > 0 {
 		s.DeliveriesPerSec = float64(s.Deliveries) / s.Window.Seconds()
+		s.SendsPerSec = float64(s.Sends) / s.Window.Seconds()
 	}
 	sum := lat.summary()
 	s.P50, s.P99 = sum.P50, sum.P99
@@ -297,10 +360,10 @@ func (r versusRow) Ratio() float64 {
 // versusRows computes the table's rows: per subscriber count, the median
 // connects/s and deliveries/s of each server.
 func versusRows(res *versusResult) []versusRow {
-	median := func(server string, n int, f func(versusSample) float64) float64 {
+	median := func(server, workload string, n int, f func(versusSample) float64) float64 {
 		var v []float64
 		for _, s := range res.Samples {
-			if s.Server == server && s.Subscribers == n {
+			if s.Server == server && s.Workload == workload && s.Subscribers == n {
 				v = append(v, f(s))
 			}
 		}
@@ -317,12 +380,18 @@ func versusRows(res *versusResult) []versusRow {
 	for _, n := range res.Sizes {
 		f := func(s versusSample) float64 { return s.ConnectsPerSec }
 		rows = append(rows, versusRow{fmt.Sprintf("connects/s, %d clients", n),
-			median(serverHerald, n, f), median(serverCentrifugo, n, f), 1.5})
+			median(serverHerald, "fanout", n, f), median(serverCentrifugo, "fanout", n, f), 1.5})
 	}
 	for _, n := range res.Sizes {
 		f := func(s versusSample) float64 { return s.DeliveriesPerSec }
 		rows = append(rows, versusRow{fmt.Sprintf("fan-out deliveries/s, %d subscribers", n),
-			median(serverHerald, n, f), median(serverCentrifugo, n, f), 1.5})
+			median(serverHerald, "fanout", n, f), median(serverCentrifugo, "fanout", n, f), 1.5})
+	}
+	if res.UnicastUsers > 0 {
+		n := res.UnicastUsers
+		f := func(s versusSample) float64 { return s.SendsPerSec }
+		rows = append(rows, versusRow{fmt.Sprintf("unicast sends/s, %d users", n),
+			median(serverHerald, "unicast", n, f), median(serverCentrifugo, "unicast", n, f), 1.5})
 	}
 	return rows
 }
@@ -331,11 +400,11 @@ func printVersus(w io.Writer, res *versusResult) {
 	fmt.Fprintf(w, "Herald (%s) beside Centrifugo (%s): %d message(s) of ~%d bytes per fan-out, servers on CPUs %q, %d samples\n\n",
 		res.HeraldBin, res.CentrifugoBin, res.Messages, res.PayloadSize, res.ServerCPUs, len(res.Samples))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tserver\tsubs\tload\tconnected\tconnect\tconnects/s\tdeliveries\tloss\tdup\twindow\tdeliveries/s\tserver CPU\tclient CPU\tp50\tp99\t")
+	fmt.Fprintln(tw, "round\tserver\tworkload\tconns\tload\tconnected\tconnect\tconnects/s\tsends\tdeliveries\tloss\tdup\twindow\tsends/s\tdeliveries/s\tserver CPU\tclient CPU\tp50\tp99\t")
 	for _, s := range res.Samples {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.2f\t%d\t%s\t%.0f\t%d\t%d\t%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n",
-			s.Round, s.Server, s.Subscribers, s.LoadAvg, s.Connected, us(s.ConnectTook), s.ConnectsPerSec,
-			s.Deliveries, s.Loss, s.Duplicates, us(s.Window), s.DeliveriesPerSec, us(s.ServerCPU), us(s.ClientCPU), us(s.P50), us(s.P99))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%.2f\t%d\t%s\t%.0f\t%d\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t\n",
+			s.Round, s.Server, s.Workload, s.Subscribers, s.LoadAvg, s.Connected, us(s.ConnectTook), s.ConnectsPerSec,
+			s.Sends, s.Deliveries, s.Loss, s.Duplicates, us(s.Window), s.SendsPerSec, s.DeliveriesPerSec, us(s.ServerCPU), us(s.ClientCPU), us(s.P50), us(s.P99))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nmedians over the rounds")

@@ -105,7 +105,7 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 	_ = nc.SetDeadline(time.Now().Add(j.DialTimeout))
 	if j.Proto == protoCentrifugo {
 		channel := ""
-		if j.Mode == modeFanout {
+		if j.Mode == modeFanout && !j.NoSubscribe {
 			channel = j.channelOf(idx)
 		}
 		if err := c.cfHandshake(token, channel); err != nil {
@@ -119,7 +119,7 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 		nc.Close()
 		return nil, err
 	}
-	if j.Mode == modeFanout {
+	if j.Mode == modeFanout && !j.NoSubscribe {
 		sub := fmt.Appendf(nil, `{"type":"subscribe","channel":%q}`, j.channelOf(idx))
 		if err := c.write(ws.OpText, sub); err != nil {
 			nc.Close()
