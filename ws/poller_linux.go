@@ -2,6 +2,7 @@ package ws
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"syscall"
 
@@ -13,8 +14,19 @@ import (
 // frame arrives, reads it and goes away. Registrations are one-shot, so a
 // connection has at most one reader at a time; each one has its own id, so a
 // late event for a connection already gone is ignored.
+//
+// The set itself is waited on through Go's own network poller: its
+// descriptor, non-blocking, is an *os.File, and the loop asks it for events
+// without blocking, parking in the runtime — like any socket read — only when
+// there are none. A blocking epoll_wait would instead hold an OS thread and,
+// until the runtime's monitor noticed, the processor it ran on: with few
+// cores, every round of the loop stalled all other goroutines for a
+// monitor tick, which halved the rate at which clients could connect and
+// subscribe (issue 12).
 type poller struct {
-	epfd, wake int
+	epfd int
+	file *os.File // epfd, registered with the runtime's poller
+	raw  syscall.RawConn
 
 	mu      sync.Mutex
 	conns   map[uint64]*conn
@@ -29,17 +41,19 @@ func newPoller(on func(*conn)) (*poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	// Non-blocking before os.NewFile, which then registers it with the
+	// runtime's poller instead of treating it as a blocking file.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	file := os.NewFile(uintptr(epfd), "ws-epoll")
+	raw, err := file.SyscallConn()
 	if err != nil {
-		unix.Close(epfd)
+		file.Close()
 		return nil, err
 	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
-		unix.Close(epfd)
-		unix.Close(wake)
-		return nil, err
-	}
-	p := &poller{epfd: epfd, wake: wake, conns: make(map[uint64]*conn), nextID: 1, done: make(chan struct{}), on: on}
+	p := &poller{epfd: epfd, file: file, raw: raw, conns: make(map[uint64]*conn), nextID: 1, done: make(chan struct{}), on: on}
 	go p.loop()
 	return p, nil
 }
@@ -96,22 +110,29 @@ func (p *poller) remove(c *conn) {
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.pollFD, nil)
 }
 
+// loop hands each readable connection to a new goroutine until stop. Each
+// round asks the set for events without blocking; the runtime parks the loop
+// when there are none and wakes it when the set becomes readable again,
+// which it does whenever a registered socket has an event: the check always
+// comes before the wait, so no event is missed between the two.
 func (p *poller) loop() {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if errors.Is(err, unix.EINTR) {
+		var n int
+		var werr error
+		err := p.raw.Read(func(fd uintptr) bool {
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || werr != nil
+		})
+		if errors.Is(werr, unix.EINTR) {
 			continue
 		}
-		if err != nil {
-			return
+		if err != nil || werr != nil {
+			return // the file was closed by stop
 		}
 		for _, ev := range events[:n] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			if id == 0 { // the wake-up eventfd: stop
-				return
-			}
 			p.mu.Lock()
 			c := p.conns[id]
 			p.mu.Unlock()
@@ -132,12 +153,11 @@ func (p *poller) stop() {
 	}
 	p.stopped = true
 	p.mu.Unlock()
-	var one = [8]byte{1}
-	_, _ = unix.Write(p.wake, one[:])
+	// Closing the file wakes the parked loop with an error; the descriptor
+	// itself is released once the loop's read has returned.
+	_ = p.file.Close()
 	<-p.done
 	p.mu.Lock()
-	unix.Close(p.epfd)
-	unix.Close(p.wake)
 	clear(p.conns)
 	p.mu.Unlock()
 }
