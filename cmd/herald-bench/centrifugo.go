@@ -179,11 +179,7 @@ func (c *client) cfAwaitReply(id uint32) error {
 			return err
 		}
 		if op == ws.OpClose {
-			code := 1005
-			if len(p) >= 2 {
-				code = int(p[0])<<8 | int(p[1])
-			}
-			return fmt.Errorf("%w: close %d %s", errRefused, code, truncate(p[min(2, len(p)):], 80))
+			return &refusal{Close: closeCode(p), Detail: truncate(p[min(2, len(p)):], 80)}
 		}
 		done := false
 		err = cfLines(p, func(line []byte) error {
@@ -198,7 +194,7 @@ func (c *client) cfAwaitReply(id uint32) error {
 				return nil
 			}
 			if m.Error != nil {
-				return fmt.Errorf("%w: error %d %s", errRefused, m.Error.Code, m.Error.Message)
+				return &refusal{Code: m.Error.Code, Detail: m.Error.Message}
 			}
 			done = true
 			return nil

@@ -62,6 +62,37 @@ func mintToken(secret, user string, ttl time.Duration) (string, error) {
 // unexpected first message): retrying would not help.
 var errRefused = errors.New("refused")
 
+// refusal is an errRefused that says how: the close code of the server's
+// close frame (0 without one), or the code of a Centrifugo error reply.
+// The churn workload tells expected refusals from others by these codes.
+type refusal struct {
+	Close  int    // close frame's code, 1005 for a close frame without one
+	Code   int    // Centrifugo error reply's code
+	Detail string // the rest, for the message
+}
+
+func (r *refusal) Error() string {
+	switch {
+	case r.Close != 0 && r.Detail != "":
+		return fmt.Sprintf("%v: close %d %s", errRefused, r.Close, r.Detail)
+	case r.Close != 0:
+		return fmt.Sprintf("%v: close %d", errRefused, r.Close)
+	case r.Code != 0:
+		return fmt.Sprintf("%v: error %d %s", errRefused, r.Code, r.Detail)
+	}
+	return fmt.Sprintf("%v: %s", errRefused, r.Detail)
+}
+
+func (r *refusal) Unwrap() error { return errRefused }
+
+// closeCode reads a close frame's payload: its code, 1005 when it has none.
+func closeCode(p []byte) int {
+	if len(p) >= 2 {
+		return int(p[0])<<8 | int(p[1])
+	}
+	return 1005
+}
+
 // dialClient opens connection idx of j and, unless the mode is raw, waits for
 // "connected" (and "subscribed" in fan-out mode).
 func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
@@ -82,25 +113,14 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 			u += "?token=" + url.QueryEscape(tok) + "&userId=" + url.QueryEscape(user)
 		}
 	}
-	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceIP(idx)}, Timeout: j.DialTimeout}
-	d := ws.Dialer{Timeout: j.DialTimeout, NetDial: nd.DialContext}
-	nc, hbr, _, err := d.Dial(ctx, u)
+	c, err := dialWS(ctx, w, idx, u)
 	if err != nil {
 		return nil, err
 	}
-	c := &client{w: w, idx: idx, node: j.node(idx), nc: nc, buf: make([]byte, 512), last: -1}
-	var rd io.Reader = nc
-	if hbr != nil && hbr.Buffered() > 0 { // frames that came with the handshake
-		early, _ := hbr.Peek(hbr.Buffered())
-		rd = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
-	}
-	if hbr != nil {
-		ws.PutReader(hbr)
-	}
-	c.br = bufio.NewReaderSize(rd, 2048)
 	if j.Mode == modeRaw {
 		return c, nil
 	}
+	nc := c.nc
 
 	_ = nc.SetDeadline(time.Now().Add(j.DialTimeout))
 	if j.Proto == protoCentrifugo {
@@ -134,6 +154,29 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 	return c, nil
 }
 
+// dialWS opens a WebSocket to u for connection idx, from its own loopback
+// source address, and returns it as a client that has read nothing yet.
+func dialWS(ctx context.Context, w *worker, idx int, u string) (*client, error) {
+	j := &w.job
+	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceIP(idx)}, Timeout: j.DialTimeout}
+	d := ws.Dialer{Timeout: j.DialTimeout, NetDial: nd.DialContext}
+	nc, hbr, _, err := d.Dial(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{w: w, idx: idx, node: j.node(idx), nc: nc, buf: make([]byte, 512), last: -1}
+	var rd io.Reader = nc
+	if hbr != nil && hbr.Buffered() > 0 { // frames that came with the handshake
+		early, _ := hbr.Peek(hbr.Buffered())
+		rd = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	}
+	if hbr != nil {
+		ws.PutReader(hbr)
+	}
+	c.br = bufio.NewReaderSize(rd, 2048)
+	return c, nil
+}
+
 // expect reads messages until one contains marker; an error message or a
 // close frame refuses the connection.
 func (c *client) expect(marker string) error {
@@ -144,11 +187,7 @@ func (c *client) expect(marker string) error {
 		}
 		switch {
 		case op == ws.OpClose:
-			code := 1005
-			if len(p) >= 2 {
-				code = int(p[0])<<8 | int(p[1])
-			}
-			return fmt.Errorf("%w: close %d", errRefused, code)
+			return &refusal{Close: closeCode(p)}
 		case bytes.Contains(p, []byte(marker)):
 			return nil
 		case bytes.Contains(p, []byte(`"type":"error"`)):
