@@ -20,15 +20,24 @@ const (
 	serverCentrifugo = "centrifugo"
 )
 
+// The workloads of a versus sample.
+const (
+	workloadFanout      = "fanout"      // connect, subscribe, messages to the channel
+	workloadUnicast     = "unicast"     // connect, one message at a time to each user in turn
+	workloadUnicastConc = "unicast-par" // connect, --unicast-inflight senders to the users
+)
+
 // versusSample is one server's figures for one subscriber count in one
 // round: a fresh server, the clients connecting and subscribing, then one
 // fan-out of back-to-back messages.
 type versusSample struct {
 	Server string `json:"server"`
-	// Workload is "fanout" (connect, subscribe, messages to the channel)
-	// or "unicast" (connect, one message at a time to each user in turn).
+	// Workload is "fanout" (connect, subscribe, messages to the channel),
+	// "unicast" (connect, one message at a time to each user in turn) or
+	// "unicast-par" (the same with Inflight senders at once).
 	Workload    string  `json:"workload"`
 	Subscribers int     `json:"subscribers"`
+	Inflight    int     `json:"inflight,omitempty"` // unicast-par: senders
 	Round       int     `json:"round"`
 	LoadAvg     float64 `json:"loadAvg"` // one-minute load average as the sample started
 
@@ -59,6 +68,7 @@ type versusResult struct {
 	Sizes         []int          `json:"subscribers"`
 	UnicastUsers  int            `json:"unicastUsers"`
 	UnicastEach   int            `json:"unicastMessagesPerUser"`
+	UniInflight   int            `json:"unicastInflight"`
 	Messages      int            `json:"messages"`
 	PayloadSize   int            `json:"payloadBytes"`
 	ServerCPUs    string         `json:"serverCpus"`
@@ -72,6 +82,7 @@ type versusOptions struct {
 	sizes        []int
 	uniUsers     int
 	uniEach      int
+	uniInflight  int
 	msgs         int
 	rounds       int
 	payload      int
@@ -91,6 +102,7 @@ func runVersus(ctx context.Context, args []string) error {
 	sizes := fs.String("subscribers", "1000,5000", "subscriber counts, comma-separated: each is a connect and a fan-out workload")
 	fs.IntVar(&o.uniUsers, "unicast-users", 1000, "connected users of the unicast workload (0: skip it)")
 	fs.IntVar(&o.uniEach, "unicast-messages", 5, "messages per user in the unicast workload, sent one user after the other")
+	fs.IntVar(&o.uniInflight, "unicast-inflight", 16, "senders at once in the concurrent unicast workload, each on its own keep-alive connection (1: only the sequential workload)")
 	fs.IntVar(&o.msgs, "messages", 100, "messages per fan-out, published back to back (each after the previous answer)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every workload on both servers, the first server alternating")
 	fs.IntVar(&o.payload, "payload", 128, "approximate size of each message body in bytes")
@@ -114,6 +126,10 @@ to back to that channel through the server's HTTP API.
                  --unicast-messages rounds of one message to each user in
                  turn, each after the previous answer: sends ÷ time from the
                  first send to the last receipt
+  unicast/s, N in flight
+                 the same on a fresh server with --unicast-inflight senders
+                 at once, each on its own keep-alive connection and with its
+                 own share of the users (each user's messages stay in order)
 
 Herald: token in the /ws URL, {"type":"subscribe"}, POST
 /api/channels/{channel}/messages, unicast POST /api/users/{user}/messages.
@@ -145,8 +161,11 @@ Example:
 	if o.uniUsers > 0 && o.uniEach <= 0 {
 		return errors.New("--unicast-messages must be positive")
 	}
+	if o.uniInflight < 1 {
+		return errors.New("--unicast-inflight must be at least 1")
+	}
 	res := &versusResult{HeraldBin: o.heraldBin, CentrifugoBin: o.cfBin, Sizes: o.sizes, UnicastUsers: o.uniUsers, UnicastEach: o.uniEach,
-		Messages: o.msgs, PayloadSize: o.payload, ServerCPUs: o.serverCPUs}
+		UniInflight: o.uniInflight, Messages: o.msgs, PayloadSize: o.payload, ServerCPUs: o.serverCPUs}
 	for round := 1; round <= o.rounds; round++ {
 		order := []string{serverHerald, serverCentrifugo}
 		if round%2 == 0 {
@@ -158,10 +177,13 @@ Example:
 		}
 		var works []work
 		for _, n := range o.sizes {
-			works = append(works, work{"fanout", n})
+			works = append(works, work{workloadFanout, n})
 		}
 		if o.uniUsers > 0 {
-			works = append(works, work{"unicast", o.uniUsers})
+			works = append(works, work{workloadUnicast, o.uniUsers})
+			if o.uniInflight > 1 {
+				works = append(works, work{workloadUnicastConc, o.uniUsers})
+			}
 		}
 		for _, wk := range works {
 			for _, server := range order {
@@ -169,9 +191,9 @@ Example:
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %s of %d: %w", round, server, wk.name, wk.n, err)
 				}
-				fmt.Fprintf(os.Stderr, "round %d %-10s %-7s %5d: %.0f connects/s (%d connected in %s), %d sends, %.0f deliveries/s (%d/%d, window %s), load %.2f\n",
+				fmt.Fprintf(os.Stderr, "round %d %-10s %-11s %5d: %.0f connects/s (%d connected in %s), %d sends, %.0f sends/s, %.0f deliveries/s (%d/%d, window %s), load %.2f\n",
 					round, server, wk.name, wk.n, s.ConnectsPerSec, s.Connected, s.ConnectTook.Round(time.Millisecond),
-					s.Sends, s.DeliveriesPerSec, s.Deliveries, s.Expected, us(s.Window), s.LoadAvg)
+					s.Sends, s.SendsPerSec, s.DeliveriesPerSec, s.Deliveries, s.Expected, us(s.Window), s.LoadAvg)
 				res.Samples = append(res.Samples, s)
 			}
 		}
@@ -185,8 +207,15 @@ Example:
 
 // versusOnce measures one server for one subscriber count on a fresh server.
 func versusOnce(ctx context.Context, o *versusOptions, server, workload string, n, round int) (versusSample, error) {
-	unicast := workload == "unicast"
+	unicast := workload == workloadUnicast || workload == workloadUnicastConc
+	inflight := 1 // senders at once
+	if workload == workloadUnicastConc {
+		inflight = o.uniInflight
+	}
 	s := versusSample{Server: server, Workload: workload, Subscribers: n, Round: round, LoadAvg: loadAverage()}
+	if inflight > 1 {
+		s.Inflight = inflight
+	}
 	var t *target
 	var err error
 	switch server {
@@ -245,10 +274,14 @@ func versusOnce(ctx context.Context, o *versusOptions, server, workload string, 
 	if err := sleepUntil(ctx, time.Now().Add(o.pause)); err != nil {
 		return s, err
 	}
-	api := newAPIConn(t)
-	defer api.close()
-	if err := api.dial(); err != nil {
-		return s, err
+	// One keep-alive connection per sender.
+	apis := make([]*apiConn, inflight)
+	for g := range apis {
+		apis[g] = newAPIConn(t)
+		defer apis[g].close()
+		if err := apis[g].dial(); err != nil {
+			return s, err
+		}
 	}
 	// The requests: path and the channel (Centrifugo) of send i.
 	sends := o.msgs
@@ -282,23 +315,51 @@ func versusOnce(ctx context.Context, o *versusOptions, server, workload string, 
 		return s, err
 	}
 	client0 := p.cpu()
-	body := make([]byte, 0, o.payload+256)
-	data := make([]byte, 0, o.payload+128)
+	// sender g sends, in order, the sends i whose user's index is g modulo
+	// the senders: each user's messages go through one sender, in order.
+	sender := func(g int) error {
+		api := apis[g]
+		body := make([]byte, 0, o.payload+256)
+		data := make([]byte, 0, o.payload+128)
+		for i := range sends {
+			if inflight > 1 && (i%n)%inflight != g {
+				continue
+			}
+			if server == serverCentrifugo {
+				data = fanoutBody(data[:0], 1, seqOf(i), o.payload)
+				body = cfPublishBody(body[:0], cfChannel(i), data)
+			} else {
+				body = fanoutBody(body[:0], 1, seqOf(i), o.payload)
+			}
+			status, answer, err := api.post(path(i), body)
+			if err != nil {
+				return fmt.Errorf("POST %s: %w", path(i), err)
+			}
+			// Centrifugo answers API errors with 200 and an "error" object.
+			if status != 200 || server == serverCentrifugo && strings.Contains(string(answer), `"error"`) {
+				return fmt.Errorf("POST %s: status %d: %s", path(i), status, truncate(answer, 200))
+			}
+		}
+		return nil
+	}
 	start := time.Now()
-	for i := range sends {
-		if server == serverCentrifugo {
-			data = fanoutBody(data[:0], 1, seqOf(i), o.payload)
-			body = cfPublishBody(body[:0], cfChannel(i), data)
-		} else {
-			body = fanoutBody(body[:0], 1, seqOf(i), o.payload)
+	if inflight == 1 {
+		if err := sender(0); err != nil {
+			return s, err
 		}
-		status, answer, err := api.post(path(i), body)
-		if err != nil {
-			return s, fmt.Errorf("POST %s: %w", path(i), err)
+	} else {
+		errs := make(chan error, inflight)
+		for g := range inflight {
+			go func() { errs <- sender(g) }()
 		}
-		// Centrifugo answers API errors with 200 and an "error" object.
-		if status != 200 || server == serverCentrifugo && strings.Contains(string(answer), `"error"`) {
-			return s, fmt.Errorf("POST %s: status %d: %s", path(i), status, truncate(answer, 200))
+		var first error
+		for range inflight {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return s, first
 		}
 	}
 	s.Sends = int64(sends)
@@ -391,7 +452,11 @@ func versusRows(res *versusResult) []versusRow {
 		n := res.UnicastUsers
 		f := func(s versusSample) float64 { return s.SendsPerSec }
 		rows = append(rows, versusRow{fmt.Sprintf("unicast sends/s, %d users", n),
-			median(serverHerald, "unicast", n, f), median(serverCentrifugo, "unicast", n, f), 1.5})
+			median(serverHerald, workloadUnicast, n, f), median(serverCentrifugo, workloadUnicast, n, f), 1.5})
+		if res.UniInflight > 1 {
+			rows = append(rows, versusRow{fmt.Sprintf("unicast sends/s, %d users, %d in flight", n, res.UniInflight),
+				median(serverHerald, workloadUnicastConc, n, f), median(serverCentrifugo, workloadUnicastConc, n, f), 1.5})
+		}
 	}
 	return rows
 }
