@@ -9,7 +9,7 @@
 //	herald-bench notify  [flags]   notifications per second and POST-to-receipt latency
 //	herald-bench wslib   [flags]   RSS per idle connection on coder/websocket, gws, gobwas/ws
 //	herald-bench writecost [flags] the kernel's CPU per frame written, by frames per writev
-//	herald-bench versus  [flags]   Herald beside Centrifugo: connects/s and fan-out deliveries/s
+//	herald-bench versus  [flags]   Herald beside Centrifugo: connects, fan-out, unicast, churn
 //
 // The tool is its own load generator: it re-executes itself as worker
 // processes ("herald-bench worker", hidden) that each hold up to a few
@@ -48,7 +48,7 @@ var subcommands = []subcommand{
 	{name: "topic", summary: "a notification to a topic of many members: time to store every copy and to reach the members online", run: runTopic},
 	{name: "wslib", summary: "RSS per idle connection of minimal coder/websocket, gws and gobwas/ws servers", run: runWSLib},
 	{name: "writecost", summary: "CPU floor of a delivery: kernel cost of loopback writes, by frames per writev", run: runWriteCost},
-	{name: "versus", summary: "Herald beside Centrifugo in the same run: connects/s and fan-out deliveries/s, interleaved rounds", run: runVersus},
+	{name: "versus", summary: "Herald beside Centrifugo in the same run: connects/s, fan-out deliveries/s, unicast sends/s, churn attempts/s; interleaved rounds", run: runVersus},
 	{name: "worker", summary: "client worker process (internal)", run: runWorker, hidden: true},
 	{name: "wslib-server", summary: "minimal WebSocket server for the wslib comparison (internal)", run: runWSLibServer, hidden: true},
 }

@@ -16,6 +16,7 @@ const (
 	modeNotify = "notify" // authenticate, time every notification:new
 	modeTopic  = "topic"  // authenticate, time every notification:new, keep the newest unread count
 	modeRaw    = "raw"    // upgrade only (the wslib mini servers), then answer pings
+	modeChurn  = "churn"  // no connections at start; Count loops of connect/disconnect attempts on cmdChurn (churn.go)
 )
 
 // job is the first line a worker reads: the connections it opens.
@@ -47,6 +48,8 @@ type job struct {
 	// NoSubscribe keeps fan-out connections off Channel: they count the
 	// messages sent to their user (versus's unicast workload).
 	NoSubscribe bool `json:"noSubscribe,omitempty"`
+	// ChurnDuration is how long the loops of a churn job start attempts.
+	ChurnDuration time.Duration `json:"churnDuration,omitempty"`
 }
 
 // channelOf names the channel connection idx joins.
@@ -65,6 +68,7 @@ const (
 	cmdArm    = "arm"    // start a fan-out round: reset counters, expect Expect messages per connection
 	cmdReport = "report" // send a report event with the counters so far
 	cmdStop   = "stop"   // close every connection and exit
+	cmdChurn  = "churn"  // churn job: run the attempt loops, then send a churned event
 )
 
 type command struct {
@@ -75,11 +79,12 @@ type command struct {
 
 // Events a worker sends.
 const (
-	evReady  = "ready"  // every connection is established (or failed)
-	evArmed  = "armed"  // a round is armed
-	evDone   = "done"   // every connection received the round's messages
-	evReport = "report" // counters and latencies, on request
-	evFatal  = "fatal"  // the worker cannot go on
+	evReady   = "ready"   // every connection is established (or failed)
+	evArmed   = "armed"   // a round is armed
+	evDone    = "done"    // every connection received the round's messages
+	evReport  = "report"  // counters and latencies, on request
+	evFatal   = "fatal"   // the worker cannot go on
+	evChurned = "churned" // a churn job's loops ended: its counts
 )
 
 type event struct {
@@ -108,6 +113,9 @@ type event struct {
 	// By node of job.URLs: messages counted and their latencies.
 	NodeReceived []int64    `json:"nodeReceived,omitempty"`
 	NodeLatency  []histData `json:"nodeLatency,omitempty"`
+
+	// churned
+	Churn *churnCounts `json:"churn,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }

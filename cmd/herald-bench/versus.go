@@ -25,6 +25,7 @@ const (
 	workloadFanout      = "fanout"      // connect, subscribe, messages to the channel
 	workloadUnicast     = "unicast"     // connect, one message at a time to each user in turn
 	workloadUnicastConc = "unicast-par" // connect, --unicast-inflight senders to the users
+	workloadChurn       = "churn"       // connect/refuse/drop/close loops around idle subscribers (churn.go)
 )
 
 // versusSample is one server's figures for one subscriber count in one
@@ -33,11 +34,13 @@ const (
 type versusSample struct {
 	Server string `json:"server"`
 	// Workload is "fanout" (connect, subscribe, messages to the channel),
-	// "unicast" (connect, one message at a time to each user in turn) or
-	// "unicast-par" (the same with Inflight senders at once).
+	// "unicast" (connect, one message at a time to each user in turn),
+	// "unicast-par" (the same with Inflight senders at once) or "churn"
+	// (Subscribers idle connections, Inflight loops of attempts around
+	// them: see Churn).
 	Workload    string  `json:"workload"`
 	Subscribers int     `json:"subscribers"`
-	Inflight    int     `json:"inflight,omitempty"` // unicast-par: senders
+	Inflight    int     `json:"inflight,omitempty"` // unicast-par: senders; churn: attempt loops
 	Round       int     `json:"round"`
 	LoadAvg     float64 `json:"loadAvg"` // one-minute load average as the sample started
 
@@ -60,6 +63,8 @@ type versusSample struct {
 	ClientCPU        time.Duration `json:"clientCpu"`
 	P50              time.Duration `json:"p50"`
 	P99              time.Duration `json:"p99"`
+
+	Churn *churnSample `json:"churn,omitempty"`
 }
 
 type versusResult struct {
@@ -69,6 +74,9 @@ type versusResult struct {
 	UnicastUsers  int            `json:"unicastUsers"`
 	UnicastEach   int            `json:"unicastMessagesPerUser"`
 	UniInflight   int            `json:"unicastInflight"`
+	ChurnInflight int            `json:"churnInflight"`
+	ChurnBase     int            `json:"churnBase"`
+	ChurnDuration time.Duration  `json:"churnDuration"`
 	Messages      int            `json:"messages"`
 	PayloadSize   int            `json:"payloadBytes"`
 	ServerCPUs    string         `json:"serverCpus"`
@@ -76,21 +84,25 @@ type versusResult struct {
 }
 
 type versusOptions struct {
-	lf           loadFlags
-	heraldBin    string
-	cfBin        string
-	sizes        []int
-	uniUsers     int
-	uniEach      int
-	uniInflight  int
-	msgs         int
-	rounds       int
-	payload      int
-	pause        time.Duration
-	roundTimeout time.Duration
-	serverCPUs   string
-	logLevel     string
-	json         bool
+	lf            loadFlags
+	heraldBin     string
+	cfBin         string
+	sizes         []int
+	uniUsers      int
+	uniEach       int
+	uniInflight   int
+	churnInflight int
+	churnBase     int
+	churnDuration time.Duration
+	churnSettle   time.Duration
+	msgs          int
+	rounds        int
+	payload       int
+	pause         time.Duration
+	roundTimeout  time.Duration
+	serverCPUs    string
+	logLevel      string
+	json          bool
 }
 
 func runVersus(ctx context.Context, args []string) error {
@@ -99,10 +111,14 @@ func runVersus(ctx context.Context, args []string) error {
 	o.lf.register(fs)
 	fs.StringVar(&o.heraldBin, "server-bin", "herald", "Herald binary to start")
 	fs.StringVar(&o.cfBin, "centrifugo-bin", "centrifugo", "Centrifugo v6 binary to start")
-	sizes := fs.String("subscribers", "1000,5000", "subscriber counts, comma-separated: each is a connect and a fan-out workload")
+	sizes := fs.String("subscribers", "1000,5000", "subscriber counts, comma-separated: each is a connect and a fan-out workload (empty: none)")
 	fs.IntVar(&o.uniUsers, "unicast-users", 1000, "connected users of the unicast workload (0: skip it)")
 	fs.IntVar(&o.uniEach, "unicast-messages", 5, "messages per user in the unicast workload, sent one user after the other")
 	fs.IntVar(&o.uniInflight, "unicast-inflight", 16, "senders at once in the concurrent unicast workload, each on its own keep-alive connection (1: only the sequential workload)")
+	fs.IntVar(&o.churnInflight, "churn-inflight", 64, "attempt loops of the churn workload, spread over the worker processes as connections are (0: skip it)")
+	fs.IntVar(&o.churnBase, "churn-base", 1000, "idle subscribed connections the churn workload runs around")
+	fs.DurationVar(&o.churnDuration, "churn-duration", 5*time.Second, "how long the churn loops start attempts")
+	fs.DurationVar(&o.churnSettle, "churn-settle", 5*time.Second, "bound on the server's counts coming back to the base after the churn; beyond it the excess is reported as a leak")
 	fs.IntVar(&o.msgs, "messages", 100, "messages per fan-out, published back to back (each after the previous answer)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every workload on both servers, the first server alternating")
 	fs.IntVar(&o.payload, "payload", 128, "approximate size of each message body in bytes")
@@ -130,6 +146,24 @@ to back to that channel through the server's HTTP API.
                  the same on a fresh server with --unicast-inflight senders
                  at once, each on its own keep-alive connection and with its
                  own share of the users (each user's messages stay in order)
+  churn attempts/s
+                 --churn-base idle connections subscribe to the channel,
+                 then --churn-inflight loops make attempts one after the
+                 other for --churn-duration, each a fresh user from its own
+                 loopback address: 40 % present a token with a wrong
+                 signature and must be refused (Herald: close 4002 after the
+                 upgrade; Centrifugo: disconnect 3500), 60 % connect and
+                 subscribe, and a third of those (20 % of all) drop without
+                 a close frame (TCP reset and FIN in turn) while the rest
+                 close with a close handshake. Attempts ÷ time from the
+                 first attempt to the end of the last. Successes, expected
+                 refusals and unexpected outcomes are counted apart. Then
+                 the server's own counts (Herald /api/stats, Centrifugo
+                 /api/info) must come back to the base within
+                 --churn-settle (else the excess is a leak), and every base
+                 connection must receive one published message. Centrifugo
+                 republishes the counts /api/info reads every 3 s, so its
+                 readings count from 3.5 s after the churn on.
 
 Herald: token in the /ws URL, {"type":"subscribe"}, POST
 /api/channels/{channel}/messages, unicast POST /api/users/{user}/messages.
@@ -141,7 +175,12 @@ personal channel #<user> each connection is subscribed to on the server side
 
 Example:
   taskset -c 0 herald-bench versus --server-bin /tmp/herald \
-    --centrifugo-bin /tmp/centrifugo/centrifugo --rounds 3`)
+    --centrifugo-bin /tmp/centrifugo/centrifugo --rounds 3
+  # unicast and churn only, without the fan-out workloads:
+  taskset -c 0 herald-bench versus --server-bin /tmp/herald \
+    --centrifugo-bin /tmp/centrifugo/centrifugo --rounds 3 \
+    --subscribers '' --unicast-inflight 16 --churn-inflight 64 \
+    --churn-base 1000 --churn-duration 5s`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -149,6 +188,9 @@ Example:
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	for _, s := range strings.Split(*sizes, ",") {
+		if strings.TrimSpace(s) == "" && strings.TrimSpace(*sizes) == "" {
+			break // no fan-out workload
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
 			return fmt.Errorf("--subscribers: not a positive count: %q", s)
@@ -164,8 +206,14 @@ Example:
 	if o.uniInflight < 1 {
 		return errors.New("--unicast-inflight must be at least 1")
 	}
+	if o.churnInflight < 0 || o.churnBase < 0 || o.churnInflight > 0 && (o.churnDuration <= 0 || o.churnSettle <= 0) {
+		return errors.New("--churn-inflight and --churn-base must not be negative, --churn-duration and --churn-settle must be positive")
+	}
 	res := &versusResult{HeraldBin: o.heraldBin, CentrifugoBin: o.cfBin, Sizes: o.sizes, UnicastUsers: o.uniUsers, UnicastEach: o.uniEach,
 		UniInflight: o.uniInflight, Messages: o.msgs, PayloadSize: o.payload, ServerCPUs: o.serverCPUs}
+	if o.churnInflight > 0 {
+		res.ChurnInflight, res.ChurnBase, res.ChurnDuration = o.churnInflight, o.churnBase, o.churnDuration
+	}
 	for round := 1; round <= o.rounds; round++ {
 		order := []string{serverHerald, serverCentrifugo}
 		if round%2 == 0 {
@@ -185,15 +233,30 @@ Example:
 				works = append(works, work{workloadUnicastConc, o.uniUsers})
 			}
 		}
+		if o.churnInflight > 0 {
+			works = append(works, work{workloadChurn, o.churnBase})
+		}
 		for _, wk := range works {
 			for _, server := range order {
-				s, err := versusOnce(ctx, o, server, wk.name, wk.n, round)
+				var s versusSample
+				var err error
+				if wk.name == workloadChurn {
+					s, err = versusChurn(ctx, o, server, round)
+				} else {
+					s, err = versusOnce(ctx, o, server, wk.name, wk.n, round)
+				}
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %s of %d: %w", round, server, wk.name, wk.n, err)
 				}
-				fmt.Fprintf(os.Stderr, "round %d %-10s %-11s %5d: %.0f connects/s (%d connected in %s), %d sends, %.0f sends/s, %.0f deliveries/s (%d/%d, window %s), load %.2f\n",
-					round, server, wk.name, wk.n, s.ConnectsPerSec, s.Connected, s.ConnectTook.Round(time.Millisecond),
-					s.Sends, s.SendsPerSec, s.DeliveriesPerSec, s.Deliveries, s.Expected, us(s.Window), s.LoadAvg)
+				if c := s.Churn; c != nil {
+					fmt.Fprintf(os.Stderr, "round %d %-10s %-11s %5d: %.0f attempts/s (%d in %s: %d clean, %d dropped, %d refused, %d unexpected %s), after: leak %d, subs leak %d, %d/%d delivered, load %.2f\n",
+						round, server, wk.name, wk.n, c.AttemptsPerSec, c.Attempts, c.Took.Round(time.Millisecond), c.Clean, c.Dropped,
+						c.Refused, c.Unexpected, c.errorList(), c.Leak, c.SubsLeak, s.Deliveries, s.Expected, s.LoadAvg)
+				} else {
+					fmt.Fprintf(os.Stderr, "round %d %-10s %-11s %5d: %.0f connects/s (%d connected in %s), %d sends, %.0f sends/s, %.0f deliveries/s (%d/%d, window %s), load %.2f\n",
+						round, server, wk.name, wk.n, s.ConnectsPerSec, s.Connected, s.ConnectTook.Round(time.Millisecond),
+						s.Sends, s.SendsPerSec, s.DeliveriesPerSec, s.Deliveries, s.Expected, us(s.Window), s.LoadAvg)
+				}
 				res.Samples = append(res.Samples, s)
 			}
 		}
@@ -458,6 +521,17 @@ func versusRows(res *versusResult) []versusRow {
 				median(serverHerald, workloadUnicastConc, n, f), median(serverCentrifugo, workloadUnicastConc, n, f), 1.5})
 		}
 	}
+	if res.ChurnInflight > 0 {
+		n := res.ChurnBase
+		f := func(s versusSample) float64 {
+			if s.Churn == nil {
+				return 0
+			}
+			return s.Churn.AttemptsPerSec
+		}
+		rows = append(rows, versusRow{fmt.Sprintf("churn attempts/s, %d in flight, %d idle (40%% bad tokens, 20%% drops)", res.ChurnInflight, n),
+			median(serverHerald, workloadChurn, n, f), median(serverCentrifugo, workloadChurn, n, f), 1.5})
+	}
 	return rows
 }
 
@@ -472,6 +546,7 @@ func printVersus(w io.Writer, res *versusResult) {
 			s.Sends, s.Deliveries, s.Loss, s.Duplicates, us(s.Window), s.SendsPerSec, s.DeliveriesPerSec, us(s.ServerCPU), us(s.ClientCPU), us(s.P50), us(s.P99))
 	}
 	tw.Flush()
+	printChurnSamples(w, res)
 	fmt.Fprintln(w, "\nmedians over the rounds")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "workload\tHerald\tCentrifugo\tHerald/Centrifugo\tgoal\tmet")
@@ -484,8 +559,52 @@ func printVersus(w io.Writer, res *versusResult) {
 	}
 	tw.Flush()
 	var loss int64
+	var unexpected int64
+	var leaks, churned int
 	for _, s := range res.Samples {
 		loss += s.Loss + s.Duplicates
+		if c := s.Churn; c != nil {
+			churned++
+			unexpected += c.Unexpected
+			if !c.Settled || c.Leak != 0 || c.SubsLeak != 0 || c.BaseDropped != 0 {
+				leaks++
+			}
+		}
 	}
 	fmt.Fprintf(w, "\nlost or repeated deliveries, all samples: %d\n", loss)
+	if churned > 0 {
+		fmt.Fprintf(w, "churn: unexpected outcomes, all samples: %d; samples whose server did not come back to its base connections: %d of %d\n",
+			unexpected, leaks, churned)
+	}
+}
+
+// printChurnSamples prints the churn samples' own figures: the outcomes of
+// the attempts and the server's state after them.
+func printChurnSamples(w io.Writer, res *versusResult) {
+	if res.ChurnInflight == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nchurn: %d loops for %s around %d idle subscribers; after it, the server's counts minus the base connections still open (leak) and one message to each\n",
+		res.ChurnInflight, res.ChurnDuration, res.ChurnBase)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "round\tserver\twindow\tattempts\tattempts/s\tclean\tdropped\trefused\tunexpected\tp50\tp99\tserver CPU\tsettled\tconns after\tleak\tsubs leak\tbase dropped\tdelivered\t")
+	for _, s := range res.Samples {
+		c := s.Churn
+		if c == nil {
+			continue
+		}
+		settled := "no"
+		if c.Settled {
+			settled = "in " + us(c.SettleTook)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%.0f\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d/%d\t\n",
+			s.Round, s.Server, us(c.Took), c.Attempts, c.AttemptsPerSec, c.Clean, c.Dropped, c.Refused, c.Unexpected,
+			us(c.P50), us(c.P99), us(s.ServerCPU), settled, c.ConnsAfter, c.Leak, c.SubsLeak, c.BaseDropped, s.Deliveries, s.Expected)
+	}
+	tw.Flush()
+	for _, s := range res.Samples {
+		if c := s.Churn; c != nil && c.Unexpected > 0 {
+			fmt.Fprintf(w, "round %d %s: unexpected: %s\n", s.Round, s.Server, c.errorList())
+		}
+	}
 }

@@ -82,7 +82,11 @@ func runWorker(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, w.job.Lifetime)
 	defer cancel()
 
-	w.connect(ctx)
+	if w.job.Mode == modeChurn {
+		w.emit(event{Event: evReady}) // the loops connect on cmdChurn
+	} else {
+		w.connect(ctx)
+	}
 
 	// Commands until stop, stdin closing (the coordinator is gone) or the
 	// lifetime bound.
@@ -112,6 +116,8 @@ func runWorker(ctx context.Context, args []string) error {
 				w.arm(c.Round, c.Expect)
 			case cmdReport:
 				w.emit(w.report())
+			case cmdChurn:
+				go func() { w.emit(w.churn(ctx)) }()
 			}
 		}
 	}
