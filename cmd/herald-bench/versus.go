@@ -122,7 +122,7 @@ func runVersus(ctx context.Context, args []string) error {
 	fs.IntVar(&o.msgs, "messages", 100, "messages per fan-out, published back to back (each after the previous answer)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every workload on both servers, the first server alternating")
 	fs.IntVar(&o.payload, "payload", 128, "approximate size of each message body in bytes")
-	fs.DurationVar(&o.pause, "pause", 2*time.Second, "quiet time after connecting, before the fan-out")
+	fs.DurationVar(&o.pause, "pause", 2*time.Second, "quiet time after connecting, before the fan-out, the unicast sends or the churn")
 	fs.DurationVar(&o.roundTimeout, "round-timeout", time.Minute, "bound on one fan-out; missing deliveries after it count as lost")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "1", "taskset CPU list for the servers (empty: not pinned); run the tool itself under taskset -c 0")
 	fs.StringVar(&o.logLevel, "server-log-level", "warn", "log level of both servers (their logs go to a temporary directory)")
