@@ -39,6 +39,7 @@ type notifyResult struct {
 	Store       string        `json:"store"`
 	Users       int           `json:"users"`
 	Concurrency int           `json:"concurrency"`
+	Batch       int           `json:"batch"` // notifications per request
 	Ready       readySummary  `json:"ready"`
 	Rounds      []notifyRound `json:"rounds"`
 }
@@ -51,6 +52,7 @@ func runNotify(ctx context.Context, args []string) error {
 	lf.register(fs)
 	users := fs.Int("users", 1000, "target users, each with one connected client; notifications go to them in turn")
 	conc := fs.Int("concurrency", 64, "HTTP clients posting at once, each on its own keep-alive connection")
+	batch := fs.Int("batch", 1, "notifications per request: 1 posts one notification, more post {\"notifications\":[...]} to as many users in turn (at most 1,000)")
 	duration := fs.Duration("duration", 10*time.Second, "length of each round")
 	count := fs.Int("count", 0, "stop a round after this many notifications instead (0: use --duration)")
 	rounds := fs.Int("rounds", 3, "rounds on the same connections; each is reported, then the best and the spread")
@@ -62,7 +64,8 @@ func runNotify(ctx context.Context, args []string) error {
 
 Connects one client per target user, then --concurrency HTTP clients post
 notifications (POST /api/notifications, answered 201 once stored) for
---duration or --count. Each notification's data carries the time its POST
+--duration or --count (--batch > 1: that many per request, under
+"notifications", to consecutive users). Each notification's data carries the time its POST
 started; the user's client records receipt of notification:new minus that
 time. Reports notifications per second, loss (created but not received) and
 latency percentiles. The server uses SQLite unless --database-url is given.`)
@@ -71,6 +74,9 @@ latency percentiles. The server uses SQLite unless --database-url is given.`)
 	}
 	if *users <= 0 || *conc <= 0 || *rounds <= 0 || (*duration <= 0 && *count <= 0) {
 		return fmt.Errorf("--users, --concurrency, --rounds and --duration or --count must be positive")
+	}
+	if *batch < 1 || *batch > 1000 {
+		return fmt.Errorf("--batch must be between 1 and 1000")
 	}
 	t, err := startOrAttach(ctx, &sf, *users+1000)
 	if err != nil {
@@ -89,7 +95,7 @@ latency percentiles. The server uses SQLite unless --database-url is given.`)
 		return err
 	}
 	defer p.stop()
-	res := &notifyResult{Store: "sqlite", Users: *users, Concurrency: *conc}
+	res := &notifyResult{Store: "sqlite", Users: *users, Concurrency: *conc, Batch: *batch}
 	if sf.databaseURL != "" || sf.pid != 0 {
 		res.Store = "postgresql"
 		if sf.pid != 0 {
@@ -108,7 +114,7 @@ latency percentiles. The server uses SQLite unless --database-url is given.`)
 	}
 
 	for r := 1; r <= *rounds; r++ {
-		rr, err := notifyOnce(ctx, t, p, base.UserPrefix, r, *users, *conc, *duration, *count, *pause, *drain)
+		rr, err := notifyOnce(ctx, t, p, base.UserPrefix, r, *users, *conc, *batch, *duration, *count, *pause, *drain)
 		if err != nil {
 			return err
 		}
@@ -123,7 +129,7 @@ latency percentiles. The server uses SQLite unless --database-url is given.`)
 	return nil
 }
 
-func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, users, conc int,
+func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, users, conc, batch int,
 	duration time.Duration, count int, pause, drain time.Duration) (notifyRound, error) {
 	rr := notifyRound{Round: round, Errors: map[string]int{}}
 	if _, err := p.request(ctx, command{Cmd: cmdArm, Round: round}, evArmed, 30*time.Second); err != nil {
@@ -154,23 +160,38 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 			defer wg.Done()
 			api := newAPIConn(t)
 			defer api.close()
-			body := make([]byte, 0, 256)
+			body := make([]byte, 0, 256*batch)
 			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if count > 0 && i >= int64(count) || count <= 0 && time.Now().After(deadline) {
+				first := next.Add(int64(batch)) - int64(batch)
+				n := int64(batch)
+				if count > 0 {
+					n = min(n, int64(count)-first)
+				}
+				if n <= 0 || count <= 0 && time.Now().After(deadline) {
 					return
 				}
 				sent := time.Now()
-				body = notifyBody(body[:0], prefix, int(i%int64(users)), i, sent)
+				if batch == 1 {
+					body = notifyBody(body[:0], prefix, int(first%int64(users)), first, sent)
+				} else {
+					body = append(body[:0], `{"notifications":[`...)
+					for i := first; i < first+n; i++ {
+						if i > first {
+							body = append(body, ',')
+						}
+						body = notifyBody(body, prefix, int(i%int64(users)), i, sent)
+					}
+					body = append(body, "]}"...)
+				}
 				status, answer, err := api.post("/api/notifications", body)
 				now := time.Now()
 				storeMax(&lastAnswer, now.UnixNano())
 				rtt.record(int64(now.Sub(sent)))
 				if err == nil && status == 201 {
-					created.Add(1)
+					created.Add(n)
 					continue
 				}
-				failed.Add(1)
+				failed.Add(n)
 				key := ""
 				if err != nil {
 					key = errorKind(err)
@@ -249,7 +270,7 @@ func notifyBody(b []byte, prefix string, u int, i int64, sent time.Time) []byte 
 }
 
 func printNotify(w io.Writer, res *notifyResult) {
-	fmt.Fprintf(w, "notifications: store %s, %d users connected, %d HTTP clients\n\n", res.Store, res.Ready.Connected, res.Concurrency)
+	fmt.Fprintf(w, "notifications: store %s, %d users connected, %d HTTP clients, %d per request\n\n", res.Store, res.Ready.Connected, res.Concurrency, max(res.Batch, 1))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tcreated\tfailed\tper second\tloss\tclient CPU\tCPU/notification\tPOST p50\tPOST p99\trecv p50\trecv p90\trecv p99\trecv max\t")
 	for _, r := range res.Rounds {
