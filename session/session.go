@@ -22,6 +22,10 @@ type Session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	storeMu    sync.Mutex                 // a leaf lock: guards the two below only
+	storeCalls map[int]context.CancelFunc // store calls in flight (storeCtx); nil when none
+	storeNext  int
+
 	// limit is the inbound budget of messages and control frames; used by
 	// the transport's one reader at a time.
 	limit  *limiter
@@ -164,7 +168,17 @@ func (s *Session) Close(code int, reason string) {
 // from under its own lock: it never blocks.
 func (s *Session) Closing() {
 	s.closed.Store(true)
+	s.cancelWork()
+}
+
+// cancelWork cancels the session's context and the store call in flight.
+func (s *Session) cancelWork() {
 	s.cancel()
+	s.storeMu.Lock()
+	for _, cancel := range s.storeCalls {
+		cancel()
+	}
+	s.storeMu.Unlock()
 }
 
 // Closed reports whether the session is closing or ended.
@@ -177,7 +191,7 @@ func (s *Session) End() {
 		return
 	}
 	s.closed.Store(true)
-	s.cancel()
+	s.cancelWork()
 	s.mu.Lock()
 	if s.expiry != nil {
 		s.expiry.Stop()
@@ -210,9 +224,35 @@ func (s *Session) Admit() bool {
 }
 
 // storeCtx bounds one store call made for the session; it also ends with
-// the session.
+// the session. It derives from the engine's context, not the session's, and
+// the session cancels it by hand: a child of the session's context would give
+// every session a map of children and a Done channel that outlive the call —
+// 450 bytes of each idle connection, all for the one query made at connect.
+// The calls in flight wait in a map that is dropped when the last one ends,
+// so an idle session holds none.
 func (s *Session) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(s.ctx, s.e.cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(s.e.ctx, s.e.cfg.StoreTimeout)
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
+	if s.ctx.Err() != nil {
+		cancel() // already ended: cancelWork has run, or finds nothing
+		return ctx, cancel
+	}
+	id := s.storeNext
+	s.storeNext++
+	if s.storeCalls == nil {
+		s.storeCalls = make(map[int]context.CancelFunc, 1)
+	}
+	s.storeCalls[id] = cancel
+	return ctx, func() {
+		s.storeMu.Lock()
+		delete(s.storeCalls, id)
+		if len(s.storeCalls) == 0 {
+			s.storeCalls = nil
+		}
+		s.storeMu.Unlock()
+		cancel()
+	}
 }
 
 func (s *Session) now() string { return herald.FormatTime(s.e.cfg.Now()) }

@@ -159,3 +159,46 @@ func counterValue(t *testing.T, m *ws.Metrics, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// stalledMarkRead is the real inbox with MarkRead held until the caller's
+// context ends.
+type stalledMarkRead struct {
+	herald.Inbox
+	entered chan struct{}
+	ended   chan error
+}
+
+func (s *stalledMarkRead) MarkRead(ctx context.Context, _, _ string) (herald.Unread, error) {
+	s.entered <- struct{}{}
+	<-ctx.Done()
+	s.ended <- ctx.Err()
+	return herald.Unread{}, ctx.Err()
+}
+
+// TestMarkReadEndsWithItsConnection: a mark_read waiting on the store is
+// cancelled when its connection ends, as a replay's reads are, though the
+// store call's context is not derived from the session's.
+func TestMarkReadEndsWithItsConnection(t *testing.T) {
+	st := &stalledMarkRead{entered: make(chan struct{}, 1), ended: make(chan error, 1)}
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) {
+		st.Inbox = c.Inbox
+		c.Inbox = st
+		c.HeartbeatInterval = 50 * time.Millisecond
+	})
+	cl, _ := e.connect("alice")
+	cl.send(map[string]any{"type": "mark_read", "notificationId": "n1"})
+	select {
+	case <-st.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("mark_read never reached the store")
+	}
+	cl.c.CloseNow() // gone without a close frame; nobody answers pings
+	select {
+	case err := <-st.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("mark_read's store call ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("mark_read's store call still running after its connection ended")
+	}
+}
