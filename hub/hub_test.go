@@ -193,3 +193,44 @@ func TestEachMayCallBack(t *testing.T) {
 		t.Fatalf("OfUser after Unregister: %d", got)
 	}
 }
+
+// TestUserConnectionsComeAndGo: a user's connections leave in any order and
+// the rest keep receiving; OfUser never names one that left, nor aliases the
+// hub's own list.
+func TestUserConnectionsComeAndGo(t *testing.T) {
+	h := hub.New(hub.Config{})
+	a := []*conn{{user: "a"}, {user: "a"}, {user: "a"}, {user: "a"}}
+	for _, c := range a {
+		if err := h.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Unregister(a[1])
+	h.Unregister(a[1]) // twice is harmless
+	h.Unregister(a[3])
+	if n := h.Deliver(msg(herald.ToUser, "a", "")); n != 2 {
+		t.Fatalf("to user a: %d deliveries, want 2", n)
+	}
+	for i, want := range []int64{1, 0, 1, 0} {
+		if got := a[i].got.Load(); got != want {
+			t.Errorf("connection %d got %d, want %d", i, got, want)
+		}
+	}
+	got := h.OfUser("a")
+	if len(got) != 2 || got[0] == herald.Conn(a[1]) || got[1] == herald.Conn(a[1]) {
+		t.Fatalf("OfUser after two left: %v", got)
+	}
+	got[0] = nil // the caller's copy
+	if err := h.Register(a[1]); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Deliver(msg(herald.ToUser, "a", "")); n != 3 {
+		t.Fatalf("after one came back: %d deliveries, want 3", n)
+	}
+	for _, c := range a {
+		h.Unregister(c)
+	}
+	if st := h.Stats(); st.TotalConnections != 0 || st.TotalUsers != 0 || len(h.OfUser("a")) != 0 {
+		t.Fatalf("after all left: %+v, OfUser %v", st, h.OfUser("a"))
+	}
+}
