@@ -50,7 +50,10 @@ type ConsumerConfig struct {
 	// HandleTimeout bounds handling one event (default 30s).
 	HandleTimeout time.Duration
 	// RetryMin and RetryMax bound the backoff after a failure that may pass,
-	// such as the store or Redis being down (defaults 200ms and 30s).
+	// such as the store or Redis being down (defaults 200ms and 5s). The
+	// ceiling is how late the consumer may notice that Redis is back: with
+	// 30s, events queued after a Sentinel failover of 20s waited up to half
+	// a minute more, while every node already reported ready.
 	RetryMin time.Duration
 	RetryMax time.Duration
 	Logger   *slog.Logger // default: discard
@@ -78,7 +81,7 @@ func (c *ConsumerConfig) setDefaults() error {
 	orDefault(&c.ClaimInterval, c.ClaimIdle/4)
 	orDefault(&c.HandleTimeout, 30*time.Second)
 	orDefault(&c.RetryMin, 200*time.Millisecond)
-	orDefault(&c.RetryMax, 30*time.Second)
+	orDefault(&c.RetryMax, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
