@@ -11,8 +11,9 @@ import (
 )
 
 // poller waits for idle connections to become readable with one epoll set,
-// so that an idle connection needs no goroutine: a reader starts only when a
-// frame arrives, reads it and goes away. Registrations are one-shot, so a
+// so that an idle connection needs no goroutine: a reader takes it only when
+// a frame arrives, reads that frame and moves on (see dispatch). Registrations
+// are one-shot, so a
 // connection has at most one reader at a time; each one has its own id, so a
 // late event for a connection already gone is ignored.
 //
@@ -22,8 +23,8 @@ import (
 // there are none. A blocking epoll_wait would instead hold an OS thread and,
 // until the runtime's monitor noticed, the processor it ran on: with few
 // cores, every round of the loop stalled all other goroutines for a
-// monitor tick, which halved the rate at which clients could connect and
-// subscribe (issue 12).
+// monitor tick, which cost a third of the rate at which clients could connect
+// and subscribe on one core (issue 12).
 type poller struct {
 	epfd int
 	file *os.File // epfd, registered with the runtime's poller
