@@ -326,7 +326,7 @@ func TestClusterProbeCatchesSilentShard(t *testing.T) {
 	cut := usersOn(db.Prefix, "cut", 1, func(s int) bool { return owners[s] == quiet })[0]
 	fine := usersOn(db.Prefix, "fine", 1, func(s int) bool { return owners[s] == calm })[0]
 
-	a, _ := startNode(t, db, "a", nil)
+	a, ra := startNode(t, db, "a", nil)
 	b, rb := startNode(t, db, "b", nil)
 	cutConn, fineConn := b.connect(t, cut), b.connect(t, fine)
 	settleRedis(t, []*suiteNode{a, b})
@@ -334,6 +334,13 @@ func TestClusterProbeCatchesSilentShard(t *testing.T) {
 	proxy.FreezeSubscribers()
 	waitUntil(t, 20*time.Second, "node b to notice, reconnect and resync the cut shard's user", func() bool {
 		return probeFailures(t, rb.metrics) > 0 && rb.rb.Healthy() == nil && len(rb.resyncs(cut)) >= 2
+	})
+	// Node a's subscription to that shard went through the proxy too, and
+	// while it is down a skips publishing there (the other nodes resync
+	// once it is back): wait for a to have noticed and come back as well,
+	// or the publish below may be skipped.
+	waitUntil(t, 20*time.Second, "node a to notice and reconnect too", func() bool {
+		return probeFailures(t, ra.metrics) > 0 && ra.rb.Healthy() == nil
 	})
 	if n := len(rb.resyncs(fine)); n != 1 {
 		t.Errorf("the user of an untouched shard was resynced %d times", n)

@@ -190,6 +190,20 @@ type readiness struct {
 	last string
 }
 
+// waitAllReady waits until every live node's /readyz says ready.
+func waitAllReady(t *testing.T, cn *clusterNodes, d time.Duration, what string) {
+	t.Helper()
+	waitFor(t, d, what, func() bool {
+		for _, i := range cn.live() {
+			status, body := cn.srv[i].do("GET", "/readyz", "", nil)
+			if status != 200 || !strings.Contains(string(body), `"ready"`) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func watchReady(t *testing.T, ctx context.Context, s *server) *readiness {
 	r := &readiness{seen: map[string]int{}}
 	done := make(chan struct{})
@@ -315,15 +329,7 @@ func haFailover(t *testing.T, cn *clusterNodes, kill func()) {
 	start := time.Now()
 	kill()
 	promoted := time.Since(start)
-	waitFor(t, 60*time.Second, "every node ready again", func() bool {
-		for _, i := range cn.live() {
-			status, body := cn.srv[i].do("GET", "/readyz", "", nil)
-			if status != 200 || !strings.Contains(string(body), `"ready"`) {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllReady(t, cn, 60*time.Second, "every node ready again")
 	followed := time.Since(start)
 	stream.waitMore(t, 30, "notifications after the failover")
 	stream.end()
@@ -397,6 +403,9 @@ func TestHAClusterReshard(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clients := haClients(t, ctx, cn, users)
+	// A node listens before its broker has subscribed, and says degraded
+	// until it has: watch only from when every node is ready.
+	waitAllReady(t, cn, 20*time.Second, "every node ready")
 	var readies []*readiness
 	for _, s := range cn.srv {
 		readies = append(readies, watchReady(t, ctx, s))
