@@ -14,9 +14,10 @@ import (
 	"github.com/heraldhq/herald/ws"
 )
 
-// stalledInbox is the real inbox with its List held until the caller's
-// context ends: a store read that does not come back, to see whether the
-// connection's end cancels it. Every other method is the real one.
+// stalledInbox is the real inbox with List and MarkRead held until the
+// caller's context ends: a store call that does not come back, to see
+// whether the connection's end cancels it. Every other method is the real
+// one.
 type stalledInbox struct {
 	herald.Inbox
 	entered chan struct{} // a List call is waiting
@@ -28,6 +29,11 @@ func (s *stalledInbox) List(ctx context.Context, _ herald.NotificationFilter) ([
 	<-ctx.Done()
 	s.ended <- ctx.Err()
 	return nil, ctx.Err()
+}
+
+func (s *stalledInbox) MarkRead(ctx context.Context, _, _ string) (herald.Unread, error) {
+	_, err := s.List(ctx, herald.NotificationFilter{})
+	return herald.Unread{}, err
 }
 
 func stalledEnv(t *testing.T, mod func(*ws.Config)) (*env, *stalledInbox) {
@@ -42,17 +48,17 @@ func stalledEnv(t *testing.T, mod func(*ws.Config)) (*env, *stalledInbox) {
 	return e, st
 }
 
-// waitCancelled asserts that the stalled List ended by cancellation, long
-// before its store timeout (10s) would have ended it.
+// waitCancelled asserts that the stalled store call ended by cancellation,
+// long before its store timeout (10s) would have ended it.
 func waitCancelled(t *testing.T, st *stalledInbox) {
 	t.Helper()
 	select {
 	case err := <-st.ended:
 		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("replay's store read ended with %v, want context.Canceled", err)
+			t.Fatalf("the stalled store call ended with %v, want context.Canceled", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("replay's store read still running after its connection ended")
+		t.Fatal("the stalled store call still running after its connection ended")
 	}
 }
 
@@ -160,31 +166,11 @@ func counterValue(t *testing.T, m *ws.Metrics, name string) float64 {
 	return 0
 }
 
-// stalledMarkRead is the real inbox with MarkRead held until the caller's
-// context ends.
-type stalledMarkRead struct {
-	herald.Inbox
-	entered chan struct{}
-	ended   chan error
-}
-
-func (s *stalledMarkRead) MarkRead(ctx context.Context, _, _ string) (herald.Unread, error) {
-	s.entered <- struct{}{}
-	<-ctx.Done()
-	s.ended <- ctx.Err()
-	return herald.Unread{}, ctx.Err()
-}
-
 // TestMarkReadEndsWithItsConnection: a mark_read waiting on the store is
 // cancelled when its connection ends, as a replay's reads are, though the
 // store call's context is not derived from the session's.
 func TestMarkReadEndsWithItsConnection(t *testing.T) {
-	st := &stalledMarkRead{entered: make(chan struct{}, 1), ended: make(chan error, 1)}
-	e := newEnv(t, hub.Config{}, func(c *ws.Config) {
-		st.Inbox = c.Inbox
-		c.Inbox = st
-		c.HeartbeatInterval = 50 * time.Millisecond
-	})
+	e, st := stalledEnv(t, func(c *ws.Config) { c.HeartbeatInterval = 50 * time.Millisecond })
 	cl, _ := e.connect("alice")
 	cl.send(map[string]any{"type": "mark_read", "notificationId": "n1"})
 	select {
@@ -193,12 +179,5 @@ func TestMarkReadEndsWithItsConnection(t *testing.T) {
 		t.Fatal("mark_read never reached the store")
 	}
 	cl.c.CloseNow() // gone without a close frame; nobody answers pings
-	select {
-	case err := <-st.ended:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("mark_read's store call ended with %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("mark_read's store call still running after its connection ended")
-	}
+	waitCancelled(t, st)
 }

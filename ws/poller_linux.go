@@ -12,10 +12,10 @@ import (
 
 // poller waits for idle connections to become readable with one epoll set,
 // so that an idle connection needs no goroutine: a reader takes it only when
-// a frame arrives, reads that frame and moves on (see dispatch). Registrations
-// are one-shot, so a
-// connection has at most one reader at a time; each one has its own id, so a
-// late event for a connection already gone is ignored.
+// a frame arrives, reads that frame and moves on (see dispatch).
+// Registrations are one-shot, so a connection has at most one reader at a
+// time; each one has its own id, so a late event for a connection already
+// gone is ignored.
 //
 // The set itself is waited on through Go's own network poller: its
 // descriptor, non-blocking, is an *os.File, and the loop asks it for events
@@ -113,7 +113,7 @@ func (p *poller) remove(c *conn) {
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.pollFD, nil)
 }
 
-// loop hands each readable connection to a new goroutine until stop. Each
+// loop hands each readable connection to a reader (dispatch) until stop. Each
 // round asks the set for events without blocking; the runtime parks the loop
 // when there are none and wakes it when the set becomes readable again,
 // which it does whenever a registered socket has an event: the check always
@@ -167,6 +167,9 @@ func (p *poller) dispatch(c *conn) {
 	}
 }
 
+// read is a reader goroutine: it reads c's frame, then the frames of the
+// connections dispatch hands it, until none comes for readerIdle or the
+// poller stops.
 func (p *poller) read(c *conn) {
 	idle := time.NewTimer(readerIdle)
 	defer idle.Stop()

@@ -2,6 +2,8 @@ package ws
 
 import (
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,5 +55,75 @@ func TestTerminatedConnIsNeverPolled(t *testing.T) {
 	srv.teardown(c, server, net.ErrClosed)
 	if srv.cfg.Hub.Stats().TotalConnections != 0 {
 		t.Fatal("teardown left the session in the hub")
+	}
+}
+
+// goroutineID is the id of the calling goroutine, from its stack header.
+func goroutineID() string {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	f := strings.Fields(string(buf[:n]))
+	return f[1] // "goroutine <id> [running]:"
+}
+
+// TestPollerReusesReaders: frames that arrive one after the other, each once
+// the previous one was read, are read by the same reader goroutine, not one
+// new goroutine each; and at stop the waiting reader ends.
+func TestPollerReusesReaders(t *testing.T) {
+	ids := make(chan string, 1)
+	var p *poller
+	p, err := newPoller(func(c *conn) {
+		var b [1]byte
+		if _, err := c.nc.Read(b[:]); err == nil {
+			_ = p.rearm(c)
+		}
+		ids <- goroutineID()
+	})
+	if err != nil {
+		t.Skip("no poller:", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	before := runtime.NumGoroutine()
+	if err := p.add(&conn{nc: server}); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for i := range 20 {
+		if _, err := client.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case id := <-ids:
+			if first == "" {
+				first = id
+			} else if id != first {
+				t.Fatalf("frame %d read on goroutine %s, the first on %s", i, id, first)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("frame %d never read", i)
+		}
+	}
+	p.stop()
+	// Well before readerIdle would end it by itself.
+	deadline := time.Now().Add(readerIdle / 2)
+	for runtime.NumGoroutine() > before-1 { // the loop ended too
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after stop, %d before the first frame", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
