@@ -137,8 +137,8 @@ func (h *Hub) Register(c herald.Conn) error {
 		return herald.Errorf(herald.EUNAVAILABLE, "Per-user connection limit reached")
 	}
 	us.conns[c] = nil
-	if us.users[user] == nil && h.cfg.Interest != nil {
-		h.cfg.Interest.SetInterest(herald.Audience{Kind: herald.ToUser, Name: user}, true)
+	if us.users[user] == nil {
+		h.interest(herald.ToUser, user, true)
 	}
 	us.users[user] = append(us.users[user], c)
 	return nil
@@ -159,7 +159,7 @@ func (h *Hub) Unregister(c herald.Conn) {
 	for ch := range chans {
 		cs := h.chanShard(ch)
 		cs.mu.Lock()
-		h.remove(cs.channels, herald.ToChannel, ch, c)
+		h.remove(cs.channels, ch, c)
 		cs.mu.Unlock()
 	}
 	delete(us.conns, c)
@@ -173,9 +173,7 @@ func (h *Hub) Unregister(c herald.Conn) {
 		us.users[user] = list
 	} else {
 		delete(us.users, user)
-		if h.cfg.Interest != nil {
-			h.cfg.Interest.SetInterest(herald.Audience{Kind: herald.ToUser, Name: user}, false)
-		}
+		h.interest(herald.ToUser, user, false)
 	}
 	h.total.Add(-1)
 }
@@ -206,7 +204,7 @@ func (h *Hub) Subscribe(c herald.Conn, channel string) error {
 	chans[channel] = struct{}{}
 	cs := h.chanShard(channel)
 	cs.mu.Lock()
-	h.add(cs.channels, herald.ToChannel, channel, c)
+	h.add(cs.channels, channel, c)
 	cs.mu.Unlock()
 	return nil
 }
@@ -223,7 +221,7 @@ func (h *Hub) Unsubscribe(c herald.Conn, channel string) bool {
 	delete(chans, channel)
 	cs := h.chanShard(channel)
 	cs.mu.Lock()
-	h.remove(cs.channels, herald.ToChannel, channel, c)
+	h.remove(cs.channels, channel, c)
 	cs.mu.Unlock()
 	return true
 }
@@ -341,28 +339,34 @@ func (h *Hub) Stats() herald.Stats {
 	}
 }
 
-func (h *Hub) add(index map[string]set, kind herald.AudienceKind, key string, c herald.Conn) {
-	s := index[key]
+// add puts c in channel's set of index (a channel shard's); remove takes it
+// out. The first connection in and the last out are told to Interest.
+func (h *Hub) add(index map[string]set, channel string, c herald.Conn) {
+	s := index[channel]
 	if s == nil {
 		s = make(set, 1)
-		index[key] = s
-		if h.cfg.Interest != nil {
-			h.cfg.Interest.SetInterest(herald.Audience{Kind: kind, Name: key}, true)
-		}
+		index[channel] = s
+		h.interest(herald.ToChannel, channel, true)
 	}
 	s[c] = struct{}{}
 }
 
-func (h *Hub) remove(index map[string]set, kind herald.AudienceKind, key string, c herald.Conn) {
-	s, ok := index[key]
+func (h *Hub) remove(index map[string]set, channel string, c herald.Conn) {
+	s, ok := index[channel]
 	if !ok {
 		return
 	}
 	delete(s, c)
 	if len(s) == 0 {
-		delete(index, key)
-		if h.cfg.Interest != nil {
-			h.cfg.Interest.SetInterest(herald.Audience{Kind: kind, Name: key}, false)
-		}
+		delete(index, channel)
+		h.interest(herald.ToChannel, channel, false)
+	}
+}
+
+// interest tells Config.Interest, if any, that the first connection of an
+// audience arrived (on) or its last one left.
+func (h *Hub) interest(kind herald.AudienceKind, name string, on bool) {
+	if h.cfg.Interest != nil {
+		h.cfg.Interest.SetInterest(herald.Audience{Kind: kind, Name: name}, on)
 	}
 }
