@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -186,8 +186,7 @@ func (w *worker) churn(ctx context.Context) event {
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(3*j.DialTimeout+5*time.Second))
 	defer cancel()
 	var (
-		next sync.Mutex
-		n    int64
+		next atomic.Int64
 		mu   sync.Mutex
 		out  churnCounts
 		lat  = newHistogram()
@@ -198,10 +197,7 @@ func (w *worker) churn(ctx context.Context) event {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				next.Lock()
-				i := n
-				n++
-				next.Unlock()
+				i := next.Add(1) - 1
 				t0 := time.Now()
 				o := w.churnAttempt(ctx, i)
 				lat.record(int64(time.Since(t0)))
@@ -242,7 +238,7 @@ func (w *worker) churnAttempt(ctx context.Context, n int64) churnOutcome {
 	}
 	u := j.URL
 	if j.Proto != protoCentrifugo {
-		u += "?token=" + url.QueryEscape(token) + "&userId=" + url.QueryEscape(user)
+		u = withQueryToken(u, user, token)
 	}
 	c, err := dialWS(ctx, w, idx, u)
 	if err != nil {
@@ -290,21 +286,6 @@ func (w *worker) churnAttempt(ctx context.Context, n int64) churnOutcome {
 	}
 	o.ok = true
 	return o
-}
-
-// heraldHandshake waits for "connected" and, with a channel, subscribes to
-// it and waits for "subscribed".
-func (c *client) heraldHandshake(channel string) error {
-	if err := c.expect(`"type":"connected"`); err != nil {
-		return err
-	}
-	if channel == "" {
-		return nil
-	}
-	if err := c.write(ws.OpText, fmt.Appendf(nil, `{"type":"subscribe","channel":%q}`, channel)); err != nil {
-		return err
-	}
-	return c.expect(`"type":"subscribed"`)
 }
 
 // awaitClose reads frames after the client's close frame until the
@@ -473,7 +454,7 @@ func versusChurn(ctx context.Context, o *versusOptions, server string, round int
 		return st.TotalConnections, st.ChannelCounts[channel], err
 	}
 	atBase := func(conns, subs int) bool { return conns == ready.Connected && subs == ready.Connected }
-	if _, err := waitCounts(ctx, time.Minute, counts, atBase); err != nil {
+	if err := waitCounts(ctx, time.Minute, counts, atBase); err != nil {
 		return s, fmt.Errorf("before the churn: %w", err)
 	}
 	if err := sleepUntil(ctx, time.Now().Add(o.pause)); err != nil {
@@ -545,7 +526,7 @@ func versusChurn(ctx context.Context, o *versusOptions, server string, round int
 	}
 	var conns, subs int
 	cs.Settled = true
-	if _, err := waitCounts(ctx, o.churnSettle, func() (int, int, error) {
+	if err := waitCounts(ctx, o.churnSettle, func() (int, int, error) {
 		var err error
 		conns, subs, err = counts()
 		return conns, subs, err
@@ -569,12 +550,8 @@ func versusChurn(ctx context.Context, o *versusOptions, server string, round int
 		} else {
 			body = fanoutBody(nil, 1, 0, o.payload)
 		}
-		status, answer, err := api.post(path, body)
-		if err != nil {
-			return s, fmt.Errorf("POST %s: %w", path, err)
-		}
-		if status != 200 || server == serverCentrifugo && strings.Contains(string(answer), `"error"`) {
-			return s, fmt.Errorf("POST %s: status %d: %s", path, status, truncate(answer, 200))
+		if err := publish(api, server, path, body); err != nil {
+			return s, err
 		}
 		s.Sends = 1
 		_, waitErr := p.collectRound(ctx, evDone, 1, o.roundTimeout)
@@ -594,21 +571,20 @@ func versusChurn(ctx context.Context, o *versusOptions, server string, round int
 
 // waitCounts polls counts until ok accepts them or timeout passes; the
 // error names the last counts.
-func waitCounts(ctx context.Context, timeout time.Duration, counts func() (int, int, error), ok func(conns, subs int) bool) (time.Duration, error) {
-	start := time.Now()
+func waitCounts(ctx context.Context, timeout time.Duration, counts func() (int, int, error), ok func(conns, subs int) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		c, sb, err := counts()
 		if err == nil && ok(c, sb) {
-			return time.Since(start), nil
+			return nil
 		}
 		select {
 		case <-ctx.Done():
 			if err != nil {
-				return time.Since(start), err
+				return err
 			}
-			return time.Since(start), fmt.Errorf("the server counts %d connections and %d subscriptions after %s", c, sb, timeout)
+			return fmt.Errorf("the server counts %d connections and %d subscriptions after %s", c, sb, timeout)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

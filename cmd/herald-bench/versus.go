@@ -187,15 +187,14 @@ Example:
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	for _, s := range strings.Split(*sizes, ",") {
-		if strings.TrimSpace(s) == "" && strings.TrimSpace(*sizes) == "" {
-			break // no fan-out workload
+	if strings.TrimSpace(*sizes) != "" { // empty: no fan-out workload
+		for _, s := range strings.Split(*sizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("--subscribers: not a positive count: %q", s)
+			}
+			o.sizes = append(o.sizes, n)
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("--subscribers: not a positive count: %q", s)
-		}
-		o.sizes = append(o.sizes, n)
 	}
 	if o.msgs <= 0 || o.rounds <= 0 {
 		return errors.New("--messages and --rounds must be positive")
@@ -394,13 +393,8 @@ func versusOnce(ctx context.Context, o *versusOptions, server, workload string, 
 			} else {
 				body = fanoutBody(body[:0], 1, seqOf(i), o.payload)
 			}
-			status, answer, err := api.post(path(i), body)
-			if err != nil {
-				return fmt.Errorf("POST %s: %w", path(i), err)
-			}
-			// Centrifugo answers API errors with 200 and an "error" object.
-			if status != 200 || server == serverCentrifugo && strings.Contains(string(answer), `"error"`) {
-				return fmt.Errorf("POST %s: status %d: %s", path(i), status, truncate(answer, 200))
+			if err := publish(api, server, path(i), body); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -479,6 +473,19 @@ func (r versusRow) Ratio() float64 {
 		return 0
 	}
 	return r.Herald / r.Centrifugo
+}
+
+// publish posts body to server's API at path and fails unless it was
+// accepted; Centrifugo answers API errors with 200 and an "error" object.
+func publish(api *apiConn, server, path string, body []byte) error {
+	status, answer, err := api.post(path, body)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	if status != 200 || server == serverCentrifugo && strings.Contains(string(answer), `"error"`) {
+		return fmt.Errorf("POST %s: status %d: %s", path, status, truncate(answer, 200))
+	}
+	return nil
 }
 
 // versusRows computes the table's rows: per subscriber count, the median

@@ -68,14 +68,20 @@ func TestVersusChurnAndConcurrentUnicastOnHerald(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Herald")
 	}
+	checkChurnAndConcurrentUnicast(t, versusTestOptions(buildHerald(t), ""), serverHerald)
+}
+
+// checkChurnAndConcurrentUnicast runs the churn and the concurrent unicast
+// workloads on server and checks both.
+func checkChurnAndConcurrentUnicast(t *testing.T, o *versusOptions, server string) {
+	t.Helper()
 	ctx := context.Background()
-	o := versusTestOptions(buildHerald(t), "")
-	s, err := versusChurn(ctx, o, serverHerald, 1)
+	s, err := versusChurn(ctx, o, server, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkChurn(t, s)
-	s, err = versusOnce(ctx, o, serverHerald, workloadUnicastConc, o.uniUsers, 1)
+	s, err = versusOnce(ctx, o, server, workloadUnicastConc, o.uniUsers, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +109,5 @@ func TestVersusChurnAndConcurrentUnicastOnCentrifugo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Centrifugo")
 	}
-	ctx := context.Background()
-	o := versusTestOptions("", centrifugoBin(t))
-	s, err := versusChurn(ctx, o, serverCentrifugo, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkChurn(t, s)
-	s, err = versusOnce(ctx, o, serverCentrifugo, workloadUnicastConc, o.uniUsers, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkConcurrentUnicast(t, s)
+	checkChurnAndConcurrentUnicast(t, versusTestOptions("", centrifugoBin(t)), serverCentrifugo)
 }

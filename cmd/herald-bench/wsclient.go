@@ -110,7 +110,7 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 		}
 		token = tok
 		if j.Proto != protoCentrifugo {
-			u += "?token=" + url.QueryEscape(tok) + "&userId=" + url.QueryEscape(user)
+			u = withQueryToken(u, user, tok)
 		}
 	}
 	c, err := dialWS(ctx, w, idx, u)
@@ -120,38 +120,43 @@ func dialClient(ctx context.Context, w *worker, idx int) (*client, error) {
 	if j.Mode == modeRaw {
 		return c, nil
 	}
-	nc := c.nc
-
-	_ = nc.SetDeadline(time.Now().Add(j.DialTimeout))
-	if j.Proto == protoCentrifugo {
-		channel := ""
-		if j.Mode == modeFanout && !j.NoSubscribe {
-			channel = j.channelOf(idx)
-		}
-		if err := c.cfHandshake(token, channel); err != nil {
-			nc.Close()
-			return nil, err
-		}
-		_ = nc.SetDeadline(time.Time{})
-		return c, nil
+	channel := ""
+	if j.Mode == modeFanout && !j.NoSubscribe {
+		channel = j.channelOf(idx)
 	}
-	if err := c.expect(`"type":"connected"`); err != nil {
-		nc.Close()
+	_ = c.nc.SetDeadline(time.Now().Add(j.DialTimeout))
+	if j.Proto == protoCentrifugo {
+		err = c.cfHandshake(token, channel)
+	} else {
+		err = c.heraldHandshake(channel)
+	}
+	if err != nil {
+		c.nc.Close()
 		return nil, err
 	}
-	if j.Mode == modeFanout && !j.NoSubscribe {
-		sub := fmt.Appendf(nil, `{"type":"subscribe","channel":%q}`, j.channelOf(idx))
-		if err := c.write(ws.OpText, sub); err != nil {
-			nc.Close()
-			return nil, err
-		}
-		if err := c.expect(`"type":"subscribed"`); err != nil {
-			nc.Close()
-			return nil, err
-		}
-	}
-	_ = nc.SetDeadline(time.Time{})
+	_ = c.nc.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// withQueryToken is Herald's WebSocket URL u with the token and user id in
+// its query, as the design document's clients send them.
+func withQueryToken(u, user, token string) string {
+	return u + "?token=" + url.QueryEscape(token) + "&userId=" + url.QueryEscape(user)
+}
+
+// heraldHandshake waits for "connected" and, with a channel, subscribes to
+// it and waits for "subscribed".
+func (c *client) heraldHandshake(channel string) error {
+	if err := c.expect(`"type":"connected"`); err != nil {
+		return err
+	}
+	if channel == "" {
+		return nil
+	}
+	if err := c.write(ws.OpText, fmt.Appendf(nil, `{"type":"subscribe","channel":%q}`, channel)); err != nil {
+		return err
+	}
+	return c.expect(`"type":"subscribed"`)
 }
 
 // dialWS opens a WebSocket to u for connection idx, from its own loopback
