@@ -137,7 +137,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	walk(dash.Panels)
 	// What the operations guide tells operators to watch has a panel.
 	for _, want := range []string{"herald_connections", "herald_users", "herald_ws_messages_in_total", "herald_ws_messages_out_total",
-		"herald_ws_queue_overflows_total", "herald_ws_disconnects_total", "herald_ws_auth_failures_total",
+		"herald_ws_writes_total", "herald_ws_queue_overflows_total", "herald_ws_disconnects_total", "herald_ws_auth_failures_total",
 		"herald_ws_heartbeat_timeouts_total", "go_memstats_heap_inuse_bytes", "process_open_fds"} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)

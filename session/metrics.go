@@ -11,6 +11,7 @@ type Metrics struct {
 	AuthFailures      *prometheus.CounterVec
 	MessagesIn        *prometheus.CounterVec
 	MessagesOut       prometheus.Counter
+	Writes            prometheus.Counter
 	QueueOverflows    prometheus.Counter
 	HeartbeatTimeouts prometheus.Counter
 	TokenExpiries     prometheus.Counter
@@ -41,6 +42,9 @@ func NewMetrics(transport string) *Metrics {
 		MessagesOut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: p + "messages_out_total", Help: "Messages queued to clients.",
 		}),
+		Writes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: p + "writes_total", Help: "Socket writes; each carries one or more queued messages, so messages_out_total divided by this is how well writes batch.",
+		}),
 		QueueOverflows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: p + "queue_overflows_total", Help: "Connections closed because their outbound queue was full.",
 		}),
@@ -62,5 +66,5 @@ func NewMetrics(transport string) *Metrics {
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.Connects, m.Disconnects, m.Refused, m.AuthFailures,
-		m.MessagesIn, m.MessagesOut, m.QueueOverflows, m.HeartbeatTimeouts, m.TokenExpiries, m.Throttled, m.ReplayRetries}
+		m.MessagesIn, m.MessagesOut, m.Writes, m.QueueOverflows, m.HeartbeatTimeouts, m.TokenExpiries, m.Throttled, m.ReplayRetries}
 }

@@ -168,6 +168,7 @@ func (st *stream) serve(w http.ResponseWriter, r *http.Request, stop <-chan stru
 				return false
 			}
 		}
+		st.srv.metrics.Writes.Inc()
 		return rc.Flush() == nil
 	}
 	for {

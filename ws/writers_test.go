@@ -1,0 +1,105 @@
+package ws_test
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/ws"
+)
+
+// TestFanOutLetsTheNextPublishIn: on one processor, a publish that arrives
+// over the network while the writers work through a fan-out's line is taken
+// in before the line ends, so that its message leaves in the same socket
+// writes as the first one wherever that one was still queued. Without the
+// writers' pauses the second publish is read only after the last write of the
+// first, and every delivery costs a write of its own (2 × subs writes).
+func TestFanOutLetsTheNextPublishIn(t *testing.T) {
+	const subs = 300
+	m := ws.NewMetrics()
+	e := newEnv(t, hub.Config{MaxConnections: subs + 10, MaxPerUser: subs}, func(c *ws.Config) {
+		c.ConnectRate, c.ConnectBurst = 1e6, 1e6
+		c.Metrics = m
+	})
+	tok := e.token("reader")
+	conns := make([]*rfcConn, subs)
+	for i := range conns {
+		conns[i] = rfcDial(t, e.urlFor("reader", tok), nil)
+		conns[i].nextType("connected")
+		conns[i].mustWrite(text(`{"type":"subscribe","channel":"news"}`))
+		conns[i].nextType("subscribed")
+	}
+	publish := func(n int) {
+		e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "news"},
+			Payload: fmt.Appendf(nil, `{"type":"broadcast","n":%d}`, n)})
+	}
+
+	// The second publish comes over a socket: a goroutine reads a byte, then
+	// publishes.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	trigger, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trigger.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		var b [1]byte
+		if n, _ := peer.Read(b[:]); n == 1 {
+			publish(2)
+		}
+	}()
+	time.Sleep(10 * time.Millisecond) // it waits in the poller
+
+	before := counter(t, m.Writes)
+	func() {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		publish(1) // every subscriber in the writers' line
+		if _, err := trigger.Write([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		<-published
+		for i, c := range conns {
+			for want := 1; want <= 2; want++ {
+				m, err := c.readMessage(10 * time.Second)
+				if err != nil {
+					t.Fatalf("subscriber %d, broadcast %d: %v", i, want, err)
+				}
+				if v, _ := m.obj(); v["n"] != float64(want) {
+					t.Fatalf("subscriber %d got %q, want broadcast %d", i, m.data, want)
+				}
+			}
+		}
+	}()
+	writes := counter(t, m.Writes) - before
+	t.Logf("%d deliveries in %.0f writes", 2*subs, writes)
+	if writes > 1.5*subs {
+		t.Fatalf("%d deliveries took %.0f writes: the second publish was not taken in while the first was written", 2*subs, writes)
+	}
+}
+
+// counter reads a Prometheus counter's value.
+func counter(t *testing.T, c interface{ Write(*dto.Metric) error }) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetCounter().GetValue()
+}
