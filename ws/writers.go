@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -19,8 +20,15 @@ const poolWriteWait = 50 * time.Millisecond
 // yieldEvery is how many connections the writers write, without the line
 // ever running empty, before they pause for the network (see netYield). Each
 // write costs microseconds and a pause a few, so pausing every 64 costs well
-// under a hundredth of the writers' time.
-const yieldEvery = 64
+// under a hundredth of the writers' time. On a longer line they pause at most
+// yieldsPerPass times per pass over it: each pause may let in a publish from
+// every publisher, which queues one more frame on every connection of the
+// line, so pausing more often would let a burst of publishes fill healthy
+// clients' queues (QueueSize) before one pass has written them.
+const (
+	yieldEvery    = 64
+	yieldsPerPass = 8
+)
 
 // writers is a small fixed set of goroutines that write for every
 // connection. A connection with frames queued waits in one FIFO line; while it
@@ -38,9 +46,11 @@ type writers struct {
 	stopped bool
 	wg      sync.WaitGroup
 
-	yield   *netYield // nil: the writers never pause
-	burst   int       // connections taken since the line was empty or the last pause
-	pausing bool      // a worker is pausing; the others wait for it
+	yield   *netYield    // nil: the writers never pause
+	burst   int          // connections taken since the line was empty or the last pause
+	peak    int          // the longest the line has been since it was empty
+	pausing bool         // a worker is pausing; the others wait for it
+	pauses  atomic.Int64 // pauses made, for tests
 }
 
 func newWriters(n int) *writers {
@@ -83,20 +93,22 @@ func (w *writers) run() {
 		w.line[w.head] = nil
 		w.head++
 		w.burst++
+		w.peak = max(w.peak, len(w.line)-w.head+1)
 		pause := false
 		if w.head == len(w.line) {
-			w.line, w.head, w.burst = w.line[:0], 0, 0
+			w.line, w.head, w.burst, w.peak = w.line[:0], 0, 0, 0
 		} else {
 			if w.head > 1024 && w.head*2 > len(w.line) {
 				w.line, w.head = append(w.line[:0], w.line[w.head:]...), 0
 			}
-			if w.burst >= yieldEvery && w.yield != nil {
+			if w.yield != nil && w.burst >= max(yieldEvery, w.peak/yieldsPerPass) {
 				pause, w.pausing, w.burst = true, true, 0
 			}
 		}
 		w.mu.Unlock()
 		c.flushOnce()
 		if pause {
+			w.pauses.Add(1)
 			w.yield.pause()
 			w.mu.Lock()
 			w.pausing = false

@@ -94,6 +94,42 @@ func TestFanOutLetsTheNextPublishIn(t *testing.T) {
 	}
 }
 
+// TestFanOutPausesAFewTimesPerPass: however long the line, the writers pause
+// for the network only a few times in one pass over it, so that publishes let
+// in during a pass add only a few frames to each connection's queue.
+func TestFanOutPausesAFewTimesPerPass(t *testing.T) {
+	subs := 1500
+	if testing.Short() {
+		subs = 600
+	}
+	e := newEnv(t, hub.Config{MaxConnections: subs + 10, MaxPerUser: subs}, func(c *ws.Config) {
+		c.ConnectRate, c.ConnectBurst = 1e6, 1e6
+	})
+	tok := e.token("reader")
+	conns := make([]*rfcConn, subs)
+	for i := range conns {
+		conns[i] = rfcDial(t, e.urlFor("reader", tok), nil)
+		conns[i].nextType("connected")
+		conns[i].mustWrite(text(`{"type":"subscribe","channel":"news"}`))
+		conns[i].nextType("subscribed")
+	}
+	before := ws.WriterPauses(e.ws)
+	func() {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "news"}, Payload: []byte(`{"type":"broadcast"}`)})
+		for i, c := range conns {
+			if _, err := c.readMessage(10 * time.Second); err != nil {
+				t.Fatalf("subscriber %d: %v", i, err)
+			}
+		}
+	}()
+	pauses := ws.WriterPauses(e.ws) - before
+	t.Logf("%d pauses writing to %d subscribers", pauses, subs)
+	if pauses < 1 || pauses > 9 {
+		t.Fatalf("%d pauses in one pass over %d connections, want 1 to 9", pauses, subs)
+	}
+}
+
 // counter reads a Prometheus counter's value.
 func counter(t *testing.T, c interface{ Write(*dto.Metric) error }) float64 {
 	t.Helper()
