@@ -24,7 +24,10 @@ const poolWriteWait = 50 * time.Millisecond
 // yieldsPerPass times per pass over it: each pause may let in a publish from
 // every publisher, which queues one more frame on every connection of the
 // line, so pausing more often would let a burst of publishes fill healthy
-// clients' queues (QueueSize) before one pass has written them.
+// clients' queues (QueueSize) before one pass has written them. For the same
+// reason they pause only while the batch just written was under an eighth of
+// QueueSize: once writes carry that many frames, batching has done what it
+// can, and many publishers let in at each pause would fill the queues.
 const (
 	yieldEvery    = 64
 	yieldsPerPass = 8
@@ -94,19 +97,21 @@ func (w *writers) run() {
 		w.head++
 		w.burst++
 		w.peak = max(w.peak, len(w.line)-w.head+1)
-		pause := false
 		if w.head == len(w.line) {
 			w.line, w.head, w.burst, w.peak = w.line[:0], 0, 0, 0
-		} else {
-			if w.head > 1024 && w.head*2 > len(w.line) {
-				w.line, w.head = append(w.line[:0], w.line[w.head:]...), 0
-			}
-			if w.yield != nil && w.burst >= max(yieldEvery, w.peak/yieldsPerPass) {
-				pause, w.pausing, w.burst = true, true, 0
-			}
+		} else if w.head > 1024 && w.head*2 > len(w.line) {
+			w.line, w.head = append(w.line[:0], w.line[w.head:]...), 0
 		}
 		w.mu.Unlock()
-		c.flushOnce()
+		frames := c.flushOnce()
+
+		w.mu.Lock()
+		pause := w.yield != nil && !w.pausing && w.head < len(w.line) &&
+			w.burst >= max(yieldEvery, w.peak/yieldsPerPass) && frames*8 < c.srv.cfg.QueueSize
+		if pause {
+			w.pausing, w.burst = true, 0
+		}
+		w.mu.Unlock()
 		if pause {
 			w.pauses.Add(1)
 			w.yield.pause()
@@ -132,11 +137,13 @@ func (w *writers) stop() {
 
 // flushOnce writes everything queued with one writev and hands the connection
 // on: back into the line when more was queued meanwhile, to nobody when not.
-func (c *conn) flushOnce() {
+// It returns how many frames it took.
+func (c *conn) flushOnce() int {
 	c.mu.Lock()
 	batch := c.queue
 	c.queue, c.latest, c.pong = nil, 0, 0
 	c.mu.Unlock()
+	frames := len(batch)
 	bufs, closing := encodeFrames(batch)
 	clear(batch) // the buffers hold what is needed; drop the rest for the GC
 
@@ -145,7 +152,7 @@ func (c *conn) flushOnce() {
 		// (TLS), which the close that follows turns into a corrupt
 		// stream: such sockets write with the full timeout, off the pool.
 		go c.flushSlow(bufs, closing)
-		return
+		return frames
 	}
 	c.wmu.Lock()
 	err := c.nc.SetWriteDeadline(time.Now().Add(poolWriteWait))
@@ -156,9 +163,10 @@ func (c *conn) flushOnce() {
 	c.wmu.Unlock()
 	if err != nil && isTimeout(err) && !c.aborted() {
 		go c.flushSlow(bufs, closing) // bufs holds what was not written
-		return
+		return frames
 	}
 	c.afterWrite(err, closing)
+	return frames
 }
 
 // flushSlow finishes a batch the socket did not take at once, waiting up to

@@ -1,6 +1,7 @@
 package ws_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"runtime"
@@ -127,6 +128,91 @@ func TestFanOutPausesAFewTimesPerPass(t *testing.T) {
 	t.Logf("%d pauses writing to %d subscribers", pauses, subs)
 	if pauses < 1 || pauses > 9 {
 		t.Fatalf("%d pauses in one pass over %d connections, want 1 to 9", pauses, subs)
+	}
+}
+
+// TestManyPublishersDoNotOverflowHealthyClients: on one processor, with many
+// publishers let in at each pause, the writers stop pausing once their writes
+// carry a good part of the queue limit, so that a connection that reads
+// everything it is sent is never closed as too slow (1013), however fast the
+// publishers come.
+func TestManyPublishersDoNotOverflowHealthyClients(t *testing.T) {
+	const subs, publishers, rounds, queue = 300, 32, 10, 64
+	e := newEnv(t, hub.Config{MaxConnections: subs + 10, MaxPerUser: subs}, func(c *ws.Config) {
+		c.ConnectRate, c.ConnectBurst = 1e6, 1e6
+		c.QueueSize = queue
+	})
+	tok := e.token("reader")
+	conns := make([]*rfcConn, subs)
+	for i := range conns {
+		conns[i] = rfcDial(t, e.urlFor("reader", tok), nil)
+		conns[i].nextType("connected")
+		conns[i].mustWrite(text(`{"type":"subscribe","channel":"news"}`))
+		conns[i].nextType("subscribed")
+	}
+
+	// Each publisher waits on a socket: a byte in, a publish, a byte back.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	triggers := make([]net.Conn, publishers)
+	for p := range triggers {
+		if triggers[p], err = net.Dial("tcp", ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		defer triggers[p].Close()
+		peer, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		go func() {
+			var b [1]byte
+			for r := 0; ; r++ {
+				if n, _ := peer.Read(b[:]); n != 1 {
+					return
+				}
+				e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "news"},
+					Payload: fmt.Appendf(nil, `{"type":"broadcast","p":%d,"r":%d}`, p, r)})
+				if _, err := peer.Write(b[:]); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(10 * time.Millisecond) // they wait in the poller
+
+	func() {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		var b [1]byte
+		for range rounds {
+			for _, tr := range triggers {
+				if _, err := tr.Write(b[:]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tr := range triggers {
+				if _, err := tr.Read(b[:]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}()
+	for i, c := range conns {
+		next := make([]int, publishers)
+		for range publishers * rounds {
+			m, err := c.readMessage(10 * time.Second)
+			if err != nil {
+				t.Fatalf("subscriber %d after %v messages: %v", i, next, err)
+			}
+			var v struct{ P, R int }
+			if err := json.Unmarshal(m.data, &v); err != nil || v.P < 0 || v.P >= publishers || v.R != next[v.P] {
+				t.Fatalf("subscriber %d got %q after %v", i, m.data, next)
+			}
+			next[v.P]++
+		}
 	}
 }
 
