@@ -22,20 +22,7 @@ func TestTerminatedConnIsNeverPolled(t *testing.T) {
 	}
 	defer srv.poll.stop()
 	defer srv.writers.stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, server := tcpPair(t)
 	c := newConn(srv, server, &herald.Claims{UserID: "u", ExpiresAt: time.Now().Add(time.Hour)})
 	if err := srv.track(t.Context(), c); err != nil {
 		t.Fatal(err)
@@ -82,21 +69,7 @@ func TestPollerReusesReaders(t *testing.T) {
 	if err != nil {
 		t.Skip("no poller:", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	before := runtime.NumGoroutine()
 	if err := p.add(&conn{nc: server}); err != nil {
 		t.Fatal(err)

@@ -28,14 +28,7 @@ func TestFanOutLetsTheNextPublishIn(t *testing.T) {
 		c.ConnectRate, c.ConnectBurst = 1e6, 1e6
 		c.Metrics = m
 	})
-	tok := e.token("reader")
-	conns := make([]*rfcConn, subs)
-	for i := range conns {
-		conns[i] = rfcDial(t, e.urlFor("reader", tok), nil)
-		conns[i].nextType("connected")
-		conns[i].mustWrite(text(`{"type":"subscribe","channel":"news"}`))
-		conns[i].nextType("subscribed")
-	}
+	conns := subscribers(t, e, subs)
 	publish := func(n int) {
 		e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "news"},
 			Payload: fmt.Appendf(nil, `{"type":"broadcast","n":%d}`, n)})
@@ -43,21 +36,7 @@ func TestFanOutLetsTheNextPublishIn(t *testing.T) {
 
 	// The second publish comes over a socket: a goroutine reads a byte, then
 	// publishes.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	trigger, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer trigger.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	trigger, peer := ws.TCPPair(t)
 	published := make(chan struct{})
 	go func() {
 		defer close(published)
@@ -106,14 +85,7 @@ func TestFanOutPausesAFewTimesPerPass(t *testing.T) {
 	e := newEnv(t, hub.Config{MaxConnections: subs + 10, MaxPerUser: subs}, func(c *ws.Config) {
 		c.ConnectRate, c.ConnectBurst = 1e6, 1e6
 	})
-	tok := e.token("reader")
-	conns := make([]*rfcConn, subs)
-	for i := range conns {
-		conns[i] = rfcDial(t, e.urlFor("reader", tok), nil)
-		conns[i].nextType("connected")
-		conns[i].mustWrite(text(`{"type":"subscribe","channel":"news"}`))
-		conns[i].nextType("subscribed")
-	}
+	conns := subscribers(t, e, subs)
 	before := ws.WriterPauses(e.ws)
 	func() {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
@@ -142,32 +114,13 @@ func TestManyPublishersDoNotOverflowHealthyClients(t *testing.T) {
 		c.ConnectRate, c.ConnectBurst = 1e6, 1e6
 		c.QueueSize = queue
 	})
-	tok := e.token("reader")
-	conns := make([]*rfcConn, subs)
-	for i := range conns {
-		conns[i] = rfcDial(t, e.urlFor("reader", tok), nil)
-		conns[i].nextType("connected")
-		conns[i].mustWrite(text(`{"type":"subscribe","channel":"news"}`))
-		conns[i].nextType("subscribed")
-	}
+	conns := subscribers(t, e, subs)
 
 	// Each publisher waits on a socket: a byte in, a publish, a byte back.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	triggers := make([]net.Conn, publishers)
 	for p := range triggers {
-		if triggers[p], err = net.Dial("tcp", ln.Addr().String()); err != nil {
-			t.Fatal(err)
-		}
-		defer triggers[p].Close()
-		peer, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peer.Close()
+		var peer net.Conn
+		triggers[p], peer = ws.TCPPair(t)
 		go func() {
 			var b [1]byte
 			for r := 0; ; r++ {
@@ -214,6 +167,20 @@ func TestManyPublishersDoNotOverflowHealthyClients(t *testing.T) {
 			next[v.P]++
 		}
 	}
+}
+
+// subscribers connects n clients of one user, each subscribed to "news".
+func subscribers(t *testing.T, e *env, n int) []*rfcConn {
+	t.Helper()
+	tok := e.token("reader")
+	conns := make([]*rfcConn, n)
+	for i := range conns {
+		conns[i] = rfcDial(t, e.urlFor("reader", tok), nil)
+		conns[i].nextType("connected")
+		conns[i].mustWrite(text(`{"type":"subscribe","channel":"news"}`))
+		conns[i].nextType("subscribed")
+	}
+	return conns
 }
 
 // counter reads a Prometheus counter's value.

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"net"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -20,21 +19,7 @@ func TestNetYieldLetsTheNetworkIn(t *testing.T) {
 	}
 	defer y.close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 
 	var got atomic.Int32
 	waiting := make(chan struct{})
