@@ -54,8 +54,10 @@ func goroutineID() string {
 }
 
 // TestPollerReusesReaders: frames that arrive one after the other, each once
-// the previous one was read, are read by the same reader goroutine, not one
-// new goroutine each; and at stop the waiting reader ends.
+// the previous one was read, are read by a reader goroutine already there,
+// not one new goroutine each; and at stop the waiting reader ends. (A frame
+// may arrive between the read of the previous one and its reader's return to
+// waiting, and then starts a goroutine: the test allows a few.)
 func TestPollerReusesReaders(t *testing.T) {
 	ids := make(chan string, 1)
 	var p *poller
@@ -74,21 +76,21 @@ func TestPollerReusesReaders(t *testing.T) {
 	if err := p.add(&conn{nc: server}); err != nil {
 		t.Fatal(err)
 	}
-	var first string
-	for i := range 20 {
+	const frames = 40
+	readers := map[string]bool{}
+	for i := range frames {
 		if _, err := client.Write([]byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case id := <-ids:
-			if first == "" {
-				first = id
-			} else if id != first {
-				t.Fatalf("frame %d read on goroutine %s, the first on %s", i, id, first)
-			}
+			readers[id] = true
 		case <-time.After(5 * time.Second):
 			t.Fatalf("frame %d never read", i)
 		}
+	}
+	if len(readers) > frames/8 {
+		t.Fatalf("%d frames read on %d goroutines", frames, len(readers))
 	}
 	p.stop()
 	// Well before readerIdle would end it by itself.
