@@ -159,6 +159,9 @@ func (st *stream) serve(w http.ResponseWriter, r *http.Request, stop <-chan stru
 	// left: moving a timer on every batch is a measurable part of a fan-out.
 	var deadline time.Time
 	write := func(evs ...[]byte) bool {
+		if len(evs) == 0 { // a wake whose events an earlier batch took
+			return true
+		}
 		if now := time.Now(); deadline.Sub(now) < st.srv.cfg.WriteTimeout/2 {
 			deadline = now.Add(st.srv.cfg.WriteTimeout)
 			_ = rc.SetWriteDeadline(deadline)
