@@ -175,7 +175,7 @@ func New(cfg Config) *Server {
 		Metrics: cfg.Metrics, Now: cfg.Now,
 	})
 	s.gate = s.engine.Gate()
-	s.writers = newWriters(cfg.Writers)
+	s.writers = newWriters(cfg.Writers, cfg.QueueSize)
 	if !cfg.NoPoller {
 		if p, err := newPoller(s.onReadable); err == nil {
 			s.poll = p

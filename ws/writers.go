@@ -39,7 +39,8 @@ const (
 // writes them all with one writev. That batching, and not starting a goroutine
 // per burst, is what keeps the CPU cost of a fan-out delivery low.
 type writers struct {
-	n int
+	n          int
+	pauseBatch int // frames per write from which the writers no longer pause: QueueSize/8
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -56,11 +57,11 @@ type writers struct {
 	pauses  atomic.Int64 // pauses made, for tests
 }
 
-func newWriters(n int) *writers {
+func newWriters(n, queueSize int) *writers {
 	if n <= 0 {
 		n = max(2, 2*runtime.GOMAXPROCS(0))
 	}
-	w := &writers{n: n}
+	w := &writers{n: n, pauseBatch: queueSize / 8}
 	w.cond = sync.NewCond(&w.mu)
 	return w
 }
@@ -83,8 +84,18 @@ func (w *writers) push(c *conn) {
 
 func (w *writers) run() {
 	defer w.wg.Done()
+	written := 0 // frames in this worker's last write
 	for {
 		w.mu.Lock()
+		if w.pauseDue(written) {
+			w.pausing, w.burst = true, 0
+			w.mu.Unlock()
+			w.pauses.Add(1)
+			w.yield.pause()
+			w.mu.Lock()
+			w.pausing = false
+			w.cond.Broadcast()
+		}
 		for w.pausing || (w.head == len(w.line) && !w.stopped) {
 			w.cond.Wait()
 		}
@@ -103,24 +114,16 @@ func (w *writers) run() {
 			w.line, w.head = append(w.line[:0], w.line[w.head:]...), 0
 		}
 		w.mu.Unlock()
-		frames := c.flushOnce()
-
-		w.mu.Lock()
-		pause := w.yield != nil && !w.pausing && w.head < len(w.line) &&
-			w.burst >= max(yieldEvery, w.peak/yieldsPerPass) && frames*8 < c.srv.cfg.QueueSize
-		if pause {
-			w.pausing, w.burst = true, 0
-		}
-		w.mu.Unlock()
-		if pause {
-			w.pauses.Add(1)
-			w.yield.pause()
-			w.mu.Lock()
-			w.pausing = false
-			w.mu.Unlock()
-			w.cond.Broadcast()
-		}
+		written = c.flushOnce()
 	}
+}
+
+// pauseDue reports, under mu, whether a worker whose last write carried
+// frames should pause now: the line has not run empty for long enough (see
+// yieldEvery), no one else is pausing, and writes are still small.
+func (w *writers) pauseDue(frames int) bool {
+	return w.yield != nil && frames > 0 && frames < w.pauseBatch && !w.pausing && w.head < len(w.line) &&
+		w.burst >= max(yieldEvery, w.peak/yieldsPerPass)
 }
 
 // stop lets the workers finish the line and end.
