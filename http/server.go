@@ -354,6 +354,13 @@ func (s *Server) Handler() http.Handler { return s }
 // closing WebSocket connections, which net/http does not track once hijacked.
 func (s *Server) RegisterOnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
 
+// listenConfig turns off TCP keep-alive probes on accepted connections, which
+// Go enables by default at 15 s. Every protocol Herald speaks finds a dead
+// peer on its own — WebSocket pings, SSE heartbeats, HTTP's IdleTimeout — and
+// the probes' settings cost four setsockopt calls per accepted connection,
+// a fifth of the system calls of a WebSocket that connects and goes away.
+var listenConfig = net.ListenConfig{KeepAlive: -1}
+
 // Listen binds Config.Addr, so that Addr reports the port before Serve, as
 // tests on port 0 need. Calling it again does nothing.
 func (s *Server) Listen() error {
@@ -362,7 +369,7 @@ func (s *Server) Listen() error {
 	if s.ln != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := listenConfig.Listen(context.Background(), "tcp", s.cfg.Addr)
 	if err != nil {
 		return err
 	}
