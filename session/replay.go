@@ -71,7 +71,7 @@ func (s *Session) release(first []byte) {
 			break
 		}
 	}
-	s.held, s.replaying = nil, false
+	s.held, s.heldLast, s.replaying = nil, 0, false
 }
 
 // resume replays, on a session already live, what it misses: after since

@@ -39,6 +39,7 @@ type Session struct {
 	mu        sync.Mutex
 	replaying bool // live messages are held while missed ones are replayed
 	held      []*herald.Message
+	heldLast  int        // index+1 in held of the Latest message held, 0 if none
 	seqs      seqTracker // notification seqs handed to the transport
 	dedupe    bool       // drop live notifications already sent, once a replay has run
 	version   int64      // greatest Message.Version handed on (or sent in "connected")
@@ -93,13 +94,26 @@ func (s *Session) Send(m *herald.Message) bool {
 		return false
 	}
 	if s.replaying {
+		// A Latest message (an unread count) replaces the one held before
+		// it, as the transport's queue does: a burst of counts during a
+		// slow replay must not fill the held messages and close the client.
+		if i := s.heldLast; m.Latest && i > 0 {
+			if m.Version >= s.held[i-1].Version {
+				s.held[i-1] = m
+			}
+			s.mu.Unlock()
+			return true
+		}
 		if len(s.held) >= s.e.cfg.QueueSize*4 {
-			s.held = nil
+			s.held, s.heldLast = nil, 0
 			s.mu.Unlock()
 			s.overflow()
 			return false
 		}
 		s.held = append(s.held, m)
+		if m.Latest {
+			s.heldLast = len(s.held)
+		}
 		s.mu.Unlock()
 		return true
 	}
@@ -196,7 +210,7 @@ func (s *Session) End() {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	s.held = nil
+	s.held, s.heldLast = nil, 0
 	s.mu.Unlock()
 	if s.registered.Load() {
 		s.e.cfg.Hub.Unregister(s)

@@ -3,6 +3,7 @@ package ws_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,4 +181,53 @@ func TestMarkReadEndsWithItsConnection(t *testing.T) {
 	}
 	cl.c.CloseNow() // gone without a close frame; nobody answers pings
 	waitCancelled(t, st)
+}
+
+// gatedInbox is the real inbox whose List calls wait until open is closed.
+type gatedInbox struct {
+	herald.Inbox
+	entered chan struct{}
+	open    chan struct{}
+}
+
+func (g *gatedInbox) List(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
+	g.entered <- struct{}{}
+	<-g.open
+	return g.Inbox.List(ctx, f)
+}
+
+// TestCountsHeldDuringAReplayCoalesce: unread counts (Latest messages) that
+// arrive while a replay waits on the store replace each other among the held
+// messages, as in the queue, instead of filling the held limit (4 × the queue)
+// and closing a client that did nothing wrong; the newest is sent after the
+// replay.
+func TestCountsHeldDuringAReplayCoalesce(t *testing.T) {
+	g := &gatedInbox{entered: make(chan struct{}, 1), open: make(chan struct{})}
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) {
+		g.Inbox = c.Inbox
+		c.Inbox = g
+		c.QueueSize = 8
+	})
+	cl, _ := e.connect("alice")
+	cl.send(map[string]any{"type": "resume", "since": 0})
+	select {
+	case <-g.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("resume never read the store")
+	}
+	const n = 1000
+	for i := 1; i <= n; i++ {
+		m := &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: "alice"}, Latest: true, Version: int64(i),
+			Payload: fmt.Appendf(nil, `{"type":"notification:unread_count","count":%d}`, i)}
+		if e.hub.Deliver(m) != 1 {
+			t.Fatalf("count %d refused during the replay", i)
+		}
+	}
+	close(g.open)
+	for {
+		m := cl.read()
+		if m["type"] == "notification:unread_count" && m["count"] == float64(n) {
+			return
+		}
+	}
 }
