@@ -387,18 +387,24 @@ func (s *Server) serve(c *conn, rd io.Reader) {
 // arrive on a polled connection.
 const frameTimeout = 10 * time.Second
 
-// onReadable reads one frame of a polled connection, on a goroutine of its
-// own that ends with it, and waits for the next.
+// onReadable reads what a polled connection has sent, on a reader goroutine,
+// and waits for more. It reads a bufferful at once (burst) and goes on
+// reading frames until the buffer ends at a frame's end, so that nothing
+// read is left behind when the connection goes back to the poller.
 func (s *Server) onReadable(c *conn) {
+	b := getBurst(c.nc)
+	defer b.put()
 	_ = c.nc.SetReadDeadline(time.Now().Add(frameTimeout))
-	err := c.readFrame(c.nc, c.sess.Handle)
-	if err == nil {
-		_ = c.nc.SetReadDeadline(time.Time{})
-		if err = s.poll.rearm(c); err == nil {
-			return
+	var err error
+	for err == nil {
+		if err = c.readFrame(b, c.sess.Handle); err == nil && b.buffered() == 0 {
+			_ = c.nc.SetReadDeadline(time.Time{})
+			if err = s.poll.rearm(c); err == nil {
+				return
+			}
 		}
 	}
-	s.teardown(c, c.nc, err)
+	s.teardown(c, b, err)
 }
 
 // terminate ends a connection at once, without a close frame: a heartbeat
@@ -484,7 +490,10 @@ func endReason(from state, code int, reason string, err error) (int, string) {
 // unread counts the bytes of a refused frame still in the socket.
 func rejectConn(nc net.Conn, rd io.Reader, code int, reason string, wait time.Duration, unread int64) {
 	_ = nc.SetWriteDeadline(time.Now().Add(wait))
-	_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	// One write for header and body: ws.WriteFrame would make two.
+	if f, err := ws.CompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))); err == nil {
+		_, _ = nc.Write(f)
+	}
 	awaitClose(nc, rd, unread, wait)
 	_ = nc.Close()
 }
@@ -498,6 +507,11 @@ const maxDrain = 1 << 20
 // read our close frame. Payloads are skipped, never buffered.
 func awaitClose(nc net.Conn, rd io.Reader, unread int64, wait time.Duration) {
 	_ = nc.SetReadDeadline(time.Now().Add(wait))
+	if _, ok := rd.(*burst); !ok { // a header in one read, not two
+		b := getBurst(rd)
+		defer b.put()
+		rd = b
+	}
 	lr := &io.LimitedReader{R: rd, N: maxDrain}
 	var hdr [ws.MaxHeaderSize - 2]byte
 	for unread <= lr.N {

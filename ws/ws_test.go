@@ -3,6 +3,7 @@ package ws_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -497,4 +498,37 @@ func TestLatestMessagesCoalesce(t *testing.T) {
 		}
 	}
 	t.Logf("%d count messages arrived as %d frames", n, frames)
+}
+
+// TestFramesSentTogether sends three frames in one write: a polled
+// connection reads them in one burst and must answer all three, in order,
+// before it waits for more.
+func TestFramesSentTogether(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	r := e.rawDial("alice")
+	var buf bytes.Buffer
+	gws.WriteFrame(&buf, gws.MaskFrame(gws.NewTextFrame([]byte(`{"type":"subscribe","channel":"a"}`))))
+	gws.WriteFrame(&buf, gws.MaskFrame(gws.NewPingFrame([]byte("between"))))
+	gws.WriteFrame(&buf, gws.MaskFrame(gws.NewTextFrame([]byte(`{"type":"subscribe","channel":"b"}`))))
+	if _, err := r.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 3 {
+		f, err := r.readFrame(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		switch {
+		case f.Header.OpCode == gws.OpPong:
+			got = append(got, "pong "+string(f.Payload))
+		case bytes.Contains(f.Payload, []byte(`"subscribed"`)):
+			var m struct{ Channel string }
+			_ = json.Unmarshal(f.Payload, &m)
+			got = append(got, "subscribed "+m.Channel)
+		}
+	}
+	if want := []string{"subscribed a", "pong between", "subscribed b"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("answers %q, want %q", got, want)
+	}
 }
