@@ -39,6 +39,7 @@ type conn struct {
 	awaitingPong atomic.Bool  // a heartbeat ping is unanswered
 
 	mu        sync.Mutex
+	preface   []byte // the upgrade's 101 response, sent with the first frames
 	queue     []frame
 	writing   bool  // a writer goroutine is running
 	state     state // see lifecycle.go

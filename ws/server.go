@@ -220,13 +220,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		flate = &wsflate.Extension{Parameters: wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
 		up.Negotiate = declineInvalid(flate.Negotiate)
 	}
-	nc, rw, hs, err := up.Upgrade(r, w)
+	hr := &heldResponse{ResponseWriter: w}
+	nc, rw, hs, err := up.Upgrade(r, hr)
+	held := hr.take() // the upgrader's answer, not yet sent
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		if nc != nil {
 			// The upgrader hijacked the connection to answer the refusal:
-			// close it, or it leaks, and a proxy that reuses it for its
-			// next request waits for ever (a proxy that strips Upgrade).
+			// send the answer and close it, or it leaks, and a proxy that
+			// reuses it for its next request waits for ever (a proxy that
+			// strips Upgrade).
+			writeHeld(nc, held, s.cfg.CloseTimeout)
 			_ = nc.Close()
 		}
 		return
@@ -244,6 +248,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Neither token nor userId in the URL, no header: the first message
 		// must bring the token. (A URL with a userId but no token is the
 		// design document's "missing credentials", closed at once.)
+		// The client waits for the 101 before it sends that message.
+		writeHeld(nc, held, s.cfg.CloseTimeout)
+		held = nil
 		token, unread = readAuth(nc, rd, s.cfg.AuthTimeout, s.cfg.MaxMessageBytes, negotiated(hs, flate))
 		src = "message"
 	}
@@ -254,16 +261,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code, reason := herald.CodeOf(err).CloseCode()
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "code", code, "reason", reason)
-		rejectConn(nc, rd, code, reason, s.cfg.CloseTimeout, unread)
+		rejectConn(nc, rd, held, code, reason, s.cfg.CloseTimeout, unread)
 		return
 	}
 
 	c := newConn(s, nc, claims)
 	c.setFormat(negotiated(hs, flate))
+	c.preface = held // sent ahead of the greeting, in the same write
 	if err := s.track(r.Context(), c); err != nil {
 		code, _ := herald.CodeOf(err).CloseCode()
 		s.log.Info("websocket refused", "remote", r.RemoteAddr, "user", claims.UserID, "code", code, "reason", herald.ErrorMessage(err))
-		rejectConn(nc, rd, code, herald.ErrorMessage(err), s.cfg.CloseTimeout, 0)
+		rejectConn(nc, rd, held, code, herald.ErrorMessage(err), s.cfg.CloseTimeout, 0) // c wrote nothing
 		return
 	}
 	// Handshake done: greet (and replay) on this goroutine, whose stack the
@@ -486,16 +494,27 @@ func endReason(from state, code int, reason string, err error) (int, string) {
 }
 
 // rejectConn ends a connection that failed the handshake checks: close frame
-// with code, a short wait for the client's reply, then the socket is shut.
-// unread counts the bytes of a refused frame still in the socket.
-func rejectConn(nc net.Conn, rd io.Reader, code int, reason string, wait time.Duration, unread int64) {
-	_ = nc.SetWriteDeadline(time.Now().Add(wait))
-	// One write for header and body: ws.WriteFrame would make two.
+// with code (after held, the upgrade's answer if not yet sent), a short wait
+// for the client's reply, then the socket is shut. unread counts the bytes of
+// a refused frame still in the socket.
+func rejectConn(nc net.Conn, rd io.Reader, held []byte, code int, reason string, wait time.Duration, unread int64) {
+	// One write for the answer, the frame's header and its body:
+	// ws.WriteFrame alone would make two.
 	if f, err := ws.CompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))); err == nil {
-		_, _ = nc.Write(f)
+		writeHeld(nc, append(held, f...), wait)
 	}
 	awaitClose(nc, rd, unread, wait)
 	_ = nc.Close()
+}
+
+// writeHeld sends b, if any, waiting at most wait.
+func writeHeld(nc net.Conn, b []byte, wait time.Duration) {
+	if len(b) == 0 {
+		return
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(wait))
+	_, _ = nc.Write(b)
+	_ = nc.SetWriteDeadline(time.Time{})
 }
 
 // maxDrain bounds what awaitClose reads from a client that keeps sending.

@@ -2,6 +2,7 @@ package ws_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	gws "github.com/gobwas/ws"
+
 	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/ws"
 )
 
 // TestRefusedUpgradeClosesTheConnection shows that a plain GET /ws (what a
@@ -47,5 +51,101 @@ func TestRefusedUpgradeClosesTheConnection(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("after the refusal: %v, want the connection closed (EOF)", err)
+	}
+}
+
+// TestBadHandshakeIsAnswered: an upgrade the upgrader itself refuses (here
+// a Sec-WebSocket-Key of the wrong length) gets its HTTP answer, which the
+// upgrader writes into a held buffer, and then its connection is closed.
+func TestBadHandshakeIsAnswered(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET " + strings.TrimPrefix(e.urlFor("alice", e.token("alice")), "ws://"+e.http.Listener.Addr().String()) + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer to a bad handshake: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("after the refusal: %v, want the connection closed", err)
+	}
+}
+
+// slowAdmission admits every connection after a delay.
+type slowAdmission struct{ delay time.Duration }
+
+func (a slowAdmission) Admit(context.Context, string) error { time.Sleep(a.delay); return nil }
+func (a slowAdmission) Release(string)                      {}
+
+// TestUpgradeAnswerLeavesWithTheGreeting: the 101 response is held until the
+// connection has something to say and leaves in the same write as the
+// "connected" message. With admission taking 300 ms between the two, one read
+// gets both; were the 101 sent at once, the first read would end after it.
+func TestUpgradeAnswerLeavesWithTheGreeting(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.Admission = slowAdmission{300 * time.Millisecond} })
+	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET " + strings.TrimPrefix(e.urlFor("alice", e.token("alice")), "ws://"+e.http.Listener.Addr().String()) + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := nc.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(buf[:n])
+	if !strings.HasPrefix(got, "HTTP/1.1 101 ") || !strings.Contains(got, `"type":"connected"`) {
+		t.Fatalf("first read: %q; want the 101 and the connected message together", got)
+	}
+}
+
+// TestRefusalLeavesWithTheUpgradeAnswer: a refused token's close frame leaves
+// in the same write as the 101; one read gets both.
+func TestRefusalLeavesWithTheUpgradeAnswer(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET /ws?userId=alice&token=not-a-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("answer %v, %v; want 101", resp, err)
+	}
+	if br.Buffered() == 0 {
+		t.Fatal("the close frame did not arrive with the 101")
+	}
+	f, err := gws.ReadFrame(br)
+	if err != nil || f.Header.OpCode != gws.OpClose {
+		t.Fatalf("frame %v, %v; want a close frame", f.Header, err)
+	}
+	if code, _ := gws.ParseCloseFrameData(f.Payload); code != 4002 {
+		t.Fatalf("close %d, want 4002", code)
 	}
 }

@@ -143,11 +143,14 @@ func (w *writers) stop() {
 // It returns how many frames it took.
 func (c *conn) flushOnce() int {
 	c.mu.Lock()
-	batch := c.queue
-	c.queue, c.latest, c.pong = nil, 0, 0
+	batch, preface := c.queue, c.preface
+	c.queue, c.latest, c.pong, c.preface = nil, 0, 0, nil
 	c.mu.Unlock()
 	frames := len(batch)
 	bufs, closing := encodeFrames(batch)
+	if preface != nil {
+		bufs = append(net.Buffers{preface}, bufs...)
+	}
 	clear(batch) // the buffers hold what is needed; drop the rest for the GC
 
 	if !c.resumable {
