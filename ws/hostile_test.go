@@ -367,9 +367,21 @@ func measureHeap(f func()) heapUse {
 	close(stop)
 	<-done
 	a1, _ := read()
-	runtime.GC()
-	runtime.GC()
-	_, h1 := read()
+	// What the server still holds: the least of readings over up to a
+	// second. A server still reading what a client wrote (the socket's
+	// receive buffer can hold megabytes) allocates while it is measured, and
+	// one reading counts those allocations as held; memory truly held stays
+	// in every reading.
+	h1 := uint64(math.MaxUint64)
+	for i := 0; i < 50 && h1 > h0+64<<10; i++ {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		runtime.GC()
+		runtime.GC()
+		_, h := read()
+		h1 = min(h1, h)
+	}
 	u := heapUse{allocated: a1 - a0, before: h0, after: h1}
 	if peak > h0 {
 		u.peak = peak - h0
