@@ -101,16 +101,17 @@ func (p *poller) rearm(c *conn) error {
 	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, c.pollFD, &ev)
 }
 
-// remove forgets c. It must run before c's socket closes, while its
-// descriptor still names it; calling it twice is harmless.
+// remove forgets c; its caller closes c's socket next. It makes no
+// EPOLL_CTL_DEL call: the kernel drops the registration itself when the
+// socket closes, and until then an event for it carries an id no longer in
+// conns and is ignored (loop). That is one system call fewer per connection.
+// Calling it twice is harmless.
 func (p *poller) remove(c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stopped || p.conns[c.pollID] != c {
-		return
+	if p.conns[c.pollID] == c {
+		delete(p.conns, c.pollID)
 	}
-	delete(p.conns, c.pollID)
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.pollFD, nil)
 }
 
 // loop hands each readable connection to a reader (dispatch) until stop. Each
