@@ -32,6 +32,7 @@ type conn struct {
 	nc   net.Conn
 	sess *session.Session
 	fmt  format    // negotiated encoding, fixed after the handshake
+	beat uint8     // the part of each heartbeat interval it is pinged in
 	rd   msgReader // used by the one reader at a time
 
 	connectedAt  time.Time
@@ -68,6 +69,7 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		connectedAt: srv.cfg.Now(),
 		drained:     make(chan struct{}, 1),
 		written:     make(chan struct{}),
+		beat:        uint8(srv.beats.Add(1) % heartbeatParts),
 	}
 	_, c.resumable = nc.(syscall.Conn)
 	c.rd = msgReader{max: srv.cfg.MaxMessageBytes}
