@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 
@@ -92,4 +93,65 @@ func opBytes(ops []ws.OpCode) []byte {
 		b[i] = byte(o)
 	}
 	return b
+}
+
+// FuzzBurstMatchesDirect reads the same client bytes twice — straight from
+// the stream, and through a burst over a stream that delivers them in pieces
+// of a size the input chooses — and requires the same frames, the same
+// payloads and the same kind of ending from both.
+func FuzzBurstMatchesDirect(f *testing.F) {
+	frame := func(op ws.OpCode, fin bool, p string) []byte {
+		var b bytes.Buffer
+		ws.WriteFrame(&b, ws.MaskFrameInPlace(ws.NewFrame(op, fin, []byte(p))))
+		return b.Bytes()
+	}
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	for _, seed := range [][]byte{
+		cat([]byte{7}, frame(ws.OpText, true, `{"type":"subscribe","channel":"a"}`), frame(ws.OpPing, true, "x")),
+		cat([]byte{1}, frame(ws.OpText, false, `{"type":`), frame(ws.OpPong, true, ""), frame(ws.OpContinuation, true, `"ping"}`)),
+		cat([]byte{200}, frame(ws.OpText, true, string(bytes.Repeat([]byte("b"), 5000))), frame(ws.OpClose, true, "\x03\xe8bye")),
+		cat([]byte{3}, frame(ws.OpText, true, "ok"), []byte{0x81, 0xfe, 0x7f}), // a header cut short
+		cat([]byte{64}, frame(ws.OpText, true, "\xff"), frame(ws.OpText, true, "never read")),
+	} {
+		f.Add(seed)
+	}
+	type result struct {
+		op   ws.OpCode
+		data string
+	}
+	const limit = 8 << 10
+	readAll := func(r io.Reader) ([]result, error) {
+		m := msgReader{max: limit}
+		var out []result
+		for {
+			fr, err := m.next(r)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, result{fr.op, string(fr.data)})
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		piece := int(data[0]) + 1
+		direct, derr := readAll(bytes.NewReader(data[1:]))
+		b := getBurst(&countingReader{r: bytes.NewReader(data[1:]), max: piece})
+		defer b.put()
+		viaBurst, berr := readAll(b)
+		if len(direct) != len(viaBurst) {
+			t.Fatalf("%d frames straight, %d through a burst", len(direct), len(viaBurst))
+		}
+		for i := range direct {
+			if direct[i] != viaBurst[i] {
+				t.Fatalf("frame %d: %v %q straight, %v %q through a burst", i, direct[i].op, direct[i].data, viaBurst[i].op, viaBurst[i].data)
+			}
+		}
+		var dce, bce *closeError
+		dIsClose, bIsClose := errors.As(derr, &dce), errors.As(berr, &bce)
+		if dIsClose != bIsClose || dIsClose && (dce.code != bce.code || dce.unread != bce.unread) {
+			t.Fatalf("ended with %v straight, %v through a burst", derr, berr)
+		}
+	})
 }
