@@ -1,7 +1,17 @@
 package ws
 
+import "time"
+
 // WriterPauses reports how often s's writers have paused for the network.
 func WriterPauses(s *Server) int64 { return s.writers.pauses.Load() }
 
 // TCPPair is tcpPair for the package's external tests.
 var TCPPair = tcpPair
+
+// SetFrameTimeout sets the bound on the wait for the rest of a frame until
+// the test ends.
+func SetFrameTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := frameTimeout
+	frameTimeout = d
+	t.Cleanup(func() { frameTimeout = old })
+}

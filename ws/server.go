@@ -395,7 +395,7 @@ func (s *Server) serve(c *conn, rd io.Reader) {
 
 // frameTimeout bounds the wait for the rest of a frame that has begun to
 // arrive on a polled connection.
-const frameTimeout = 10 * time.Second
+var frameTimeout = 10 * time.Second // a variable for tests
 
 // onReadable reads what a polled connection has sent, on a reader goroutine,
 // and waits for more. It reads a bufferful at once (burst) and goes on
@@ -404,9 +404,11 @@ const frameTimeout = 10 * time.Second
 func (s *Server) onReadable(c *conn) {
 	b := getBurst(c.nc)
 	defer b.put()
-	_ = c.nc.SetReadDeadline(time.Now().Add(frameTimeout))
 	var err error
 	for err == nil {
+		// Each frame gets its own bound: a client that streams frames
+		// without pause keeps this reader, and must not time out for it.
+		_ = c.nc.SetReadDeadline(time.Now().Add(frameTimeout))
 		if err = c.readFrame(b, c.sess.Handle); err == nil && b.buffered() == 0 {
 			_ = c.nc.SetReadDeadline(time.Time{})
 			if err = s.poll.rearm(c); err == nil {

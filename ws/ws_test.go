@@ -532,3 +532,47 @@ func TestFramesSentTogether(t *testing.T) {
 		t.Fatalf("answers %q, want %q", got, want)
 	}
 }
+
+// TestStreamedFramesOutlastTheFrameTimeout: a polled connection whose reader
+// never finds its buffer ending at a frame's end (the client streams frames
+// cut across its writes) stays on one reader for longer than the bound on a
+// single frame; each frame gets the bound anew, and the connection lives.
+func TestStreamedFramesOutlastTheFrameTimeout(t *testing.T) {
+	ws.SetFrameTimeout(t, 200*time.Millisecond)
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.RateLimit, c.RateBurst = 1000, 1000 })
+	r := e.rawDial("alice")
+	var stream bytes.Buffer
+	const pings = 60
+	for i := range pings {
+		gws.WriteFrame(&stream, gws.MaskFrame(gws.NewPingFrame(fmt.Appendf(nil, "%02d", i))))
+	}
+	all := stream.Bytes()
+	// Frames of 8 bytes, written in pieces of 13, 40 ms apart: a piece ends
+	// at a frame's end only every 8 pieces (320 ms, past the bound), and
+	// every frame is complete within 40 ms of its start.
+	const step = 13
+	go func() {
+		for i := 0; i < len(all); i += step {
+			if _, err := r.Write(all[i:min(i+step, len(all))]); err != nil {
+				return
+			}
+			time.Sleep(40 * time.Millisecond)
+		}
+	}()
+	last := fmt.Sprintf("%02d", pings-1) // pongs waiting together coalesce: the last one always comes
+	for got := 0; ; {
+		f, err := r.readFrame(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d pongs: %v", got, err)
+		}
+		switch f.Header.OpCode {
+		case gws.OpPong:
+			if got++; string(f.Payload) == last {
+				return
+			}
+		case gws.OpClose:
+			code, reason := gws.ParseCloseFrameData(f.Payload)
+			t.Fatalf("closed with %d %q after %d pongs", code, reason, got)
+		}
+	}
+}
