@@ -100,11 +100,7 @@ func opBytes(ops []ws.OpCode) []byte {
 // of a size the input chooses — and requires the same frames, the same
 // payloads and the same kind of ending from both.
 func FuzzBurstMatchesDirect(f *testing.F) {
-	frame := func(op ws.OpCode, fin bool, p string) []byte {
-		var b bytes.Buffer
-		ws.WriteFrame(&b, ws.MaskFrameInPlace(ws.NewFrame(op, fin, []byte(p))))
-		return b.Bytes()
-	}
+	frame := maskedFrame
 	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 	for _, seed := range [][]byte{
 		cat([]byte{7}, frame(ws.OpText, true, `{"type":"subscribe","channel":"a"}`), frame(ws.OpPing, true, "x")),

@@ -49,6 +49,18 @@ func stalledEnv(t *testing.T, mod func(*ws.Config)) (*env, *stalledInbox) {
 	return e, st
 }
 
+// resumeUntilStore sends a resume from the start and waits until its replay
+// is in the store, as entered tells.
+func resumeUntilStore(t *testing.T, cl *client, entered <-chan struct{}) {
+	t.Helper()
+	cl.send(map[string]any{"type": "resume", "since": 0})
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("resume never read the store")
+	}
+}
+
 // waitCancelled asserts that the stalled store call ended by cancellation,
 // long before its store timeout (10s) would have ended it.
 func waitCancelled(t *testing.T, st *stalledInbox) {
@@ -69,12 +81,7 @@ func waitCancelled(t *testing.T, st *stalledInbox) {
 func TestReplayEndsWithItsConnection(t *testing.T) {
 	e, st := stalledEnv(t, func(c *ws.Config) { c.HeartbeatInterval = 50 * time.Millisecond })
 	cl, _ := e.connect("alice")
-	cl.send(map[string]any{"type": "resume", "since": 0})
-	select {
-	case <-st.entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("resume never read the store")
-	}
+	resumeUntilStore(t, cl, st.entered)
 	cl.c.CloseNow() // gone without a close frame; nobody answers pings
 	waitCancelled(t, st)
 }
@@ -85,12 +92,7 @@ func TestReplayEndsWithItsConnection(t *testing.T) {
 func TestShutdownCancelsReplays(t *testing.T) {
 	e, st := stalledEnv(t, nil)
 	cl, _ := e.connect("alice")
-	cl.send(map[string]any{"type": "resume", "since": 0})
-	select {
-	case <-st.entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("resume never read the store")
-	}
+	resumeUntilStore(t, cl, st.entered)
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
@@ -209,12 +211,7 @@ func TestCountsHeldDuringAReplayCoalesce(t *testing.T) {
 		c.QueueSize = 8
 	})
 	cl, _ := e.connect("alice")
-	cl.send(map[string]any{"type": "resume", "since": 0})
-	select {
-	case <-g.entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("resume never read the store")
-	}
+	resumeUntilStore(t, cl, g.entered)
 	const n = 1000
 	for i := 1; i <= n; i++ {
 		m := &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: "alice"}, Latest: true, Version: int64(i),

@@ -111,17 +111,20 @@ func compressForTest(b []byte) []byte {
 	return out
 }
 
+// maskedFrame is one frame as a client sends it.
+func maskedFrame(op ws.OpCode, fin bool, p string) []byte {
+	var b bytes.Buffer
+	ws.WriteFrame(&b, ws.MaskFrameInPlace(ws.NewFrame(op, fin, []byte(p))))
+	return b.Bytes()
+}
+
 // FuzzMsgReader feeds arbitrary bytes to the frame reader in each encoding
 // (the first byte picks MessagePack and deflate): it must end with an error,
 // never panic, hold no more than twice what it has read plus a 512-byte
 // step, and yield only messages within the limit — UTF-8 text, or JSON
 // transcoded from MessagePack.
 func FuzzMsgReader(f *testing.F) {
-	frame := func(op ws.OpCode, fin bool, p string) []byte {
-		var b bytes.Buffer
-		ws.WriteFrame(&b, ws.MaskFrameInPlace(ws.NewFrame(op, fin, []byte(p))))
-		return b.Bytes()
-	}
+	frame := maskedFrame
 	compressed := func(op ws.OpCode, p []byte) []byte {
 		fr := ws.NewFrame(op, true, compressForTest(p))
 		fr.Header.Rsv = ws.Rsv(true, false, false)

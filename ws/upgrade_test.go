@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -23,15 +24,7 @@ import (
 // reusing it for its next request would wait for ever.
 func TestRefusedUpgradeClosesTheConnection(t *testing.T) {
 	e := newEnv(t, hub.Config{}, nil)
-	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	nc := sendRaw(t, e, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -59,17 +52,7 @@ func TestRefusedUpgradeClosesTheConnection(t *testing.T) {
 // upgrader writes into a held buffer, and then its connection is closed.
 func TestBadHandshakeIsAnswered(t *testing.T) {
 	e := newEnv(t, hub.Config{}, nil)
-	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "GET " + strings.TrimPrefix(e.urlFor("alice", e.token("alice")), "ws://"+e.http.Listener.Addr().String()) + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n"
-	if _, err := io.WriteString(nc, req); err != nil {
-		t.Fatal(err)
-	}
+	nc := sendRaw(t, e, upgradeRequest(e.urlFor("alice", e.token("alice")), "short"))
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -96,17 +79,7 @@ func (a slowAdmission) Release(string)                      {}
 // gets both; were the 101 sent at once, the first read would end after it.
 func TestUpgradeAnswerLeavesWithTheGreeting(t *testing.T) {
 	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.Admission = slowAdmission{300 * time.Millisecond} })
-	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "GET " + strings.TrimPrefix(e.urlFor("alice", e.token("alice")), "ws://"+e.http.Listener.Addr().String()) + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-	if _, err := io.WriteString(nc, req); err != nil {
-		t.Fatal(err)
-	}
+	nc := sendRaw(t, e, upgradeRequest(e.urlFor("alice", e.token("alice")), "dGhlIHNhbXBsZSBub25jZQ=="))
 	buf := make([]byte, 4096)
 	n, err := nc.Read(buf)
 	if err != nil {
@@ -122,17 +95,7 @@ func TestUpgradeAnswerLeavesWithTheGreeting(t *testing.T) {
 // in the same write as the 101; one read gets both.
 func TestRefusalLeavesWithTheUpgradeAnswer(t *testing.T) {
 	e := newEnv(t, hub.Config{}, nil)
-	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "GET /ws?userId=alice&token=not-a-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-	if _, err := io.WriteString(nc, req); err != nil {
-		t.Fatal(err)
-	}
+	nc := sendRaw(t, e, upgradeRequest(e.urlFor("alice", "not-a-token"), "dGhlIHNhbXBsZSBub25jZQ=="))
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
@@ -148,4 +111,28 @@ func TestRefusalLeavesWithTheUpgradeAnswer(t *testing.T) {
 	if code, _ := gws.ParseCloseFrameData(f.Payload); code != 4002 {
 		t.Fatalf("close %d, want 4002", code)
 	}
+}
+
+// sendRaw dials e's server, sends request as it is, and returns the
+// connection, closed when the test ends.
+func sendRaw(t *testing.T, e *env, request string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(nc, request); err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// upgradeRequest is a WebSocket upgrade of wsURL, a URL of the env's, with
+// key as its Sec-WebSocket-Key.
+func upgradeRequest(wsURL, key string) string {
+	u, _ := url.Parse(wsURL)
+	return "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n\r\n"
 }
