@@ -56,6 +56,11 @@ func launch(t *testing.T, port string, env map[string]string, label string, args
 	p := &proc{t: t, addr: "127.0.0.1:" + port, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(heraldBin, args...)
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "HERALD_HOST=127.0.0.1"}
+	if env["HERALD_DB_PATH"] == "" && env["DATABASE_URL"] == "" {
+		// The default, herald.db in the working directory, would be this
+		// package's source directory.
+		p.cmd.Env = append(p.cmd.Env, "HERALD_DB_PATH="+filepath.Join(t.TempDir(), "herald.db"))
+	}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
