@@ -25,7 +25,7 @@ var errFragments = &closeError{code: errTooLarge.code, reason: "Too many fragmen
 // checked against the bytes that remain (msgpackToJSON).
 //
 // A message being assembled lives here, on the connection, because a polled
-// connection reads it one frame at a time on different goroutines; between
+// connection may read its frames on different goroutines; between
 // messages the reader holds no buffer, so an idle connection costs nothing.
 type msgReader struct {
 	max     int  // largest message in bytes, after inflation

@@ -12,7 +12,8 @@ import (
 
 // poller waits for idle connections to become readable with one epoll set,
 // so that an idle connection needs no goroutine: a reader takes it only when
-// a frame arrives, reads that frame and moves on (see dispatch).
+// data arrives, reads the frames that came (Server.onReadable) and moves on
+// (see dispatch).
 // Registrations are one-shot, so a connection has at most one reader at a
 // time; each one has its own id, so a late event for a connection already
 // gone is ignored.
