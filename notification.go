@@ -161,6 +161,10 @@ type Created struct {
 	// Unread is the user's count as the create's transaction left it; the
 	// zero Unread for a replay.
 	Unread Unread
+	// Encoded is Notification as JSON, encoded once for its notification:new
+	// message (which holds the same bytes) so that an answer can reuse it;
+	// nil when no message was made (a replay, a silent notification).
+	Encoded json.RawMessage
 }
 
 // NotificationFilter selects a page of a user's notifications, newest first

@@ -272,6 +272,9 @@ type recInbox struct {
 	err      error                           // returned by every call when set
 	panics   bool
 	calls    int
+	// encode, when set, gives each new notification's Created.Encoded, as
+	// the inbox fills it with the notification's wire JSON.
+	encode func(*herald.Notification) json.RawMessage
 }
 
 func newRecInbox() *recInbox { return &recInbox{keys: map[string]*herald.Notification{}} }
@@ -342,6 +345,9 @@ func (b *recInbox) Create(ctx context.Context, ns []*herald.NewNotification) ([]
 		}
 		r := c
 		out[i] = herald.Created{Notification: &r, Unread: b.unread(n.UserID)}
+		if b.encode != nil {
+			out[i].Encoded = b.encode(&r)
+		}
 	}
 	return out, nil
 }

@@ -40,6 +40,12 @@ type notificationsResponse struct {
 	Notifications []*herald.Notification `json:"notifications"`
 }
 
+// encodedResponse is a notificationsResponse of notifications already
+// encoded.
+type encodedResponse struct {
+	Notifications []json.RawMessage `json:"notifications"`
+}
+
 // normalizeData stores data as compact JSON, and a JSON null as none, so that
 // what is stored is what a client reads back byte for byte.
 func normalizeData(n *herald.NewNotification) error {
@@ -85,7 +91,11 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 		if err != nil {
 			return err
 		}
-		writeJSON(w, createdStatus(res), res[0].Notification)
+		if b := res[0].Encoded; b != nil { // as the socket message has it
+			writeEncoded(w, createdStatus(res), b)
+		} else {
+			writeJSON(w, createdStatus(res), res[0].Notification)
+		}
 		return nil
 	}
 
@@ -113,7 +123,11 @@ func (s *Server) handleCreateNotifications(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	writeJSON(w, createdStatus(res), notificationsResponse{Notifications: stored(res)})
+	if enc, ok := encoded(res); ok {
+		writeJSON(w, createdStatus(res), encodedResponse{Notifications: enc})
+	} else {
+		writeJSON(w, createdStatus(res), notificationsResponse{Notifications: stored(res)})
+	}
 	return nil
 }
 
@@ -130,6 +144,18 @@ func (s *Server) create(r *http.Request, ns []*herald.NewNotification) ([]herald
 }
 
 // stored returns the notifications of res, never nil.
+// encoded returns the notifications of res as the inbox encoded them, and
+// false when any was not (a replay, a silent one).
+func encoded(res []herald.Created) ([]json.RawMessage, bool) {
+	out := make([]json.RawMessage, len(res))
+	for i, c := range res {
+		if out[i] = c.Encoded; out[i] == nil {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
 func stored(res []herald.Created) []*herald.Notification {
 	out := make([]*herald.Notification, len(res))
 	for i, c := range res {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -353,4 +354,30 @@ func TestInboxActions(t *testing.T) {
 	long := strings.Repeat("i", herald.MaxKeyLen+1)
 	expectError(t, e.as("alice", "POST", "/api/notifications/"+long+"/read"), 400, herald.EINVALID)
 	expectError(t, e.as("alice", "DELETE", "/api/notifications/a%00b"), 400, herald.EINVALID)
+}
+
+// TestCreateAnswersWithTheInboxEncoding: when the inbox has encoded a new
+// notification (for its socket message), the answer is those bytes, not a
+// second encoding; in a batch too. A batch with a replay in it, which has no
+// such bytes, is encoded whole.
+func TestCreateAnswersWithTheInboxEncoding(t *testing.T) {
+	e := newEnv(t, nil)
+	e.inbox.encode = func(n *herald.Notification) json.RawMessage {
+		return json.RawMessage(`{"id":"` + n.ID + `","encodedBy":"inbox"}`)
+	}
+	r := e.backend("POST", "/api/notifications", `{"userId":"alice","type":"t","title":"One"}`)
+	if r.status != http.StatusCreated || string(r.body) != `{"id":"n1","encodedBy":"inbox"}`+"\n" {
+		t.Fatalf("single: %d %s", r.status, r.body)
+	}
+	if got := r.header.Get("Content-Length"); got != strconv.Itoa(len(r.body)) {
+		t.Errorf("Content-Length %s for %d bytes", got, len(r.body))
+	}
+	r = e.backend("POST", "/api/notifications", `{"notifications":[{"userId":"a","type":"t","title":"x"},{"userId":"b","type":"t","title":"y"}]}`)
+	if want := `{"notifications":[{"id":"n2","encodedBy":"inbox"},{"id":"n3","encodedBy":"inbox"}]}` + "\n"; r.status != http.StatusCreated || string(r.body) != want {
+		t.Fatalf("batch: %d %s, want %s", r.status, r.body, want)
+	}
+	r = e.backend("POST", "/api/notifications", `{"notifications":[{"userId":"a","type":"t","title":"z","idempotencyKey":"k"},{"userId":"a","type":"t","title":"z","idempotencyKey":"k"}]}`)
+	if r.status != http.StatusCreated || strings.Contains(string(r.body), "encodedBy") || !strings.Contains(string(r.body), `"title":"z"`) {
+		t.Fatalf("batch with a replay: %d %s, want both encoded whole", r.status, r.body)
+	}
 }

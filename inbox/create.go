@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -37,10 +38,11 @@ func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]h
 		}
 	}
 	var pubs []*publication
+	var published []herald.Created // as publications saw them, with Encoded set
 	committed := false
 	opts := herald.CreateOptions{Planner: s.planner, Committed: func(res []herald.Created) {
 		committed = true
-		pubs = s.publications(res)
+		pubs, published = s.publications(res), res
 		for _, p := range pubs {
 			s.lines.add(p)
 		}
@@ -64,6 +66,11 @@ func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]h
 			s.lines.flush(pctx, p, func(m *herald.Message) { s.send(pctx, m) })
 		}
 		cancel()
+		for i := range res { // a store may hand Committed a slice of its own
+			if i < len(published) && published[i].Notification == res[i].Notification {
+				res[i].Encoded = published[i].Encoded
+			}
+		}
 	}
 	if s.afterCreate != nil {
 		s.afterCreate(res)
@@ -78,12 +85,15 @@ func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]h
 // send), so that connections know the seq was used, and no count follows
 // unless a notification that shows was created too. A user with nothing new
 // gets nothing.
+//
+// It sets each new notification's Encoded in res, from its message.
 func (s *Service) publications(res []herald.Created) []*publication {
 	var out []*publication
 	byUser := make(map[string]*publication)
 	counts := make(map[string]herald.Unread)
 	now := s.now()
-	for _, c := range res {
+	for i := range res {
+		c := &res[i]
 		if c.Replayed {
 			continue
 		}
@@ -98,8 +108,9 @@ func (s *Service) publications(res []herald.Created) []*publication {
 			p.msgs = append(p.msgs, &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: n.UserID}, Seq: n.Seq})
 			continue
 		}
-		if m := s.newMessage(n, now); m != nil {
+		if m, encoded := s.newMessage(n, now); m != nil {
 			p.msgs = append(p.msgs, m)
+			c.Encoded = encoded
 		}
 		if c.Unread.Newer(counts[n.UserID]) {
 			counts[n.UserID] = c.Unread
@@ -113,16 +124,16 @@ func (s *Service) publications(res []herald.Created) []*publication {
 	return out
 }
 
-// newMessage returns the notification:new message of n, or nil when n
-// cannot be encoded.
-func (s *Service) newMessage(n *herald.Notification, now time.Time) *herald.Message {
-	payload, err := newNotificationMessage(n, now)
+// newMessage returns the notification:new message of n and n's own JSON in
+// it, or nil when n cannot be encoded.
+func (s *Service) newMessage(n *herald.Notification, now time.Time) (*herald.Message, json.RawMessage) {
+	payload, encoded, err := newNotificationMessage(n, now)
 	if err != nil {
 		// Only a Data the store returned corrupt can fail to encode.
 		s.log.Error("inbox: cannot encode notification", "user", n.UserID, "id", n.ID, "err", err)
-		return nil
+		return nil, nil
 	}
-	return &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: n.UserID}, Payload: payload, Seq: n.Seq}
+	return &herald.Message{To: herald.Audience{Kind: herald.ToUser, Name: n.UserID}, Payload: payload, Seq: n.Seq}, encoded
 }
 
 // batchError prefixes err with the position of the failing notification when

@@ -526,3 +526,55 @@ func TestSilentNotificationIsNotPushed(t *testing.T) {
 		t.Fatalf("unread = %d, want 1", u.Count)
 	}
 }
+
+// TestCreateEncodesEachNotificationOnce: a new notification is encoded once;
+// its message is made around those bytes and is byte for byte what encoding
+// the whole message gives (escaping included), and the result carries the
+// same bytes in Encoded for the API's answer. A replay carries none.
+func TestCreateEncodesEachNotificationOnce(t *testing.T) {
+	ctx := context.Background()
+	svc, _, rec := newService(t)
+	n := note("alice", "<b>Tom & Jerry</b> \u2028 é \u0007")
+	n.Link = "/a?b=1&c=<2>"
+	n.IdempotencyKey = "k"
+	res, err := svc.Create(ctx, []*herald.NewNotification{n, note("bob", "plain")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	msgs := rec.msgs
+	rec.mu.Unlock()
+	for i, c := range res {
+		want, err := json.Marshal(c.Notification)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.Encoded, want) {
+			t.Errorf("result %d: Encoded %s, want %s", i, c.Encoded, want)
+		}
+		var payload []byte
+		for _, m := range msgs {
+			if m.Seq == c.Notification.Seq && m.To.Name == c.Notification.UserID {
+				payload = m.Payload
+			}
+		}
+		whole, err := json.Marshal(struct {
+			Type         string               `json:"type"`
+			Notification *herald.Notification `json:"notification"`
+			Timestamp    string               `json:"timestamp"`
+		}{herald.TypeNotificationNew, c.Notification, wantStamp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(payload, whole) {
+			t.Errorf("result %d: message\n%s\nwant\n%s", i, payload, whole)
+		}
+	}
+	again, err := svc.Create(ctx, []*herald.NewNotification{n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again[0].Replayed || again[0].Encoded != nil {
+		t.Errorf("a replay: Replayed %v, Encoded %s; want true and none", again[0].Replayed, again[0].Encoded)
+	}
+}

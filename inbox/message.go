@@ -35,9 +35,25 @@ type countMessageBody struct {
 	Version int64  `json:"version"`
 }
 
-// newNotificationMessage returns {"type":"notification:new","notification":…,"timestamp":…}.
-func newNotificationMessage(n *herald.Notification, at time.Time) ([]byte, error) {
-	return json.Marshal(newMessage{Type: herald.TypeNotificationNew, Notification: n, Timestamp: herald.FormatTime(at)})
+// newNotificationMessage returns {"type":"notification:new","notification":…,"timestamp":…}
+// and, apart, the notification's own JSON that the message holds. It encodes
+// the notification once and puts the message around it: the bytes are those
+// json.Marshal gives for a newMessage (TestNewMessageBytes), whose other
+// fields need no escaping.
+func newNotificationMessage(n *herald.Notification, at time.Time) (msg, notification []byte, err error) {
+	notification, err = json.Marshal(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	const head = `{"type":"` + herald.TypeNotificationNew + `","notification":`
+	ts := herald.FormatTime(at)
+	msg = make([]byte, 0, len(head)+len(notification)+len(`,"timestamp":""}`)+len(ts))
+	msg = append(msg, head...)
+	msg = append(msg, notification...)
+	msg = append(msg, `,"timestamp":"`...)
+	msg = append(msg, ts...)
+	msg = append(msg, `"}`...)
+	return msg, notification, nil
 }
 
 // readOneMessage returns {"type":"notification:read","notificationId":…,"timestamp":…}.
