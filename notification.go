@@ -229,7 +229,9 @@ type CreateOptions struct {
 	// notification shows in the app and nothing leaves by other channels.
 	Planner Planner
 	// Committed, when set, is called with the results once they are
-	// committed. Stores call it in commit order: of two creates that touch
+	// committed: the slice the call then returns, so that what Committed
+	// fills in (the inbox's Created.Encoded) is in the results. Stores call
+	// it in commit order: of two creates that touch
 	// one user, the one that committed first (whose seqs and Unread.Version
 	// are smaller) is handed over first, whichever caller wakes first. It
 	// runs where the store orders its commits (under a lock, or on its

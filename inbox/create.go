@@ -38,11 +38,10 @@ func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]h
 		}
 	}
 	var pubs []*publication
-	var published []herald.Created // as publications saw them, with Encoded set
 	committed := false
 	opts := herald.CreateOptions{Planner: s.planner, Committed: func(res []herald.Created) {
 		committed = true
-		pubs, published = s.publications(res), res
+		pubs = s.publications(res)
 		for _, p := range pubs {
 			s.lines.add(p)
 		}
@@ -66,11 +65,6 @@ func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]h
 			s.lines.flush(pctx, p, func(m *herald.Message) { s.send(pctx, m) })
 		}
 		cancel()
-		for i := range res { // a store may hand Committed a slice of its own
-			if i < len(published) && published[i].Notification == res[i].Notification {
-				res[i].Encoded = published[i].Encoded
-			}
-		}
 	}
 	if s.afterCreate != nil {
 		s.afterCreate(res)

@@ -95,9 +95,10 @@ func testUnreadVersions(t *testing.T, s herald.Store) {
 }
 
 // testCommittedInOrder runs concurrent creates for a few users and checks
-// that each call's Committed ran once, before the call returned, with its
-// results, and that, across calls, each user's results were handed over in
-// seq and version order: the order the inbox publishes them in.
+// that each call's Committed ran once, before the call returned, with the
+// slice of results it returned, and that, across calls, each user's results
+// were handed over in seq and version order: the order the inbox publishes
+// them in.
 func testCommittedInOrder(t *testing.T, s herald.Store) {
 	const rounds = 15
 	users := []string{"alice", "bob", "carol"}
@@ -138,6 +139,9 @@ func testCommittedInOrder(t *testing.T, s herald.Store) {
 				if calls != 1 || len(got) != len(res) {
 					t.Errorf("worker %d: Committed ran %d times with %d results, want once with %d", w, calls, len(got), len(res))
 					return
+				}
+				if &got[0] != &res[0] {
+					t.Errorf("worker %d: Committed was handed a slice other than the one returned", w)
 				}
 				for i := range res {
 					if got[i].Notification.ID != res[i].Notification.ID || got[i].Unread != res[i].Unread {
