@@ -36,10 +36,3 @@ func (h *heldResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets a ResponseController reach the underlying ResponseWriter.
 func (h *heldResponse) Unwrap() http.ResponseWriter { return h.ResponseWriter }
-
-// take returns what the upgrader wrote, and forgets it.
-func (h *heldResponse) take() []byte {
-	b := h.out
-	h.out = nil
-	return b
-}

@@ -224,7 +224,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hr := &heldResponse{ResponseWriter: w}
 	nc, rw, hs, err := up.Upgrade(r, hr)
-	held := hr.take() // the upgrader's answer, not yet sent
+	held := []byte(hr.out) // the upgrader's answer, not yet sent
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		if nc != nil {

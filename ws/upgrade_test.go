@@ -14,6 +14,7 @@ import (
 
 	gws "github.com/gobwas/ws"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/ws"
 )
@@ -91,10 +92,23 @@ func TestUpgradeAnswerLeavesWithTheGreeting(t *testing.T) {
 	}
 }
 
+// slowVerifier takes a while over every token.
+type slowVerifier struct {
+	herald.TokenVerifier
+	delay time.Duration
+}
+
+func (v slowVerifier) Verify(ctx context.Context, token string) (*herald.Claims, error) {
+	time.Sleep(v.delay)
+	return v.TokenVerifier.Verify(ctx, token)
+}
+
 // TestRefusalLeavesWithTheUpgradeAnswer: a refused token's close frame leaves
-// in the same write as the 101; one read gets both.
+// in the same write as the 101. With verification taking 300 ms between the
+// two, the bytes buffered with the 101 hold the close frame; were the 101 sent
+// at once, they would not.
 func TestRefusalLeavesWithTheUpgradeAnswer(t *testing.T) {
-	e := newEnv(t, hub.Config{}, nil)
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.Verifier = slowVerifier{c.Verifier, 300 * time.Millisecond} })
 	nc := sendRaw(t, e, upgradeRequest(e.urlFor("alice", "not-a-token"), "dGhlIHNhbXBsZSBub25jZQ=="))
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
