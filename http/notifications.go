@@ -143,7 +143,6 @@ func (s *Server) create(r *http.Request, ns []*herald.NewNotification) ([]herald
 	return res, nil
 }
 
-// stored returns the notifications of res, never nil.
 // encoded returns the notifications of res as the inbox encoded them, and
 // false when any was not (a replay, a silent one).
 func encoded(res []herald.Created) ([]json.RawMessage, bool) {
@@ -156,6 +155,7 @@ func encoded(res []herald.Created) ([]json.RawMessage, bool) {
 	return out, true
 }
 
+// stored returns the notifications of res, never nil.
 func stored(res []herald.Created) []*herald.Notification {
 	out := make([]*herald.Notification, len(res))
 	for i, c := range res {

@@ -10,12 +10,6 @@ import (
 // The server messages the Service publishes (docs/protocol.md). Each is
 // encoded once and the bytes are shared by every recipient.
 
-type newMessage struct {
-	Type         string               `json:"type"`
-	Notification *herald.Notification `json:"notification"`
-	Timestamp    string               `json:"timestamp"`
-}
-
 type readMessage struct {
 	Type           string `json:"type"`
 	NotificationID string `json:"notificationId,omitempty"`
@@ -38,8 +32,8 @@ type countMessageBody struct {
 // newNotificationMessage returns {"type":"notification:new","notification":…,"timestamp":…}
 // and, apart, the notification's own JSON that the message holds. It encodes
 // the notification once and puts the message around it: the bytes are those
-// json.Marshal gives for a newMessage (TestNewMessageBytes), whose other
-// fields need no escaping.
+// json.Marshal gives for the three fields in this order (checked by
+// TestCreateEncodesEachNotificationOnce); type and timestamp need no escaping.
 func newNotificationMessage(n *herald.Notification, at time.Time) (msg, notification []byte, err error) {
 	notification, err = json.Marshal(n)
 	if err != nil {
