@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -229,7 +230,8 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	// A shard whose subscription is down is taken for unreachable: the
 	// message is not published there (on Redis Cluster the other shards
 	// still take theirs), and the other nodes resync once it is back.
-	if s := b.routes.Load().route(topic, b.sharded); s == nil || !s.up.Load() {
+	s := b.routes.Load().route(topic, b.sharded)
+	if s == nil || !s.up.Load() {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("skipped").Inc()
 		return n, nil
@@ -238,7 +240,15 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	defer cancel()
 	e := envelopeOf(m, b.cfg.NodeID)
 	e.local = !ordered
-	if err := b.publish(pctx, topic, e.encode()); err != nil {
+	payload := e.encode()
+	err := b.publish(pctx, topic, payload)
+	if err != nil && s.node != nil && unsent(err, s.shard) {
+		// go-redis's copy of the slot map can lag ours after a failover
+		// and still name the dead primary; the command never left, so it
+		// is sent once more, straight to the primary our map names.
+		err = s.publishDirect(pctx, topic, payload)
+	}
+	if err != nil {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("failed").Inc()
 		if b.failLogged.CompareAndSwap(false, true) {
@@ -252,6 +262,14 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	}
 	b.m.published.WithLabelValues("ok").Inc()
 	return n, nil
+}
+
+// unsent reports whether err says the command never reached Redis, because
+// no connection could be made to a node other than shard. Sending it again
+// to shard then cannot deliver it twice.
+func unsent(err error, shard string) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" && (op.Addr == nil || op.Addr.String() != shard)
 }
 
 // noRetry is a command go-redis must not retry after a failure: a PUBLISH

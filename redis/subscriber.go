@@ -276,7 +276,13 @@ func (s *subscriber) publishProbe(ctx context.Context, probe string, payload []b
 	if s.node == nil {
 		return s.b.publish(ctx, probe, payload)
 	}
-	cmd := goredis.NewIntCmd(ctx, "spublish", probe, payload)
+	return s.publishDirect(ctx, probe, payload)
+}
+
+// publishDirect sends SPUBLISH to the shard's primary itself, on Redis
+// Cluster, without retrying it.
+func (s *subscriber) publishDirect(ctx context.Context, topic string, payload []byte) error {
+	cmd := goredis.NewIntCmd(ctx, "spublish", topic, payload)
 	_ = s.node.Process(ctx, noRetry{cmd})
 	return cmd.Err()
 }
