@@ -1,6 +1,9 @@
 package session
 
 import (
+	"context"
+	"errors"
+
 	"github.com/heraldhq/herald"
 )
 
@@ -25,7 +28,7 @@ func (s *Session) Start(since int64) {
 				s.seqs.reset(u.LastSeq)
 			}
 			s.mu.Unlock()
-		} else if s.ctx.Err() == nil {
+		} else if !errors.Is(ctx.Err(), context.Canceled) { // not ended meanwhile, nor the engine stopped
 			s.e.log.Error("unread count for connected message", "user", s.user, "err", err)
 		}
 		cancel()
@@ -46,7 +49,7 @@ func (s *Session) Start(since int64) {
 // the replay already sent. Registering before reading the store is what makes
 // the boundary gap-free: anything committed after the read is held live.
 func (s *Session) replay(since int64) {
-	s.e.replay(s.ctx, []*Session{s}, []int64{since})
+	s.e.replay(s.Context(), []*Session{s}, []int64{since})
 }
 
 // release sends first (when not nil) and then the live messages held so

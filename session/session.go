@@ -17,14 +17,16 @@ type Session struct {
 	id   uint64 // in the engine, to lock sessions in one order
 	user string
 
-	// ctx ends when the session does (End) or the engine stops: store
-	// reads and replays made for the session end with it.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	storeMu    sync.Mutex                 // a leaf lock: guards the two below only
+	storeMu    sync.Mutex                 // a leaf lock: guards the fields below only
 	storeCalls map[int]context.CancelFunc // store calls in flight (storeCtx); nil when none
 	storeNext  int
+	// ctx ends when the session does (End) or the engine stops: replays
+	// and the transport's own work made for the session end with it. It is
+	// made on first use (Context), as most sessions never need it: an idle
+	// connection does not carry one.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	cancelled bool // cancelWork has run
 
 	// limit is the inbound budget of messages and control frames; used by
 	// the transport's one reader at a time.
@@ -55,9 +57,8 @@ type Session struct {
 // New returns a session of claims' user speaking through t. It holds live
 // messages until Start has greeted the client.
 func (e *Engine) New(t Transport, claims *herald.Claims) *Session {
-	ctx, cancel := context.WithCancel(e.ctx)
 	s := &Session{
-		e: e, t: t, id: e.lastID.Add(1), user: claims.UserID, claims: claims, ctx: ctx, cancel: cancel,
+		e: e, t: t, id: e.lastID.Add(1), user: claims.UserID, claims: claims,
 		replaying: true,
 		limit:     newLimiter(e.cfg.RateLimit, e.cfg.RateBurst, e.cfg.Now),
 	}
@@ -77,7 +78,25 @@ func (s *Session) Transport() Transport { return s.t }
 func (s *Session) UserID() string { return s.user }
 
 // Context ends when the session ends or the engine stops.
-func (s *Session) Context() context.Context { return s.ctx }
+func (s *Session) Context() context.Context {
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
+	switch {
+	case s.ctx != nil:
+	case s.cancelled:
+		return cancelledCtx
+	default:
+		s.ctx, s.cancel = context.WithCancel(s.e.ctx)
+	}
+	return s.ctx
+}
+
+// cancelledCtx is the Context of a session asked for it only once ended.
+var cancelledCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // Send implements herald.Conn: it hands m to the transport without blocking,
 // or holds it while a replay runs. A session whose transport is full is too
@@ -187,8 +206,11 @@ func (s *Session) Closing() {
 
 // cancelWork cancels the session's context and the store call in flight.
 func (s *Session) cancelWork() {
-	s.cancel()
 	s.storeMu.Lock()
+	s.cancelled = true
+	if s.cancel != nil {
+		s.cancel()
+	}
 	for _, cancel := range s.storeCalls {
 		cancel()
 	}
@@ -248,8 +270,8 @@ func (s *Session) storeCtx() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(s.e.ctx, s.e.cfg.StoreTimeout)
 	s.storeMu.Lock()
 	defer s.storeMu.Unlock()
-	if s.ctx.Err() != nil {
-		cancel() // already ended: cancelWork has run, or finds nothing
+	if s.cancelled {
+		cancel() // already ended: cancelWork has run
 		return ctx, cancel
 	}
 	id := s.storeNext
