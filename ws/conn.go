@@ -49,8 +49,13 @@ type conn struct {
 	pong      int   // index+1 in queue of the unsent pong, 0 if none
 	closeCode int
 	closeMsg  string
-	drained   chan struct{} // signalled by the writer after each batch
-	written   chan struct{} // closed when the close frame has been written (or failed)
+	// drained is signalled by the writer after each batch, and written
+	// closed when the writes are over (the close frame written, or a write
+	// failed). Both are made only when a sender waits on them (drainedLocked,
+	// writtenLocked): an idle connection carries neither.
+	drained   chan struct{}
+	written   chan struct{}
+	writesEnd bool // the writes are over: written is, or would be, closed
 
 	polled bool   // waits in the poller rather than in a reader goroutine; set under mu while live
 	pollID uint64 // its registration in the poller
@@ -67,8 +72,6 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		srv:         srv,
 		nc:          nc,
 		connectedAt: srv.cfg.Now(),
-		drained:     make(chan struct{}, 1),
-		written:     make(chan struct{}),
 		beat:        uint8(srv.beats.Add(1) % heartbeatParts),
 	}
 	_, c.resumable = nc.(syscall.Conn)
@@ -115,14 +118,16 @@ func (c *conn) Send(o session.Outbound) bool {
 			c.srv.metrics.MessagesOut.Inc()
 			return true
 		}
-		c.mu.Unlock()
 		if !o.Wait {
+			c.mu.Unlock()
 			c.overflow()
 			return false
 		}
+		drained, written := c.drainedLocked(), c.writtenLocked()
+		c.mu.Unlock()
 		select {
-		case <-c.drained:
-		case <-c.written:
+		case <-drained:
+		case <-written:
 			return false
 		case <-time.After(c.srv.cfg.WriteTimeout):
 			c.overflow()
@@ -257,12 +262,44 @@ func (c *conn) finishWrites(closeSent bool) {
 	default:
 		c.srv.terminate(c)
 	}
-	select {
-	case <-c.written:
-	default:
-		close(c.written)
+	c.mu.Lock()
+	if !c.writesEnd {
+		c.writesEnd = true
+		if c.written != nil {
+			close(c.written)
+		}
 	}
+	c.mu.Unlock()
 }
+
+// writtenLocked returns a channel closed once the writes are over.
+func (c *conn) writtenLocked() <-chan struct{} {
+	switch {
+	case c.written != nil:
+		return c.written
+	case c.writesEnd:
+		return closedChan
+	}
+	c.written = make(chan struct{})
+	return c.written
+}
+
+// drainedLocked returns the channel the writer signals after each batch.
+// A sender that finds the queue full under mu and then waits on it misses
+// no batch: the queue holds frames, so a batch that takes them ends after.
+func (c *conn) drainedLocked() <-chan struct{} {
+	if c.drained == nil {
+		c.drained = make(chan struct{}, 1)
+	}
+	return c.drained
+}
+
+// closedChan is a closed channel, for waits on what is already over.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // isClosing reports whether a close frame is queued or sent.
 func (c *conn) isClosing() bool {

@@ -3,7 +3,9 @@ package ws_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"runtime"
@@ -607,5 +609,35 @@ func TestDeflateNegotiationDeclinesBadOffers(t *testing.T) {
 	c, err := tryRFCDial(t, e.urlFor("neg", e.token("neg")), http.Header{"Sec-WebSocket-Extensions": {`permessage-deflate; "`}})
 	if err == nil || c == nil || c.resp == nil || c.resp.StatusCode >= 500 {
 		t.Fatalf("malformed extension header: %v", err)
+	}
+}
+
+// TestClientCloseEndsTheSocketAtOnce: a client's close frame is answered,
+// and the server shuts the socket as soon as its answer is written, not
+// after CloseTimeout (a minute here), so a closed connection's resources go
+// at once.
+func TestClientCloseEndsTheSocketAtOnce(t *testing.T) {
+	for _, mode := range readerModes {
+		t.Run(mode.name, func(t *testing.T) {
+			e := hostileEnv(t, mode.noPoller, func(c *ws.Config) { c.CloseTimeout = time.Minute })
+			c := rfcDial(t, e.urlFor("leaver", e.token("leaver")), nil)
+			c.nextType("connected")
+			c.mustWrite(closeBody(1000, "bye"))
+			for {
+				f, err := c.readFrame(10 * time.Second)
+				if err != nil {
+					t.Fatalf("no close frame answered: %v", err)
+				}
+				if f.op == opClose {
+					if cf := parseClose(f.data); cf.code != 1000 {
+						t.Errorf("answered with %d %q, want 1000", cf.code, cf.reason)
+					}
+					break
+				}
+			}
+			if _, err := c.readFrame(10 * time.Second); !errors.Is(err, io.EOF) {
+				t.Fatalf("after the close frame: %v, want the socket shut (EOF) long before CloseTimeout", err)
+			}
+		})
 	}
 }

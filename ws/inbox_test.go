@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/ws"
 )
 
 func TestMarkReadSyncsTabs(t *testing.T) {
@@ -92,6 +93,31 @@ func TestResumeReplaysInOrder(t *testing.T) {
 		}
 	}
 	cl.readType("resumed")
+}
+
+// TestReplayWaitsForTheQueue: a replay longer than the connection's queue
+// waits for the writer to drain it, batch after batch, rather than closing
+// the client as too slow: each wait ends when a batch is written (a wait
+// that ran out the write timeout would close the connection with 4000).
+func TestReplayWaitsForTheQueue(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.QueueSize = 4 })
+	var seqs []int64
+	for i := range 200 {
+		seqs = append(seqs, notify(t, e, "alice", fmt.Sprint(i)).Seq)
+	}
+	cl, _ := e.connect("alice", "since", "0")
+	for _, want := range seqs {
+		m := cl.read()
+		if m["type"] != "notification:new" {
+			t.Fatalf("got %v, want replayed notification %d", m, want)
+		}
+		if got := int64(m["notification"].(map[string]any)["seq"].(float64)); got != want {
+			t.Fatalf("seq %d, want %d", got, want)
+		}
+	}
+	if m := cl.read(); m["type"] != "resumed" || m["replayed"] != float64(len(seqs)) {
+		t.Fatalf("got %v, want resumed", m)
+	}
 }
 
 // TestResumeBoundary creates notifications while a client resumes: every

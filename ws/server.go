@@ -449,13 +449,17 @@ func (s *Server) teardown(c *conn, rd io.Reader, err error) {
 		c.queueCloseLocked(code, reason, false)
 		start = c.startWriterLocked()
 	}
+	var written <-chan struct{}
+	if code != 1006 {
+		written = c.writtenLocked()
+	}
 	c.mu.Unlock()
 	if start {
 		s.writers.push(c)
 	}
 	if code != 1006 { // 1006 means no close frame could be exchanged
 		select { // let the close frame go out before the socket shuts
-		case <-c.written:
+		case <-written:
 		case <-time.After(s.cfg.CloseTimeout):
 		}
 	}

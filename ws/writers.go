@@ -194,15 +194,18 @@ func (c *conn) flushSlow(bufs net.Buffers, closing bool) {
 // afterWrite ends the connection's writes after a close frame or an error,
 // or requeues it when frames were queued during the write.
 func (c *conn) afterWrite(err error, closing bool) {
-	select {
-	case c.drained <- struct{}{}:
-	default:
+	c.mu.Lock()
+	if c.drained != nil {
+		select {
+		case c.drained <- struct{}{}:
+		default:
+		}
 	}
 	if err != nil || closing {
+		c.mu.Unlock()
 		c.finishWrites(err == nil)
 		return
 	}
-	c.mu.Lock()
 	more := len(c.queue) > 0
 	if !more {
 		c.writing = false
