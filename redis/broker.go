@@ -240,15 +240,7 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	defer cancel()
 	e := envelopeOf(m, b.cfg.NodeID)
 	e.local = !ordered
-	payload := e.encode()
-	err := b.publish(pctx, topic, payload)
-	if err != nil && s.node != nil && unsent(err, s.shard) {
-		// go-redis's copy of the slot map can lag ours after a failover
-		// and still name the dead primary; the command never left, so it
-		// is sent once more, straight to the primary our map names.
-		err = s.publishDirect(pctx, topic, payload)
-	}
-	if err != nil {
+	if err := b.publishVia(pctx, s, topic, e.encode()); err != nil {
 		b.missed.Store(true)
 		b.m.published.WithLabelValues("failed").Inc()
 		if b.failLogged.CompareAndSwap(false, true) {
@@ -262,6 +254,18 @@ func (b *Broker) Publish(ctx context.Context, m *herald.Message) (int, error) {
 	}
 	b.m.published.WithLabelValues("ok").Inc()
 	return n, nil
+}
+
+// publishVia publishes payload on topic, which s carries. On Redis Cluster,
+// go-redis's copy of the slot map can lag the broker's after a failover and
+// still name the dead primary: a publish that could not even reach it never
+// left, and is sent once more, straight to the primary s subscribes on.
+func (b *Broker) publishVia(ctx context.Context, s *subscriber, topic string, payload []byte) error {
+	err := b.publish(ctx, topic, payload)
+	if err != nil && s != nil && s.node != nil && unsent(err, s.shard) {
+		err = s.publishDirect(ctx, topic, payload)
+	}
+	return err
 }
 
 // unsent reports whether err says the command never reached Redis, because

@@ -139,11 +139,49 @@ func TestClusterBrokerFailover(t *testing.T) {
 	sendAll()
 
 	// The shard carrying the broadcast topic: every connection is resynced.
+	// Meanwhile node b publishes to a user of that shard without
+	// connections, so that some of its publishes fail and it asks for a
+	// resync at its next probe. That request goes to the failed shard: its
+	// failure must not restart b's subscriptions to the healthy shards (it
+	// did, in a loop, for as long as the shard was down, each restart
+	// resubscribing and replaying to every user of a healthy shard).
+	ghost := usersOn(db.Prefix, "ghost", 1, func(s int) bool { return owners[s] == allShard })[0]
+	healthy := map[string]int{} // b's users of the other shards, and their resyncs so far
+	for p, us := range users {
+		if p != allShard {
+			for _, u := range us {
+				healthy[u] = len(rb.resyncs(u))
+			}
+		}
+	}
+	stop := make(chan struct{})
+	var pub sync.WaitGroup
+	pub.Add(1)
+	go func() {
+		defer pub.Done()
+		for seq := int64(1); ; seq++ {
+			m := msg(herald.ToUser, ghost, `{"ghost":1}`)
+			m.Seq = seq
+			_, _ = b.broker.Publish(context.Background(), m)
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
 	c.KillPrimary(t, redis.SlotOf(db.Prefix+"all"))
 	waitUntil(t, 30*time.Second, "both nodes to recover every connection", func() bool {
 		return rb.rb.Healthy() == nil && ra.rb.Healthy() == nil && ra.recovers.Load() > 0 && rb.recovers.Load() > 0
 	})
+	close(stop)
+	pub.Wait()
 	settleRedis(t, []*suiteNode{a, b})
+	for u, before := range healthy {
+		if n := len(rb.resyncs(u)); n != before {
+			t.Errorf("%s, on a healthy shard, was resynced %d times during another shard's failover: its subscription restarted", u, n-before)
+		}
+	}
 	sendAll()
 	// A broadcast from b reaches a connection on a through the promoted
 	// shard. (No broadcast is sent before lone connects: its delivery to a

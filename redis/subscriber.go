@@ -256,13 +256,17 @@ func (s *subscriber) session(ctx context.Context, outage *bool) (wasUp bool, err
 			*outage = false // the reader recovered before passing the probe on
 			if b.missed.Swap(false) {
 				// Our publishes failed: other nodes' connections missed them.
+				// A request that fails is asked again at the next probe; it
+				// does not end this session, whose own subscription the
+				// probe just proved (on Redis Cluster the request goes to
+				// another shard, maybe the one that failed).
 				e := envelope{kind: kindResync, origin: b.cfg.NodeID}
+				all := b.k.all()
 				pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-				err := b.publish(pctx, b.k.all(), e.encode())
+				err := b.publishVia(pctx, b.routes.Load().route(all, b.sharded), all, e.encode())
 				cancel()
 				if err != nil {
 					b.missed.Store(true)
-					return wasUp, err
 				}
 			}
 		}
