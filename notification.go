@@ -163,7 +163,8 @@ type Created struct {
 	Unread Unread
 	// Encoded is Notification as JSON, encoded once for its notification:new
 	// message (which holds the same bytes) so that an answer can reuse it;
-	// nil when no message was made (a replay, a silent notification).
+	// nil when no message was made (a replay, a silent notification). Its
+	// capacity is its length, so that appending to it copies.
 	Encoded json.RawMessage
 }
 

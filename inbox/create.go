@@ -104,7 +104,7 @@ func (s *Service) publications(res []herald.Created) []*publication {
 		}
 		if m, encoded := s.newMessage(n, now); m != nil {
 			p.msgs = append(p.msgs, m)
-			c.Encoded = encoded
+			c.Encoded = encoded[:len(encoded):len(encoded)] // no spare room: an append copies
 		}
 		if c.Unread.Newer(counts[n.UserID]) {
 			counts[n.UserID] = c.Unread

@@ -549,6 +549,9 @@ func TestCreateEncodesEachNotificationOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if cap(c.Encoded) != len(c.Encoded) {
+			t.Errorf("result %d: Encoded has room to grow (%d of %d): an answer's newline would be appended in place", i, len(c.Encoded), cap(c.Encoded))
+		}
 		if !bytes.Equal(c.Encoded, want) {
 			t.Errorf("result %d: Encoded %s, want %s", i, c.Encoded, want)
 		}
