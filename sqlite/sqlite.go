@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -67,7 +68,23 @@ type Config struct {
 	// negative interval leaves checkpoints to the writer, every 1,000 pages
 	// as SQLite does by default.
 	CheckpointInterval time.Duration
+	// UnreadCounts bounds how many users' unread counts the store keeps in
+	// memory, so that the count every connecting client is sent at connect
+	// costs no query (default DefaultUnreadCounts, 120–150 bytes each; a
+	// negative value keeps none). Past the bound, or when another store
+	// holds the database (a lock on the file Path with "-herald.lock"
+	// appended, which the store creates), counts are read from the file.
+	// A tool that opens the database beside a running server and writes
+	// no notifications, such as `herald user`, should pass a negative value.
+	UnreadCounts int
 }
+
+// DefaultUnreadCounts is Config.UnreadCounts's default.
+const DefaultUnreadCounts = 500_000
+
+// lockSuffix names the file beside the database that the store holding its
+// unread counts in memory locks.
+const lockSuffix = "-herald.lock"
 
 // DefaultCheckpointInterval is Config.CheckpointInterval's default.
 const DefaultCheckpointInterval = time.Second
@@ -83,6 +100,7 @@ const writerCheckpoint = 20000
 type Store struct {
 	*sqlstore.Store
 	ckpt *checkpointer // nil for ":memory:" or when the writer checkpoints
+	lock *os.File      // the lock of the one store keeping counts in memory, or nil
 	dir  string        // the database file's directory; "" for ":memory:"
 }
 
@@ -112,7 +130,11 @@ func (s *Store) Writable(ctx context.Context) error {
 // the database. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.ckpt.stop()
-	return s.Store.Close()
+	err := s.Store.Close()
+	if s.lock != nil {
+		s.lock.Close() // after the last write
+	}
+	return err
 }
 
 //go:embed migrations/*.sql
@@ -237,8 +259,12 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 		}
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Dialect: Dialect, Writer: writer, Readers: reader, Now: c.Now, MaxBatch: c.MaxBatch})
+	counts, lock := unreadCounts(c, path)
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Dialect: Dialect, Writer: writer, Readers: reader, Now: c.Now, MaxBatch: c.MaxBatch, Counts: counts})
 	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	if reader != nil {
@@ -248,7 +274,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 		}
 	}
-	s := &Store{Store: st}
+	s := &Store{Store: st, lock: lock}
 	if path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		s.dir = filepath.Dir(path)
 	}
@@ -265,4 +291,29 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		s.ckpt = startCheckpoints(db, interval)
 	}
 	return s, nil
+}
+
+// unreadCounts returns how many users' counts the store at path may keep in
+// memory (0: none), and the lock that lets it. Only the database's one
+// writer may: a ":memory:" database is its store's alone; a file needs the
+// lock; a "file:" URI is left alone, as what it names is not plain.
+func unreadCounts(c Config, path string) (int, *os.File) {
+	n := c.UnreadCounts
+	switch {
+	case n < 0:
+		return 0, nil
+	case n == 0:
+		n = DefaultUnreadCounts
+	}
+	switch {
+	case path == ":memory:":
+		return n, nil
+	case strings.HasPrefix(path, "file:"):
+		return 0, nil
+	}
+	lock, ok := lockWriter(path)
+	if !ok {
+		return 0, nil
+	}
+	return n, lock
 }

@@ -205,7 +205,37 @@ func testUnreadVersionsConcurrent(t *testing.T, s herald.Store) {
 		mu.Unlock()
 	}
 	ids := make(chan *herald.Notification, workers*rounds*users)
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		lastSeq = map[string]int64{} // the greatest seq created per user, under mu
+		seen    = map[string][]herald.Unread{}
+		stop    = make(chan struct{})
+		readers sync.WaitGroup
+	)
+	// A reader follows each user's count meanwhile: it may lag, but never
+	// go back, and every state it sees must be one a change returned.
+	readers.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for u := range users {
+				user := fmt.Sprintf("user%d", u)
+				got, err := s.UnreadCount(ctx, user)
+				if err != nil {
+					t.Errorf("UnreadCount(%s): %v", user, err)
+					return
+				}
+				if prev := seen[user]; len(prev) > 0 && (got.Version < prev[len(prev)-1].Version || got.LastSeq < prev[len(prev)-1].LastSeq) {
+					t.Errorf("%s: UnreadCount went back from %+v to %+v", user, prev[len(prev)-1], got)
+					return
+				}
+				seen[user] = append(seen[user], got)
+			}
+		}
+	})
 	for w := range workers {
 		wg.Go(func() {
 			for r := range rounds {
@@ -222,6 +252,11 @@ func testUnreadVersionsConcurrent(t *testing.T, s herald.Store) {
 						return
 					}
 					added := map[string]int{}
+					mu.Lock()
+					for _, c := range res {
+						lastSeq[c.Notification.UserID] = max(lastSeq[c.Notification.UserID], c.Notification.Seq)
+					}
+					mu.Unlock()
 					for _, c := range res {
 						added[c.Notification.UserID]++
 						select {
@@ -273,12 +308,23 @@ func testUnreadVersionsConcurrent(t *testing.T, s herald.Store) {
 		})
 	}
 	wg.Wait()
+	close(stop)
+	readers.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
 	for u := range users {
 		user := fmt.Sprintf("user%d", u)
 		cs := changes[user]
+		counts := map[int64]int{0: 0} // version -> the count a change returned with it
+		for _, c := range cs {
+			counts[c.u.Version] = c.u.Count
+		}
+		for _, got := range seen[user] {
+			if want, ok := counts[got.Version]; !ok || got.Count != want {
+				t.Fatalf("%s: UnreadCount read %+v, which no change returned", user, got)
+			}
+		}
 		slices.SortFunc(cs, func(a, b change) int { return int(a.u.Version - b.u.Version) })
 		count := 0
 		var prev int64
@@ -294,8 +340,8 @@ func testUnreadVersionsConcurrent(t *testing.T, s herald.Store) {
 			prev = c.u.Version
 		}
 		stored := unreadState(t, s, user)
-		if stored.Count != count || stored.Version != prev {
-			t.Fatalf("%s: stored %+v, the newest change returned count %d version %d", user, stored, count, prev)
+		if stored.Count != count || stored.Version != prev || stored.LastSeq != lastSeq[user] {
+			t.Fatalf("%s: stored %+v, the newest change returned count %d version %d, the greatest seq is %d", user, stored, count, prev, lastSeq[user])
 		}
 		wantUnreadStored(t, s, user, count)
 	}

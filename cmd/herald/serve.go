@@ -94,8 +94,15 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		a.store, err = postgres.Open(ctx, postgres.Config{URL: u})
 		log.Info("store: postgresql", "host", hostOf(u))
 	} else {
-		a.store, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.DBPath})
-		log.Info("store: sqlite", "path", cfg.Store.DBPath)
+		var st *sqlite.Store
+		if st, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.DBPath}); err == nil {
+			a.store = st
+			log.Info("store: sqlite", "path", cfg.Store.DBPath, "unread_counts_in_memory", st.CountsInMemory())
+			if !st.CountsInMemory() {
+				// Not an error: counts stay exact, each connect reads one.
+				log.Warn("store: unread counts are read from the SQLite file, not memory: another Herald server holds it (one SQLite database serves one server), or it counts more users than are held in memory", "users_held", sqlite.DefaultUnreadCounts, "path", cfg.Store.DBPath, "lock", cfg.Store.DBPath+"-herald.lock")
+			}
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)

@@ -129,7 +129,7 @@ func openAccounts(ctx context.Context, cfg StoreConfig) (herald.AccountStore, fu
 		}
 		return s, func() { s.Close() }, nil
 	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DBPath})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DBPath, UnreadCounts: -1}) // no counts: a server may hold the file
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the store: %w", err)
 	}

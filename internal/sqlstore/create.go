@@ -336,6 +336,7 @@ func (s *Store) countIn(c conn, reqs []*createReq) error {
 				return err
 			}
 			after[user] = u
+			c.note(user, u)
 			return nil
 		})
 		if err != nil {

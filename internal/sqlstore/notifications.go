@@ -30,6 +30,9 @@ func uncount(c conn, userID string, n int64) (herald.Unread, error) {
 	var u herald.Unread
 	err := c.queryRow(`UPDATE user_seqs SET unread = unread - ?, version = version + 1 WHERE user_id = ?
 		RETURNING unread, version, last_seq`, n, userID).Scan(&u.Count, &u.Version, &u.LastSeq)
+	if err == nil {
+		c.note(userID, u)
+	}
 	return u, err
 }
 
@@ -204,6 +207,9 @@ func (s *Store) FindNotifications(ctx context.Context, f herald.NotificationFilt
 func (s *Store) UnreadCount(ctx context.Context, userID string) (herald.Unread, error) {
 	if err := s.enter(); err != nil {
 		return herald.Unread{}, err
+	}
+	if u, ok := s.counts.get(userID); ok {
+		return u, nil
 	}
 	var u herald.Unread
 	err := s.read(ctx).queryRow(`SELECT unread, version, last_seq FROM user_seqs WHERE user_id = ?`, userID).Scan(&u.Count, &u.Version, &u.LastSeq)

@@ -53,6 +53,11 @@ type Config struct {
 	// once (default 1, the only choice with a single writer). One keeps a
 	// user's commits in the order the callers' requests were queued.
 	Committers int
+	// Counts, when positive, keeps every user's unread count in memory
+	// (up to that many users) so that UnreadCount reads no table; see
+	// counts. Only for a store that is its database's one writer: another
+	// writer's changes would go unseen. Default 0: off.
+	Counts int
 }
 
 // Store is herald.Store, herald.DeliveryStore, herald.PreferenceStore,
@@ -65,6 +70,7 @@ type Store struct {
 	stmts  sync.Map // stmtKey -> *sql.Stmt
 	later  sync.Map // stmtKey -> struct{}: first seen in a transaction, to prepare after it
 	group  *group
+	counts *counts // nil or off: UnreadCount reads the table
 
 	closeOnce sync.Once
 	closeErr  error
@@ -126,6 +132,14 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	if committers <= 0 || s.d.SingleWriter {
 		committers = 1
 	}
+	if c.Counts > 0 {
+		m, err := loadCounts(ctx, s.write(ctx), c.Counts)
+		if err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("%s: load unread counts: %w", s.d.Name, err)
+		}
+		s.counts = m
+	}
 	s.group = newGroup(s, maxBatch, committers)
 	return s, nil
 }
@@ -152,6 +166,10 @@ func (s *Store) closeDBs() error {
 	}
 	return errors.Join(err, s.w.Close())
 }
+
+// CountsInMemory reports whether UnreadCount answers from memory (see
+// Config.Counts) rather than by reading the table.
+func (s *Store) CountsInMemory() bool { return s.counts.on() }
 
 // Writer returns the database the Store writes to, for tests and tools.
 func (s *Store) Writer() *sql.DB { return s.w }
@@ -254,6 +272,16 @@ type conn struct {
 	ctx context.Context
 	db  *sql.DB
 	tx  *sql.Tx // nil outside a transaction
+	// notes collects the counter rows a transaction changed, for the
+	// mirror after its commit; nil when the mirror is off.
+	notes *[]countNote
+}
+
+// note records that c's transaction left user's counter row at u.
+func (c conn) note(user string, u herald.Unread) {
+	if c.notes != nil {
+		*c.notes = append(*c.notes, countNote{user, u})
+	}
 }
 
 func (c conn) prep(q string) (*sql.Stmt, error) {
@@ -318,10 +346,21 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(conn{s: s, ctx: ctx, db: s.w, tx: tx}); err != nil {
+	c := conn{s: s, ctx: ctx, db: s.w, tx: tx}
+	if s.counts.on() {
+		c.notes = new([]countNote)
+	}
+	if err := fn(c); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		s.counts.turnOff() // it may have committed: the mirror cannot know
+		return err
+	}
+	if c.notes != nil {
+		s.counts.apply(*c.notes)
+	}
+	return nil
 }
 
 // prepareLater prepares on their database the statements transactions met

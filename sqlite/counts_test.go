@@ -1,0 +1,153 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/storetest"
+)
+
+// The shared suite again, with every count read from the table.
+func TestStoreFileCountsFromTheTable(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) herald.Store {
+		s := open(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "herald.db"), UnreadCounts: -1})
+		if s.CountsInMemory() {
+			t.Fatal("counts held in memory with UnreadCounts -1")
+		}
+		return s
+	})
+}
+
+// unreadOf is s's answer for user, failing the test on an error.
+func unreadOf(t *testing.T, s *sqlite.Store, user string) herald.Unread {
+	t.Helper()
+	u, err := s.UnreadCount(context.Background(), user)
+	if err != nil {
+		t.Fatalf("UnreadCount(%s): %v", user, err)
+	}
+	return u
+}
+
+// setUnread rewrites user's counter row behind the store's back.
+func setUnread(t *testing.T, path, user string, unread int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE user_seqs SET unread = ? WHERE user_id = ?`, unread, user); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store that holds the database keeps the counts in memory: loaded whole
+// when it opens, changed by its own writes, and not read from the table
+// again, which the test shows by changing the table behind its back.
+func TestUnreadCountsHeldInMemory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.CountsInMemory() {
+		t.Fatal("the only store of a file does not hold its counts in memory")
+	}
+	a, b := notification("alice", "a"), notification("alice", "b")
+	if _, err := createInto(ctx, s, []*herald.Notification{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if u := unreadOf(t, s, "alice"); u.Count != 2 || u.Version != 1 || u.LastSeq != 2 {
+		t.Fatalf("after two creates: %+v, want count 2 version 1 last seq 2", u)
+	}
+	if u := unreadOf(t, s, "nobody"); u != (herald.Unread{}) {
+		t.Fatalf("a user without notifications: %+v", u)
+	}
+	if _, _, err := s.MarkRead(ctx, "alice", a.ID, a.CreatedAt); err != nil {
+		t.Fatal(err)
+	}
+	setUnread(t, path, "alice", 40)
+	if u := unreadOf(t, s, "alice"); u.Count != 1 || u.Version != 2 || u.LastSeq != 2 {
+		t.Fatalf("after a read: %+v, want count 1 version 2 last seq 2 (from memory, not the table's 40)", u)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, sqlite.Config{Path: path})
+	if u := unreadOf(t, s, "alice"); u.Count != 40 || u.Version != 2 || u.LastSeq != 2 {
+		t.Fatalf("after reopening: %+v, want the table's count 40, version 2, last seq 2", u)
+	}
+	if _, _, err := s.DeleteNotification(ctx, "alice", b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if u := unreadOf(t, s, "alice"); u.Count != 39 || u.Version != 3 {
+		t.Fatalf("after a delete: %+v, want count 39 version 3", u)
+	}
+}
+
+// A second store on the same file cannot hold counts in memory, as it does
+// not write alone, and reads what the first one wrote.
+func TestSecondStoreReadsCountsFromTheTable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	first := open(t, sqlite.Config{Path: path})
+	second := open(t, sqlite.Config{Path: path})
+	if !first.CountsInMemory() || second.CountsInMemory() {
+		t.Fatalf("counts in memory: first store %v, second %v; want true, false", first.CountsInMemory(), second.CountsInMemory())
+	}
+	if _, err := createInto(ctx, first, []*herald.Notification{notification("alice", "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if u := unreadOf(t, second, "alice"); u.Count != 1 {
+		t.Fatalf("the second store reads %+v after the first created one", u)
+	}
+	// Once the first closes, the lock is free for the next store.
+	first.Close()
+	third := open(t, sqlite.Config{Path: path})
+	if !third.CountsInMemory() || unreadOf(t, third, "alice").Count != 1 {
+		t.Fatalf("after the first store closed: in memory %v, %+v", third.CountsInMemory(), unreadOf(t, third, "alice"))
+	}
+}
+
+// Past UnreadCounts users the store stops holding counts and reads the
+// table, whose counts stay exact; a database that already holds more than
+// that never starts.
+func TestUnreadCountsBounded(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, UnreadCounts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := createInto(ctx, s, []*herald.Notification{notification(fmt.Sprintf("user%d", i), "x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.CountsInMemory() {
+		t.Fatal("three users turned the counts of UnreadCounts 3 off")
+	}
+	if _, err := createInto(ctx, s, []*herald.Notification{notification("user3", "x"), notification("user0", "y")}); err != nil {
+		t.Fatal(err)
+	}
+	if s.CountsInMemory() {
+		t.Fatal("a fourth user left the counts of UnreadCounts 3 in memory")
+	}
+	if u0, u3 := unreadOf(t, s, "user0"), unreadOf(t, s, "user3"); u0.Count != 2 || u3.Count != 1 {
+		t.Fatalf("past the bound: user0 %+v, user3 %+v; want counts 2 and 1", u0, u3)
+	}
+	s.Close()
+	if s := open(t, sqlite.Config{Path: path, UnreadCounts: 3}); s.CountsInMemory() {
+		t.Fatal("a database of four users opened with its counts in memory at UnreadCounts 3")
+	}
+	if s := open(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "other.db"), UnreadCounts: 3}); !s.CountsInMemory() {
+		t.Fatal("an empty database did not hold its counts in memory")
+	}
+}
