@@ -213,7 +213,8 @@ type Plan struct {
 type Planner interface {
 	// Plan plans n for a user with preferences prefs (never nil: the zero
 	// Preferences when none were saved) and push targets (browsers'
-	// subscriptions and mobile devices), at now.
+	// subscriptions and mobile devices), at now. It must not change prefs,
+	// which a store may share between calls.
 	Plan(n *NewNotification, prefs *Preferences, targets PushTargets, now time.Time) Plan
 	// UsesPush reports whether Plan reads push targets; when false, stores
 	// pass none and do not read them.

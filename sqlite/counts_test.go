@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/sqlite"
@@ -149,5 +150,93 @@ func TestUnreadCountsBounded(t *testing.T) {
 	}
 	if s := open(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "other.db"), UnreadCounts: 3}); !s.CountsInMemory() {
 		t.Fatal("an empty database did not hold its counts in memory")
+	}
+}
+
+// recorder is a herald.Planner that plans nothing and keeps the
+// preferences it was handed, by user.
+type recorder struct {
+	seen map[string]*herald.Preferences
+}
+
+func (r *recorder) Plan(n *herald.NewNotification, p *herald.Preferences, _ herald.PushTargets, _ time.Time) herald.Plan {
+	r.seen[n.UserID] = p
+	return herald.Plan{}
+}
+
+func (r *recorder) UsesPush() bool { return false }
+
+// planned creates one notification for user and returns the preferences
+// its plan was made with.
+func planned(t *testing.T, s *sqlite.Store, user string) *herald.Preferences {
+	t.Helper()
+	r := &recorder{seen: map[string]*herald.Preferences{}}
+	n := &herald.NewNotification{UserID: user, Type: "trip", Title: "t"}
+	if _, err := s.CreateNotifications(context.Background(), []*herald.NewNotification{n}, herald.CreateOptions{Planner: r}); err != nil {
+		t.Fatal(err)
+	}
+	return r.seen[user]
+}
+
+// The store that holds the database plans with the preferences it keeps in
+// memory, loaded at open and replaced by each save, and reads none from the
+// table, which the test shows by changing the table behind its back.
+func TestPreferencesHeldInMemory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := planned(t, s, "alice"); p == nil || p.Email != "" || p.Types != nil {
+		t.Fatalf("planned before any save with %+v, want the zero preferences", p)
+	}
+	save := func(s *sqlite.Store, email string, on bool) *herald.Preferences {
+		t.Helper()
+		p, err := s.UpdatePreferences(ctx, "alice", func(p *herald.Preferences) error {
+			p.Email = email
+			p.Types = map[string]map[herald.Channel]bool{"trip": {herald.ChannelEmail: on}}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mine := save(s, "a@example.com", false)
+	mine.Types["trip"][herald.ChannelEmail] = true // the caller's copy is its own
+	if p := planned(t, s, "alice"); p.Email != "a@example.com" || p.Types["trip"][herald.ChannelEmail] {
+		t.Fatalf("planned after a save with %+v", p)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE user_preferences SET email = 'table@example.com' WHERE user_id = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	if p := planned(t, s, "alice"); p.Email != "a@example.com" {
+		t.Fatalf("planned with %q, want the saved a@example.com from memory, not the table's", p.Email)
+	}
+	save(s, "b@example.com", true)
+	if p := planned(t, s, "alice"); p.Email != "b@example.com" || !p.Types["trip"][herald.ChannelEmail] {
+		t.Fatalf("planned after a second save with %+v", p)
+	}
+	if _, err := db.Exec(`UPDATE user_preferences SET email = 'table@example.com' WHERE user_id = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, sqlite.Config{Path: path})
+	if p := planned(t, s, "alice"); p.Email != "table@example.com" || !p.Types["trip"][herald.ChannelEmail] {
+		t.Fatalf("planned after reopening with %+v, want the table's", p)
+	}
+	// A store without the lock reads the table each time.
+	other := open(t, sqlite.Config{Path: path})
+	if _, err := db.Exec(`UPDATE user_preferences SET email = 'again@example.com' WHERE user_id = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	if p := planned(t, other, "alice"); p.Email != "again@example.com" {
+		t.Fatalf("the second store planned with %q, want the table's", p.Email)
 	}
 }

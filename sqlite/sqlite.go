@@ -71,9 +71,11 @@ type Config struct {
 	// UnreadCounts bounds how many users' unread counts the store keeps in
 	// memory, so that the count every connecting client is sent at connect
 	// costs no query (default DefaultUnreadCounts, 120–150 bytes each; a
-	// negative value keeps none). Past the bound, or when another store
-	// holds the database (a lock on the file Path with "-herald.lock"
-	// appended, which the store creates), counts are read from the file.
+	// negative value keeps none). The saved preferences every new
+	// notification is planned with are kept too, to the same bound. Past
+	// it, after a commit that failed, or when another store holds the
+	// database (a lock on the file Path with "-herald.lock" appended, which
+	// the store creates), both are read from the file.
 	// A tool that opens the database beside a running server and writes
 	// no notifications, such as `herald user`, should pass a negative value.
 	UnreadCounts int

@@ -406,6 +406,9 @@ func (s *Store) insertIn(c conn, reqs []*createReq, planned map[*herald.Notifica
 // prefsOf returns the saved preferences of users, by user; a user without
 // is absent.
 func (s *Store) prefsOf(c conn, users []string) (map[string]*herald.Preferences, error) {
+	if out, ok := s.prefs.of(users); ok {
+		return out, nil
+	}
 	out := make(map[string]*herald.Preferences)
 	_, err := c.bulk(`SELECT `+preferenceColumns+` FROM user_preferences WHERE user_id IN (%s)`, userCols, userRows(users), nil, nil,
 		func(r scanner) error {

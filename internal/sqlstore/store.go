@@ -53,10 +53,11 @@ type Config struct {
 	// once (default 1, the only choice with a single writer). One keeps a
 	// user's commits in the order the callers' requests were queued.
 	Committers int
-	// Counts, when positive, keeps every user's unread count in memory
-	// (up to that many users) so that UnreadCount reads no table; see
-	// counts. Only for a store that is its database's one writer: another
-	// writer's changes would go unseen. Default 0: off.
+	// Counts, when positive, keeps every user's unread count and saved
+	// preferences in memory (up to that many users each) so that
+	// UnreadCount and the commit loop's planning read no table; see counts
+	// and prefs. Only for a store that is its database's one writer:
+	// another writer's changes would go unseen. Default 0: off.
 	Counts int
 }
 
@@ -71,6 +72,7 @@ type Store struct {
 	later  sync.Map // stmtKey -> struct{}: first seen in a transaction, to prepare after it
 	group  *group
 	counts *counts // nil or off: UnreadCount reads the table
+	prefs  *prefs  // nil or off: the commit loop reads preferences from the table
 
 	closeOnce sync.Once
 	closeErr  error
@@ -139,6 +141,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 			return nil, fmt.Errorf("%s: load unread counts: %w", s.d.Name, err)
 		}
 		s.counts = m
+		if s.prefs, err = loadPrefs(ctx, s.write(ctx), c.Counts); err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("%s: load preferences: %w", s.d.Name, err)
+		}
 	}
 	s.group = newGroup(s, maxBatch, committers)
 	return s, nil
@@ -272,15 +278,28 @@ type conn struct {
 	ctx context.Context
 	db  *sql.DB
 	tx  *sql.Tx // nil outside a transaction
-	// notes collects the counter rows a transaction changed, for the
-	// mirror after its commit; nil when the mirror is off.
-	notes *[]countNote
+	// notes collects the rows a transaction changed, for the mirrors after
+	// its commit; nil when both are off.
+	notes *txNotes
+}
+
+// txNotes is what one transaction left of the rows the mirrors hold.
+type txNotes struct {
+	counts []countNote
+	prefs  []*herald.Preferences
 }
 
 // note records that c's transaction left user's counter row at u.
 func (c conn) note(user string, u herald.Unread) {
 	if c.notes != nil {
-		*c.notes = append(*c.notes, countNote{user, u})
+		c.notes.counts = append(c.notes.counts, countNote{user, u})
+	}
+}
+
+// notePrefs records that c's transaction saved p.
+func (c conn) notePrefs(p *herald.Preferences) {
+	if c.notes != nil {
+		c.notes.prefs = append(c.notes.prefs, p)
 	}
 }
 
@@ -347,18 +366,23 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	}
 	defer tx.Rollback()
 	c := conn{s: s, ctx: ctx, db: s.w, tx: tx}
-	if s.counts.on() {
-		c.notes = new([]countNote)
+	if s.counts.on() || s.prefs.on() {
+		c.notes = new(txNotes)
 	}
 	if err := fn(c); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		s.counts.turnOff() // it may have committed: the mirror cannot know
+		// It may have committed: the mirrors cannot know what it left.
+		s.counts.turnOff()
+		s.prefs.turnOff()
 		return err
 	}
 	if c.notes != nil {
-		s.counts.apply(*c.notes)
+		s.counts.apply(c.notes.counts)
+		for _, p := range c.notes.prefs {
+			s.prefs.save(p)
+		}
 	}
 	return nil
 }
