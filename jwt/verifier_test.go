@@ -218,3 +218,59 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyForged measures the refusal of a token signed with a wrong
+// secret, which a client flooding the handshake can send for nothing.
+func BenchmarkVerifyForged(b *testing.B) {
+	v := newVerifier()
+	token := sign(b, gojwt.SigningMethodHS256, []byte("not-the-secret-not-the-secret-xx"), valid())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, token); err == nil {
+			b.Fatal("a forged token passed")
+		}
+	}
+}
+
+// TestSignatureCheckedFirst covers the refusal of HS256 tokens by their
+// signature before anything is decoded (forged.go): whatever it refuses
+// early, the library would have refused, and what it lets through, the
+// library still judges.
+func TestSignatureCheckedFirst(t *testing.T) {
+	ctx := context.Background()
+	good := hs256(t, valid())
+	wrong := sign(t, gojwt.SigningMethodHS256, []byte("another-secret-another-secret!!"), valid())
+	if !strings.HasPrefix(good, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.") || !strings.HasPrefix(wrong, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.") {
+		t.Fatalf("golang-jwt no longer writes the common HS256 header: %s", good)
+	}
+	dot := strings.LastIndexByte(good, '.')
+	flipped := good[:dot+1] + string(good[dot+1]^1) + good[dot+2:]
+	otherHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"HS256"}`)) + good[strings.IndexByte(good, '.'):]
+	expired := hs256(t, with(valid(), "exp", epoch.Add(-time.Hour).Unix()))
+	cases := []struct {
+		name, token string
+		v           *jwt.Verifier
+		ok          bool
+	}{
+		{"signed with the secret", good, newVerifier(), true},
+		{"signed with another secret", wrong, newVerifier(), false},
+		{"signature altered", flipped, newVerifier(), false},
+		{"signature one character longer", good + "A", newVerifier(), false},
+		{"another header, the secret's signature over the first", otherHeader, newVerifier(), false},
+		{"signed with the secret, expired", expired, newVerifier(), false},
+		{"signed with the previous secret", good, jwt.NewVerifier(jwt.Config{Secret: []byte("the-new-secret-the-new-secret-01"), PreviousSecrets: [][]byte{secret}, Now: clock}), true},
+		{"no secret at all", good, jwt.NewVerifier(jwt.Config{Now: clock}), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := c.v.Verify(ctx, c.token)
+			if c.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !c.ok && herald.CodeOf(err) != herald.ETOKEN {
+				t.Fatalf("error %v, want code %s", err, herald.ETOKEN)
+			}
+		})
+	}
+}
