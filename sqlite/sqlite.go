@@ -269,14 +269,14 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		}
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	s := &Store{Store: st, lock: lock}
 	if reader != nil {
 		// Readers open after the migrations, on the schema they made.
 		if err := reader.PingContext(ctx); err != nil {
-			st.Close()
+			s.Close()
 			return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 		}
 	}
-	s := &Store{Store: st, lock: lock}
 	if path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		s.dir = filepath.Dir(path)
 	}
@@ -287,7 +287,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		}
 		db, err := sql.Open("sqlite", dsn())
 		if err != nil {
-			st.Close()
+			s.Close()
 			return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
 		}
 		s.ckpt = startCheckpoints(db, interval)
