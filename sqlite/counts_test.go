@@ -24,6 +24,17 @@ func TestStoreFileCountsFromTheTable(t *testing.T) {
 	})
 }
 
+// loaded waits until s has loaded what it keeps in memory, and returns s.
+func loaded(t *testing.T, s *sqlite.Store) *sqlite.Store {
+	t.Helper()
+	select {
+	case <-s.Loaded():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the store did not load its counts in 10s")
+	}
+	return s
+}
+
 // unreadOf is s's answer for user, failing the test on an error.
 func unreadOf(t *testing.T, s *sqlite.Store, user string) herald.Unread {
 	t.Helper()
@@ -57,7 +68,7 @@ func TestUnreadCountsHeldInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.CountsInMemory() {
+	if !loaded(t, s).CountsInMemory() {
 		t.Fatal("the only store of a file does not hold its counts in memory")
 	}
 	a, b := notification("alice", "a"), notification("alice", "b")
@@ -81,7 +92,7 @@ func TestUnreadCountsHeldInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = open(t, sqlite.Config{Path: path})
+	s = loaded(t, open(t, sqlite.Config{Path: path}))
 	if u := unreadOf(t, s, "alice"); u.Count != 40 || u.Version != 2 || u.LastSeq != 2 {
 		t.Fatalf("after reopening: %+v, want the table's count 40, version 2, last seq 2", u)
 	}
@@ -98,8 +109,8 @@ func TestUnreadCountsHeldInMemory(t *testing.T) {
 func TestSecondStoreReadsCountsFromTheTable(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "herald.db")
-	first := open(t, sqlite.Config{Path: path})
-	second := open(t, sqlite.Config{Path: path})
+	first := loaded(t, open(t, sqlite.Config{Path: path}))
+	second := loaded(t, open(t, sqlite.Config{Path: path}))
 	if !first.CountsInMemory() || second.CountsInMemory() {
 		t.Fatalf("counts in memory: first store %v, second %v; want true, false", first.CountsInMemory(), second.CountsInMemory())
 	}
@@ -111,7 +122,7 @@ func TestSecondStoreReadsCountsFromTheTable(t *testing.T) {
 	}
 	// Once the first closes, the lock is free for the next store.
 	first.Close()
-	third := open(t, sqlite.Config{Path: path})
+	third := loaded(t, open(t, sqlite.Config{Path: path}))
 	if !third.CountsInMemory() || unreadOf(t, third, "alice").Count != 1 {
 		t.Fatalf("after the first store closed: in memory %v, %+v", third.CountsInMemory(), unreadOf(t, third, "alice"))
 	}
@@ -127,6 +138,7 @@ func TestUnreadCountsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded(t, s)
 	for i := range 3 {
 		if _, err := createInto(ctx, s, []*herald.Notification{notification(fmt.Sprintf("user%d", i), "x")}); err != nil {
 			t.Fatal(err)
@@ -145,10 +157,10 @@ func TestUnreadCountsBounded(t *testing.T) {
 		t.Fatalf("past the bound: user0 %+v, user3 %+v; want counts 2 and 1", u0, u3)
 	}
 	s.Close()
-	if s := open(t, sqlite.Config{Path: path, UnreadCounts: 3}); s.CountsInMemory() {
+	if s := loaded(t, open(t, sqlite.Config{Path: path, UnreadCounts: 3})); s.CountsInMemory() {
 		t.Fatal("a database of four users opened with its counts in memory at UnreadCounts 3")
 	}
-	if s := open(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "other.db"), UnreadCounts: 3}); !s.CountsInMemory() {
+	if s := loaded(t, open(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "other.db"), UnreadCounts: 3})); !s.CountsInMemory() {
 		t.Fatal("an empty database did not hold its counts in memory")
 	}
 }
@@ -188,6 +200,7 @@ func TestPreferencesHeldInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded(t, s)
 	if p := planned(t, s, "alice"); p == nil || p.Email != "" || p.Types != nil {
 		t.Fatalf("planned before any save with %+v, want the zero preferences", p)
 	}
@@ -227,7 +240,7 @@ func TestPreferencesHeldInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s = open(t, sqlite.Config{Path: path})
+	s = loaded(t, open(t, sqlite.Config{Path: path}))
 	if p := planned(t, s, "alice"); p.Email != "table@example.com" || !p.Types["trip"][herald.ChannelEmail] {
 		t.Fatalf("planned after reopening with %+v, want the table's", p)
 	}
@@ -239,4 +252,85 @@ func TestPreferencesHeldInMemory(t *testing.T) {
 	if p := planned(t, other, "alice"); p.Email != "again@example.com" {
 		t.Fatalf("the second store planned with %q, want the table's", p.Email)
 	}
+}
+
+// The counts and preferences load in the background while the store
+// serves: writes made meanwhile, before and after the load's snapshot, must
+// all be in memory once it answers, as the table has them.
+func TestCountsLoadWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	open(t, sqlite.Config{Path: path}).Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const users = 30000
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range users {
+		if _, err := tx.Exec(`INSERT INTO user_seqs (user_id, last_seq, unread, version) VALUES (?, 0, 0, 0)`, fmt.Sprintf("user%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO user_preferences (user_id, types, time_zone, quiet_start, quiet_end, email, phone,
+			webhook_url, webhook_secret, updated_at) VALUES (?, '{}', '', '', '', 'before@example.com', '', '', '', 0)`, fmt.Sprintf("user%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := open(t, sqlite.Config{Path: path})
+	written := 0
+	for i := 0; ; i++ {
+		user := fmt.Sprintf("user%d", i%users)
+		n := notification(user, "x")
+		if _, err := createInto(ctx, s, []*herald.Notification{n, notification(user, "y")}); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if _, _, err := s.MarkRead(ctx, user, n.ID, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.UpdatePreferences(ctx, user, func(p *herald.Preferences) error {
+			p.Email = fmt.Sprintf("%d@example.com", i)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		written++
+		select {
+		case <-s.Loaded():
+		default:
+			continue
+		}
+		break
+	}
+	if !s.CountsInMemory() {
+		t.Fatal("the counts did not load")
+	}
+	if written < 2 {
+		t.Fatalf("only %d rounds of writes ran while the counts loaded: the test shows nothing", written)
+	}
+	for i := range min(written+5, users) {
+		user := fmt.Sprintf("user%d", i)
+		var want herald.Unread
+		if err := db.QueryRow(`SELECT unread, version, last_seq FROM user_seqs WHERE user_id = ?`, user).Scan(&want.Count, &want.Version, &want.LastSeq); err != nil {
+			t.Fatal(err)
+		}
+		if got := unreadOf(t, s, user); got != want {
+			t.Fatalf("%s: %+v in memory, %+v in the table, after %d rounds of writes during the load", user, got, want, written)
+		}
+		if i < written {
+			if p := planned(t, s, user); p.Email != fmt.Sprintf("%d@example.com", i) {
+				t.Fatalf("%s planned with email %q after %d rounds of writes during the load", user, p.Email, written)
+			}
+		}
+	}
+	t.Logf("%d rounds of writes while %d users loaded", written, users)
 }

@@ -97,11 +97,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		var st *sqlite.Store
 		if st, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.DBPath}); err == nil {
 			a.store = st
-			log.Info("store: sqlite", "path", cfg.Store.DBPath, "unread_counts_in_memory", st.CountsInMemory())
-			if !st.CountsInMemory() {
-				// Not an error: counts stay exact, each connect reads one.
-				log.Warn("store: unread counts are read from the SQLite file, not memory: another Herald server holds it (one SQLite database serves one server), or it counts more users than are held in memory", "users_held", sqlite.DefaultUnreadCounts, "path", cfg.Store.DBPath, "lock", cfg.Store.DBPath+"-herald.lock")
-			}
+			log.Info("store: sqlite", "path", cfg.Store.DBPath)
+			go logCounts(st, cfg.Store.DBPath, log)
 		}
 	}
 	if err != nil {
@@ -377,4 +374,18 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// logCounts says, once the SQLite store has loaded them, whether it keeps
+// the unread counts in memory. Not keeping them is no error (counts stay
+// exact; each connect reads one), but it is worth an operator's look.
+func logCounts(st *sqlite.Store, path string, log *slog.Logger) {
+	start := time.Now()
+	<-st.Loaded()
+	if st.CountsInMemory() {
+		log.Info("store: unread counts and preferences in memory", "loaded_in", time.Since(start).Round(time.Millisecond))
+		return
+	}
+	log.Warn("store: unread counts are read from the SQLite file, not memory: another Herald server holds it (one SQLite database serves one server), or it counts more users than are held in memory",
+		"users_held", sqlite.DefaultUnreadCounts, "path", path, "lock", path+"-herald.lock")
 }

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"context"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -15,14 +14,17 @@ const countShards = 64
 
 // counts mirrors the user_seqs table in memory: every user's unread count,
 // its version and last seq, so that UnreadCount — one per connecting client —
-// answers without a query. It is only ever complete or off. Complete: it
-// was loaded whole when the store opened, and every transaction that
-// changed a counter row wrote what it left here after its commit, so a user
-// missing from it has never had a notification. Off: the table is read, as
-// without it. It may only be on while this store is the database's one
-// writer, which the dialect's package must ensure (SQLite: one process,
-// holding a lock on the file).
+// answers without a query. It answers only once complete: its rows were
+// loaded whole (in the background, from a snapshot, while the store already
+// serves), and every transaction that changed a counter row since the
+// mirror was made wrote what it left here after its commit, so a user
+// missing from it has never had a notification. Until then, and for good
+// once off, the table is read. It may only be on while this store is the
+// database's one writer, which the dialect's package must ensure (SQLite:
+// one process, holding a lock on the file).
 //
+// Rows meet in any order — the load's snapshot, commits before and after
+// it — and the newest state of each wins: versions and last seqs only grow.
 // A reader can see a count one commit behind for the moment between that
 // commit and its note, the same as reading the table just before the
 // commit; the count that change publishes comes after the note.
@@ -30,6 +32,7 @@ type counts struct {
 	seed   maphash.Seed
 	max    int          // users held at most; past it the mirror turns off
 	size   atomic.Int64 // users held
+	ready  atomic.Bool  // loaded: reads may be answered
 	off    atomic.Bool
 	shards [countShards]countShard
 }
@@ -45,55 +48,66 @@ type countNote struct {
 	u    herald.Unread
 }
 
-// loadCounts reads the whole user_seqs table into a new mirror. It returns
-// nil, not an error, when the table holds more than max users: the store
-// then reads counts from the table.
-func loadCounts(ctx context.Context, db conn, max int) (*counts, error) {
-	var n int
-	if err := db.queryRow(`SELECT count(*) FROM user_seqs`).Scan(&n); err != nil {
-		return nil, err
-	}
-	if n > max {
-		return nil, nil
-	}
+// newCounts returns an empty mirror of at most max users, which takes notes
+// but answers no read until load has filled it.
+func newCounts(max int) *counts {
 	m := &counts{seed: maphash.MakeSeed(), max: max}
 	for i := range m.shards {
-		m.shards[i].users = make(map[string]herald.Unread, n/countShards+1)
+		m.shards[i].users = make(map[string]herald.Unread)
+	}
+	return m
+}
+
+// load reads the whole user_seqs table into m and makes it answer reads;
+// it turns m off instead when the table holds more than max users or
+// cannot be read.
+func (m *counts) load(db conn) {
+	var n int
+	if err := db.queryRow(`SELECT count(*) FROM user_seqs`).Scan(&n); err != nil || n > m.max {
+		m.turnOff()
+		return
 	}
 	rows, err := db.query(`SELECT user_id, unread, version, last_seq FROM user_seqs`)
 	if err != nil {
-		return nil, err
+		m.turnOff()
+		return
 	}
 	defer rows.Close()
+	batch := make([]countNote, 0, 256)
 	for rows.Next() {
-		var user string
-		var u herald.Unread
-		if err := rows.Scan(&user, &u.Count, &u.Version, &u.LastSeq); err != nil {
-			return nil, err
+		var c countNote
+		if err := rows.Scan(&c.user, &c.u.Count, &c.u.Version, &c.u.LastSeq); err != nil {
+			m.turnOff()
+			return
 		}
-		m.shard(user).users[user] = u
-		m.size.Add(1)
+		if batch = append(batch, c); len(batch) == cap(batch) {
+			m.apply(batch)
+			batch = batch[:0]
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if rows.Err() != nil {
+		m.turnOff()
+		return
 	}
-	if m.size.Load() > int64(max) { // rows added since the count: take no chances
-		return nil, nil
-	}
-	return m, ctx.Err()
+	m.apply(batch)
+	m.ready.Store(true)
 }
 
 func (m *counts) shard(user string) *countShard {
 	return &m.shards[maphash.String(m.seed, user)%countShards]
 }
 
-// on reports whether the mirror answers reads. A nil mirror is off.
+// on reports whether the mirror takes notes: it is not off. A nil mirror
+// is off.
 func (m *counts) on() bool { return m != nil && !m.off.Load() }
 
+// answers reports whether the mirror answers reads: loaded, and not off.
+func (m *counts) answers() bool { return m.on() && m.ready.Load() }
+
 // get returns user's counter row as the mirror holds it; ok is false when
-// the mirror is off and the table must be read.
+// the mirror does not answer and the table must be read.
 func (m *counts) get(user string) (u herald.Unread, ok bool) {
-	if !m.on() {
+	if !m.answers() {
 		return herald.Unread{}, false
 	}
 	sh := m.shard(user)

@@ -71,8 +71,12 @@ type Store struct {
 	stmts  sync.Map // stmtKey -> *sql.Stmt
 	later  sync.Map // stmtKey -> struct{}: first seen in a transaction, to prepare after it
 	group  *group
-	counts *counts // nil or off: UnreadCount reads the table
-	prefs  *prefs  // nil or off: the commit loop reads preferences from the table
+	counts *counts       // nil, off or loading: UnreadCount reads the table
+	prefs  *prefs        // nil, off or loading: the commit loop reads preferences from the table
+	txSeq  atomic.Uint64 // numbers write transactions, in commit order on a single writer
+	loaded chan struct{} // closed when the mirrors' load has ended
+	// stopLoad cancels the mirrors' load; nil without mirrors.
+	stopLoad context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -134,19 +138,23 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	if committers <= 0 || s.d.SingleWriter {
 		committers = 1
 	}
-	if c.Counts > 0 {
-		m, err := loadCounts(ctx, s.write(ctx), c.Counts)
-		if err != nil {
-			s.closeDBs()
-			return nil, fmt.Errorf("%s: load unread counts: %w", s.d.Name, err)
-		}
-		s.counts = m
-		if s.prefs, err = loadPrefs(ctx, s.write(ctx), c.Counts); err != nil {
-			s.closeDBs()
-			return nil, fmt.Errorf("%s: load preferences: %w", s.d.Name, err)
-		}
-	}
 	s.group = newGroup(s, maxBatch, committers)
+	s.loaded = make(chan struct{})
+	if c.Counts <= 0 {
+		close(s.loaded)
+		return s, nil
+	}
+	// The mirrors take notes from now on and are filled from a snapshot in
+	// the background, so a large table does not hold up the start: until
+	// they answer, the tables are read.
+	s.counts, s.prefs = newCounts(c.Counts), newPrefs(c.Counts)
+	var loadCtx context.Context
+	loadCtx, s.stopLoad = context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(s.loaded)
+		s.counts.load(s.read(loadCtx))
+		s.prefs.load(s.read(loadCtx))
+	}()
 	return s, nil
 }
 
@@ -155,6 +163,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		if s.stopLoad != nil {
+			s.stopLoad()
+		}
+		<-s.loaded
 		s.group.close()
 		s.stmts.Range(func(_, v any) bool {
 			v.(*sql.Stmt).Close()
@@ -174,8 +186,14 @@ func (s *Store) closeDBs() error {
 }
 
 // CountsInMemory reports whether UnreadCount answers from memory (see
-// Config.Counts) rather than by reading the table.
-func (s *Store) CountsInMemory() bool { return s.counts.on() }
+// Config.Counts) rather than by reading the table. It is false until the
+// load that Loaded reports has ended.
+func (s *Store) CountsInMemory() bool { return s.counts.answers() }
+
+// Loaded is closed when the counts and preferences kept in memory have been
+// loaded, or have turned out not to fit (see Config.Counts); at once when
+// none are kept.
+func (s *Store) Loaded() <-chan struct{} { return s.loaded }
 
 // Writer returns the database the Store writes to, for tests and tools.
 func (s *Store) Writer() *sql.DB { return s.w }
@@ -285,6 +303,7 @@ type conn struct {
 
 // txNotes is what one transaction left of the rows the mirrors hold.
 type txNotes struct {
+	seq    uint64 // the transaction's number, in commit order
 	counts []countNote
 	prefs  []*herald.Preferences
 }
@@ -367,7 +386,10 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	defer tx.Rollback()
 	c := conn{s: s, ctx: ctx, db: s.w, tx: tx}
 	if s.counts.on() || s.prefs.on() {
-		c.notes = new(txNotes)
+		// Mirrors are only kept with a single writer, whose transactions
+		// run one at a time from their BEGIN: this numbers them in commit
+		// order.
+		c.notes = &txNotes{seq: s.txSeq.Add(1)}
 	}
 	if err := fn(c); err != nil {
 		return err
@@ -381,7 +403,7 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	if c.notes != nil {
 		s.counts.apply(c.notes.counts)
 		for _, p := range c.notes.prefs {
-			s.prefs.save(p)
+			s.prefs.save(p, c.notes.seq)
 		}
 	}
 	return nil
