@@ -266,7 +266,7 @@ func TestCountsLoadWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	const users = 30000
+	const users = 10000
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +326,7 @@ func TestCountsLoadWhileWriting(t *testing.T) {
 		if got := unreadOf(t, s, user); got != want {
 			t.Fatalf("%s: %+v in memory, %+v in the table, after %d rounds of writes during the load", user, got, want, written)
 		}
-		if i < written {
+		if i < min(written, 300) {
 			if p := planned(t, s, user); p.Email != fmt.Sprintf("%d@example.com", i) {
 				t.Fatalf("%s planned with email %q after %d rounds of writes during the load", user, p.Email, written)
 			}
