@@ -70,6 +70,9 @@ type ServerConfig struct {
 type StoreConfig struct {
 	DBPath      string
 	DatabaseURL string
+	// MemoryUsers bounds the users whose unread counts and preferences the
+	// SQLite store keeps in memory; 0 keeps none.
+	MemoryUsers int
 }
 
 func init() {
@@ -93,6 +96,7 @@ var serverSettings = []setting{
 var storeSettings = []setting{
 	{"HERALD_DB_PATH", "db", "herald.db", "SQLite database file (the embedded default store)"},
 	{"DATABASE_URL", "database-url", "", "PostgreSQL URL; when set, used instead of SQLite"},
+	{"HERALD_DB_MEMORY_USERS", "db-memory-users", "500000", "users whose unread counts and preferences the SQLite store keeps in memory (0: none)"},
 }
 
 var processSettings = []setting{
@@ -111,6 +115,7 @@ func parseServer(p *parser, c *Config) {
 func parseStore(p *parser, c *Config) {
 	c.Store.DBPath = p.str("HERALD_DB_PATH")
 	c.Store.DatabaseURL = p.str("DATABASE_URL")
+	c.Store.MemoryUsers = p.int("HERALD_DB_MEMORY_USERS", 0, 100_000_000)
 	// A URL of another database is named as such, by its scheme only: the
 	// rest may hold a password.
 	if scheme, _, ok := strings.Cut(c.Store.DatabaseURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {

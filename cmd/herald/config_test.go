@@ -109,7 +109,7 @@ func TestConfigReportsEveryBadSetting(t *testing.T) {
 	bad := map[string]string{
 		"PORT": "http", "WS_QUEUE_SIZE": "many", "JWT_LEEWAY": "5", "WS_STRICT_CHANNELS": "yes please",
 		"HERALD_DELIVERY_RETRY_BASE": "soon", "HERALD_TOPIC_CHUNK": "0", "SMTP_HOST": "mail.example", "SMTP_PORT": "x",
-		"HERALD_METRICS_PUBLIC": "maybe", "WS_CONNECT_RATE": "NaN",
+		"HERALD_METRICS_PUBLIC": "maybe", "WS_CONNECT_RATE": "NaN", "HERALD_DB_MEMORY_USERS": "-1",
 	}
 	_, err := load(nil, bad)
 	if err == nil {

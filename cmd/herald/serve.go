@@ -95,10 +95,16 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		log.Info("store: postgresql", "host", hostOf(u))
 	} else {
 		var st *sqlite.Store
-		if st, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.DBPath}); err == nil {
+		held := cfg.Store.MemoryUsers
+		if held == 0 {
+			held = -1 // none, in sqlite.Config's terms
+		}
+		if st, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.DBPath, UnreadCounts: held}); err == nil {
 			a.store = st
 			log.Info("store: sqlite", "path", cfg.Store.DBPath)
-			go logCounts(st, cfg.Store.DBPath, log)
+			if held > 0 {
+				go logCounts(st, cfg.Store.DBPath, held, log)
+			}
 		}
 	}
 	if err != nil {
@@ -379,13 +385,13 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 // logCounts says, once the SQLite store has loaded them, whether it keeps
 // the unread counts in memory. Not keeping them is no error (counts stay
 // exact; each connect reads one), but it is worth an operator's look.
-func logCounts(st *sqlite.Store, path string, log *slog.Logger) {
+func logCounts(st *sqlite.Store, path string, held int, log *slog.Logger) {
 	start := time.Now()
 	<-st.Loaded()
 	if st.CountsInMemory() {
 		log.Info("store: unread counts and preferences in memory", "loaded_in", time.Since(start).Round(time.Millisecond))
 		return
 	}
-	log.Warn("store: unread counts are read from the SQLite file, not memory: another Herald server holds it (one SQLite database serves one server), or it counts more users than are held in memory",
-		"users_held", sqlite.DefaultUnreadCounts, "path", path, "lock", path+"-herald.lock")
+	log.Warn("store: unread counts are read from the SQLite file, not memory: another Herald server holds it (one SQLite database serves one server), or it counts more users than HERALD_DB_MEMORY_USERS",
+		"memory_users", held, "path", path, "lock", path+"-herald.lock")
 }
