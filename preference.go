@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"maps"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -105,6 +106,23 @@ func (p *Preferences) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Clone returns a copy of p that shares no memory with it, for a store that
+// keeps preferences and hands them out.
+func (p *Preferences) Clone() *Preferences {
+	c := *p
+	if p.Types != nil {
+		c.Types = make(map[string]map[Channel]bool, len(p.Types))
+		for typ, chans := range p.Types {
+			c.Types[typ] = maps.Clone(chans)
+		}
+	}
+	if p.QuietHours != nil {
+		q := *p.QuietHours
+		c.QuietHours = &q
+	}
+	return &c
 }
 
 // Location returns the user's time zone; EINVALID when TimeZone names none.

@@ -81,7 +81,7 @@ func (s *Store) writeDeliveries(res []herald.Created, planned [][]*herald.Delive
 // were saved, for planning. s.mu must be held.
 func (s *Store) prefsOf(userID string) *herald.Preferences {
 	if p := s.box().prefs[userID]; p != nil {
-		return clonePreferences(p)
+		return p.Clone()
 	}
 	return &herald.Preferences{UserID: userID}
 }

@@ -2,27 +2,10 @@ package memory
 
 import (
 	"context"
-	"maps"
 	"sort"
 
 	"github.com/heraldhq/herald"
 )
-
-// clonePreferences returns a copy of p that shares no memory with it.
-func clonePreferences(p *herald.Preferences) *herald.Preferences {
-	c := *p
-	if p.Types != nil {
-		c.Types = make(map[string]map[herald.Channel]bool, len(p.Types))
-		for typ, chans := range p.Types {
-			c.Types[typ] = maps.Clone(chans)
-		}
-	}
-	if p.QuietHours != nil {
-		q := *p.QuietHours
-		c.QuietHours = &q
-	}
-	return &c
-}
 
 // FindPreferences returns userID's preferences, or the zero ones.
 func (s *Store) FindPreferences(ctx context.Context, userID string) (*herald.Preferences, error) {
@@ -32,7 +15,7 @@ func (s *Store) FindPreferences(ctx context.Context, userID string) (*herald.Pre
 	}
 	defer unlock()
 	if p := s.box().prefs[userID]; p != nil {
-		return clonePreferences(p), nil
+		return p.Clone(), nil
 	}
 	return &herald.Preferences{UserID: userID}, nil
 }
@@ -47,7 +30,7 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p 
 	defer unlock()
 	p := &herald.Preferences{UserID: userID}
 	if old := s.box().prefs[userID]; old != nil {
-		p = clonePreferences(old)
+		p = old.Clone()
 	}
 	if err := fn(p); err != nil {
 		return nil, err
@@ -59,7 +42,7 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p 
 		return nil, err
 	}
 	p.UpdatedAt = utc(s.now())
-	s.out.prefs[userID] = clonePreferences(p)
+	s.out.prefs[userID] = p.Clone()
 	return p, nil
 }
 

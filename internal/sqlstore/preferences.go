@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -93,7 +92,7 @@ func (s *Store) UpdatePreferences(ctx context.Context, userID string, fn func(p 
 			phone = ?, webhook_url = ?, webhook_secret = ?, updated_at = ? WHERE user_id = ?`,
 			types, p.TimeZone, start, end, p.Email, p.Phone, p.WebhookURL, p.WebhookSecret, p.UpdatedAt, userID)
 		if err == nil {
-			c.notePrefs(clonePrefs(p)) // the caller keeps p
+			c.notePrefs(p.Clone()) // the caller keeps p
 		}
 		return err
 	})
@@ -211,20 +210,4 @@ func (s *Store) FindPushSubscriptions(ctx context.Context, userID string) ([]*he
 		return []*herald.PushSubscription{}, nil
 	}
 	return subs[userID], nil
-}
-
-// clonePrefs returns a copy of p that shares nothing with it.
-func clonePrefs(p *herald.Preferences) *herald.Preferences {
-	cp := *p
-	if p.Types != nil {
-		cp.Types = make(map[string]map[herald.Channel]bool, len(p.Types))
-		for t, cs := range p.Types {
-			cp.Types[t] = maps.Clone(cs)
-		}
-	}
-	if p.QuietHours != nil {
-		q := *p.QuietHours
-		cp.QuietHours = &q
-	}
-	return &cp
 }
