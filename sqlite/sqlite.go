@@ -73,9 +73,10 @@ type Config struct {
 	// costs no query (default DefaultUnreadCounts, 120–150 bytes each; a
 	// negative value keeps none). The saved preferences every new
 	// notification is planned with are kept too, to the same bound. Past
-	// it, after a commit that failed, or when another store holds the
-	// database (a lock on the file Path with "-herald.lock" appended, which
-	// the store creates), both are read from the file.
+	// it, or when another store holds the database (a lock on the file
+	// Path with "-herald.lock" appended, which the store creates), both are
+	// read from the file; after a commit that failed, until a later commit
+	// loads them again (at most once per sqlstore.RemakeGap).
 	// A tool that opens the database beside a running server and writes
 	// no notifications, such as `herald user`, should pass a negative value.
 	UnreadCounts int

@@ -18,8 +18,9 @@ const countShards = 64
 // loaded whole (in the background, from a snapshot, while the store already
 // serves), and every transaction that changed a counter row since the
 // mirror was made wrote what it left here after its commit, so a user
-// missing from it has never had a notification. Until then, and for good
-// once off, the table is read. It may only be on while this store is the
+// missing from it has never had a notification. Until then, and once off,
+// the table is read; an off mirror is never on again (mirrors may put a
+// fresh one in its place). It may only be on while this store is the
 // database's one writer, which the dialect's package must ensure (SQLite:
 // one process, holding a lock on the file).
 //
@@ -75,6 +76,9 @@ func (m *counts) load(db conn) {
 	defer rows.Close()
 	batch := make([]countNote, 0, 256)
 	for rows.Next() {
+		if m.off.Load() { // turned off meanwhile: the rest is of no use
+			return
+		}
 		var c countNote
 		if err := rows.Scan(&c.user, &c.u.Count, &c.u.Version, &c.u.LastSeq); err != nil {
 			m.turnOff()
@@ -144,7 +148,8 @@ func (m *counts) apply(notes []countNote) {
 }
 
 // turnOff stops the mirror for good and lets its memory go: past its size,
-// or after a commit that failed, when what the database holds is unknown.
+// or after a commit that failed, when what the database holds is unknown
+// (see mirrors).
 func (m *counts) turnOff() {
 	if m == nil || m.off.Swap(true) {
 		return

@@ -406,7 +406,7 @@ func (s *Store) insertIn(c conn, reqs []*createReq, planned map[*herald.Notifica
 // prefsOf returns the saved preferences of users, by user; a user without
 // is absent.
 func (s *Store) prefsOf(c conn, users []string) (map[string]*herald.Preferences, error) {
-	if out, ok := s.prefs.of(users); ok {
+	if out, ok := s.mem.prefsNow().of(users); ok {
 		return out, nil
 	}
 	out := make(map[string]*herald.Preferences)

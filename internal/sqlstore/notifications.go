@@ -208,7 +208,7 @@ func (s *Store) UnreadCount(ctx context.Context, userID string) (herald.Unread, 
 	if err := s.enter(); err != nil {
 		return herald.Unread{}, err
 	}
-	if u, ok := s.counts.get(userID); ok {
+	if u, ok := s.mem.countsNow().get(userID); ok {
 		return u, nil
 	}
 	var u herald.Unread

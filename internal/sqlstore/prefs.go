@@ -11,7 +11,8 @@ import (
 // which plans every new notification with its user's preferences: with it,
 // a commit reads no preferences. Like counts, it answers once loaded whole
 // (in the background, from a snapshot), takes every save from the moment it
-// is made, is off for good past its bound or after a failed commit, and may
+// is made, is off for good past its bound or after a failed commit (see
+// mirrors), and may
 // only be on while the store is its database's one writer. Few users save
 // preferences, so it is small. The Preferences it hands out are shared and
 // never changed (herald.Planner must not change them); a save replaces the
@@ -55,6 +56,9 @@ func (m *prefs) load(db conn) {
 	}
 	defer rows.Close()
 	for rows.Next() {
+		if m.off.Load() { // turned off meanwhile
+			return
+		}
 		p, err := scanPreferences(rows)
 		if err != nil {
 			m.turnOff()

@@ -71,12 +71,12 @@ type Store struct {
 	stmts  sync.Map // stmtKey -> *sql.Stmt
 	later  sync.Map // stmtKey -> struct{}: first seen in a transaction, to prepare after it
 	group  *group
-	counts *counts       // nil, off or loading: UnreadCount reads the table
-	prefs  *prefs        // nil, off or loading: the commit loop reads preferences from the table
+	// mem is the counts and preferences kept in memory; nil without
+	// Config.Counts. While its pair is off or loading, UnreadCount and the
+	// commit loop read the tables.
+	mem    *mirrors
 	txSeq  atomic.Uint64 // numbers write transactions, in commit order on a single writer
-	loaded chan struct{} // closed when the mirrors' load has ended
-	// stopLoad cancels the mirrors' load; nil without mirrors.
-	stopLoad context.CancelFunc
+	loaded chan struct{} // closed when the mirrors' first load has ended
 
 	closeOnce sync.Once
 	closeErr  error
@@ -139,22 +139,16 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		committers = 1
 	}
 	s.group = newGroup(s, maxBatch, committers)
-	s.loaded = make(chan struct{})
 	if c.Counts <= 0 {
+		s.loaded = make(chan struct{})
 		close(s.loaded)
 		return s, nil
 	}
 	// The mirrors take notes from now on and are filled from a snapshot in
 	// the background, so a large table does not hold up the start: until
 	// they answer, the tables are read.
-	s.counts, s.prefs = newCounts(c.Counts), newPrefs(c.Counts)
-	var loadCtx context.Context
-	loadCtx, s.stopLoad = context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(s.loaded)
-		s.counts.load(s.read(loadCtx))
-		s.prefs.load(s.read(loadCtx))
-	}()
+	s.mem = newMirrors(ctx, c.Counts, s.read, s.now)
+	s.loaded = s.mem.first
 	return s, nil
 }
 
@@ -163,10 +157,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.stopLoad != nil {
-			s.stopLoad()
-		}
-		<-s.loaded
+		s.mem.stop()
 		s.group.close()
 		s.stmts.Range(func(_, v any) bool {
 			v.(*sql.Stmt).Close()
@@ -187,13 +178,19 @@ func (s *Store) closeDBs() error {
 
 // CountsInMemory reports whether UnreadCount answers from memory (see
 // Config.Counts) rather than by reading the table. It is false until the
-// load that Loaded reports has ended.
-func (s *Store) CountsInMemory() bool { return s.counts.answers() }
+// load that Loaded reports has ended, and from a failed commit until a
+// fresh load has (see mirrors).
+func (s *Store) CountsInMemory() bool { return s.mem.countsNow().answers() }
 
 // Loaded is closed when the counts and preferences kept in memory have been
-// loaded, or have turned out not to fit (see Config.Counts); at once when
-// none are kept.
+// loaded the first time, or have turned out not to fit (see Config.Counts);
+// at once when none are kept.
 func (s *Store) Loaded() <-chan struct{} { return s.loaded }
+
+// MirrorsMade returns how many times the counts and preferences kept in
+// memory have been made: once at Open, once more after each failed commit
+// that a later commit followed (see mirrors); 0 when none are kept.
+func (s *Store) MirrorsMade() int { return s.mem.pairsMade() }
 
 // Writer returns the database the Store writes to, for tests and tools.
 func (s *Store) Writer() *sql.DB { return s.w }
@@ -385,10 +382,11 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	}
 	defer tx.Rollback()
 	c := conn{s: s, ctx: ctx, db: s.w, tx: tx}
-	if s.counts.on() || s.prefs.on() {
+	if s.mem != nil {
 		// Mirrors are only kept with a single writer, whose transactions
 		// run one at a time from their BEGIN: this numbers them in commit
-		// order.
+		// order. Notes are taken even while the mirrors are off, for a
+		// fresh pair made before this commit.
 		c.notes = &txNotes{seq: s.txSeq.Add(1)}
 	}
 	if err := fn(c); err != nil {
@@ -396,16 +394,10 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		// It may have committed: the mirrors cannot know what it left.
-		s.counts.turnOff()
-		s.prefs.turnOff()
+		s.mem.failed()
 		return err
 	}
-	if c.notes != nil {
-		s.counts.apply(c.notes.counts)
-		for _, p := range c.notes.prefs {
-			s.prefs.save(p, c.notes.seq)
-		}
-	}
+	s.mem.committed(c.notes)
 	return nil
 }
 
