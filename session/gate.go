@@ -21,13 +21,13 @@ func (e *Engine) Gate() Gate { return Gate{e} }
 // design document's query string. src names where it came from ("header" or
 // "query"), for the userId rule of Authenticate.
 func (g Gate) Credentials(r *http.Request) (token, userID, src string) {
-	q := r.URL.Query()
-	userID = q.Get("userId")
+	userID, _ = QueryValue(r, "userId")
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:]), userID, "header"
 	}
 	if !g.e.cfg.DisableQueryToken {
-		return q.Get("token"), userID, "query"
+		token, _ = QueryValue(r, "token")
+		return token, userID, "query"
 	}
 	return "", userID, "query"
 }

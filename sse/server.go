@@ -261,7 +261,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 func resumePoint(r *http.Request) (int64, error) {
 	v := r.Header.Get("Last-Event-ID")
 	if v == "" {
-		v = r.URL.Query().Get("since")
+		v, _ = session.QueryValue(r, "since")
 	}
 	if v == "" {
 		return -1, nil

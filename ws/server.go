@@ -214,7 +214,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, userID, src := s.gate.Credentials(r)
-	since, sinceErr := parseSince(r.URL.Query().Get("since"))
+	rawSince, _ := session.QueryValue(r, "since")
+	since, sinceErr := parseSince(rawSince)
 
 	up := ws.HTTPUpgrader{Timeout: 5 * time.Second, Protocol: func(p string) bool { return p == ProtocolMsgpack || p == ProtocolJSON }}
 	var flate *wsflate.Extension
@@ -246,7 +247,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var unread int64 // of a refused first message
-	if q := r.URL.Query(); token == "" && src == "query" && !q.Has("token") && !q.Has("userId") {
+	if token == "" && src == "query" && !hasQuery(r, "token") && !hasQuery(r, "userId") {
 		// Neither token nor userId in the URL, no header: the first message
 		// must bring the token. (A URL with a userId but no token is the
 		// design document's "missing credentials", closed at once.)
@@ -338,6 +339,12 @@ func negotiated(hs ws.Handshake, flate *wsflate.Extension) format {
 		}
 	}
 	return f
+}
+
+// hasQuery reports whether r's query string names key.
+func hasQuery(r *http.Request, key string) bool {
+	_, has := session.QueryValue(r, key)
+	return has
 }
 
 func parseSince(v string) (int64, error) {
