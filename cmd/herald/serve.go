@@ -201,7 +201,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Devices:        a.deviceStore(), // mobile.go
 		VAPIDPublicKey: a.vapidKey(),
 	})
-	a.api.Handle("/ws", a.ws)
+	a.api.HandleUpgrade("/ws", a.ws)
 	a.wireSSE(cfg.WS, verifier, ib, regr)
 	a.mountDemo(&cfg, verifier, ib)
 	if err := a.api.Listen(); err != nil {
