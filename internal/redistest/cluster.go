@@ -285,10 +285,28 @@ func (c *Cluster) waitHealthy(d time.Duration, withReplicas bool) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("redistest: the cluster did not settle in %v: %w", d, err)
+			return fmt.Errorf("redistest: the cluster did not settle in %v: %w\n%s", d, err, c.describe())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// describe returns what each running node says of the cluster (CLUSTER
+// NODES), for the message of a cluster that did not settle.
+func (c *Cluster) describe() string {
+	var b strings.Builder
+	for _, s := range c.Nodes {
+		if !s.Running() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cl := nodeClient(s)
+		nodes, err := cl.ClusterNodes(ctx).Result()
+		cl.Close()
+		cancel()
+		fmt.Fprintf(&b, "CLUSTER NODES of %s (%v):\n%s\n", s.Addr(), err, nodes)
+	}
+	return b.String()
 }
 
 // WaitHealthy waits until the cluster is settled (see Healthy), failing t

@@ -43,8 +43,9 @@ func TestNewGivesEachTestItsOwnPrefix(t *testing.T) {
 }
 
 // TestCluster: the cluster settles with three primaries, each with a
-// replica; a killed primary's replica takes its slots; slots move with
-// redis-cli --cluster reshard and every node agrees after.
+// replica; slots move with redis-cli --cluster reshard and every node agrees
+// after; a killed primary's replica takes its slots, and the killed one
+// comes back as a replica.
 func TestCluster(t *testing.T) {
 	c := NewCluster(t)
 	primaries := c.Primaries(t)
@@ -61,9 +62,15 @@ func TestCluster(t *testing.T) {
 	if len(moved) != 10 {
 		t.Fatalf("moved %v", moved)
 	}
-	killed := c.KillPrimary(t, moved[0])
-	if killed != primaries[1] {
-		t.Fatalf("killed %s, want %s", killed.Addr(), primaries[1].Addr())
+	// Kill the primary the reshard left alone: Redis can leave a slot with
+	// a reshard's destination that dies at once, its replica not claiming
+	// it (redis/redis#3122), and a CI run once saw the cluster stay at
+	// 16,383 slots after that.
+	owners := c.Owners(t)
+	slot := slices.Index(owners[:], primaries[2])
+	killed := c.KillPrimary(t, slot)
+	if killed != primaries[2] {
+		t.Fatalf("killed %s, want %s", killed.Addr(), primaries[2].Addr())
 	}
 	if got := c.Primaries(t); len(got) != 3 || slices.Contains(got, killed) {
 		t.Fatalf("primaries after the failover: %d", len(got))
