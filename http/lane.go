@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -229,6 +231,16 @@ func (l *lane) serve(nc net.Conn) {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(&limitedConn{Conn: nc, left: MaxHeaderBytes + 4096})
 	defer func() {
+		// As net/http does, a panic that gets past the server's own
+		// recovery (http.ErrAbortHandler, which it passes on) ends the
+		// connection, never the process. Its buffers are left to the GC.
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				l.s.log.Error("http: panic serving a connection", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+			_ = nc.Close()
+			return
+		}
 		br.Reset(nil)
 		readers.Put(br)
 	}()

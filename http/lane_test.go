@@ -304,3 +304,28 @@ func BenchmarkUpgradeConnect(b *testing.B) {
 		})
 	}
 }
+
+// A handler that aborts (http.ErrAbortHandler, which the server's own
+// recovery passes on, as net/http expects) ends its connection, not the
+// process, and the next connection is served.
+func TestLaneHandlerAbortEndsTheConnectionOnly(t *testing.T) {
+	s := laneServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("abort") != "" {
+			panic(http.ErrAbortHandler)
+		}
+		io.WriteString(w, "fine")
+	}, nil)
+	c := rawDial(t, s, "GET /up?abort=1 HTTP/1.1\r\nHost: herald\r\n\r\n")
+	if n, err := c.Read(make([]byte, 64)); err == nil {
+		t.Fatalf("an aborted request read %d bytes, want the connection closed", n)
+	}
+	c = rawDial(t, s, "GET /up HTTP/1.1\r\nHost: herald\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "fine" {
+		t.Fatalf("the next request: %d %q", resp.StatusCode, body)
+	}
+}
