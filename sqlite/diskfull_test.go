@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,25 +11,10 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/disktest"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/sqlite"
 )
-
-// smallDisk mounts a tmpfs of size at a fresh directory, unmounted when the
-// test ends (after the cleanups registered later, such as the store's).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a %s tmpfs to fill (needs root or CAP_SYS_ADMIN): %v %s", size, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // testClock is a clock the test moves.
 type testClock struct {
@@ -73,7 +57,7 @@ func tableUnread(t *testing.T, path, user string) int {
 // until the next restart.
 func TestCountsInMemoryComeBackAfterADiskFull(t *testing.T) {
 	ctx := context.Background()
-	disk := smallDisk(t, "4m")
+	disk := disktest.Mount(t, "4m")
 	filler := filepath.Join(disk, "filler")
 	if err := os.WriteFile(filler, make([]byte, 1<<20), 0o600); err != nil {
 		t.Fatal(err)

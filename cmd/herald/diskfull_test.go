@@ -3,26 +3,11 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-)
 
-// mountSmallDisk mounts a tmpfs of size at a fresh directory, unmounted when
-// the test ends (after the cleanups registered later, such as the app's).
-func mountSmallDisk(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a %s tmpfs to fill (needs root or CAP_SYS_ADMIN): %v %s", size, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
+	"github.com/heraldhq/herald/internal/disktest"
+)
 
 // TestDiskFullAnswers503 fills the disk of a real node's SQLite database (a
 // 4 MiB tmpfs): the create that finds no space is answered 503 with a
@@ -32,7 +17,7 @@ func TestDiskFullAnswers503(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
 	}
-	disk := mountSmallDisk(t, "4m")
+	disk := disktest.Mount(t, "4m")
 	s := startApp(t, map[string]string{"HERALD_DB_PATH": disk + "/herald.db"})
 	if status, body := s.do("GET", "/readyz", "", nil); status != 200 {
 		t.Fatalf("readyz before = %d %s", status, body)
