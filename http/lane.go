@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,10 +47,21 @@ type lane struct {
 	err      error // why accepting stopped
 	handlers sync.WaitGroup
 	done     chan struct{}
+
+	idle    chan net.Conn // handed to a worker waiting for its next connection
+	waiting atomic.Int32  // workers waiting on idle
 }
 
+// maxIdleWorkers bounds the goroutines that wait for the next connection
+// once theirs is served. A connect's handshake grows its goroutine's stack
+// (token, JSON, the greeting) and a fresh goroutine grows it again every
+// time; a worker that is reused keeps it grown. At most this many grown
+// stacks (some 16–32 KiB each) stay parked.
+const maxIdleWorkers = 64
+
 func newLane(s *Server, ln net.Listener, paths []string) *lane {
-	l := &lane{s: s, ln: ln, conns: make(chan net.Conn), sorting: make(map[net.Conn]struct{}), done: make(chan struct{})}
+	l := &lane{s: s, ln: ln, conns: make(chan net.Conn), sorting: make(map[net.Conn]struct{}), done: make(chan struct{}),
+		idle: make(chan net.Conn)}
 	for _, p := range paths {
 		l.paths = append(l.paths, "GET "+p)
 		l.peek = max(l.peek, len("GET ")+len(p)+1)
@@ -135,7 +147,30 @@ func (l *lane) accept() {
 			_ = nc.Close()
 			continue
 		}
-		go l.sort(nc)
+		select {
+		case l.idle <- nc: // a waiting worker takes it
+		default:
+			go l.work(nc)
+		}
+	}
+}
+
+// work sorts nc, then waits for the next connection, as long as fewer than
+// maxIdleWorkers others wait and the lane accepts.
+func (l *lane) work(nc net.Conn) {
+	for {
+		l.sort(nc)
+		if l.waiting.Add(1) > maxIdleWorkers {
+			l.waiting.Add(-1)
+			return
+		}
+		select {
+		case nc = <-l.idle:
+			l.waiting.Add(-1)
+		case <-l.done:
+			l.waiting.Add(-1)
+			return
+		}
 	}
 }
 
