@@ -76,20 +76,27 @@ func newEnv(t testing.TB, edit func(*heraldhttp.Config)) *env {
 // start listens on the configured port 0 and serves until the test ends.
 func (e *env) start() {
 	e.t.Helper()
-	if err := e.srv.Listen(); err != nil {
-		e.t.Fatalf("Listen: %v", err)
-	}
+	serveUntilCleanup(e.t, e.srv)
 	e.url = "http://" + e.srv.Addr()
+}
+
+// serveUntilCleanup listens on s's address and serves until the test ends,
+// then shuts s down and checks that both went cleanly.
+func serveUntilCleanup(t testing.TB, s *heraldhttp.Server) {
+	t.Helper()
+	if err := s.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- e.srv.Serve() }()
-	e.t.Cleanup(func() {
+	go func() { done <- s.Serve() }()
+	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := e.srv.Shutdown(ctx); err != nil {
-			e.t.Errorf("Shutdown: %v", err)
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
 		}
 		if err := <-done; err != nil {
-			e.t.Errorf("Serve: %v", err)
+			t.Errorf("Serve: %v", err)
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package http_test
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -35,21 +34,7 @@ func tlsServer(t *testing.T, ca *tlstest.CA, conf *tls.Config) *heraldhttp.Serve
 		}
 		io.WriteString(w, "hello over "+r.Proto)
 	}))
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	serveUntilCleanup(t, s)
 	return s
 }
 
