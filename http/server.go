@@ -351,11 +351,13 @@ func (s *Server) Handle(pattern string, handler http.Handler) {
 // HandleUpgrade mounts handler at path, as Handle does, for a protocol that
 // takes the connection over (a WebSocket upgrade). A connection whose first
 // request is a GET for path is then served without net/http, by a lane of
-// the server's own that costs less per connection (see lane); handler sees
-// the same request and middleware, and an http.Hijacker. The handler must
-// not keep the hijacked bufio.ReadWriter after it returns: what its reader
-// holds of the bytes sent after the request is to be copied out first. An
-// answer that is not a hijack closes the connection. Call it before Serve.
+// the server's own that costs less per connection (see lane), unless the
+// server terminates TLS itself (Config.TLS) and net/http serves all. The
+// handler sees the same request and middleware, and an http.Hijacker. It
+// must not keep the hijacked bufio.ReadWriter after it returns: what its
+// reader holds of the bytes sent after the request is to be copied out
+// first. An answer that is not a hijack closes the connection. Call it
+// before Serve.
 func (s *Server) HandleUpgrade(path string, handler http.Handler) {
 	s.Handle(path, handler)
 	s.mu.Lock()

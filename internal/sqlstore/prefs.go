@@ -12,11 +12,10 @@ import (
 // a commit reads no preferences. Like counts, it answers once loaded whole
 // (in the background, from a snapshot), takes every save from the moment it
 // is made, is off for good past its bound or after a failed commit (see
-// mirrors), and may
-// only be on while the store is its database's one writer. Few users save
-// preferences, so it is small. The Preferences it hands out are shared and
-// never changed (herald.Planner must not change them); a save replaces the
-// user's with a new one.
+// mirrors), and may only be on while the store is its database's one
+// writer. Few users save preferences, so it is small. The Preferences it
+// hands out are shared and never changed (herald.Planner must not change
+// them); a save replaces the user's with a new one.
 type prefs struct {
 	mu    sync.RWMutex
 	users map[string]savedPrefs
