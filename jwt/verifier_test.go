@@ -234,7 +234,7 @@ func BenchmarkVerifyForged(b *testing.B) {
 }
 
 // TestSignatureCheckedFirst covers the refusal of HS256 tokens by their
-// signature before anything is decoded (forged.go): whatever it refuses
+// signature before anything is decoded (signature.go): whatever it refuses
 // early, the library would have refused, and what it lets through, the
 // library still judges.
 func TestSignatureCheckedFirst(t *testing.T) {

@@ -1,6 +1,7 @@
 package jsonscan_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -77,5 +78,62 @@ func TestMembers(t *testing.T) {
 	}
 	if err := jsonscan.Members([]byte(`{"a":1,"b":2,"c":3}`), 2, nil); err != jsonscan.ErrNotObject {
 		t.Errorf("three members past a limit of two: %v", err)
+	}
+}
+
+func TestElements(t *testing.T) {
+	var got []string
+	err := jsonscan.Elements([]byte(` [ "a" , 1,{"x":[2]} ,[],null,"]\"" ] `), func(e []byte) error {
+		got = append(got, string(e))
+		return nil
+	})
+	want := []string{`"a"`, `1`, `{"x":[2]}`, `[]`, `null`, `"]\""`}
+	if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("Elements = %q, %v; want %q", got, err, want)
+	}
+	for _, text := range []string{`[]`, ` [ ] `} {
+		if err := jsonscan.Elements([]byte(text), func([]byte) error { t.Fatalf("%q: an element", text); return nil }); err != nil {
+			t.Errorf("%q: %v", text, err)
+		}
+	}
+	for _, text := range []string{``, `{}`, `"[1]"`, `1`, `null`} {
+		if err := jsonscan.Elements([]byte(text), func([]byte) error { return nil }); err != jsonscan.ErrNotArray {
+			t.Errorf("%q: %v, want ErrNotArray", text, err)
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := jsonscan.Elements([]byte(`[1,2,3]`), func([]byte) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("fn's error: %v after %d elements", err, n)
+	}
+}
+
+// String unescapes as encoding/json does, with or without its decoder.
+func TestString(t *testing.T) {
+	for _, text := range []string{`""`, `"plain"`, `"\u00e9\n\"\\"`, `"\ud800"`, "\"caf\xc3\xa9\"", "\"\xff\xfe\"", `"\u212aid"`} {
+		var want string
+		if err := json.Unmarshal([]byte(text), &want); err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if got, err := jsonscan.String([]byte(text)); err != nil || got != want {
+			t.Errorf("String(%q) = %q, %v; want %q", text, got, err, want)
+		}
+	}
+	for _, text := range []string{``, `"`, `1`, `null`, `["a"]`} {
+		if _, err := jsonscan.String([]byte(text)); err != jsonscan.ErrNotString {
+			t.Errorf("String(%q): %v, want ErrNotString", text, err)
+		}
+	}
+}
+
+// Fold holds two names equal exactly when strings.EqualFold does.
+func TestFold(t *testing.T) {
+	names := []string{"exp", "EXP", "Exp", "\u0065xp", "kid", "KID", "\u212aid", "sub", "\u017fub", "SUB", "userId", "USERID", "user", "us", "é", "É", "ß", "ẞ", "ss"}
+	for _, a := range names {
+		for _, b := range names {
+			if (jsonscan.Fold(a) == jsonscan.Fold(b)) != strings.EqualFold(a, b) {
+				t.Errorf("Fold(%q) = %q, Fold(%q) = %q; EqualFold says %v", a, jsonscan.Fold(a), b, jsonscan.Fold(b), strings.EqualFold(a, b))
+			}
+		}
 	}
 }

@@ -48,7 +48,7 @@ func Members(data []byte, maxMembers int, fn func(name string, value []byte) err
 		if maxMembers > 0 && len(keys) == maxMembers {
 			return ErrNotObject
 		}
-		key := foldKey(name)
+		key := Fold(name)
 		dup := seen[key]
 		if seen == nil {
 			dup = slices.Contains(keys, key)
@@ -80,11 +80,11 @@ func Members(data []byte, maxMembers int, fn func(name string, value []byte) err
 	return nil
 }
 
-// foldKey maps name to one key per class of names strings.EqualFold (and so
+// Fold maps name to one key per class of names strings.EqualFold (and so
 // encoding/json's field matching) holds equal: each rune becomes the
 // smallest rune of its simple case-folding orbit, so "k", "K" and the Kelvin
 // sign U+212A are all "K", and "s", "S" and the long s U+017F all "S".
-func foldKey(name string) string {
+func Fold(name string) string {
 	ascii := true
 	for i := 0; i < len(name) && ascii; i++ {
 		ascii = name[i] < utf8.RuneSelf
