@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -34,8 +33,11 @@ func Members(data []byte, maxMembers int, fn func(name string, value []byte) err
 	if data[i] != '{' {
 		return ErrNotObject
 	}
-	var keys []string
-	var seen map[string]bool // past a handful of names, a set beats a scan
+	// names holds the names so far, compared with strings.EqualFold, which
+	// allocates nothing; past a handful, seen holds their Fold keys, as a
+	// set beats a scan.
+	var names []string
+	var seen map[string]bool
 	i = skipSpace(data, i+1)
 	for data[i] != '}' {
 		end := stringEnd(data, i)
@@ -45,24 +47,19 @@ func Members(data []byte, maxMembers int, fn func(name string, value []byte) err
 				return ErrNotObject
 			}
 		}
-		if maxMembers > 0 && len(keys) == maxMembers {
+		if maxMembers > 0 && len(names) == maxMembers {
 			return ErrNotObject
 		}
-		key := Fold(name)
-		dup := seen[key]
-		if seen == nil {
-			dup = slices.Contains(keys, key)
-		}
-		if dup {
+		if duplicate(names, seen, name) {
 			return &DuplicateError{Name: name}
 		}
-		keys = append(keys, key)
+		names = append(names, name)
 		if seen != nil {
-			seen[key] = true
-		} else if len(keys) == 16 {
+			seen[Fold(name)] = true
+		} else if len(names) == 16 {
 			seen = make(map[string]bool, 32)
-			for _, k := range keys {
-				seen[k] = true
+			for _, n := range names {
+				seen[Fold(n)] = true
 			}
 		}
 		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
@@ -78,6 +75,20 @@ func Members(data []byte, maxMembers int, fn func(name string, value []byte) err
 		}
 	}
 	return nil
+}
+
+// duplicate reports whether name equals, to encoding/json, one of names,
+// or one of the keys in seen when there is a set.
+func duplicate(names []string, seen map[string]bool, name string) bool {
+	if seen != nil {
+		return seen[Fold(name)]
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Fold maps name to one key per class of names strings.EqualFold (and so
