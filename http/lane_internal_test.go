@@ -1,6 +1,7 @@
 package http
 
 import (
+	"errors"
 	"io"
 	"net"
 	stdhttp "net/http"
@@ -131,4 +132,95 @@ func TestLaneReusesWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("the workers to end", func() bool { return l.waiting.Load() == 0 })
+}
+
+// flakyListener fails its first Accept calls with err, then accepts.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+	err   error
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, l.err
+	}
+	return l.Listener.Accept()
+}
+
+// errTemporary is what accept(2) gives when the process is out of
+// descriptors (EMFILE), as the net package wraps it.
+type errTemporary struct{}
+
+func (errTemporary) Error() string   { return "accept: too many open files" }
+func (errTemporary) Temporary() bool { return true }
+func (errTemporary) Timeout() bool   { return false }
+
+// The lane keeps accepting after temporary failures, backing off, and
+// stops at the first other failure, which net/http then gets from Accept.
+func TestLaneRetriesTemporaryAcceptErrors(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(Config{})
+	s.HandleUpgrade("/up", stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
+		_, _ = io.WriteString(w, "served")
+	}))
+	ln := &flakyListener{Listener: inner, err: errTemporary{}}
+	ln.fails.Store(3)
+	l := newLane(s, ln, []string{"/up"})
+	defer l.Close()
+	c, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = c.Write([]byte("GET /up HTTP/1.1\r\nHost: h\r\n\r\n"))
+	answer, err := io.ReadAll(c)
+	if err != nil || !strings.HasSuffix(string(answer), "served") {
+		t.Fatalf("after three temporary failures: %q, %v", answer, err)
+	}
+	if n := ln.fails.Load(); n >= 0 {
+		t.Fatalf("%d failures left unconsumed", n+1)
+	}
+
+	// A failure that is not temporary ends accepting, and net/http learns it.
+	fatal := errors.New("accept: invalid argument")
+	inner2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner2.Close()
+	ln2 := &flakyListener{Listener: inner2, err: fatal}
+	ln2.fails.Store(1)
+	l2 := newLane(s, ln2, []string{"/up"})
+	defer l2.Close()
+	if _, err := l2.Accept(); !errors.Is(err, fatal) {
+		t.Fatalf("Accept after a lasting failure: %v, want %v", err, fatal)
+	}
+
+	// Close ends a lane backing off from temporary failures at once.
+	inner3, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln3 := &flakyListener{Listener: inner3, err: errTemporary{}}
+	ln3.fails.Store(1 << 30)
+	l3 := newLane(s, ln3, []string{"/up"})
+	// Backing off doubles from 5 ms to 1 s: 1.3 s in, the lane has just
+	// begun a wait of a second.
+	time.Sleep(1300 * time.Millisecond)
+	_ = l3.Close()
+	ended := make(chan error, 1)
+	go func() { _, err := l3.Accept(); ended <- err }()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(500 * time.Millisecond):
+		t.Fatal("Close did not end the back-off")
+	}
 }
