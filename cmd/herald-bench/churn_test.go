@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,35 +183,49 @@ func TestVersusRowsChurnAndConcurrentUnicast(t *testing.T) {
 	res := &versusResult{UnicastUsers: 100, UniInflight: 8, ChurnInflight: 4, ChurnBase: 20}
 	for i, v := range []float64{100, 300, 200} {
 		res.Samples = append(res.Samples,
-			versusSample{Server: serverHerald, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v},
-			versusSample{Server: serverCentrifugo, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v / 2},
-			versusSample{Server: serverHerald, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 10 * v},
-			versusSample{Server: serverCentrifugo, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 5 * v},
-			versusSample{Server: serverHerald, Workload: workloadChurn, Subscribers: 20, Round: i, Churn: &churnSample{AttemptsPerSec: 3 * v}},
-			versusSample{Server: serverCentrifugo, Workload: workloadChurn, Subscribers: 20, Round: i, Churn: &churnSample{AttemptsPerSec: v}},
+			// 1,000 sends, or attempts, in each sample; server CPU in ms
+			// is then µs per operation.
+			versusSample{Server: serverHerald, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v, Sends: 1000, ServerCPU: ms(v / 10)},
+			versusSample{Server: serverCentrifugo, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v / 2, Sends: 1000, ServerCPU: ms(v / 5)},
+			versusSample{Server: serverHerald, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 10 * v, Sends: 1000, ServerCPU: ms(v / 20)},
+			versusSample{Server: serverCentrifugo, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 5 * v, Sends: 1000, ServerCPU: ms(v / 10)},
+			versusSample{Server: serverHerald, Workload: workloadChurn, Subscribers: 20, Round: i, ServerCPU: ms(v / 2), Churn: &churnSample{AttemptsPerSec: 3 * v, churnCounts: churnCounts{Attempts: 1000}}},
+			versusSample{Server: serverCentrifugo, Workload: workloadChurn, Subscribers: 20, Round: i, ServerCPU: ms(3 * v / 2), Churn: &churnSample{AttemptsPerSec: v, churnCounts: churnCounts{Attempts: 1000}}},
 		)
 	}
 	rows := versusRows(res)
-	if len(rows) != 3 {
-		t.Fatalf("rows %+v; want unicast, concurrent unicast and churn", rows)
+	if len(rows) != 6 {
+		t.Fatalf("rows %+v; want unicast, concurrent unicast and churn, each with its CPU per operation", rows)
 	}
 	for i, want := range []versusRow{
-		{"unicast sends/s, 100 users", 200, 100, 1.5},
-		{"unicast sends/s, 100 users, 8 in flight", 2000, 1000, 1.5},
-		{"churn attempts/s, 4 in flight, 20 idle (40% bad tokens, 20% drops)", 600, 200, 1.5},
+		{Workload: "unicast sends/s, 100 users", Herald: 200, Centrifugo: 100, Goal: 1.5},
+		{Workload: "  server CPU per send, µs", Herald: 20, Centrifugo: 40, Cost: true},
+		{Workload: "unicast sends/s, 100 users, 8 in flight", Herald: 2000, Centrifugo: 1000, Goal: 1.5},
+		{Workload: "  server CPU per send, µs", Herald: 10, Centrifugo: 20, Cost: true},
+		{Workload: "churn attempts/s, 4 in flight, 20 idle (40% bad tokens, 20% drops)", Herald: 600, Centrifugo: 200, Goal: 1.5},
+		{Workload: "  server CPU per attempt, µs", Herald: 100, Centrifugo: 300, Cost: true},
 	} {
 		if rows[i] != want {
 			t.Errorf("row %d = %+v; want %+v", i, rows[i], want)
 		}
 	}
+	if r := rows[5].Ratio(); r != 3 {
+		t.Errorf("a cost's ratio = %v, want Centrifugo ÷ Herald = 3", r)
+	}
 	var b strings.Builder
 	printVersus(&b, res)
+	if !regexp.MustCompile(`server CPU per attempt, µs +100\.0 +300\.0 +3\.00× +— +—`).MatchString(b.String()) {
+		t.Errorf("printed table lacks the churn's CPU per attempt:\n%s", b.String())
+	}
 	for _, want := range []string{"churn: 4 loops", "3.00×", "churn: unexpected outcomes, all samples: 0"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("printed table lacks %q:\n%s", want, b.String())
 		}
 	}
 }
+
+// ms is x milliseconds.
+func ms(x float64) time.Duration { return time.Duration(x * float64(time.Millisecond)) }
 
 func TestVersusRejectsBadChurnAndInflightFlags(t *testing.T) {
 	for _, args := range [][]string{

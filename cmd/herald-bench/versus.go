@@ -464,15 +464,30 @@ type versusRow struct {
 	Workload   string
 	Herald     float64
 	Centrifugo float64
-	Goal       float64 // the ratio Herald/Centrifugo aimed at
+	Goal       float64 // the ratio aimed at; 0 for a figure only reported
+	Cost       bool    // lower is better: the ratio is Centrifugo ÷ Herald
 }
 
-// Ratio is Herald ÷ Centrifugo, 0 when Centrifugo has no figure.
+// Ratio is how many times better Herald did: Herald ÷ Centrifugo for a
+// rate, Centrifugo ÷ Herald for a cost; 0 when the divisor has no figure.
 func (r versusRow) Ratio() float64 {
-	if r.Centrifugo == 0 {
+	num, den := r.Herald, r.Centrifugo
+	if r.Cost {
+		num, den = den, num
+	}
+	if den == 0 {
 		return 0
 	}
-	return r.Herald / r.Centrifugo
+	return num / den
+}
+
+// perOp is a sample's server CPU per operation (n of them), in µs; 0
+// without operations.
+func perOp(cpu time.Duration, n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(n)
 }
 
 // publish posts body to server's API at path and fails unless it was
@@ -510,22 +525,27 @@ func versusRows(res *versusResult) []versusRow {
 	var rows []versusRow
 	for _, n := range res.Sizes {
 		f := func(s versusSample) float64 { return s.ConnectsPerSec }
-		rows = append(rows, versusRow{fmt.Sprintf("connects/s, %d clients", n),
-			median(serverHerald, "fanout", n, f), median(serverCentrifugo, "fanout", n, f), 1.5})
+		rows = append(rows, versusRow{Workload: fmt.Sprintf("connects/s, %d clients", n),
+			Herald: median(serverHerald, "fanout", n, f), Centrifugo: median(serverCentrifugo, "fanout", n, f), Goal: 1.5})
 	}
 	for _, n := range res.Sizes {
 		f := func(s versusSample) float64 { return s.DeliveriesPerSec }
-		rows = append(rows, versusRow{fmt.Sprintf("fan-out deliveries/s, %d subscribers", n),
-			median(serverHerald, "fanout", n, f), median(serverCentrifugo, "fanout", n, f), 1.5})
+		rows = append(rows, versusRow{Workload: fmt.Sprintf("fan-out deliveries/s, %d subscribers", n),
+			Herald: median(serverHerald, "fanout", n, f), Centrifugo: median(serverCentrifugo, "fanout", n, f), Goal: 1.5})
 	}
 	if res.UnicastUsers > 0 {
 		n := res.UnicastUsers
 		f := func(s versusSample) float64 { return s.SendsPerSec }
-		rows = append(rows, versusRow{fmt.Sprintf("unicast sends/s, %d users", n),
-			median(serverHerald, workloadUnicast, n, f), median(serverCentrifugo, workloadUnicast, n, f), 1.5})
+		cpu := func(s versusSample) float64 { return perOp(s.ServerCPU, s.Sends) }
+		rows = append(rows, versusRow{Workload: fmt.Sprintf("unicast sends/s, %d users", n),
+			Herald: median(serverHerald, workloadUnicast, n, f), Centrifugo: median(serverCentrifugo, workloadUnicast, n, f), Goal: 1.5},
+			versusRow{Workload: "  server CPU per send, µs",
+				Herald: median(serverHerald, workloadUnicast, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicast, n, cpu), Cost: true})
 		if res.UniInflight > 1 {
-			rows = append(rows, versusRow{fmt.Sprintf("unicast sends/s, %d users, %d in flight", n, res.UniInflight),
-				median(serverHerald, workloadUnicastConc, n, f), median(serverCentrifugo, workloadUnicastConc, n, f), 1.5})
+			rows = append(rows, versusRow{Workload: fmt.Sprintf("unicast sends/s, %d users, %d in flight", n, res.UniInflight),
+				Herald: median(serverHerald, workloadUnicastConc, n, f), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, f), Goal: 1.5},
+				versusRow{Workload: "  server CPU per send, µs",
+					Herald: median(serverHerald, workloadUnicastConc, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, cpu), Cost: true})
 		}
 	}
 	if res.ChurnInflight > 0 {
@@ -536,8 +556,16 @@ func versusRows(res *versusResult) []versusRow {
 			}
 			return s.Churn.AttemptsPerSec
 		}
-		rows = append(rows, versusRow{fmt.Sprintf("churn attempts/s, %d in flight, %d idle (40%% bad tokens, 20%% drops)", res.ChurnInflight, n),
-			median(serverHerald, workloadChurn, n, f), median(serverCentrifugo, workloadChurn, n, f), 1.5})
+		cpu := func(s versusSample) float64 {
+			if s.Churn == nil {
+				return 0
+			}
+			return perOp(s.ServerCPU, s.Churn.Attempts)
+		}
+		rows = append(rows, versusRow{Workload: fmt.Sprintf("churn attempts/s, %d in flight, %d idle (40%% bad tokens, 20%% drops)", res.ChurnInflight, n),
+			Herald: median(serverHerald, workloadChurn, n, f), Centrifugo: median(serverCentrifugo, workloadChurn, n, f), Goal: 1.5},
+			versusRow{Workload: "  server CPU per attempt, µs",
+				Herald: median(serverHerald, workloadChurn, n, cpu), Centrifugo: median(serverCentrifugo, workloadChurn, n, cpu), Cost: true})
 	}
 	return rows
 }
@@ -554,15 +582,22 @@ func printVersus(w io.Writer, res *versusResult) {
 	}
 	tw.Flush()
 	printChurnSamples(w, res)
-	fmt.Fprintln(w, "\nmedians over the rounds")
+	fmt.Fprintln(w, "\nmedians over the rounds (a rate's ratio is Herald ÷ Centrifugo, a cost's Centrifugo ÷ Herald: above 1 Herald is ahead)")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\tHerald\tCentrifugo\tHerald/Centrifugo\tgoal\tmet")
+	fmt.Fprintln(tw, "workload\tHerald\tCentrifugo\tratio\tgoal\tmet")
 	for _, r := range versusRows(res) {
-		met := "no"
-		if r.Ratio() >= r.Goal {
-			met = "yes"
+		goal, met := "—", "—"
+		if r.Goal > 0 {
+			goal, met = fmt.Sprintf("≥%.1f×", r.Goal), "no"
+			if r.Ratio() >= r.Goal {
+				met = "yes"
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t≥%.1f×\t%s\n", r.Workload, r.Herald, r.Centrifugo, r.Ratio(), r.Goal, met)
+		format := "%s\t%.0f\t%.0f\t%.2f×\t%s\t%s\n"
+		if r.Cost {
+			format = "%s\t%.1f\t%.1f\t%.2f×\t%s\t%s\n"
+		}
+		fmt.Fprintf(tw, format, r.Workload, r.Herald, r.Centrifugo, r.Ratio(), goal, met)
 	}
 	tw.Flush()
 	var loss int64
