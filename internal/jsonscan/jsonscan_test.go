@@ -61,6 +61,7 @@ func TestMembers(t *testing.T) {
 		`{"user":1,"u\u017fer":2}`:          "u\u017fer", // the long s folds to s
 		many.String() + `,"MXXX":1}`:        "MXXX",
 		`{"a":{"b":1,"b":2},"c":[{"d":1}]}`: "",
+		"{\"\xff\":1,\"\xfe\":2}":           "\ufffd", // both U+FFFD to encoding/json
 	} {
 		err := jsonscan.Members([]byte(text), 0, nil)
 		var de *jsonscan.DuplicateError

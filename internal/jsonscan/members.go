@@ -42,7 +42,9 @@ func Members(data []byte, maxMembers int, fn func(name string, value []byte) err
 	for data[i] != '}' {
 		end := stringEnd(data, i)
 		name := string(data[i+1 : end-1])
-		if strings.IndexByte(name, '\\') >= 0 {
+		if strings.IndexByte(name, '\\') >= 0 || !utf8.ValidString(name) {
+			// Escapes, or bytes encoding/json turns into U+FFFD: two
+			// names that differ only there are one name to it.
 			if json.Unmarshal(data[i:end], &name) != nil {
 				return ErrNotObject
 			}
