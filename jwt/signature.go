@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"hash"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -22,31 +23,56 @@ const hs256Header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 type signature int
 
 const (
-	// sigUnjudged: not an HS256 token with hs256Header, or a signature
-	// that does not decode to 32 bytes. The library judges it.
+	// sigUnjudged: neither hs256Header nor the header Herald's Issuer writes
+	// for one of its secrets (see ownHeaders), or a signature that does not
+	// decode to 32 bytes. The library judges it.
 	sigUnjudged signature = iota
-	// sigForged: hs256Header, and a signature none of Herald's secrets made.
+	// sigForged: one of those headers, and a signature none of the secrets
+	// it names made.
 	sigForged
-	// sigOwn: hs256Header, and a signature one of Herald's secrets made.
+	// sigOwn: one of those headers, and a signature a secret it names made.
 	sigOwn
 )
 
-// signedBy judges a token that carries hs256Header by its signature,
-// before anything in it is decoded. HS256 tokens are checked against
-// Herald's secrets only (see keys), so a forged one is refused for an HMAC
-// per secret (the library would refuse it too, after decoding its header
-// and claims, most of the cost of a refusal): a client sending tokens signed
-// with a wrong secret, by mistake or to load the server, costs little. A
-// token one of the secrets made needs only its claims decoded and checked
-// (see ownClaims): the library would decode a header known already and
-// compute the same HMAC again.
+// ownHeaders returns, for each of Herald's secrets in own, the encoded JOSE
+// header its Issuer writes: HS256 with the secret's kid, as the library
+// serializes it.
+func ownHeaders(own []Key) []string {
+	heads := make([]string, len(own))
+	for i, k := range own {
+		t := gojwt.New(algorithm)
+		t.Header["kid"] = k.ID
+		s, err := t.SigningString()
+		if err != nil {
+			continue // a header of strings always encodes
+		}
+		heads[i], _, _ = strings.Cut(s, ".")
+	}
+	return heads
+}
+
+// signedBy judges, by its signature and before anything in it is decoded,
+// a token under hs256Header (which any of Herald's secrets may have signed)
+// or under the header Herald's Issuer writes with a secret's kid (which
+// only that secret may have signed, as keys would pick it alone). HS256
+// tokens are checked against Herald's secrets only (see keys), so a forged
+// one is refused for an HMAC per secret (the library would refuse it too,
+// after decoding its header and claims, most of the cost of a refusal): a
+// client sending tokens signed with a wrong secret, by mistake or to load
+// the server, costs little. A token one of the secrets made needs only its
+// claims decoded and checked (see ownClaims): the library would decode a
+// header known already and compute the same HMAC again.
 func (v *Verifier) signedBy(token string) signature {
-	if !strings.HasPrefix(token, hs256Header+".") {
-		return sigUnjudged
+	head, _, _ := strings.Cut(token, ".")
+	one := -1 // the one secret a kid header names; -1: any
+	if head != hs256Header {
+		if one = slices.Index(v.heads, head); one < 0 {
+			return sigUnjudged
+		}
 	}
 	dot := strings.LastIndexByte(token, '.')
 	enc := token[dot+1:]
-	if dot == len(hs256Header) || len(enc) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+	if dot == len(head) || len(enc) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
 		return sigUnjudged
 	}
 	var sig [sha256.Size]byte
@@ -55,6 +81,9 @@ func (v *Verifier) signedBy(token string) signature {
 	}
 	var sum [sha256.Size]byte
 	for i := range v.own {
+		if one >= 0 && i != one {
+			continue
+		}
 		h := v.macs[i].Get().(hash.Hash)
 		h.Reset()
 		io.WriteString(h, token[:dot])
@@ -76,7 +105,8 @@ func (v *Verifier) signedBy(token string) signature {
 // FuzzOwnClaims holds it to the library's path.
 func (v *Verifier) ownClaims(token string) (tokenClaims, error) {
 	var tc tokenClaims
-	payload := token[len(hs256Header)+1 : strings.LastIndexByte(token, '.')]
+	_, rest, _ := strings.Cut(token, ".")
+	payload, _, _ := strings.Cut(rest, ".")
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(payload)
 	if err != nil {
 		return tc, errMalformed

@@ -23,6 +23,7 @@ type Verifier struct {
 	// the parser's options.
 	validator *gojwt.Validator
 	macs      []sync.Pool // HMAC hashers of own's secrets, in order; see signedBy
+	heads     []string    // the headers Herald's Issuer writes with own's secrets, in order
 }
 
 var _ herald.TokenVerifier = (*Verifier)(nil)
@@ -39,6 +40,7 @@ func NewVerifier(c Config) *Verifier {
 		}
 	}
 	v.macs = newMACs(v.own)
+	v.heads = ownHeaders(v.own)
 	for i := range c.Trusted {
 		ti := c.Trusted[i]
 		ti.Keys = slices.DeleteFunc(slices.Clone(ti.Keys), func(k Key) bool { return k.alg() == "" })
