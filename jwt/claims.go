@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,12 +73,15 @@ func (c *tokenClaims) UnmarshalJSON(data []byte) error {
 // UnmarshalTypeError and the library's ErrInvalidType do.
 var errClaimType = errors.New("jwt: a claim of the wrong type")
 
-// claimNames maps the folded name of each claim tokenClaims holds (see
+// claimList is the JSON names of the claims tokenClaims holds.
+var claimList = []string{"userId", "channels", "typ", "sid", "iss", "sub", "aud", "jti", "exp", "nbf", "iat"}
+
+// claimNames maps the folded name of each claim of claimList (see
 // jsonscan.Fold) to its JSON name: encoding/json fills a field from a member
 // whose name equals the field's in any case.
 var claimNames = func() map[string]string {
 	m := make(map[string]string)
-	for _, n := range []string{"userId", "channels", "typ", "sid", "iss", "sub", "aud", "jti", "exp", "nbf", "iat"} {
+	for _, n := range claimList {
 		m[jsonscan.Fold(n)] = n
 	}
 	return m
@@ -86,9 +90,7 @@ var claimNames = func() map[string]string {
 // decode sets the claim named name from its JSON value; a member it does
 // not know is ignored, as encoding/json ignores it.
 func (c *tokenClaims) decode(name string, value []byte) error {
-	switch name { // the exact name, the usual case, without folding it
-	case "userId", "channels", "typ", "sid", "iss", "sub", "aud", "jti", "exp", "nbf", "iat":
-	default:
+	if !slices.Contains(claimList, name) { // the exact name, the usual case, is not folded
 		if name = claimNames[jsonscan.Fold(name)]; name == "" {
 			return nil
 		}
