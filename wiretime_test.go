@@ -1,6 +1,7 @@
 package herald_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -96,6 +97,11 @@ func FuzzNotificationJSON(f *testing.F) {
 			}
 			t.Fatalf("marshal %q: %v", in, err)
 		}
+		// The push message calls the method itself (inbox's
+		// newNotificationMessage): it must give json.Marshal's bytes.
+		if direct, err := n.MarshalJSON(); err != nil || !bytes.Equal(direct, out) {
+			t.Fatalf("MarshalJSON of %q = %s, %v; json.Marshal %s", in, direct, err, out)
+		}
 		for k, v := range wiretest.Times(t, out) {
 			if k == ".data" || strings.HasPrefix(k, ".data.") {
 				continue // the application's own data, passed through
@@ -110,6 +116,31 @@ func FuzzNotificationJSON(f *testing.F) {
 		}
 		if !back.CreatedAt.Equal(n.CreatedAt.Truncate(time.Millisecond)) || !back.Timestamp.Equal(n.Timestamp.Truncate(time.Millisecond)) {
 			t.Fatalf("times moved: %v %v -> %v %v", n.CreatedAt, n.Timestamp, back.CreatedAt, back.Timestamp)
+		}
+	})
+}
+
+// BenchmarkNotificationJSON encodes a typical notification, as every push
+// and every API answer holding one does.
+func BenchmarkNotificationJSON(b *testing.B) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 123e6, time.UTC)
+	n := herald.Notification{ID: "0193a0b2-7c1e-7a3b-9f2e-1c2d3e4f5a6b", Seq: 42, UserID: "user-123", Type: "trip.booked",
+		Title: "Your trip is booked", Message: "Lisbon, 12 to 19 December", Link: "/trips/77",
+		Data: json.RawMessage(`{"tripId":77,"city":"Lisbon"}`), CreatedAt: now, Timestamp: now}
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("MarshalJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := n.MarshalJSON(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

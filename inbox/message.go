@@ -35,7 +35,9 @@ type countMessageBody struct {
 // json.Marshal gives for the three fields in this order (checked by
 // TestCreateEncodesEachNotificationOnce); type and timestamp need no escaping.
 func newNotificationMessage(n *herald.Notification, at time.Time) (msg, notification []byte, err error) {
-	notification, err = json.Marshal(n)
+	// Its own method, not json.Marshal, which would check and copy the
+	// method's output again: half the cost of the encoding.
+	notification, err = n.MarshalJSON()
 	if err != nil {
 		return nil, nil, err
 	}
