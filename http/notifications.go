@@ -216,22 +216,60 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	resp := struct {
-		Notifications []*herald.Notification `json:"notifications"`
-		NextCursor    *string                `json:"nextCursor"` // null on the last page
-		UnreadCount   int                    `json:"unreadCount"`
-		UnreadVersion int64                  `json:"unreadVersion"`
-	}{Notifications: ns, UnreadCount: u.Count, UnreadVersion: u.Version}
+	resp := notificationPage{Notifications: ns, UnreadCount: u.Count, UnreadVersion: u.Version}
 	if len(ns) > page {
 		resp.Notifications = ns[:page]
 		next := strconv.FormatInt(ns[page-1].Seq, 10)
 		resp.NextCursor = &next
 	}
-	if resp.Notifications == nil {
-		resp.Notifications = []*herald.Notification{}
+	body, err := resp.encode()
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeEncoded(w, http.StatusOK, body)
 	return nil
+}
+
+// notificationPage is the answer to GET /api/notifications.
+type notificationPage struct {
+	Notifications []*herald.Notification `json:"notifications"`
+	NextCursor    *string                `json:"nextCursor"` // null on the last page
+	UnreadCount   int                    `json:"unreadCount"`
+	UnreadVersion int64                  `json:"unreadVersion"`
+}
+
+// encode returns p's JSON, the bytes json.Marshal gives (an empty list as
+// []), with each notification encoded by its own MarshalJSON: json.Marshal
+// would check and copy each one's output again, as much work again as
+// encoding it (TestNotificationPageEncodes holds the two equal).
+func (p notificationPage) encode() ([]byte, error) {
+	b := make([]byte, 0, 96+384*len(p.Notifications))
+	b = append(b, `{"notifications":[`...)
+	for i, n := range p.Notifications {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if n == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		one, err := n.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, one...)
+	}
+	b = append(b, `],"nextCursor":`...)
+	if p.NextCursor == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendQuote(b, *p.NextCursor) // digits only
+	}
+	b = append(b, `,"unreadCount":`...)
+	b = strconv.AppendInt(b, int64(p.UnreadCount), 10)
+	b = append(b, `,"unreadVersion":`...)
+	b = strconv.AppendInt(b, p.UnreadVersion, 10)
+	return append(b, '}'), nil
 }
 
 // handleUnreadCount answers {"count":N,"version":V}.
