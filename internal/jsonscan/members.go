@@ -41,13 +41,12 @@ func Members(data []byte, maxMembers int, fn func(name string, value []byte) err
 	i = skipSpace(data, i+1)
 	for data[i] != '}' {
 		end := stringEnd(data, i)
-		name := string(data[i+1 : end-1])
-		if strings.IndexByte(name, '\\') >= 0 || !utf8.ValidString(name) {
-			// Escapes, or bytes encoding/json turns into U+FFFD: two
-			// names that differ only there are one name to it.
-			if json.Unmarshal(data[i:end], &name) != nil {
-				return ErrNotObject
-			}
+		// Unescaped, and bytes that are not UTF-8 made U+FFFD, as
+		// encoding/json reads it: two names that differ only there are
+		// one name to it.
+		name, err := String(data[i:end])
+		if err != nil {
+			return ErrNotObject
 		}
 		if maxMembers > 0 && len(names) == maxMembers {
 			return ErrNotObject
