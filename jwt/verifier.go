@@ -73,7 +73,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*herald.Claims, er
 	if token == "" {
 		return nil, herald.Errorf(herald.ECREDENTIALS, "Missing authentication credentials")
 	}
-	if screen(token) != nil {
+	if screen(token, v.heads) != nil {
 		return nil, errInvalid()
 	}
 	var tc tokenClaims
