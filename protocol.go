@@ -24,3 +24,24 @@ const (
 	TypeNotificationDelete = "notification:deleted"
 	TypeUnreadCount        = "notification:unread_count"
 )
+
+// NotificationMessage returns the notification:new message that carries
+// encoded, a notification's own JSON (Notification.MarshalJSON):
+// {"type":"notification:new","notification":…,"timestamp":…}, with
+// "replayed":true when a replay resends it. These are the bytes json.Marshal
+// gives for those fields in that order, put together around encoded rather
+// than by json.Marshal, which would check and copy encoded again: that was
+// as much work as encoding the notification. timestamp must need no
+// escaping, as FormatTime's never does.
+func NotificationMessage(encoded []byte, timestamp string, replayed bool) []byte {
+	const head = `{"type":"` + TypeNotificationNew + `","notification":`
+	b := make([]byte, 0, len(head)+len(encoded)+len(`,"timestamp":"","replayed":true}`)+len(timestamp))
+	b = append(b, head...)
+	b = append(b, encoded...)
+	b = append(b, `,"timestamp":"`...)
+	b = append(b, timestamp...)
+	if replayed {
+		return append(b, `","replayed":true}`...)
+	}
+	return append(b, `"}`...)
+}

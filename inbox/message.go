@@ -30,26 +30,14 @@ type countMessageBody struct {
 }
 
 // newNotificationMessage returns {"type":"notification:new","notification":…,"timestamp":…}
-// and, apart, the notification's own JSON that the message holds. It encodes
-// the notification once and puts the message around it: the bytes are those
-// json.Marshal gives for the three fields in this order (checked by
-// TestCreateEncodesEachNotificationOnce); type and timestamp need no escaping.
+// and, apart, the notification's own JSON that the message holds, encoded
+// once (checked by TestCreateEncodesEachNotificationOnce).
 func newNotificationMessage(n *herald.Notification, at time.Time) (msg, notification []byte, err error) {
-	// Its own method, not json.Marshal, which would check and copy the
-	// method's output again: half the cost of the encoding.
 	notification, err = n.MarshalJSON()
 	if err != nil {
 		return nil, nil, err
 	}
-	const head = `{"type":"` + herald.TypeNotificationNew + `","notification":`
-	ts := herald.FormatTime(at)
-	msg = make([]byte, 0, len(head)+len(notification)+len(`,"timestamp":""}`)+len(ts))
-	msg = append(msg, head...)
-	msg = append(msg, notification...)
-	msg = append(msg, `,"timestamp":"`...)
-	msg = append(msg, ts...)
-	msg = append(msg, `"}`...)
-	return msg, notification, nil
+	return herald.NotificationMessage(notification, herald.FormatTime(at), false), notification, nil
 }
 
 // readOneMessage returns {"type":"notification:read","notificationId":…,"timestamp":…}.

@@ -139,12 +139,6 @@ type (
 		Ref       string `json:"ref,omitempty"`
 		Timestamp string `json:"timestamp"`
 	}
-	notificationMsg struct {
-		Type         string               `json:"type"`
-		Notification *herald.Notification `json:"notification"`
-		Timestamp    string               `json:"timestamp"`
-		Replayed     bool                 `json:"replayed,omitempty"`
-	}
 	resumedMsg struct {
 		Type      string `json:"type"`
 		Since     int64  `json:"since"`

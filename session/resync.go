@@ -96,6 +96,7 @@ func (e *Engine) replay(ctx context.Context, ss []*Session, froms []int64) {
 		}
 		for _, n := range ns {
 			last = n.Seq
+			var msg []byte // made for the first session to send it, shared by the others
 			for i, s := range ss {
 				if s.closed.Load() {
 					continue
@@ -107,7 +108,15 @@ func (e *Engine) replay(ctx context.Context, ss []*Session, froms []int64) {
 				if sent || n.Silent { // a silent one is read for its seq, never sent
 					continue
 				}
-				if s.sendData(encode(notificationMsg{Type: herald.TypeNotificationNew, Notification: n, Timestamp: s.now(), Replayed: true}), true) {
+				if msg == nil {
+					encoded, err := n.MarshalJSON()
+					if err != nil { // only a Data the store returned corrupt
+						e.log.Error("resume: cannot encode notification", "user", user, "id", n.ID, "err", err)
+						break
+					}
+					msg = herald.NotificationMessage(encoded, s.now(), true)
+				}
+				if s.sendData(msg, true) {
 					counts[i]++
 				}
 			}
