@@ -81,6 +81,20 @@ func TestOpenUsesWAL(t *testing.T) {
 	}
 }
 
+// TestWriterKeepsStatementJournalsInMemory: a commit of many creates must not
+// spill its statement journal to a temporary file (an open, writes and a
+// close per commit, and a failure where no temporary directory is writable).
+func TestWriterKeepsStatementJournalsInMemory(t *testing.T) {
+	s := open(t, sqlite.Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	var store int
+	if err := s.Writer().QueryRow(`PRAGMA temp_store`).Scan(&store); err != nil {
+		t.Fatal(err)
+	}
+	if store != 2 {
+		t.Fatalf("writer's temp_store = %d, want 2 (MEMORY)", store)
+	}
+}
+
 func TestOpenDefaultPath(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)

@@ -234,7 +234,13 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	// Write transactions start IMMEDIATE: they take the write lock up front
 	// instead of failing to upgrade a read lock when another process writes.
 	background := c.CheckpointInterval >= 0 && path != ":memory:"
-	writerPragmas := []string{"journal_mode(WAL)", "synchronous(NORMAL)", "_txlock=immediate"}
+	// temp_store(MEMORY) keeps each statement's journal in memory. A commit
+	// of many creates is one multi-row insert and one counter upsert inside a
+	// larger transaction; SQLite journals the pages each statement changes so
+	// that it can undo that statement alone, and past 64 KiB it spilled that
+	// journal to a fresh temporary file: an open, its writes and a close for
+	// most commits under load.
+	writerPragmas := []string{"journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)", "_txlock=immediate"}
 	if background {
 		writerPragmas = append(writerPragmas, fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoint))
 	}
