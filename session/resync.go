@@ -96,7 +96,8 @@ func (e *Engine) replay(ctx context.Context, ss []*Session, froms []int64) {
 		}
 		for _, n := range ns {
 			last = n.Seq
-			var msg []byte // made for the first session to send it, shared by the others
+			var msg []byte   // made for the first session to send it, shared by the others
+			skip := n.Silent // a silent one is read for its seq, never sent
 			for i, s := range ss {
 				if s.closed.Load() {
 					continue
@@ -105,14 +106,17 @@ func (e *Engine) replay(ctx context.Context, ss []*Session, froms []int64) {
 				sent := s.seqs.has(n.Seq)
 				s.seqs.mark(n.Seq)
 				s.mu.Unlock()
-				if sent || n.Silent { // a silent one is read for its seq, never sent
+				if sent || skip {
 					continue
 				}
 				if msg == nil {
 					encoded, err := n.MarshalJSON()
 					if err != nil { // only a Data the store returned corrupt
+						// Left out for every session, each still marking
+						// its seq, so that none replays it again.
 						e.log.Error("resume: cannot encode notification", "user", user, "id", n.ID, "err", err)
-						break
+						skip = true
+						continue
 					}
 					msg = herald.NotificationMessage(encoded, s.now(), true)
 				}

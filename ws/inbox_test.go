@@ -2,6 +2,7 @@ package ws_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -223,5 +224,71 @@ func TestLatePublishAfterReplay(t *testing.T) {
 	cl.send(map[string]any{"type": "ping"})
 	if m := cl.read(); m["type"] != "pong" {
 		t.Fatalf("got %v, want only the pong", m)
+	}
+}
+
+// corruptInbox is the real inbox, except that List returns the notifications
+// titled "corrupt" with data that is not JSON, as a store whose rows were
+// damaged outside Herald would.
+type corruptInbox struct{ herald.Inbox }
+
+func (c corruptInbox) List(ctx context.Context, f herald.NotificationFilter) ([]*herald.Notification, error) {
+	ns, err := c.Inbox.List(ctx, f)
+	for i, n := range ns {
+		if n.Title == "corrupt" {
+			cp := *n
+			cp.Data = json.RawMessage(`{"broken`)
+			ns[i] = &cp
+		}
+	}
+	return ns, err
+}
+
+// TestReplaySkipsANotificationItCannotEncode: a stored notification whose
+// data cannot be encoded is left out of a replay, for every tab, while the
+// notifications around it are replayed, the sessions stay open, and a later
+// resume leaves it out again.
+func TestReplaySkipsANotificationItCannotEncode(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(c *ws.Config) { c.Inbox = corruptInbox{c.Inbox} })
+	tabs := []*client{}
+	for range 2 {
+		cl, _ := e.connect("alice")
+		tabs = append(tabs, cl)
+	}
+	lost := []*herald.NewNotification{
+		{UserID: "alice", Type: "t", Title: "before"},
+		{UserID: "alice", Type: "t", Title: "corrupt"},
+		{UserID: "alice", Type: "t", Title: "after"},
+	}
+	res, err := e.store.CreateNotifications(context.Background(), lost, herald.CreateOptions{}) // stored, never pushed
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ws.Resync()
+	for i, cl := range tabs {
+		for _, want := range []string{"before", "after"} {
+			m := cl.read()
+			if m["type"] != "notification:new" || m["notification"].(map[string]any)["title"] != want {
+				t.Fatalf("tab %d: got %v, want the replay of %q", i, m, want)
+			}
+		}
+		if m := cl.read(); m["type"] != "resumed" || m["replayed"] != float64(2) || m["lastSeq"] != float64(res[2].Notification.Seq) {
+			t.Fatalf("tab %d: got %v, want resumed after 2 at seq %d", i, m, res[2].Notification.Seq)
+		}
+	}
+	live := notify(t, e, "alice", "live")
+	for i, cl := range tabs {
+		if m := cl.readType("notification:new"); m["notification"].(map[string]any)["seq"] != float64(live.Seq) {
+			t.Fatalf("tab %d: got %v, want the live notification", i, m)
+		}
+	}
+	tabs[1].send(map[string]any{"type": "resume", "since": res[0].Notification.Seq})
+	for _, want := range []string{"after", "live"} {
+		if m := tabs[1].readType("notification:new"); m["notification"].(map[string]any)["title"] != want {
+			t.Fatalf("resume: got %v, want the replay of %q", m, want)
+		}
+	}
+	if m := tabs[1].readType("resumed"); m["replayed"] != float64(2) {
+		t.Fatalf("resume: got %v, want resumed after 2", m)
 	}
 }
