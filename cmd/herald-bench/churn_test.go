@@ -182,40 +182,51 @@ func TestParseCentrifugoInfo(t *testing.T) {
 func TestVersusRowsChurnAndConcurrentUnicast(t *testing.T) {
 	res := &versusResult{UnicastUsers: 100, UniInflight: 8, ChurnInflight: 4, ChurnBase: 20}
 	for i, v := range []float64{100, 300, 200} {
+		// I/O system calls: 3,000 per 1,000 operations for Herald, 4,000 for
+		// Centrifugo, in the middle sample (v = 200).
+		calls := func(per float64) ioCalls {
+			return ioCalls{Reads: int64(per * v / 2 * 5), Writes: int64(per * v / 2 * 5)}
+		}
 		res.Samples = append(res.Samples,
 			// 1,000 sends, or attempts, in each sample; server CPU in ms
 			// is then µs per operation.
-			versusSample{Server: serverHerald, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v, Sends: 1000, ServerCPU: ms(v / 10)},
-			versusSample{Server: serverCentrifugo, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v / 2, Sends: 1000, ServerCPU: ms(v / 5)},
-			versusSample{Server: serverHerald, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 10 * v, Sends: 1000, ServerCPU: ms(v / 20)},
-			versusSample{Server: serverCentrifugo, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 5 * v, Sends: 1000, ServerCPU: ms(v / 10)},
-			versusSample{Server: serverHerald, Workload: workloadChurn, Subscribers: 20, Round: i, ServerCPU: ms(v / 2), Churn: &churnSample{AttemptsPerSec: 3 * v, churnCounts: churnCounts{Attempts: 1000}}},
-			versusSample{Server: serverCentrifugo, Workload: workloadChurn, Subscribers: 20, Round: i, ServerCPU: ms(3 * v / 2), Churn: &churnSample{AttemptsPerSec: v, churnCounts: churnCounts{Attempts: 1000}}},
+			versusSample{Server: serverHerald, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v, Sends: 1000, ServerCPU: ms(v / 10), ServerIO: calls(3)},
+			versusSample{Server: serverCentrifugo, Workload: workloadUnicast, Subscribers: 100, SendsPerSec: v / 2, Sends: 1000, ServerCPU: ms(v / 5), ServerIO: calls(4)},
+			versusSample{Server: serverHerald, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 10 * v, Sends: 1000, ServerCPU: ms(v / 20), ServerIO: calls(3)},
+			versusSample{Server: serverCentrifugo, Workload: workloadUnicastConc, Subscribers: 100, Inflight: 8, SendsPerSec: 5 * v, Sends: 1000, ServerCPU: ms(v / 10), ServerIO: calls(4)},
+			versusSample{Server: serverHerald, Workload: workloadChurn, Subscribers: 20, Round: i, ServerCPU: ms(v / 2), ServerIO: calls(3), Churn: &churnSample{AttemptsPerSec: 3 * v, churnCounts: churnCounts{Attempts: 1000}}},
+			versusSample{Server: serverCentrifugo, Workload: workloadChurn, Subscribers: 20, Round: i, ServerCPU: ms(3 * v / 2), ServerIO: calls(4), Churn: &churnSample{AttemptsPerSec: v, churnCounts: churnCounts{Attempts: 1000}}},
 		)
 	}
 	rows := versusRows(res)
-	if len(rows) != 6 {
-		t.Fatalf("rows %+v; want unicast, concurrent unicast and churn, each with its CPU per operation", rows)
+	if len(rows) != 9 {
+		t.Fatalf("rows %+v; want unicast, concurrent unicast and churn, each with its CPU and system calls per operation", rows)
 	}
 	for i, want := range []versusRow{
 		{Workload: "unicast sends/s, 100 users", Herald: 200, Centrifugo: 100, Goal: 1.5},
 		{Workload: "  server CPU per send, µs", Herald: 20, Centrifugo: 40, Cost: true},
+		{Workload: "  server I/O system calls per send", Herald: 3, Centrifugo: 4, Cost: true, Fraction: true},
 		{Workload: "unicast sends/s, 100 users, 8 in flight", Herald: 2000, Centrifugo: 1000, Goal: 1.5},
 		{Workload: "  server CPU per send, µs", Herald: 10, Centrifugo: 20, Cost: true},
+		{Workload: "  server I/O system calls per send", Herald: 3, Centrifugo: 4, Cost: true, Fraction: true},
 		{Workload: "churn attempts/s, 4 in flight, 20 idle (40% bad tokens, 20% drops)", Herald: 600, Centrifugo: 200, Goal: 1.5},
 		{Workload: "  server CPU per attempt, µs", Herald: 100, Centrifugo: 300, Cost: true},
+		{Workload: "  server I/O system calls per attempt", Herald: 3, Centrifugo: 4, Cost: true, Fraction: true},
 	} {
 		if rows[i] != want {
 			t.Errorf("row %d = %+v; want %+v", i, rows[i], want)
 		}
 	}
-	if r := rows[5].Ratio(); r != 3 {
+	if r := rows[7].Ratio(); r != 3 {
 		t.Errorf("a cost's ratio = %v, want Centrifugo ÷ Herald = 3", r)
 	}
 	var b strings.Builder
 	printVersus(&b, res)
 	if !regexp.MustCompile(`server CPU per attempt, µs +100\.0 +300\.0 +3\.00× +— +—`).MatchString(b.String()) {
 		t.Errorf("printed table lacks the churn's CPU per attempt:\n%s", b.String())
+	}
+	if !regexp.MustCompile(`server I/O system calls per attempt +3\.00 +4\.00 +1\.33× +— +—`).MatchString(b.String()) {
+		t.Errorf("printed table lacks the churn's system calls per attempt:\n%s", b.String())
 	}
 	for _, want := range []string{"churn: 4 loops", "3.00×", "churn: unexpected outcomes, all samples: 0"} {
 		if !strings.Contains(b.String(), want) {

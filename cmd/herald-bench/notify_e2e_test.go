@@ -52,6 +52,12 @@ func TestNotifyInBatches(t *testing.T) {
 		if r.Created != count || r.Failed != 0 || r.Delivered != count || r.Loss != 0 || r.PerSecond <= 0 {
 			t.Fatalf("round %d: %+v; want %d created and delivered, none failed or lost", r.Round, r, count)
 		}
+		// Each request is read and answered, each notification written to
+		// its user's socket and to the database's log: the server made
+		// system calls of both kinds for the round.
+		if r.ReadCalls <= 0 || r.WriteCalls <= 0 {
+			t.Fatalf("round %d: %.2f reads and %.2f writes per notification; want both above 0", r.Round, r.ReadCalls, r.WriteCalls)
+		}
 	}
 }
 

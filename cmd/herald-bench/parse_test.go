@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -85,5 +87,31 @@ func TestDurationListRejectsDisorder(t *testing.T) {
 		if err := l.Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted", bad)
 		}
+	}
+}
+
+// readIOCalls counts this process's own calls: a file written and read back
+// adds at least one write and one read.
+func TestReadIOCallsCountsOwnCalls(t *testing.T) {
+	before, err := readIOCalls(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	after, err := readIOCalls(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after.sub(before); d.Reads < 1 || d.Writes < 1 {
+		t.Fatalf("counted %+v calls across a write and a read; want at least one of each", d)
+	}
+	if _, err := readIOCalls(-1); err == nil {
+		t.Fatal("no error for a process that does not exist")
 	}
 }

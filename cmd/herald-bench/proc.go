@@ -108,6 +108,55 @@ func readCPU(pid int) (cpuTimes, error) {
 	return c, nil
 }
 
+// ioCalls counts a process's read-like and write-like system calls so far
+// (syscr and syscw of /proc/PID/io): read, pread64, readv and the like, and
+// write, pwrite64, writev and the like, on files, pipes and sockets alike,
+// failed ones (EAGAIN) included. Socket calls such as recvfrom and sendmsg,
+// and futex, epoll and sleeps are not counted.
+type ioCalls struct {
+	Reads, Writes int64
+}
+
+// sub returns c - o.
+func (c ioCalls) sub(o ioCalls) ioCalls {
+	return ioCalls{Reads: c.Reads - o.Reads, Writes: c.Writes - o.Writes}
+}
+
+// readIOCalls reads the I/O system calls pid has made.
+func readIOCalls(pid int) (ioCalls, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return ioCalls{}, err
+	}
+	var c ioCalls
+	var seen int
+	for line := range strings.Lines(string(b)) {
+		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch key {
+		case "syscr":
+			dst = &c.Reads
+		case "syscw":
+			dst = &c.Writes
+		default:
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+		if err != nil {
+			return ioCalls{}, fmt.Errorf("/proc/%d/io %s: %w", pid, key, err)
+		}
+		*dst = n
+		seen++
+	}
+	if seen != 2 {
+		return ioCalls{}, fmt.Errorf("/proc/%d/io has no syscr or syscw", pid)
+	}
+	return c, nil
+}
+
 // alive reports whether pid exists.
 func alive(pid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))

@@ -60,6 +60,7 @@ type versusSample struct {
 	DeliveriesPerSec float64       `json:"deliveriesPerSecond"`
 	SendsPerSec      float64       `json:"sendsPerSecond"` // sends ÷ window
 	ServerCPU        time.Duration `json:"serverCpu"`      // schedstat over the window
+	ServerIO         ioCalls       `json:"serverIoCalls"`  // read-like and write-like system calls over the window
 	ClientCPU        time.Duration `json:"clientCpu"`
 	P50              time.Duration `json:"p50"`
 	P99              time.Duration `json:"p99"`
@@ -376,6 +377,10 @@ func versusOnce(ctx context.Context, o *versusOptions, server, workload string, 
 	if err != nil {
 		return s, err
 	}
+	io0, err := readIOCalls(t.pid)
+	if err != nil {
+		return s, err
+	}
 	client0 := p.cpu()
 	// sender g sends, in order, the sends i whose user's index is g modulo
 	// the senders: each user's messages go through one sender, in order.
@@ -426,7 +431,12 @@ func versusOnce(ctx context.Context, o *versusOptions, server, workload string, 
 	if err != nil {
 		return s, err
 	}
+	io1, err := readIOCalls(t.pid)
+	if err != nil {
+		return s, err
+	}
 	s.ServerCPU = cpu1.sub(cpu0).SchedStat
+	s.ServerIO = io1.sub(io0)
 	s.ClientCPU = p.cpu() - client0
 	end := time.Now()
 	s.TimedOut = waitErr != nil
@@ -466,6 +476,7 @@ type versusRow struct {
 	Centrifugo float64
 	Goal       float64 // the ratio aimed at; 0 for a figure only reported
 	Cost       bool    // lower is better: the ratio is Centrifugo ÷ Herald
+	Fraction   bool    // a small figure, printed with two decimals
 }
 
 // Ratio is how many times better Herald did: Herald ÷ Centrifugo for a
@@ -488,6 +499,15 @@ func perOp(cpu time.Duration, n int64) float64 {
 		return 0
 	}
 	return float64(cpu.Microseconds()) / float64(n)
+}
+
+// perCall returns the I/O system calls of c per operation, 0 when no
+// operation was made.
+func perCall(c ioCalls, n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return float64(c.Reads+c.Writes) / float64(n)
 }
 
 // publish posts body to server's API at path and fails unless it was
@@ -537,15 +557,20 @@ func versusRows(res *versusResult) []versusRow {
 		n := res.UnicastUsers
 		f := func(s versusSample) float64 { return s.SendsPerSec }
 		cpu := func(s versusSample) float64 { return perOp(s.ServerCPU, s.Sends) }
+		calls := func(s versusSample) float64 { return perCall(s.ServerIO, s.Sends) }
 		rows = append(rows, versusRow{Workload: fmt.Sprintf("unicast sends/s, %d users", n),
 			Herald: median(serverHerald, workloadUnicast, n, f), Centrifugo: median(serverCentrifugo, workloadUnicast, n, f), Goal: 1.5},
 			versusRow{Workload: "  server CPU per send, µs",
-				Herald: median(serverHerald, workloadUnicast, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicast, n, cpu), Cost: true})
+				Herald: median(serverHerald, workloadUnicast, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicast, n, cpu), Cost: true},
+			versusRow{Workload: "  server I/O system calls per send",
+				Herald: median(serverHerald, workloadUnicast, n, calls), Centrifugo: median(serverCentrifugo, workloadUnicast, n, calls), Cost: true, Fraction: true})
 		if res.UniInflight > 1 {
 			rows = append(rows, versusRow{Workload: fmt.Sprintf("unicast sends/s, %d users, %d in flight", n, res.UniInflight),
 				Herald: median(serverHerald, workloadUnicastConc, n, f), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, f), Goal: 1.5},
 				versusRow{Workload: "  server CPU per send, µs",
-					Herald: median(serverHerald, workloadUnicastConc, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, cpu), Cost: true})
+					Herald: median(serverHerald, workloadUnicastConc, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, cpu), Cost: true},
+				versusRow{Workload: "  server I/O system calls per send",
+					Herald: median(serverHerald, workloadUnicastConc, n, calls), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, calls), Cost: true, Fraction: true})
 		}
 	}
 	if res.ChurnInflight > 0 {
@@ -562,10 +587,18 @@ func versusRows(res *versusResult) []versusRow {
 			}
 			return perOp(s.ServerCPU, s.Churn.Attempts)
 		}
+		calls := func(s versusSample) float64 {
+			if s.Churn == nil {
+				return 0
+			}
+			return perCall(s.ServerIO, s.Churn.Attempts)
+		}
 		rows = append(rows, versusRow{Workload: fmt.Sprintf("churn attempts/s, %d in flight, %d idle (40%% bad tokens, 20%% drops)", res.ChurnInflight, n),
 			Herald: median(serverHerald, workloadChurn, n, f), Centrifugo: median(serverCentrifugo, workloadChurn, n, f), Goal: 1.5},
 			versusRow{Workload: "  server CPU per attempt, µs",
-				Herald: median(serverHerald, workloadChurn, n, cpu), Centrifugo: median(serverCentrifugo, workloadChurn, n, cpu), Cost: true})
+				Herald: median(serverHerald, workloadChurn, n, cpu), Centrifugo: median(serverCentrifugo, workloadChurn, n, cpu), Cost: true},
+			versusRow{Workload: "  server I/O system calls per attempt",
+				Herald: median(serverHerald, workloadChurn, n, calls), Centrifugo: median(serverCentrifugo, workloadChurn, n, calls), Cost: true, Fraction: true})
 	}
 	return rows
 }
@@ -596,6 +629,9 @@ func printVersus(w io.Writer, res *versusResult) {
 		format := "%s\t%.0f\t%.0f\t%.2f×\t%s\t%s\n"
 		if r.Cost {
 			format = "%s\t%.1f\t%.1f\t%.2f×\t%s\t%s\n"
+		}
+		if r.Fraction {
+			format = "%s\t%.2f\t%.2f\t%.2f×\t%s\t%s\n"
 		}
 		fmt.Fprintf(tw, format, r.Workload, r.Herald, r.Centrifugo, r.Ratio(), goal, met)
 	}
