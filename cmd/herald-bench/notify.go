@@ -29,7 +29,8 @@ type notifyRound struct {
 	PerNotif time.Duration `json:"cpuPerNotification"`
 	// ReadCalls and WriteCalls are the server's read-like and write-like
 	// system calls per notification over the same window (see ioCalls):
-	// what the kernel charges for each notification besides its CPU.
+	// what the kernel charges for each notification besides its CPU. Both
+	// are 0 when /proc/PID/io cannot be read (another user's server).
 	ReadCalls  float64        `json:"readCallsPerNotification"`
 	WriteCalls float64        `json:"writeCallsPerNotification"`
 	PostRTT    latencySummary `json:"postRoundTrip"` // POST start to its answer
@@ -147,10 +148,7 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 	if err != nil {
 		return rr, err
 	}
-	io0, err := readIOCalls(t.pid)
-	if err != nil {
-		return rr, err
-	}
+	io0, io0Err := readIOCalls(t.pid) // unreadable for another user's server: no figure
 	self0, _ := readCPU(os.Getpid())
 	client0 := p.cpu() + self0.Stat
 
@@ -241,10 +239,7 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 	if err != nil {
 		return rr, err
 	}
-	io1, err := readIOCalls(t.pid)
-	if err != nil {
-		return rr, err
-	}
+	io1, io1Err := readIOCalls(t.pid)
 	self1, _ := readCPU(os.Getpid())
 	rr.ClientCPU = p.cpu() + self1.Stat - client0
 	lat := newHistogram()
@@ -258,9 +253,11 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 	rr.CPU = cpu1.sub(cpu0).Stat
 	if rr.Created > 0 {
 		rr.PerNotif = rr.CPU / time.Duration(rr.Created)
-		calls := io1.sub(io0)
-		rr.ReadCalls = float64(calls.Reads) / float64(rr.Created)
-		rr.WriteCalls = float64(calls.Writes) / float64(rr.Created)
+		if io0Err == nil && io1Err == nil {
+			calls := io1.sub(io0)
+			rr.ReadCalls = float64(calls.Reads) / float64(rr.Created)
+			rr.WriteCalls = float64(calls.Writes) / float64(rr.Created)
+		}
 	}
 	rr.PostRTT = rtt.summary()
 	rr.PostToRecv = lat.summary()
@@ -285,13 +282,21 @@ func notifyBody(b []byte, prefix string, u int, i int64, sent time.Time) []byte 
 	return append(b, "}}"...)
 }
 
+// callsText formats system calls per operation, "—" when none were counted.
+func callsText(per float64) string {
+	if per <= 0 {
+		return "—"
+	}
+	return strconv.FormatFloat(per, 'f', 2, 64)
+}
+
 func printNotify(w io.Writer, res *notifyResult) {
 	fmt.Fprintf(w, "notifications: store %s, %d users connected, %d HTTP clients, %d per request\n\n", res.Store, res.Ready.Connected, res.Concurrency, max(res.Batch, 1))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tcreated\tfailed\tper second\tloss\tclient CPU\tCPU/notification\treads/notification\twrites/notification\tPOST p50\tPOST p99\trecv p50\trecv p90\trecv p99\trecv max\t")
 	for _, r := range res.Rounds {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%d\t%s\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			r.Round, r.Created, r.Failed, r.PerSecond, r.Loss, us(r.ClientCPU), us(r.PerNotif), r.ReadCalls, r.WriteCalls,
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			r.Round, r.Created, r.Failed, r.PerSecond, r.Loss, us(r.ClientCPU), us(r.PerNotif), callsText(r.ReadCalls), callsText(r.WriteCalls),
 			us(r.PostRTT.P50), us(r.PostRTT.P99),
 			us(r.PostToRecv.P50), us(r.PostToRecv.P90), us(r.PostToRecv.P99), us(r.PostToRecv.Max))
 	}

@@ -115,3 +115,13 @@ func TestReadIOCallsCountsOwnCalls(t *testing.T) {
 		t.Fatal("no error for a process that does not exist")
 	}
 }
+
+// A figure the tool could not count prints as a dash, not as zero calls.
+func TestCallsTextMarksMissingFigures(t *testing.T) {
+	if got := callsText(0); got != "—" {
+		t.Errorf("callsText(0) = %q, want —", got)
+	}
+	if got := callsText(3.14159); got != "3.14" {
+		t.Errorf("callsText(3.14159) = %q, want 3.14", got)
+	}
+}
