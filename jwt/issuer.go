@@ -84,9 +84,16 @@ func (i *Issuer) IssueToken(c *herald.Claims) (string, error) {
 	if i.audience != "" {
 		claims.Audience = gojwt.ClaimStrings{i.audience}
 	}
+	return issuedToken(i.kid, claims).SignedString(i.secret)
+}
+
+// issuedToken is a token as the Issuer writes it: HS256, its header naming
+// the secret's kid. The verifier derives from it the headers it recognises
+// as Herald's own (ownHeaders), so the two cannot drift apart.
+func issuedToken(kid string, claims gojwt.Claims) *gojwt.Token {
 	t := gojwt.NewWithClaims(algorithm, claims)
-	t.Header["kid"] = i.kid
-	return t.SignedString(i.secret)
+	t.Header["kid"] = kid
+	return t
 }
 
 // RandomID returns 128 random bits in hex, for a jti or a session id.

@@ -35,16 +35,15 @@ const (
 )
 
 // ownHeaders returns, for each of Herald's secrets in own, the encoded JOSE
-// header its Issuer writes: HS256 with the secret's kid, as the library
-// serializes it.
+// header its Issuer writes (issuedToken).
 func ownHeaders(own []Key) []string {
 	heads := make([]string, len(own))
 	for i, k := range own {
-		t := gojwt.New(algorithm)
-		t.Header["kid"] = k.ID
-		s, err := t.SigningString()
+		s, err := issuedToken(k.ID, gojwt.MapClaims{}).SigningString()
 		if err != nil {
-			continue // a header of strings always encodes
+			// A header of strings and empty claims always encode. An
+			// empty entry would let screen pass an empty header unread.
+			panic("jwt: cannot encode the Issuer's header: " + err.Error())
 		}
 		heads[i], _, _ = strings.Cut(s, ".")
 	}
