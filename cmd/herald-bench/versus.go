@@ -488,6 +488,44 @@ func (r versusRow) Ratio() float64 {
 	return num / den
 }
 
+// median is the median of f over res's samples of server, workload and
+// size n; 0 without samples.
+func (res *versusResult) median(server, workload string, n int, f func(versusSample) float64) float64 {
+	var v []float64
+	for _, s := range res.Samples {
+		if s.Server == server && s.Workload == workload && s.Subscribers == n {
+			v = append(v, f(s))
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+// row is the row named name of both servers' medians of f for workload at
+// size n.
+func (res *versusResult) row(name, workload string, n int, f func(versusSample) float64) versusRow {
+	return versusRow{Workload: name, Herald: res.median(serverHerald, workload, n, f), Centrifugo: res.median(serverCentrifugo, workload, n, f)}
+}
+
+// withCosts returns the row of a workload's rate (goal 1.5×) and under it
+// each server's CPU and I/O system calls per operation, ops being a sample's
+// operations (sends, attempts) and op their name.
+func (res *versusResult) withCosts(name, workload string, n int, rate func(versusSample) float64, op string, ops func(versusSample) int64) []versusRow {
+	r := res.row(name, workload, n, rate)
+	r.Goal = 1.5
+	cpu := res.row("  server CPU per "+op+", µs", workload, n, func(s versusSample) float64 { return perOp(s.ServerCPU, ops(s)) })
+	cpu.Cost = true
+	calls := res.row("  server I/O system calls per "+op, workload, n, func(s versusSample) float64 { return perCall(s.ServerIO, ops(s)) })
+	calls.Cost, calls.Fraction = true, true
+	return []versusRow{r, cpu, calls}
+}
+
 // perOp is a sample's server CPU per operation (n of them), in µs; 0
 // without operations.
 func perOp(cpu time.Duration, n int64) float64 {
@@ -522,79 +560,40 @@ func publish(api *apiConn, server, path string, body []byte) error {
 // versusRows computes the table's rows: per subscriber count, the median
 // connects/s and deliveries/s of each server.
 func versusRows(res *versusResult) []versusRow {
-	median := func(server, workload string, n int, f func(versusSample) float64) float64 {
-		var v []float64
-		for _, s := range res.Samples {
-			if s.Server == server && s.Workload == workload && s.Subscribers == n {
-				v = append(v, f(s))
-			}
-		}
-		if len(v) == 0 {
-			return 0
-		}
-		slices.Sort(v)
-		if len(v)%2 == 0 {
-			return (v[len(v)/2-1] + v[len(v)/2]) / 2
-		}
-		return v[len(v)/2]
-	}
 	var rows []versusRow
 	for _, n := range res.Sizes {
-		f := func(s versusSample) float64 { return s.ConnectsPerSec }
-		rows = append(rows, versusRow{Workload: fmt.Sprintf("connects/s, %d clients", n),
-			Herald: median(serverHerald, "fanout", n, f), Centrifugo: median(serverCentrifugo, "fanout", n, f), Goal: 1.5})
+		r := res.row(fmt.Sprintf("connects/s, %d clients", n), "fanout", n, func(s versusSample) float64 { return s.ConnectsPerSec })
+		r.Goal = 1.5
+		rows = append(rows, r)
 	}
 	for _, n := range res.Sizes {
-		f := func(s versusSample) float64 { return s.DeliveriesPerSec }
-		rows = append(rows, versusRow{Workload: fmt.Sprintf("fan-out deliveries/s, %d subscribers", n),
-			Herald: median(serverHerald, "fanout", n, f), Centrifugo: median(serverCentrifugo, "fanout", n, f), Goal: 1.5})
+		r := res.row(fmt.Sprintf("fan-out deliveries/s, %d subscribers", n), "fanout", n, func(s versusSample) float64 { return s.DeliveriesPerSec })
+		r.Goal = 1.5
+		rows = append(rows, r)
 	}
-	if res.UnicastUsers > 0 {
-		n := res.UnicastUsers
-		f := func(s versusSample) float64 { return s.SendsPerSec }
-		cpu := func(s versusSample) float64 { return perOp(s.ServerCPU, s.Sends) }
-		calls := func(s versusSample) float64 { return perCall(s.ServerIO, s.Sends) }
-		rows = append(rows, versusRow{Workload: fmt.Sprintf("unicast sends/s, %d users", n),
-			Herald: median(serverHerald, workloadUnicast, n, f), Centrifugo: median(serverCentrifugo, workloadUnicast, n, f), Goal: 1.5},
-			versusRow{Workload: "  server CPU per send, µs",
-				Herald: median(serverHerald, workloadUnicast, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicast, n, cpu), Cost: true},
-			versusRow{Workload: "  server I/O system calls per send",
-				Herald: median(serverHerald, workloadUnicast, n, calls), Centrifugo: median(serverCentrifugo, workloadUnicast, n, calls), Cost: true, Fraction: true})
+	if n := res.UnicastUsers; n > 0 {
+		rate := func(s versusSample) float64 { return s.SendsPerSec }
+		sends := func(s versusSample) int64 { return s.Sends }
+		rows = append(rows, res.withCosts(fmt.Sprintf("unicast sends/s, %d users", n), workloadUnicast, n, rate, "send", sends)...)
 		if res.UniInflight > 1 {
-			rows = append(rows, versusRow{Workload: fmt.Sprintf("unicast sends/s, %d users, %d in flight", n, res.UniInflight),
-				Herald: median(serverHerald, workloadUnicastConc, n, f), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, f), Goal: 1.5},
-				versusRow{Workload: "  server CPU per send, µs",
-					Herald: median(serverHerald, workloadUnicastConc, n, cpu), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, cpu), Cost: true},
-				versusRow{Workload: "  server I/O system calls per send",
-					Herald: median(serverHerald, workloadUnicastConc, n, calls), Centrifugo: median(serverCentrifugo, workloadUnicastConc, n, calls), Cost: true, Fraction: true})
+			rows = append(rows, res.withCosts(fmt.Sprintf("unicast sends/s, %d users, %d in flight", n, res.UniInflight), workloadUnicastConc, n, rate, "send", sends)...)
 		}
 	}
 	if res.ChurnInflight > 0 {
-		n := res.ChurnBase
-		f := func(s versusSample) float64 {
+		rate := func(s versusSample) float64 {
 			if s.Churn == nil {
 				return 0
 			}
 			return s.Churn.AttemptsPerSec
 		}
-		cpu := func(s versusSample) float64 {
+		attempts := func(s versusSample) int64 {
 			if s.Churn == nil {
 				return 0
 			}
-			return perOp(s.ServerCPU, s.Churn.Attempts)
+			return s.Churn.Attempts
 		}
-		calls := func(s versusSample) float64 {
-			if s.Churn == nil {
-				return 0
-			}
-			return perCall(s.ServerIO, s.Churn.Attempts)
-		}
-		rows = append(rows, versusRow{Workload: fmt.Sprintf("churn attempts/s, %d in flight, %d idle (40%% bad tokens, 20%% drops)", res.ChurnInflight, n),
-			Herald: median(serverHerald, workloadChurn, n, f), Centrifugo: median(serverCentrifugo, workloadChurn, n, f), Goal: 1.5},
-			versusRow{Workload: "  server CPU per attempt, µs",
-				Herald: median(serverHerald, workloadChurn, n, cpu), Centrifugo: median(serverCentrifugo, workloadChurn, n, cpu), Cost: true},
-			versusRow{Workload: "  server I/O system calls per attempt",
-				Herald: median(serverHerald, workloadChurn, n, calls), Centrifugo: median(serverCentrifugo, workloadChurn, n, calls), Cost: true, Fraction: true})
+		rows = append(rows, res.withCosts(fmt.Sprintf("churn attempts/s, %d in flight, %d idle (40%% bad tokens, 20%% drops)", res.ChurnInflight, res.ChurnBase),
+			workloadChurn, res.ChurnBase, rate, "attempt", attempts)...)
 	}
 	return rows
 }
