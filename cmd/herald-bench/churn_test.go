@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,26 @@ func TestVersusRejectsBadChurnAndInflightFlags(t *testing.T) {
 		if err := runVersus(context.Background(), args); err == nil {
 			t.Errorf("runVersus(%q) accepted", args)
 		}
+	}
+}
+
+// Connects and fan-out give one rate row each per size, from the fan-out
+// samples' medians, with no cost rows.
+func TestVersusRowsConnectsAndFanout(t *testing.T) {
+	res := &versusResult{Sizes: []int{10}}
+	for _, v := range []float64{100, 300, 200, 400} {
+		res.Samples = append(res.Samples,
+			versusSample{Server: serverHerald, Workload: "fanout", Subscribers: 10, ConnectsPerSec: 2 * v, DeliveriesPerSec: 3 * v},
+			versusSample{Server: serverCentrifugo, Workload: "fanout", Subscribers: 10, ConnectsPerSec: v, DeliveriesPerSec: v},
+			versusSample{Server: serverHerald, Workload: "fanout", Subscribers: 99, ConnectsPerSec: 1e6}, // another size
+		)
+	}
+	rows := versusRows(res)
+	want := []versusRow{
+		{Workload: "connects/s, 10 clients", Herald: 500, Centrifugo: 250, Goal: 1.5},
+		{Workload: "fan-out deliveries/s, 10 subscribers", Herald: 750, Centrifugo: 250, Goal: 1.5},
+	}
+	if !slices.Equal(rows, want) {
+		t.Fatalf("rows %+v; want %+v", rows, want)
 	}
 }
