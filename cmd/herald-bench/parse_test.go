@@ -125,3 +125,26 @@ func TestCallsTextMarksMissingFigures(t *testing.T) {
 		t.Errorf("callsText(3.14159) = %q, want 3.14", got)
 	}
 }
+
+// procFields reads "key: value" lines in the order asked, drops " kB",
+// and names the file when a key is missing or a value is not a number;
+// readMemory reads this process's own resident memory through it.
+func TestProcFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status")
+	if err := os.WriteFile(path, []byte("Name:\tx\nVmRSS:\t  2048 kB\nsyscr: 7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := procFields(path, "syscr", "VmRSS"); err != nil || v[0] != 7 || v[1] != 2048 {
+		t.Errorf("procFields = %v, %v; want [7 2048]", v, err)
+	}
+	if _, err := procFields(path, "VmRSS", "RssAnon"); err == nil {
+		t.Error("no error for a missing key")
+	}
+	if _, err := procFields(path, "Name"); err == nil {
+		t.Error("no error for a value that is not a number")
+	}
+	m, err := readMemory(os.Getpid())
+	if err != nil || m.RSS <= 0 || m.RSSAnon <= 0 || m.RSSAnon > m.RSS {
+		t.Errorf("readMemory of this process = %+v, %v", m, err)
+	}
+}

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,37 +23,40 @@ type memory struct {
 
 // readMemory reads the resident set size of pid.
 func readMemory(pid int) (memory, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procFields(fmt.Sprintf("/proc/%d/status", pid), "VmRSS", "RssAnon")
 	if err != nil {
 		return memory{}, err
 	}
-	defer f.Close()
-	var m memory
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
+	return memory{RSS: v[0] << 10, RSSAnon: v[1] << 10}, nil // kB
+}
+
+// procFields reads the integer values of keys from a /proc file of
+// "key: value" lines (a trailing " kB" is dropped), in the order of keys;
+// a key the file lacks is an error.
+func procFields(path string, keys ...string) ([]int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]int64, len(keys))
+	seen := 0
+	for line := range strings.Lines(string(b)) {
+		key, val, ok := strings.Cut(line, ":")
+		i := slices.Index(keys, key)
+		if !ok || i < 0 {
 			continue
 		}
-		var dst *int64
-		switch key {
-		case "VmRSS":
-			dst = &m.RSS
-		case "RssAnon":
-			dst = &m.RSSAnon
-		default:
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
 		if err != nil {
-			return memory{}, fmt.Errorf("/proc/%d/status %s: %w", pid, key, err)
+			return nil, fmt.Errorf("%s %s: %w", path, key, err)
 		}
-		*dst = kb << 10
+		v[i] = n
+		seen++
 	}
-	if m.RSS == 0 {
-		return m, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
+	if seen != len(keys) {
+		return nil, fmt.Errorf("%s lacks one of %v", path, keys)
 	}
-	return m, sc.Err()
+	return v, nil
 }
 
 // cpuTimes is the CPU a process has used so far, two ways: utime+stime from
@@ -124,37 +127,11 @@ func (c ioCalls) sub(o ioCalls) ioCalls {
 
 // readIOCalls reads the I/O system calls pid has made.
 func readIOCalls(pid int) (ioCalls, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	v, err := procFields(fmt.Sprintf("/proc/%d/io", pid), "syscr", "syscw")
 	if err != nil {
 		return ioCalls{}, err
 	}
-	var c ioCalls
-	var seen int
-	for line := range strings.Lines(string(b)) {
-		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch key {
-		case "syscr":
-			dst = &c.Reads
-		case "syscw":
-			dst = &c.Writes
-		default:
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
-		if err != nil {
-			return ioCalls{}, fmt.Errorf("/proc/%d/io %s: %w", pid, key, err)
-		}
-		*dst = n
-		seen++
-	}
-	if seen != 2 {
-		return ioCalls{}, fmt.Errorf("/proc/%d/io has no syscr or syscw", pid)
-	}
-	return c, nil
+	return ioCalls{Reads: v[0], Writes: v[1]}, nil
 }
 
 // alive reports whether pid exists.
