@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -258,6 +259,13 @@ func (p *recPublisher) failWith(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.err = err
+}
+
+// all returns the messages published so far, in order.
+func (p *recPublisher) all() []*herald.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.msgs)
 }
 
 func (p *recPublisher) count() int {

@@ -1,9 +1,12 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -220,5 +223,54 @@ func TestReadyDegraded(t *testing.T) {
 	r := e.do(req{method: "GET", path: "/readyz"})
 	if r.status != 200 || !strings.Contains(string(r.body), `"status":"degraded"`) || !strings.Contains(string(r.body), "Redis is unreachable") {
 		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+}
+
+// TestSendsShareOneConnection sends messages one after the other on one
+// keep-alive connection, with bodies of declared length and chunked: each is
+// answered in full, and the connection stays open for the next, since the
+// server reads each body to its end and leaves nothing to drain.
+func TestSendsShareOneConnection(t *testing.T) {
+	e := newEnv(t, nil)
+	nc, err := net.Dial("tcp", e.srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	head := "POST /api/users/ana/messages HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer " + apiKey +
+		"\r\nContent-Type: application/json\r\n"
+	bodies := []string{
+		head + "Content-Length: 17\r\n\r\n" + `{"type":"first"} `,
+		head + "Transfer-Encoding: chunked\r\n\r\n8\r\n{\"type\":\r\n9\r\n\"second\"}\r\n0\r\n\r\n",
+		head + "Content-Length: 16\r\n\r\n" + `{"type":"third"}`,
+	}
+	for i, raw := range bodies {
+		if _, err := io.WriteString(nc, raw); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v (the connection did not stay open)", i, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != "{\"delivered\":3}\n" || res.Close {
+			t.Fatalf("answer %d: %d %q, close %v", i, res.StatusCode, b, res.Close)
+		}
+		if res.ContentLength != int64(len(b)) || res.Header.Get("Content-Type") != "application/json" ||
+			res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("answer %d: headers %v", i, res.Header)
+		}
+	}
+	want := []string{`{"type":"first"}`, `{"type":"second"}`, `{"type":"third"}`}
+	got := e.pub.all()
+	if len(got) != len(want) {
+		t.Fatalf("%d messages published, want %d", len(got), len(want))
+	}
+	for i, m := range got {
+		if string(m.Payload) != want[i] {
+			t.Errorf("message %d = %s, want %v in order", i, m.Payload, want)
+		}
 	}
 }

@@ -28,7 +28,7 @@ const MaxJSONDepth = 32
 // found larger is ETOOLARGE; a Content-Type other than JSON is EUNSUPPORTED
 // (no Content-Type at all is accepted, for curl users).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.EqualFold(ct, "application/json") {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return nil, herald.Errorf(herald.EUNSUPPORTED, "Content-Type must be application/json")
@@ -37,7 +37,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		// net/http ends a body of declared length at that length, so it
+		// is read into a buffer of its size, and closed once read: a body
+		// closed at its end is one net/http has nothing left to drain of
+		// before the next request on the connection.
+		body = make([]byte, r.ContentLength)
+		if _, err = io.ReadFull(r.Body, body); err == nil {
+			err = r.Body.Close()
+		}
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			return nil, tooLarge(limit)

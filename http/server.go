@@ -491,10 +491,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sw.Header().Set("Connection", "close")
 		s.writeError(sw, r, tooLarge(limit))
 		return
-	} else if r.Body != nil && r.Body != http.NoBody {
-		// The connection's own writer, not sw: through it net/http learns
-		// the limit was hit, and closes the connection instead of reading
-		// on to drain the rest.
+	} else if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		// A body of unknown length (chunked) is bounded as it is read; one
+		// of declared length is ended there by net/http. The connection's
+		// own writer, not sw: through it net/http learns the limit was hit,
+		// and closes the connection instead of reading on to drain the rest.
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	if reserved(r.URL.Path) {
