@@ -80,15 +80,20 @@ func decodeObject(body []byte, v any, useNumber bool) error {
 	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' {
 		return herald.Errorf(herald.EINVALID, "Request body must be a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	var err error
 	if useNumber {
+		// Only a Decoder keeps numbers as json.Number; it copies the body
+		// into a buffer of its own first.
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
-	}
-	err := dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data")
+		if err = dec.Decode(v); err == nil {
+			if _, terr := dec.Token(); terr != io.EOF {
+				err = errors.New("trailing data")
+			}
 		}
+	} else {
+		// Unmarshal refuses trailing data itself, and reads body in place.
+		err = json.Unmarshal(body, v)
 	}
 	var te *json.UnmarshalTypeError
 	var he *herald.Error
