@@ -421,6 +421,31 @@ func TestOperationalEndpoints(t *testing.T) {
 	if m := metrics(); m["herald_ws_connects_total"] != 2 {
 		t.Errorf("herald_ws_connects_total = %v after a disconnect, want 2", m["herald_ws_connects_total"])
 	}
+
+	// The commit loop's: one notification, then a batch of three.
+	before := metrics()
+	if status, body := s.do("POST", "/api/notifications", s.apiKey, `{"userId":"bob","type":"t","title":"one"}`); status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	if status, body := s.do("POST", "/api/notifications", s.apiKey, `{"notifications":[
+		{"userId":"bob","type":"t","title":"a"},{"userId":"carol","type":"t","title":"b"},{"userId":"dan","type":"t","title":"c"}]}`); status != 201 {
+		t.Fatalf("batch create: %d %s", status, body)
+	}
+	m = metrics()
+	delta := func(name string) float64 { return m[name] - before[name] }
+	if n := delta("herald_store_commit_notifications_sum"); n != 4 {
+		t.Errorf("herald_store_commit_notifications_sum grew by %v, want the 4 notifications stored", n)
+	}
+	if n := delta("herald_store_create_seconds_count"); n != 2 {
+		t.Errorf("herald_store_create_seconds_count grew by %v, want 2 creates", n)
+	}
+	if n := delta("herald_store_commit_seconds_count"); n < 1 || n > 2 {
+		t.Errorf("herald_store_commit_seconds_count grew by %v, want 1 or 2 commits", n)
+	}
+	if m["herald_store_commit_seconds_sum"] <= before["herald_store_commit_seconds_sum"] ||
+		m[`herald_store_create_seconds_bucket{le="+Inf"}`] != m["herald_store_create_seconds_count"] {
+		t.Errorf("store histograms: %v", m)
+	}
 }
 
 // parseMetrics reads the Prometheus text format into name{labels} → value.

@@ -156,6 +156,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	wsMetrics := ws.NewMetrics()
 	regr.MustRegister(wsMetrics.Collectors()...)
 	a.registerDelivery(regr)
+	if m, ok := a.store.(interface{ Collectors() []prometheus.Collector }); ok {
+		regr.MustRegister(m.Collectors()...) // the commit loop's: herald_store_…
+	}
 	regr.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_connections", Help: "Live WebSocket connections on this node."},
 		func() float64 { c, _ := a.hub.Counts(); return float64(c) }))
 	regr.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_users", Help: "Distinct users connected to this node."},

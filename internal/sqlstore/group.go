@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -69,6 +70,7 @@ func (g *group) submit(r *createReq) error {
 		g.mu.RUnlock()
 		return errClosed
 	}
+	start := time.Now()
 	select {
 	case g.queue <- r:
 		g.mu.RUnlock()
@@ -77,7 +79,17 @@ func (g *group) submit(r *createReq) error {
 		return r.ctx.Err()
 	}
 	<-r.done
+	g.s.metrics.created.Observe(time.Since(start).Seconds())
 	return r.err
+}
+
+// notifications counts the notifications of reqs.
+func notifications(reqs []*createReq) int {
+	n := 0
+	for _, r := range reqs {
+		n += len(r.ns)
+	}
+	return n
 }
 
 // loop takes queued requests, as many as fit in maxBatch notifications, and
@@ -126,7 +138,9 @@ func (g *group) fanOut(r *createReq) {
 		return
 	}
 	g.commits.Add(1)
+	start := time.Now()
 	err := g.s.fanOut(context.Background(), r, utc(g.s.now()))
+	g.s.metrics.committed(time.Since(start), len(r.res))
 	if err != nil {
 		r.res, r.err = nil, g.s.fail("fan out a topic notification", err)
 	} else if r.opts.Committed != nil && len(r.res) > 0 {
@@ -160,7 +174,9 @@ func (g *group) commit(batch []*createReq) {
 	for attempt := 1; len(live) > 0; attempt++ {
 		now := utc(g.s.now())
 		g.commits.Add(1)
+		start := time.Now()
 		err := g.s.inTx(ctx, func(c conn) error { return g.s.createIn(c, live, now) })
+		g.s.metrics.committed(time.Since(start), notifications(live))
 		var rerr *requestError
 		switch {
 		case errors.As(err, &rerr):

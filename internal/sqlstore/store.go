@@ -71,6 +71,8 @@ type Store struct {
 	stmts  sync.Map // stmtKey -> *sql.Stmt
 	later  sync.Map // stmtKey -> struct{}: first seen in a transaction, to prepare after it
 	group  *group
+	// metrics are the commit loop's; see Collectors.
+	metrics *metrics
 	// mem is the counts and preferences kept in memory; nil without
 	// Config.Counts. While its pair is off or loading, UnreadCount and the
 	// commit loop read the tables.
@@ -138,6 +140,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	if committers <= 0 || s.d.SingleWriter {
 		committers = 1
 	}
+	s.metrics = newMetrics()
 	s.group = newGroup(s, maxBatch, committers)
 	if c.Counts <= 0 {
 		s.loaded = make(chan struct{})
