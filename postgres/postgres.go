@@ -49,6 +49,11 @@ type Config struct {
 	// MaxBatch bounds how many notifications of concurrent creates share
 	// one transaction (default 1000).
 	MaxBatch int
+	// CommitDelay bounds how long the commit loop waits for more creates
+	// when it holds fewer than half of what recent commits carried, never
+	// longer than its last commit took (default sqlstore.DefaultCommitDelay;
+	// negative: never).
+	CommitDelay time.Duration
 }
 
 // Store is the SQL store on a PostgreSQL database: herald.Store,
@@ -133,7 +138,8 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", scrub(err, c.URL))
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Dialect: Dialect, Writer: db, Now: c.Now, MaxBatch: c.MaxBatch, Committers: DefaultCommitters})
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Dialect: Dialect, Writer: db, Now: c.Now, MaxBatch: c.MaxBatch, Committers: DefaultCommitters,
+		CommitDelay: c.CommitDelay})
 	if err != nil {
 		return nil, err
 	}

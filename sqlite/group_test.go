@@ -213,3 +213,53 @@ func TestCloseCommitsQueued(t *testing.T) {
 		t.Fatalf("after reopening UnreadCount = %d, %v; want 5", u.Count, err)
 	}
 }
+
+// TestCommitWaitsForStragglers: once commits have carried many creates,
+// a create that finds itself alone in the queue waits, as long as the last
+// commit took, for others to join it; one that arrives meanwhile shares its
+// commit.
+func TestCommitWaitsForStragglers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s := open(t, sqlite.Config{Path: path, BusyTimeout: time.Minute, CommitDelay: time.Minute})
+	ctx := context.Background()
+
+	// Commits of many: twenty creates queue behind the lock and share one.
+	release := holdWriteLock(t, path)
+	first := createAsync(ctx, s, notification("alice", "first"))
+	waitFor(t, "the writer to take the first request", func() bool { return sqlite.Commits(s) == 1 && sqlite.Queued(s) == 0 })
+	var burst []<-chan outcome
+	for i := range 20 {
+		burst = append(burst, createAsync(ctx, s, notification("bob", "burst")))
+		waitFor(t, "the request to queue", func() bool { return sqlite.Queued(s) == i+1 })
+	}
+	release()
+	for _, ch := range append(burst, first) {
+		if o := <-ch; o.err != nil {
+			t.Fatal(o.err)
+		}
+	}
+	// A slow commit: one create held behind the lock for a while.
+	release = holdWriteLock(t, path)
+	slow := createAsync(ctx, s, notification("carol", "slow"))
+	waitFor(t, "the writer to take the slow request", func() bool { return sqlite.Commits(s) == 3 && sqlite.Queued(s) == 0 })
+	time.Sleep(300 * time.Millisecond)
+	release()
+	if o := <-slow; o.err != nil {
+		t.Fatal(o.err)
+	}
+
+	// Now a lone create waits (up to the slow commit's 300 ms) and the next
+	// one, sent once the loop has taken the first, joins its commit.
+	before := sqlite.Commits(s)
+	lone := createAsync(ctx, s, notification("dan", "lone"))
+	waitFor(t, "the loop to take the lone request", func() bool { return sqlite.Queued(s) == 0 })
+	joined := createAsync(ctx, s, notification("erin", "joins"))
+	for _, ch := range []<-chan outcome{lone, joined} {
+		if o := <-ch; o.err != nil {
+			t.Fatal(o.err)
+		}
+	}
+	if got := sqlite.Commits(s) - before; got != 1 {
+		t.Fatalf("the lone create and the one after it took %d commits, want 1", got)
+	}
+}

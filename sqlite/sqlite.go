@@ -62,6 +62,11 @@ type Config struct {
 	// transaction. A single create larger than this still runs, alone.
 	// Default: 1000.
 	MaxBatch int
+	// CommitDelay bounds how long the commit loop waits for more creates
+	// when it holds fewer than half of what recent commits carried, never
+	// longer than its last commit took (default sqlstore.DefaultCommitDelay;
+	// negative: never).
+	CommitDelay time.Duration
 	// CheckpointInterval is how often a connection of its own copies the
 	// write-ahead log into the database file (a passive checkpoint), so that
 	// the writer never stops to do it (default DefaultCheckpointInterval). A
@@ -272,7 +277,8 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		}
 	}
 	counts, lock := unreadCounts(c, path)
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Dialect: Dialect, Writer: writer, Readers: reader, Now: c.Now, MaxBatch: c.MaxBatch, Counts: counts})
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Dialect: Dialect, Writer: writer, Readers: reader, Now: c.Now, MaxBatch: c.MaxBatch,
+		CommitDelay: c.CommitDelay, Counts: counts})
 	if err != nil {
 		if lock != nil {
 			lock.Close()

@@ -34,15 +34,16 @@ type createReq struct {
 type group struct {
 	s        *Store
 	maxBatch int
-	mu       sync.RWMutex // held for reading while queueing, for writing by close
+	delay    time.Duration // Config.CommitDelay; none when not positive
+	mu       sync.RWMutex  // held for reading while queueing, for writing by close
 	closed   bool
 	queue    chan *createReq
 	loops    sync.WaitGroup
 	commits  atomic.Int64 // transactions begun, for tests
 }
 
-func newGroup(s *Store, maxBatch, committers int) *group {
-	g := &group{s: s, maxBatch: maxBatch, queue: make(chan *createReq, 4096)}
+func newGroup(s *Store, maxBatch, committers int, delay time.Duration) *group {
+	g := &group{s: s, maxBatch: maxBatch, delay: delay, queue: make(chan *createReq, 4096)}
 	for range committers {
 		g.loops.Go(g.loop)
 	}
@@ -94,8 +95,25 @@ func notifications(reqs []*createReq) int {
 
 // loop takes queued requests, as many as fit in maxBatch notifications, and
 // commits them together. A fan-out chunk is committed alone, in its turn.
+//
+// Under load, the requests it finds queued right after a commit are often
+// only the first of many on their way: the callers whose notifications the
+// commit just published are answering their clients, whose next requests
+// are still being read. A commit of one notification costs several times
+// what each of a commit of twenty costs, so a loop that committed whatever
+// it found made mostly tiny commits while the machine was busiest. When the
+// batch holds fewer requests than half the recent commits did, the loop
+// waits for more, at most Config.CommitDelay and at most as long as its
+// last commit took, which is the time it saves (see gather). A caller alone
+// at low load never waits: the recent commits held one request too.
 func (g *group) loop() {
-	var batch []*createReq
+	var (
+		batch  []*createReq
+		recent = 1.0         // requests per commit, a moving average
+		last   time.Duration // how long the last commit took
+		timer  = time.NewTimer(time.Hour)
+	)
+	timer.Stop() // armed by the first wait; Go 1.23's timers leave no stale tick to drain
 	for r := range g.queue {
 		for r != nil {
 			if r.send != "" {
@@ -106,27 +124,61 @@ func (g *group) loop() {
 			batch = append(batch[:0], r)
 			n := len(r.ns)
 			r = nil
+			var wait <-chan time.Time // nil: take what is queued, and go
 		fill:
 			for n < g.maxBatch {
+				var next *createReq
+				var ok bool
 				select {
-				case next, ok := <-g.queue:
-					if !ok {
-						break fill
-					}
-					if next.send != "" {
-						r = next // after this group
-						break fill
-					}
-					batch = append(batch, next)
-					n += len(next.ns)
+				case next, ok = <-g.queue:
 				default:
+					d := gather(len(batch), recent, last, g.delay)
+					if d <= 0 {
+						break fill
+					}
+					if wait == nil {
+						timer.Reset(d)
+						wait = timer.C
+					}
+					select {
+					case next, ok = <-g.queue:
+					case <-wait:
+						wait = nil // spent: commit what there is
+						break fill
+					}
+				}
+				if !ok {
 					break fill
 				}
+				if next.send != "" {
+					r = next // after this group
+					break fill
+				}
+				batch = append(batch, next)
+				n += len(next.ns)
 			}
+			if wait != nil {
+				timer.Stop()
+			}
+			recent = 0.9*recent + 0.1*float64(len(batch))
+			start := time.Now()
 			g.commit(batch)
+			last = time.Since(start)
 			clear(batch) // let finished requests be collected
 		}
 	}
+}
+
+// gather returns how long the commit loop should wait for more requests
+// when it holds reqs of them: none once they are half as many as recent
+// commits carried, or when delay is not positive; otherwise the last
+// commit's duration, at most delay. Waiting longer than a commit takes
+// would cost its callers more than the commit it saves.
+func gather(reqs int, recent float64, last, delay time.Duration) time.Duration {
+	if delay <= 0 || float64(reqs) >= recent/2 {
+		return 0
+	}
+	return min(last, delay)
 }
 
 // fanOut runs one chunk of a topic send and hands its results to

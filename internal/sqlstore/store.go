@@ -29,6 +29,10 @@ const (
 	// DefaultMaxBatch bounds the notifications of concurrent creates that
 	// share one transaction.
 	DefaultMaxBatch = 1000
+	// DefaultCommitDelay is Config.CommitDelay's default: on SQLite a commit
+	// takes well under it, so there it is the last commit's duration that
+	// bounds the wait.
+	DefaultCommitDelay = time.Millisecond
 	// DefaultLimit and MaxLimit are the page sizes of FindNotifications and
 	// FindDeliveries.
 	DefaultLimit = 50
@@ -53,6 +57,12 @@ type Config struct {
 	// once (default 1, the only choice with a single writer). One keeps a
 	// user's commits in the order the callers' requests were queued.
 	Committers int
+	// CommitDelay bounds how long the commit loop waits for more creates
+	// when the ones it holds are fewer than half of what recent commits
+	// carried, so that a busy store makes fewer, larger commits (default
+	// DefaultCommitDelay; negative: it never waits). It never waits longer
+	// than its last commit took, nor at all for a caller alone.
+	CommitDelay time.Duration
 	// Counts, when positive, keeps every user's unread count and saved
 	// preferences in memory (up to that many users each) so that
 	// UnreadCount and the commit loop's planning read no table; see counts
@@ -141,7 +151,11 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		committers = 1
 	}
 	s.metrics = newMetrics()
-	s.group = newGroup(s, maxBatch, committers)
+	delay := c.CommitDelay
+	if delay == 0 {
+		delay = DefaultCommitDelay
+	}
+	s.group = newGroup(s, maxBatch, committers, delay)
 	if c.Counts <= 0 {
 		s.loaded = make(chan struct{})
 		close(s.loaded)
