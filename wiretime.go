@@ -3,6 +3,7 @@ package herald
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -31,7 +32,7 @@ type WireTime time.Time
 func (t WireTime) MarshalText() ([]byte, error) {
 	u := time.Time(t).UTC()
 	if y := u.Year(); y < 0 || y > 9999 {
-		return nil, errors.New("herald: time outside the years 0 to 9999")
+		return nil, errYears
 	}
 	return u.AppendFormat(make([]byte, 0, len(TimeLayout)), TimeLayout), nil
 }
@@ -46,6 +47,9 @@ func (t *WireTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// errYears refuses a time that TimeLayout cannot write: its four-digit year.
+var errYears = errors.New("herald: time outside the years 0 to 9999")
+
 // wirePtr is WireTime for an optional time: nil stays nil (and is omitted).
 func wirePtr(t *time.Time) *WireTime {
 	if t == nil {
@@ -55,15 +59,120 @@ func wirePtr(t *time.Time) *WireTime {
 	return &w
 }
 
-// MarshalJSON encodes n with its times in TimeLayout.
+// MarshalJSON encodes n with its times in TimeLayout. Every push of a
+// notification and every answer holding one calls it, so it writes the
+// fields itself rather than through reflection, with encoding/json's order,
+// omissions and escaping: FuzzNotificationJSON holds it to the bytes
+// json.Marshal gives for the same fields.
 func (n Notification) MarshalJSON() ([]byte, error) {
-	type plain Notification
-	return json.Marshal(struct {
-		plain
-		ReadAt    *WireTime `json:"readAt,omitempty"`
-		CreatedAt WireTime  `json:"createdAt"`
-		Timestamp WireTime  `json:"timestamp"`
-	}{plain(n), wirePtr(n.ReadAt), WireTime(n.CreatedAt), WireTime(n.Timestamp)})
+	b := make([]byte, 0, 240+len(n.ID)+len(n.UserID)+len(n.Type)+len(n.Title)+len(n.Message)+len(n.Link)+len(n.Data))
+	b = appendField(b, `{"id":`, n.ID)
+	b = strconv.AppendInt(append(b, `,"seq":`...), n.Seq, 10)
+	b = appendField(b, `,"userId":`, n.UserID)
+	b = appendField(b, `,"type":`, n.Type)
+	b = appendField(b, `,"title":`, n.Title)
+	b = appendField(b, `,"message":`, n.Message)
+	if n.Link != "" {
+		b = appendField(b, `,"link":`, n.Link)
+	}
+	if len(n.Data) != 0 {
+		b = append(b, `,"data":`...)
+		if plainJSON(n.Data) {
+			b = append(b, n.Data...)
+		} else {
+			// Checked, compacted and escaped as encoding/json does
+			// with a RawMessage.
+			d, err := json.Marshal(n.Data)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, d...)
+		}
+	}
+	b = strconv.AppendBool(append(b, `,"read":`...), n.Read)
+	var err error
+	if n.ReadAt != nil {
+		if b, err = appendTime(append(b, `,"readAt":`...), *n.ReadAt); err != nil {
+			return nil, err
+		}
+	}
+	if b, err = appendTime(append(b, `,"createdAt":`...), n.CreatedAt); err != nil {
+		return nil, err
+	}
+	if b, err = appendTime(append(b, `,"timestamp":`...), n.Timestamp); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// appendField appends name and s as a JSON string. A string of printable
+// ASCII that encoding/json leaves as it is (no quote, backslash, or <, >
+// and &, which it escapes for HTML) is copied; any other goes through
+// json.Marshal, so that every escape is encoding/json's own.
+func appendField(b []byte, name, s string) []byte {
+	b = append(b, name...)
+	for i := 0; i < len(s); i++ {
+		if !asIs[s[i]] {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
+}
+
+// asIs holds the bytes encoding/json writes unchanged inside a string:
+// printable ASCII but the quote, the backslash and <, > and &.
+var asIs = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// plainJSON reports whether data is valid JSON that encoding/json would
+// write unchanged: no byte to compact away (whitespace) or to escape (<, >,
+// &, and the lead byte of U+2028 and U+2029), as the data of notifications
+// stored through the API is.
+func plainJSON(data []byte) bool {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\n', '\r', '<', '>', '&', 0xe2:
+			return false
+		}
+	}
+	return json.Valid(data)
+}
+
+// appendTime appends t as a quoted WireTime: TimeLayout, written digit by
+// digit, which time.AppendFormat takes several times longer to do.
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	u := t.UTC()
+	year, month, day := u.Date()
+	if year < 0 || year > 9999 {
+		return nil, errYears
+	}
+	hour, minute, second := u.Clock()
+	b = append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = appendDigits(append(b, '-'), int(month), 2)
+	b = appendDigits(append(b, '-'), day, 2)
+	b = appendDigits(append(b, 'T'), hour, 2)
+	b = appendDigits(append(b, ':'), minute, 2)
+	b = appendDigits(append(b, ':'), second, 2)
+	b = appendDigits(append(b, '.'), u.Nanosecond()/1e6, 3)
+	return append(b, 'Z', '"'), nil
+}
+
+// appendDigits appends v, at least 0 and below 10^width, in width digits.
+func appendDigits(b []byte, v, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		div := 1
+		for range i {
+			div *= 10
+		}
+		b = append(b, byte('0'+v/div%10))
+	}
+	return b
 }
 
 // MarshalJSON encodes d with its times in TimeLayout.

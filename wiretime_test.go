@@ -99,8 +99,14 @@ func FuzzNotificationJSON(f *testing.F) {
 		}
 		// The push message calls the method itself (inbox's
 		// newNotificationMessage): it must give json.Marshal's bytes.
-		if direct, err := n.MarshalJSON(); err != nil || !bytes.Equal(direct, out) {
+		direct, err := n.MarshalJSON()
+		if err != nil || !bytes.Equal(direct, out) {
 			t.Fatalf("MarshalJSON of %q = %s, %v; json.Marshal %s", in, direct, err, out)
+		}
+		// And the bytes encoding/json's reflection gives for the same
+		// fields, which MarshalJSON writes by hand.
+		if want := reflected(t, n); !bytes.Equal(direct, want) {
+			t.Fatalf("MarshalJSON of %q =\n%s\nreflection gives\n%s", in, direct, want)
 		}
 		for k, v := range wiretest.Times(t, out) {
 			if k == ".data" || strings.HasPrefix(k, ".data.") {
@@ -118,6 +124,71 @@ func FuzzNotificationJSON(f *testing.F) {
 			t.Fatalf("times moved: %v %v -> %v %v", n.CreatedAt, n.Timestamp, back.CreatedAt, back.Timestamp)
 		}
 	})
+}
+
+// reflected is n encoded by encoding/json's reflection, the fields of
+// Notification and its times as WireTime: what MarshalJSON must write.
+func reflected(t *testing.T, n herald.Notification) []byte {
+	t.Helper()
+	type plain herald.Notification
+	var readAt *herald.WireTime
+	if n.ReadAt != nil {
+		w := herald.WireTime(*n.ReadAt)
+		readAt = &w
+	}
+	out, err := json.Marshal(struct {
+		plain
+		ReadAt    *herald.WireTime `json:"readAt,omitempty"`
+		CreatedAt herald.WireTime  `json:"createdAt"`
+		Timestamp herald.WireTime  `json:"timestamp"`
+	}{plain(n), readAt, herald.WireTime(n.CreatedAt), herald.WireTime(n.Timestamp)})
+	if err != nil {
+		t.Fatalf("reflection refused %+v: %v", n, err)
+	}
+	return out
+}
+
+// TestNotificationJSONEscapes: strings and data that encoding/json escapes,
+// written by hand the same way.
+func TestNotificationJSONEscapes(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 123e6, time.UTC)
+	for _, s := range []string{
+		"", "plain text", `quote " and \ backslash`, "<b>Tom & Jerry</b>", "tab\tnew\nline\r\b\f\x00\x1f",
+		"Zoë — 東京 🚀", "line\u2028para\u2029", "bad \xff utf-8 \xc3", "del \x7f", "Tom & Jerry", "a > b", "a < b",
+	} {
+		for _, data := range []string{
+			`{ "html" : "<a href=\"x\">&</a>", "list": [1, 2.5e3, null, true] }`, // compacted and escaped
+			`{"tripId":77,"city":"Lisbon","tags":["a","b"],"n":-1.5e-3}`,         // already as encoding/json writes it
+			`{"sep":"\u2028 raw"}`, `"just a string"`, `[]`, `null`,
+		} {
+			n := herald.Notification{ID: s, Seq: -3, UserID: s, Type: s, Title: s, Message: s, Link: s,
+				Data: json.RawMessage(data), Read: s == "", ReadAt: &at, CreatedAt: at.Add(time.Hour),
+				Timestamp: at.In(time.FixedZone("x", 3600))}
+			got, err := n.MarshalJSON()
+			if err != nil {
+				t.Fatalf("%q, %s: %v", s, data, err)
+			}
+			if want := reflected(t, n); !bytes.Equal(got, want) {
+				t.Errorf("%q, %s:\n got %s\nwant %s", s, data, got, want)
+			}
+		}
+	}
+	for _, when := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 3, 9, 7, 5, 3, 7e6, time.FixedZone("-0930", -34200)), {},
+	} {
+		n := herald.Notification{ReadAt: &when, CreatedAt: when, Timestamp: when}
+		got, err := n.MarshalJSON()
+		if want := reflected(t, n); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%v:\n got %s, %v\nwant %s", when, got, err, want)
+		}
+	}
+	if _, err := (herald.Notification{CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).MarshalJSON(); err == nil {
+		t.Error("a year past 9999 encoded")
+	}
+	if _, err := (herald.Notification{Data: json.RawMessage(`{"unclosed":`)}).MarshalJSON(); err == nil {
+		t.Error("data that is not JSON encoded")
+	}
 }
 
 // BenchmarkNotificationJSON encodes a typical notification, as every push
