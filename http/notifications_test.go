@@ -79,6 +79,29 @@ func TestCreateNotificationIdempotent(t *testing.T) {
 	}
 }
 
+// TestLargeBatchBody sends a batch whose declared length is past what the
+// server allocates before the bytes arrive: it is read as it comes, whole.
+func TestLargeBatchBody(t *testing.T) {
+	e := newEnv(t, nil)
+	var items []string
+	message := strings.Repeat("m", 900)
+	for i := range 100 {
+		items = append(items, fmt.Sprintf(`{"userId":"u%d","type":"t","title":"n%d","message":%q}`, i, i, message))
+	}
+	body := `{"notifications":[` + strings.Join(items, ",") + `]}`
+	if len(body) <= 64<<10 {
+		t.Fatalf("body of %d bytes, want one past 64 KiB", len(body))
+	}
+	r := e.backend("POST", "/api/notifications", body)
+	if r.status != http.StatusCreated {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	var got struct{ Notifications []herald.Notification }
+	if err := json.Unmarshal(r.body, &got); err != nil || len(got.Notifications) != 100 || got.Notifications[99].Message != message {
+		t.Fatalf("%d notifications back (%v)", len(got.Notifications), err)
+	}
+}
+
 func TestCreateNotificationBatch(t *testing.T) {
 	e := newEnv(t, nil)
 	body := `{"notifications":[

@@ -40,12 +40,19 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	var body []byte
 	var err error
 	if r.ContentLength >= 0 {
-		// net/http ends a body of declared length at that length, so it
-		// is read into a buffer of its size, and closed once read: a body
-		// closed at its end is one net/http has nothing left to drain of
-		// before the next request on the connection.
-		body = make([]byte, r.ContentLength)
-		if _, err = io.ReadFull(r.Body, body); err == nil {
+		// net/http ends a body of declared length at that length. A
+		// small one is read into a buffer of its size; a large one as
+		// its bytes arrive, so that a client declaring bodies it never
+		// sends cannot make the server allocate them. Either is closed
+		// once read: a body closed at its end is one net/http has nothing
+		// left to drain of before the next request on the connection.
+		if r.ContentLength <= eagerBody {
+			body = make([]byte, r.ContentLength)
+			_, err = io.ReadFull(r.Body, body)
+		} else {
+			body, err = io.ReadAll(r.Body)
+		}
+		if err == nil {
 			err = r.Body.Close()
 		}
 	} else {
@@ -68,6 +75,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	return body, nil
 }
+
+// eagerBody is the largest declared body readBody allocates before its
+// bytes arrive.
+const eagerBody = 64 << 10
 
 func tooLarge(limit int64) error {
 	return herald.Errorf(herald.ETOOLARGE, "Request body is larger than %d bytes", limit)
