@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -62,7 +63,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // fallbackWriter stands between a ServeMux's own "404 page not found" and
 // "405 method not allowed" answers and the client, and turns them into
 // Herald's JSON errors. Other answers, such as redirects to a cleaned path,
-// pass through unchanged.
+// and every answer of a routed handler, pass through unchanged. The mux's
+// own answers are the ones it gives with no pattern set on the request, in
+// http.Error's plain text (the second check for a mux in Go 1.21's mode,
+// which sets no pattern at all).
 type fallbackWriter struct {
 	*statusWriter
 	s        *Server
@@ -71,6 +75,10 @@ type fallbackWriter struct {
 }
 
 func (w *fallbackWriter) WriteHeader(code int) {
+	if w.r.Pattern != "" || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.statusWriter.WriteHeader(code)
+		return
+	}
 	switch code {
 	case http.StatusNotFound:
 		w.answered = true

@@ -508,10 +508,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = rc.SetReadDeadline(now.Add(s.cfg.RequestTimeout))
 		_ = rc.SetWriteDeadline(now.Add(2 * s.cfg.RequestTimeout))
 	}
-	if _, pattern := mux.Handler(r); pattern == "" {
-		// No route: the mux answers 404, 405 or a redirect. Render the errors as JSON.
-		mux.ServeHTTP(&fallbackWriter{statusWriter: sw, s: s, r: r}, r)
-		return
-	}
-	mux.ServeHTTP(sw, r)
+	// What no route matches the mux answers itself (404, 405, a redirect
+	// to a cleaned path); fallbackWriter renders its errors as JSON. It
+	// tells them from a handler's answers by the pattern the mux sets on r,
+	// so that each request is routed once.
+	mux.ServeHTTP(&fallbackWriter{statusWriter: sw, s: s, r: r}, r)
 }

@@ -149,6 +149,14 @@ func TestHandle(t *testing.T) {
 	}
 	// The mounted mux's own errors are JSON as well.
 	expectError(t, e.do(req{method: "GET", path: "/other"}), 404, herald.ENOTFOUND)
+	// A mounted handler's own answers pass as they are, its plain-text 404
+	// included.
+	e.srv.Handle("GET /files/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NotFound(w, r)
+	}))
+	if r := e.do(req{method: "GET", path: "/files/missing.txt"}); r.status != 404 || string(r.body) != "404 page not found\n" {
+		t.Errorf("a mounted handler's 404: %d %q", r.status, r.body)
+	}
 	if r := e.do(req{method: "POST", path: "/page"}); r.status != 405 || r.header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST /page: %d Allow %q", r.status, r.header.Get("Allow"))
 	}
