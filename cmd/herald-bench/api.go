@@ -133,6 +133,42 @@ func parseRuntimeMetrics(text string) runtimeStats {
 	return r
 }
 
+// commitStats are the running totals of a Herald store's commit loop, from
+// its Prometheus histograms (herald_store_commit_…): zeros for a server
+// without them.
+type commitStats struct {
+	Commits       float64 // herald_store_commit_notifications_count
+	Notifications float64 // herald_store_commit_notifications_sum
+	Busy          float64 // herald_store_commit_seconds_sum
+}
+
+// commits reads commitStats from /metrics.
+func (t *target) commits(ctx context.Context) (commitStats, error) {
+	b, err := t.get(ctx, "/metrics")
+	if err != nil {
+		return commitStats{}, err
+	}
+	return parseCommitMetrics(string(b)), nil
+}
+
+func parseCommitMetrics(text string) commitStats {
+	var c commitStats
+	want := map[string]*float64{
+		"herald_store_commit_notifications_count": &c.Commits,
+		"herald_store_commit_notifications_sum":   &c.Notifications,
+		"herald_store_commit_seconds_sum":         &c.Busy,
+	}
+	for _, line := range strings.Split(text, "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if p := want[name]; ok && p != nil {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+				*p = f
+			}
+		}
+	}
+	return c
+}
+
 // apiConn is one keep-alive HTTP/1.1 connection for the hot POST loops.
 // net/http's client costs tens of microseconds of goroutine hand-offs per
 // request, which on a 2-core machine would be taken from the server under

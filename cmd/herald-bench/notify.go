@@ -31,8 +31,16 @@ type notifyRound struct {
 	// system calls per notification over the same window (see ioCalls):
 	// what the kernel charges for each notification besides its CPU. Both
 	// are 0 when /proc/PID/io cannot be read (another user's server).
-	ReadCalls  float64        `json:"readCallsPerNotification"`
-	WriteCalls float64        `json:"writeCallsPerNotification"`
+	ReadCalls  float64 `json:"readCallsPerNotification"`
+	WriteCalls float64 `json:"writeCallsPerNotification"`
+	// PerCommit is how many notifications each of the store's commits
+	// carried over the round, and WriterBusy the share of the round the
+	// store spent committing (herald_store_commit_…: see commitStats).
+	// Committed is the notifications those commits stored. All 0 for a
+	// server without the metrics, or whose /metrics the API key cannot read.
+	PerCommit  float64        `json:"notificationsPerCommit"`
+	WriterBusy float64        `json:"writerBusy"`
+	Committed  int64          `json:"committed"`
 	PostRTT    latencySummary `json:"postRoundTrip"` // POST start to its answer
 	PostToRecv latencySummary `json:"postToReceipt"` // POST start to notification:new
 	// ClientCPU is the load generator's CPU time over the same window: the
@@ -149,6 +157,8 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 		return rr, err
 	}
 	io0, io0Err := readIOCalls(t.pid) // unreadable for another user's server: no figure
+	commits0, commits0Err := t.commits(ctx)
+	commitsAt := time.Now()
 	self0, _ := readCPU(os.Getpid())
 	client0 := p.cpu() + self0.Stat
 
@@ -240,6 +250,8 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 		return rr, err
 	}
 	io1, io1Err := readIOCalls(t.pid)
+	commits1, commits1Err := t.commits(ctx)
+	window := time.Since(commitsAt)
 	self1, _ := readCPU(os.Getpid())
 	rr.ClientCPU = p.cpu() + self1.Stat - client0
 	lat := newHistogram()
@@ -258,6 +270,11 @@ func notifyOnce(ctx context.Context, t *target, p *pool, prefix string, round, u
 			rr.ReadCalls = float64(calls.Reads) / float64(rr.Created)
 			rr.WriteCalls = float64(calls.Writes) / float64(rr.Created)
 		}
+	}
+	if commits0Err == nil && commits1Err == nil && commits1.Commits > commits0.Commits {
+		rr.Committed = int64(commits1.Notifications - commits0.Notifications)
+		rr.PerCommit = (commits1.Notifications - commits0.Notifications) / (commits1.Commits - commits0.Commits)
+		rr.WriterBusy = (commits1.Busy - commits0.Busy) / window.Seconds()
 	}
 	rr.PostRTT = rtt.summary()
 	rr.PostToRecv = lat.summary()
@@ -282,6 +299,14 @@ func notifyBody(b []byte, prefix string, u int, i int64, sent time.Time) []byte 
 	return append(b, "}}"...)
 }
 
+// commitText formats a commit figure, "—" for a server without the metrics.
+func commitText(v float64, format string) string {
+	if v <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf(format, v)
+}
+
 // callsText formats system calls per operation, "—" when none were counted.
 func callsText(per float64) string {
 	if per <= 0 {
@@ -293,10 +318,11 @@ func callsText(per float64) string {
 func printNotify(w io.Writer, res *notifyResult) {
 	fmt.Fprintf(w, "notifications: store %s, %d users connected, %d HTTP clients, %d per request\n\n", res.Store, res.Ready.Connected, res.Concurrency, max(res.Batch, 1))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tcreated\tfailed\tper second\tloss\tclient CPU\tCPU/notification\treads/notification\twrites/notification\tPOST p50\tPOST p99\trecv p50\trecv p90\trecv p99\trecv max\t")
+	fmt.Fprintln(tw, "round\tcreated\tfailed\tper second\tloss\tclient CPU\tCPU/notification\treads/notification\twrites/notification\tper commit\twriter busy\tPOST p50\tPOST p99\trecv p50\trecv p90\trecv p99\trecv max\t")
 	for _, r := range res.Rounds {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Round, r.Created, r.Failed, r.PerSecond, r.Loss, us(r.ClientCPU), us(r.PerNotif), callsText(r.ReadCalls), callsText(r.WriteCalls),
+			commitText(r.PerCommit, "%.1f"), commitText(100*r.WriterBusy, "%.0f %%"),
 			us(r.PostRTT.P50), us(r.PostRTT.P99),
 			us(r.PostToRecv.P50), us(r.PostToRecv.P90), us(r.PostToRecv.P99), us(r.PostToRecv.Max))
 	}

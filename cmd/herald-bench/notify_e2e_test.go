@@ -58,6 +58,13 @@ func TestNotifyInBatches(t *testing.T) {
 		if r.ReadCalls <= 0 || r.WriteCalls <= 0 {
 			t.Fatalf("round %d: %.2f reads and %.2f writes per notification; want both above 0", r.Round, r.ReadCalls, r.WriteCalls)
 		}
+		// The store's commit metrics, read through /metrics with the API
+		// key: every notification of the round committed, each request's
+		// batch whole in one commit (so at least 5 per commit).
+		if r.Committed != count || r.PerCommit < 5 || r.WriterBusy <= 0 || r.WriterBusy > 1 {
+			t.Fatalf("round %d: %d committed, %.1f per commit, writer busy %.2f; want %d, at least 5, in (0, 1]",
+				r.Round, r.Committed, r.PerCommit, r.WriterBusy, count)
+		}
 	}
 }
 

@@ -78,6 +78,30 @@ func TestParseRuntimeMetrics(t *testing.T) {
 	}
 }
 
+func TestParseCommitMetrics(t *testing.T) {
+	text := `# TYPE herald_store_commit_notifications histogram
+herald_store_commit_notifications_bucket{le="1"} 16473
+herald_store_commit_notifications_bucket{le="+Inf"} 26552
+herald_store_commit_notifications_sum 165212
+herald_store_commit_notifications_count 26552
+herald_store_commit_seconds_bucket{le="0.0005"} 21993
+herald_store_commit_seconds_sum 9.3362
+herald_store_commit_seconds_count 26552
+`
+	got := parseCommitMetrics(text)
+	if want := (commitStats{Commits: 26552, Notifications: 165212, Busy: 9.3362}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	// A server without the commit loop's metrics: zeros, which notify
+	// prints as dashes.
+	if got := parseCommitMetrics("go_goroutines 12\n"); got != (commitStats{}) {
+		t.Errorf("without the metrics: %+v", got)
+	}
+	if commitText(0, "%.1f") != "—" || commitText(13.84, "%.1f") != "13.8" {
+		t.Errorf("commitText: %q, %q", commitText(0, "%.1f"), commitText(13.84, "%.1f"))
+	}
+}
+
 func TestDurationListRejectsDisorder(t *testing.T) {
 	var l durationList
 	if err := l.Set("10s,35s,2m10s"); err != nil || len(l) != 3 || l[2] != 130*time.Second {
