@@ -115,22 +115,28 @@ func (t *target) metrics(ctx context.Context) (runtimeStats, error) {
 }
 
 func parseRuntimeMetrics(text string) runtimeStats {
-	var r runtimeStats
-	want := map[string]*int64{
-		"go_goroutines":                 &r.Goroutines,
-		"go_memstats_heap_inuse_bytes":  &r.HeapInuse,
-		"go_memstats_stack_inuse_bytes": &r.StackInuse,
-		"go_memstats_sys_bytes":         &r.Sys,
-	}
+	var goroutines, heap, stack, sys float64
+	readSamples(text, map[string]*float64{
+		"go_goroutines":                 &goroutines,
+		"go_memstats_heap_inuse_bytes":  &heap,
+		"go_memstats_stack_inuse_bytes": &stack,
+		"go_memstats_sys_bytes":         &sys,
+	})
+	return runtimeStats{Goroutines: int64(goroutines), HeapInuse: int64(heap), StackInuse: int64(stack), Sys: int64(sys)}
+}
+
+// readSamples sets each value of want to the sample of its name (one
+// without labels) in text, Prometheus's text format; a name text lacks
+// leaves its value as it was.
+func readSamples(text string, want map[string]*float64) {
 	for _, line := range strings.Split(text, "\n") {
 		name, val, ok := strings.Cut(line, " ")
 		if p := want[name]; ok && p != nil {
 			if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-				*p = int64(f)
+				*p = f
 			}
 		}
 	}
-	return r
 }
 
 // commitStats are the running totals of a Herald store's commit loop, from
@@ -153,19 +159,11 @@ func (t *target) commits(ctx context.Context) (commitStats, error) {
 
 func parseCommitMetrics(text string) commitStats {
 	var c commitStats
-	want := map[string]*float64{
+	readSamples(text, map[string]*float64{
 		"herald_store_commit_notifications_count": &c.Commits,
 		"herald_store_commit_notifications_sum":   &c.Notifications,
 		"herald_store_commit_seconds_sum":         &c.Busy,
-	}
-	for _, line := range strings.Split(text, "\n") {
-		name, val, ok := strings.Cut(line, " ")
-		if p := want[name]; ok && p != nil {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-				*p = f
-			}
-		}
-	}
+	})
 	return c
 }
 
