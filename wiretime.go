@@ -163,14 +163,13 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 	return append(b, 'Z', '"'), nil
 }
 
-// appendDigits appends v, at least 0 and below 10^width, in width digits.
+// appendDigits appends v, at least 0 and below 10^width, in width digits
+// (width at most 4).
 func appendDigits(b []byte, v, width int) []byte {
-	for i := width - 1; i >= 0; i-- {
-		div := 1
-		for range i {
-			div *= 10
-		}
-		b = append(b, byte('0'+v/div%10))
+	b = append(b, "0000"[:width]...)
+	for i := len(b) - 1; v > 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
 	}
 	return b
 }
