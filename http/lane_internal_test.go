@@ -107,12 +107,17 @@ func TestLaneReusesWorkers(t *testing.T) {
 			}
 		}
 	}
+	// A worker counts itself as waiting just before it waits, so a
+	// connection accepted in between starts a second worker. The window is
+	// a few instructions wide, but a descheduled goroutine (-race, a busy
+	// machine) can sit in it; that costs a goroutine, not reuse.
 	for i := 0; i < 5; i++ {
 		get("one")
-		waitFor("the worker to wait again", func() bool { return l.waiting.Load() == 1 })
+		waitFor("the worker to wait again", func() bool { return l.waiting.Load() >= 1 })
 	}
-	if ids[0] == "" || len(slices.Compact(slices.Clone(ids))) != 1 {
-		t.Fatalf("five connections one after the other served by goroutines %v, want one", ids)
+	served := slices.Compact(slices.Sorted(slices.Values(ids)))
+	if ids[0] == "" || len(served) > 2 {
+		t.Fatalf("five connections one after the other served by goroutines %v, want one (two if one was accepted as its worker began to wait)", ids)
 	}
 
 	var wg sync.WaitGroup
