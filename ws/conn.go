@@ -65,6 +65,9 @@ type conn struct {
 	// can be resumed where it stopped; not so through TLS, whose record
 	// layer a partial write leaves broken.
 	resumable bool
+	// raw writes to the bare socket without waiting (see flushInline); nil
+	// where that cannot be done (TLS, or a platform without writev).
+	raw syscall.RawConn
 }
 
 func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
@@ -74,7 +77,12 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		connectedAt: srv.cfg.Now(),
 		beat:        uint8(srv.beats.Add(1) % heartbeatParts),
 	}
-	_, c.resumable = nc.(syscall.Conn)
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.resumable = true
+		if canWriteNow {
+			c.raw, _ = sc.SyscallConn()
+		}
+	}
 	c.rd = msgReader{max: srv.cfg.MaxMessageBytes}
 	c.sess = srv.engine.New(c, claims)
 	c.touch()
@@ -111,11 +119,15 @@ func (c *conn) Send(o session.Outbound) bool {
 				c.queue = append(c.queue, c.own(o.Data))
 			}
 			start := c.startWriterLocked()
+			inline := start && c.raw != nil && o.Msg != nil && o.Msg.To.Kind == herald.ToUser && !o.Force && !o.Wait
 			c.mu.Unlock()
-			if start {
+			c.srv.metrics.MessagesOut.Inc()
+			switch {
+			case inline:
+				c.flushInline()
+			case start:
 				c.srv.writers.push(c)
 			}
-			c.srv.metrics.MessagesOut.Inc()
 			return true
 		}
 		if !o.Wait {

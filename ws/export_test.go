@@ -15,3 +15,9 @@ func SetFrameTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 	frameTimeout = d
 	t.Cleanup(func() { frameTimeout = old })
 }
+
+// InlineWrites reports how many writes s made on a sender's goroutine.
+func InlineWrites(s *Server) int64 { return s.inlineWrites.Load() }
+
+// PoolWriteWait is poolWriteWait, the deadline a pool write sets.
+const PoolWriteWait = poolWriteWait

@@ -154,6 +154,8 @@ type Server struct {
 	poll     *poller       // nil where there is none: every connection keeps a reader goroutine
 	beats    atomic.Uint32 // connections made, to deal them over the heartbeat's parts
 
+	inlineWrites atomic.Int64 // writes made on the sender's goroutine (flushInline), for tests
+
 	// The hub is the one index of connections; the server only counts its
 	// own, to wait for them at shutdown.
 	mu       sync.Mutex
