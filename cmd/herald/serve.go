@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	apihttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/inbox"
+	"github.com/heraldhq/herald/internal/gctune"
 	"github.com/heraldhq/herald/jwt"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
@@ -70,6 +72,13 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if devToken || devKey {
 		a.printDevHelp(stdout, devToken, devKey)
+	}
+	// The runtime reads GOGC from the process's environment, not from
+	// Herald's settings: an operator who set it keeps exactly that.
+	if os.Getenv("GOGC") == "" {
+		gctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go gctune.New(gctune.Config{}).Run(gctx)
 	}
 	return a.run(ctx)
 }
