@@ -3,7 +3,6 @@ package ws_test
 import (
 	"bytes"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,31 +80,7 @@ func TestSlowConsumerOfUserSends(t *testing.T) {
 		c, _ := e.connect(fmt.Sprintf("fast%d", i))
 		clients = append(clients, c)
 	}
-	var wg sync.WaitGroup
-	counts := make([]atomic.Int64, fast)
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for counts[i].Load() < msgs {
-				m, err := c.tryRead(10 * time.Second)
-				if err != nil {
-					t.Errorf("fast client %d: %v", i, err)
-					return
-				}
-				if m["type"] == "tick" {
-					counts[i].Add(1)
-				}
-			}
-		}()
-	}
-	slowest := func() int64 {
-		m := int64(msgs)
-		for i := range counts {
-			m = min(m, counts[i].Load())
-		}
-		return m
-	}
+	ticks := readTicks(t, clients, msgs)
 	pad := bytes.Repeat([]byte("x"), 8000)
 	sent := make(chan struct{})
 	var slowRefused atomic.Bool
@@ -113,7 +88,7 @@ func TestSlowConsumerOfUserSends(t *testing.T) {
 	go func() {
 		defer close(sent)
 		for i := range msgs {
-			for int64(i)-slowest() > 32 {
+			for int64(i)-ticks.slowest() > 32 {
 				if t.Failed() {
 					return
 				}
@@ -135,14 +110,9 @@ func TestSlowConsumerOfUserSends(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the sender was blocked by a slow consumer")
 	}
-	wg.Wait()
+	ticks.wait()
 	if longest > time.Second {
 		t.Errorf("a send to the slow client took %v; want it never to wait for the client", longest)
-	}
-	for i := range counts {
-		if n := counts[i].Load(); n != msgs {
-			t.Errorf("client %d received %d of %d", i, n, msgs)
-		}
 	}
 	if !slowRefused.Load() {
 		t.Error("every message to the slow client was accepted; want its queue to fill")

@@ -377,39 +377,15 @@ func TestSlowConsumer(t *testing.T) {
 	if err := e.hub.Subscribe(findConn(t, e, "slow"), "room"); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	counts := make([]atomic.Int64, fast)
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for counts[i].Load() < msgs {
-				m, err := c.tryRead(10 * time.Second)
-				if err != nil {
-					t.Errorf("fast client %d: %v", i, err)
-					return
-				}
-				if m["type"] == "tick" {
-					counts[i].Add(1)
-				}
-			}
-		}()
-	}
+	ticks := readTicks(t, clients, msgs)
 	// The sender keeps within a window of what the fast clients have read,
 	// so only the slow client can overflow; it never waits for the slow one.
-	slowest := func() int64 {
-		m := int64(msgs)
-		for i := range counts {
-			m = min(m, counts[i].Load())
-		}
-		return m
-	}
 	payload := bytes.Repeat([]byte("x"), 8000)
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
 		for i := range msgs {
-			for int64(i)-slowest() > 32 {
+			for int64(i)-ticks.slowest() > 32 {
 				if t.Failed() {
 					return
 				}
@@ -424,13 +400,59 @@ func TestSlowConsumer(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the sender was blocked by a slow consumer")
 	}
-	wg.Wait()
-	for i := range counts {
-		if n := counts[i].Load(); n != msgs {
-			t.Errorf("client %d received %d of %d", i, n, msgs)
+	ticks.wait()
+	waitFor(t, "slow consumer closed", func() bool { return e.hub.UserConns("slow") == 0 })
+}
+
+// tickReaders reads each client's messages in the background until msgs
+// "tick" messages have come, as the fast clients of the slow-consumer tests.
+type tickReaders struct {
+	t      *testing.T
+	msgs   int64
+	counts []atomic.Int64
+	wg     sync.WaitGroup
+}
+
+func readTicks(t *testing.T, clients []*client, msgs int) *tickReaders {
+	r := &tickReaders{t: t, msgs: int64(msgs), counts: make([]atomic.Int64, len(clients))}
+	for i, c := range clients {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for r.counts[i].Load() < r.msgs {
+				m, err := c.tryRead(10 * time.Second)
+				if err != nil {
+					t.Errorf("fast client %d: %v", i, err)
+					return
+				}
+				if m["type"] == "tick" {
+					r.counts[i].Add(1)
+				}
+			}
+		}()
+	}
+	return r
+}
+
+// slowest is the fewest ticks any client has read.
+func (r *tickReaders) slowest() int64 {
+	m := r.msgs
+	for i := range r.counts {
+		m = min(m, r.counts[i].Load())
+	}
+	return m
+}
+
+// wait returns when every reader has ended, and fails the test for each
+// client that did not read every tick.
+func (r *tickReaders) wait() {
+	r.t.Helper()
+	r.wg.Wait()
+	for i := range r.counts {
+		if n := r.counts[i].Load(); n != r.msgs {
+			r.t.Errorf("client %d received %d of %d", i, n, r.msgs)
 		}
 	}
-	waitFor(t, "slow consumer closed", func() bool { return e.hub.UserConns("slow") == 0 })
 }
 
 // findConn returns the hub's connection for user, via a delivery probe.
