@@ -77,8 +77,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// Herald's settings: an operator who set it keeps exactly that.
 	if os.Getenv("GOGC") == "" {
 		gctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go gctune.New(gctune.Config{}).Run(gctx)
+		done := make(chan struct{})
+		go func() { gctune.New(gctune.Config{}).Run(gctx); close(done) }()
+		defer func() { stop(); <-done }()
 	}
 	return a.run(ctx)
 }
