@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -15,13 +16,22 @@ import (
 // waits for the counter could deadlock with a create that holds the counter
 // while its unique-key check waits for that notification row. With one
 // writer at a time (SQLite) the statement is a harmless read.
-func (s *Store) lockCounter(c conn, userID string) error {
+//
+// It reports false when the user has no counter row, and so had no
+// notification when it looked: the caller then changes nothing. Going on
+// would lock nothing, yet the next statement could see the user's first
+// notifications, committed meanwhile (each statement of a READ COMMITTED
+// transaction sees what committed before it began): a mark-all-read would
+// then hold those rows while waiting for the counter, which a mark-read
+// holding the counter and waiting for one of those rows could never give
+// it. Stopping makes the change happen before the user's first create.
+func (s *Store) lockCounter(c conn, userID string) (bool, error) {
 	var one int
 	err := c.queryRow(`SELECT 1 FROM user_seqs WHERE user_id = ?`+s.d.ForNoKeyUpdate, userID).Scan(&one)
 	if isNoRows(err) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 // uncount takes n notifications that stopped being unread off userID's
@@ -54,7 +64,8 @@ func (s *Store) MarkRead(ctx context.Context, userID, id string, at time.Time) (
 		exists  = true
 	)
 	err := s.inTx(ctx, func(c conn) error {
-		if err := s.lockCounter(c, userID); err != nil {
+		if ok, err := s.lockCounter(c, userID); !ok {
+			exists = false // and err nil: no notification of userID's yet
 			return err
 		}
 		n, err := c.execN(`UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL`, utc(at), id, userID)
@@ -100,8 +111,8 @@ func (s *Store) MarkAllRead(ctx context.Context, userID string, at time.Time) (i
 		u herald.Unread
 	)
 	err := s.inTx(ctx, func(c conn) error {
-		if err := s.lockCounter(c, userID); err != nil {
-			return err
+		if ok, err := s.lockCounter(c, userID); !ok {
+			return err // no notification of userID's yet: none to mark
 		}
 		var err error
 		if n, err = c.execN(`UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`, utc(at), userID); err != nil || n == 0 {
@@ -131,7 +142,10 @@ func (s *Store) DeleteNotification(ctx context.Context, userID, id string) (hera
 		u         herald.Unread
 	)
 	err := s.inTx(ctx, func(c conn) error {
-		if err := s.lockCounter(c, userID); err != nil {
+		if ok, err := s.lockCounter(c, userID); !ok {
+			if err == nil {
+				err = sql.ErrNoRows // no notification of userID's yet
+			}
 			return err
 		}
 		err := c.queryRow(`DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING read_at IS NULL`, id, userID).Scan(&wasUnread)
