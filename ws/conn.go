@@ -61,12 +61,11 @@ type conn struct {
 	pollID uint64 // its registration in the poller
 	pollFD int
 	wmu    sync.Mutex // serialises writes to nc
-	// resumable: nc is a bare socket, where a write cut short by a deadline
-	// can be resumed where it stopped; not so through TLS, whose record
-	// layer a partial write leaves broken.
-	resumable bool
-	// raw writes to the bare socket without waiting (see flushInline); nil
-	// where that cannot be done (TLS, or a platform without writev).
+	// raw is nc's descriptor when nc is a bare socket, nil through TLS. On a
+	// bare socket a write cut short by a deadline can be resumed where it
+	// stopped, and a write that never waits can be made (flushInline); not
+	// so through TLS, whose record layer a partial write leaves broken. The
+	// poller registers the descriptor too.
 	raw syscall.RawConn
 }
 
@@ -78,10 +77,7 @@ func newConn(srv *Server, nc net.Conn, claims *herald.Claims) *conn {
 		beat:        uint8(srv.beats.Add(1) % heartbeatParts),
 	}
 	if sc, ok := nc.(syscall.Conn); ok {
-		c.resumable = true
-		if canWriteNow {
-			c.raw, _ = sc.SyscallConn()
-		}
+		c.raw, _ = sc.SyscallConn()
 	}
 	c.rd = msgReader{max: srv.cfg.MaxMessageBytes}
 	c.sess = srv.engine.New(c, claims)
@@ -119,7 +115,7 @@ func (c *conn) Send(o session.Outbound) bool {
 				c.queue = append(c.queue, c.own(o.Data))
 			}
 			start := c.startWriterLocked()
-			inline := start && c.raw != nil && o.Msg != nil && o.Msg.To.Kind == herald.ToUser && !o.Force && !o.Wait
+			inline := start && canWriteNow && c.raw != nil && o.Msg != nil && o.Msg.To.Kind == herald.ToUser && !o.Force && !o.Wait
 			c.mu.Unlock()
 			c.srv.metrics.MessagesOut.Inc()
 			switch {

@@ -210,16 +210,11 @@ func (p *poller) stop() {
 // fdOf returns the descriptor of c's socket. It stays valid while the socket
 // is open; the poller is told to forget it before it closes.
 func fdOf(c *conn) (int, error) {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
+	if c.raw == nil {
 		return 0, errors.New("ws: socket has no descriptor")
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	fd := -1
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+	if err := c.raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
 		return 0, err
 	}
 	return fd, nil

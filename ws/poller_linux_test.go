@@ -4,6 +4,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,7 +74,11 @@ func TestPollerReusesReaders(t *testing.T) {
 	}
 	client, server := tcpPair(t)
 	before := runtime.NumGoroutine()
-	if err := p.add(&conn{nc: server}); err != nil {
+	raw, err := server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.add(&conn{nc: server, raw: raw}); err != nil {
 		t.Fatal(err)
 	}
 	const frames = 40

@@ -143,18 +143,8 @@ func (w *writers) stop() {
 // on: back into the line when more was queued meanwhile, to nobody when not.
 // It returns how many frames it took.
 func (c *conn) flushOnce() int {
-	c.mu.Lock()
-	batch, preface := c.queue, c.preface
-	c.queue, c.latest, c.pong, c.preface = nil, 0, 0, nil
-	c.mu.Unlock()
-	frames := len(batch)
-	bufs, closing := encodeFrames(batch)
-	if preface != nil {
-		bufs = append(net.Buffers{preface}, bufs...)
-	}
-	clear(batch) // the buffers hold what is needed; drop the rest for the GC
-
-	if !c.resumable {
+	bufs, frames, closing := c.takeQueued()
+	if c.raw == nil {
 		// A deadline that expires mid-write would leave a partial record
 		// (TLS), which the close that follows turns into a corrupt
 		// stream: such sockets write with the full timeout, off the pool.
@@ -174,6 +164,22 @@ func (c *conn) flushOnce() int {
 	}
 	c.afterWrite(err, closing)
 	return frames
+}
+
+// takeQueued empties the queue and lays out what it held, after the
+// upgrade's answer if that is still unsent, as one writev: the buffers,
+// how many frames they hold, and whether the last is a close frame.
+func (c *conn) takeQueued() (bufs net.Buffers, frames int, closing bool) {
+	c.mu.Lock()
+	batch, preface := c.queue, c.preface
+	c.queue, c.latest, c.pong, c.preface = nil, 0, 0, nil
+	c.mu.Unlock()
+	bufs, closing = encodeFrames(batch)
+	if preface != nil {
+		bufs = append(net.Buffers{preface}, bufs...)
+	}
+	clear(batch) // the buffers hold what is needed; drop the rest for the GC
+	return bufs, len(batch), closing
 }
 
 // flushSlow finishes a batch the socket did not take at once, waiting up to
