@@ -30,11 +30,7 @@ type WireTime time.Time
 // checks and copies what a MarshalJSON returns, which cost as much as the
 // formatting, three times per notification.)
 func (t WireTime) MarshalText() ([]byte, error) {
-	u := time.Time(t).UTC()
-	if y := u.Year(); y < 0 || y > 9999 {
-		return nil, errYears
-	}
-	return u.AppendFormat(make([]byte, 0, len(TimeLayout)), TimeLayout), nil
+	return appendWireTime(make([]byte, 0, len(TimeLayout)), time.Time(t))
 }
 
 // UnmarshalJSON decodes an RFC 3339 time, with or without fractions.
@@ -92,17 +88,18 @@ func (n Notification) MarshalJSON() ([]byte, error) {
 	b = strconv.AppendBool(append(b, `,"read":`...), n.Read)
 	var err error
 	if n.ReadAt != nil {
-		if b, err = appendTime(append(b, `,"readAt":`...), *n.ReadAt); err != nil {
+		if b, err = appendWireTime(append(b, `,"readAt":"`...), *n.ReadAt); err != nil {
 			return nil, err
 		}
+		b = append(b, '"')
 	}
-	if b, err = appendTime(append(b, `,"createdAt":`...), n.CreatedAt); err != nil {
+	if b, err = appendWireTime(append(b, `,"createdAt":"`...), n.CreatedAt); err != nil {
 		return nil, err
 	}
-	if b, err = appendTime(append(b, `,"timestamp":`...), n.Timestamp); err != nil {
+	if b, err = appendWireTime(append(b, `","timestamp":"`...), n.Timestamp); err != nil {
 		return nil, err
 	}
-	return append(b, '}'), nil
+	return append(b, '"', '}'), nil
 }
 
 // appendField appends name and s as a JSON string. A string of printable
@@ -143,16 +140,16 @@ func plainJSON(data []byte) bool {
 	return json.Valid(data)
 }
 
-// appendTime appends t as a quoted WireTime: TimeLayout, written digit by
-// digit, which time.AppendFormat takes several times longer to do.
-func appendTime(b []byte, t time.Time) ([]byte, error) {
+// appendWireTime appends t in TimeLayout, written digit by digit, which
+// time.AppendFormat takes several times longer to do. It refuses a year
+// TimeLayout cannot write.
+func appendWireTime(b []byte, t time.Time) ([]byte, error) {
 	u := t.UTC()
 	year, month, day := u.Date()
 	if year < 0 || year > 9999 {
 		return nil, errYears
 	}
 	hour, minute, second := u.Clock()
-	b = append(b, '"')
 	b = appendDigits(b, year, 4)
 	b = appendDigits(append(b, '-'), int(month), 2)
 	b = appendDigits(append(b, '-'), day, 2)
@@ -160,7 +157,7 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 	b = appendDigits(append(b, ':'), minute, 2)
 	b = appendDigits(append(b, ':'), second, 2)
 	b = appendDigits(append(b, '.'), u.Nanosecond()/1e6, 3)
-	return append(b, 'Z', '"'), nil
+	return append(b, 'Z'), nil
 }
 
 // appendDigits appends v, at least 0 and below 10^width, in width digits

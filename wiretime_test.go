@@ -3,6 +3,7 @@ package herald_test
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,34 @@ func TestWireTimes(t *testing.T) {
 	}
 	if !n.CreatedAt.Equal(whole) || !n.Timestamp.Equal(nanos.Add(-time.Hour)) {
 		t.Errorf("decoded %v %v", n.CreatedAt, n.Timestamp)
+	}
+}
+
+// TestWireTimeMatchesLayout: WireTime writes its digits by hand, and must
+// give what time.Format gives with TimeLayout, for any instant of the years
+// it accepts, in any zone; outside them it refuses.
+func TestWireTimeMatchesLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC).Unix()
+	times := []time.Time{
+		time.Unix(lo, 0).UTC(), time.Unix(hi, 999999999).UTC(), time.Unix(0, 0), {},
+		time.Date(2026, 12, 7, 23, 59, 59, 999999999, time.FixedZone("", -11*3600)),
+	}
+	for range 100000 {
+		zone := time.FixedZone("", (rng.IntN(49)-24)*1800)
+		times = append(times, time.Unix(lo+rng.Int64N(hi-lo), rng.Int64N(1e9)).In(zone))
+	}
+	for _, at := range times {
+		got, err := herald.WireTime(at).MarshalText()
+		if want := at.UTC().Format(herald.TimeLayout); err != nil || string(got) != want {
+			t.Fatalf("WireTime(%v) = %q, %v; want %q", at, got, err, want)
+		}
+	}
+	for _, at := range []time.Time{time.Unix(lo-1, 0), time.Unix(hi+1, 0), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if got, err := herald.WireTime(at).MarshalText(); err == nil {
+			t.Errorf("WireTime(%v) = %q, want an error for its year", at, got)
+		}
 	}
 }
 
