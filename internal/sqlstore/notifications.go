@@ -28,11 +28,20 @@ import (
 func (s *Store) lockCounter(c conn, userID string) (bool, error) {
 	var one int
 	err := c.queryRow(`SELECT 1 FROM user_seqs WHERE user_id = ?`+s.d.ForNoKeyUpdate, userID).Scan(&one)
+	if AfterLockCounter != nil {
+		AfterLockCounter(userID)
+	}
 	if isNoRows(err) {
 		return false, nil
 	}
 	return err == nil, err
 }
+
+// AfterLockCounter, when set, is called by every mark-read, mark-all-read
+// and delete right after it has locked (or found no) counter row, inside its
+// transaction: tests commit a create there, in the window lockCounter
+// closes. Nil outside tests.
+var AfterLockCounter func(userID string)
 
 // uncount takes n notifications that stopped being unread off userID's
 // count, in the transaction that changed them, and returns what it leaves.
