@@ -385,11 +385,8 @@ func TestSlowConsumer(t *testing.T) {
 	go func() {
 		defer close(sent)
 		for i := range msgs {
-			for int64(i)-ticks.slowest() > 32 {
-				if t.Failed() {
-					return
-				}
-				time.Sleep(time.Millisecond)
+			if !ticks.within(i, 32) {
+				return
 			}
 			e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "room"},
 				Payload: fmt.Appendf(nil, `{"type":"tick","i":%d,"pad":%q}`, i, payload)})
@@ -441,6 +438,19 @@ func (r *tickReaders) slowest() int64 {
 		m = min(m, r.counts[i].Load())
 	}
 	return m
+}
+
+// within waits until every client has read all but window of the first
+// i ticks, so that a sender keeps that close behind its slowest healthy
+// reader; it reports false once the test has failed.
+func (r *tickReaders) within(i, window int) bool {
+	for int64(i)-r.slowest() > int64(window) {
+		if r.t.Failed() {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
 }
 
 // wait returns when every reader has ended, and fails the test for each
