@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -21,13 +22,12 @@ func scanDevice(r scanner) (*herald.Device, error) {
 	return &d, nil
 }
 
-// errTokenTaken refuses to register a device token another user holds:
-// moving it would let anyone who learns a token take over its pushes.
-var errTokenTaken = herald.Errorf(herald.ECONFLICT, "This device token is registered to another user")
-
-// errTokenRace answers the loser of two registrations of one token at the
-// same moment.
-var errTokenRace = herald.Errorf(herald.ECONFLICT, "This device token was registered at the same moment; try again")
+// devices is the registration table of mobile devices, by token.
+var devices = registration{
+	table: "devices", key: "token", limit: herald.MaxDevices, op: "save device",
+	taken: herald.Errorf(herald.ECONFLICT, "This device token is registered to another user"),
+	race:  herald.Errorf(herald.ECONFLICT, "This device token was registered at the same moment; try again"),
+}
 
 // SaveDevice stores d, replacing the user's own registration of its token
 // (another user's is ECONFLICT), and drops the user's oldest devices past
@@ -36,50 +36,13 @@ func (s *Store) SaveDevice(ctx context.Context, d *herald.Device) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	if err := s.enter(); err != nil {
-		return err
-	}
-	id, created := herald.NewID(), utc(s.now())
-	err := s.inTx(ctx, func(c conn) error {
-		// The user's rows are locked in id order first (PostgreSQL), so two
-		// saves for one user count and evict one after the other.
-		rows, err := c.query(`SELECT id FROM devices WHERE user_id = ? ORDER BY id`+s.d.ForUpdate, d.UserID)
-		if err != nil {
-			return err
-		}
-		for rows.Next() { // each row fetched is locked
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		var holder string
-		switch err := c.queryRow(`SELECT user_id FROM devices WHERE token = ?`+s.d.ForUpdate, d.Token).Scan(&holder); {
-		case isNoRows(err):
-		case err != nil:
-			return err
-		case holder != d.UserID:
-			return errTokenTaken
-		}
-		if _, err := c.exec(`DELETE FROM devices WHERE token = ? AND user_id = ?`, d.Token, d.UserID); err != nil {
-			return err
-		}
-		if _, err := c.exec(`DELETE FROM devices WHERE user_id = ? AND id NOT IN (
-				SELECT id FROM devices WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?)`,
-			d.UserID, d.UserID, herald.MaxDevices-1); err != nil {
-			return err
-		}
-		_, err = c.exec(`INSERT INTO devices (id, user_id, platform, token, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	id, created, err := s.saveRegistration(ctx, devices, d.UserID, d.Token, func(c conn, id string, created time.Time) error {
+		_, err := c.exec(`INSERT INTO devices (id, user_id, platform, token, app_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			id, d.UserID, string(d.Platform), d.Token, d.AppID, created)
-		if f, _ := s.d.Classify(err); f == FaultUnique { // another save of the token committed first
-			return errTokenRace
-		}
 		return err
 	})
-	if err == errTokenTaken || err == errTokenRace {
-		return err
-	}
 	if err != nil {
-		return s.fail("save device", err)
+		return err
 	}
 	d.ID, d.Created = id, created
 	return nil

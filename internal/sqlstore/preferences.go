@@ -113,6 +113,14 @@ func scanSubscription(r scanner) (*herald.PushSubscription, error) {
 	return &sub, nil
 }
 
+// pushSubscriptions is the registration table of browsers' push
+// subscriptions, by endpoint.
+var pushSubscriptions = registration{
+	table: "push_subscriptions", key: "endpoint", limit: herald.MaxPushSubscriptions, op: "save push subscription",
+	taken: herald.Errorf(herald.ECONFLICT, "This push endpoint is registered to another user"),
+	race:  herald.Errorf(herald.ECONFLICT, "This push endpoint was registered at the same moment; try again"),
+}
+
 // SavePushSubscription stores sub, replacing the user's own registration of
 // its endpoint (another user's is ECONFLICT), and drops the user's oldest
 // subscriptions past the limit.
@@ -120,62 +128,17 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub *herald.PushSubscr
 	if err := sub.Validate(); err != nil {
 		return err
 	}
-	if err := s.enter(); err != nil {
-		return err
-	}
-	id, created := herald.NewID(), utc(s.now())
-	err := s.inTx(ctx, func(c conn) error {
-		// The user's rows are locked in id order first (PostgreSQL), so two
-		// saves for one user count and evict one after the other.
-		rows, err := c.query(`SELECT id FROM push_subscriptions WHERE user_id = ? ORDER BY id`+s.d.ForUpdate, sub.UserID)
-		if err != nil {
-			return err
-		}
-		for rows.Next() { // each row fetched is locked
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		var holder string
-		switch err := c.queryRow(`SELECT user_id FROM push_subscriptions WHERE endpoint = ?`+s.d.ForUpdate, sub.Endpoint).Scan(&holder); {
-		case isNoRows(err):
-		case err != nil:
-			return err
-		case holder != sub.UserID:
-			return errEndpointTaken
-		}
-		if _, err := c.exec(`DELETE FROM push_subscriptions WHERE endpoint = ? AND user_id = ?`, sub.Endpoint, sub.UserID); err != nil {
-			return err
-		}
-		if _, err := c.exec(`DELETE FROM push_subscriptions WHERE user_id = ? AND id NOT IN (
-				SELECT id FROM push_subscriptions WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?)`,
-			sub.UserID, sub.UserID, herald.MaxPushSubscriptions-1); err != nil {
-			return err
-		}
-		_, err = c.exec(`INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	id, created, err := s.saveRegistration(ctx, pushSubscriptions, sub.UserID, sub.Endpoint, func(c conn, id string, created time.Time) error {
+		_, err := c.exec(`INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			id, sub.UserID, sub.Endpoint, sub.P256dh, sub.Auth, created)
-		if f, _ := s.d.Classify(err); f == FaultUnique { // another save of the endpoint committed first
-			return errEndpointRace
-		}
 		return err
 	})
-	if err == errEndpointTaken || err == errEndpointRace {
-		return err
-	}
 	if err != nil {
-		return s.fail("save push subscription", err)
+		return err
 	}
 	sub.ID, sub.Created = id, created
 	return nil
 }
-
-// errEndpointTaken refuses to register an endpoint another user holds: moving
-// it would let anyone who learns an endpoint URL take over its pushes.
-var errEndpointTaken = herald.Errorf(herald.ECONFLICT, "This push endpoint is registered to another user")
-
-// errEndpointRace answers the loser of two registrations of one endpoint at
-// the same moment.
-var errEndpointRace = herald.Errorf(herald.ECONFLICT, "This push endpoint was registered at the same moment; try again")
 
 // DeletePushSubscription removes one of userID's subscriptions.
 func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) error {
