@@ -7,10 +7,10 @@ import (
 
 // checkpointer copies the write-ahead log into the database file every
 // interval, from a connection of its own: a passive checkpoint, which waits
-// for no one. The writer then never stops mid-commit to checkpoint (it would
-// every 1,000 pages by default), which keeps creates' latency flat, and
-// several intervals' writes of one hot page (a user's counter row, an index
-// leaf) reach the file once.
+// for no one. The writer then copies only what the last one left, when the
+// log reaches writerCheckpoint pages, instead of stopping every 1,000 pages
+// as SQLite does by default; and an interval's writes of one hot page (a
+// user's counter row, an index leaf) reach the file once.
 type checkpointer struct {
 	db   *sql.DB
 	quit chan struct{}

@@ -69,9 +69,10 @@ type Config struct {
 	CommitDelay time.Duration
 	// CheckpointInterval is how often a connection of its own copies the
 	// write-ahead log into the database file (a passive checkpoint), so that
-	// the writer never stops to do it (default DefaultCheckpointInterval). A
-	// negative interval leaves checkpoints to the writer, every 1,000 pages
-	// as SQLite does by default.
+	// the writer does not stop to copy most pages (default
+	// DefaultCheckpointInterval). A negative interval leaves checkpoints to
+	// the writer, every 1,000 pages as SQLite does by default. See
+	// writerCheckpoint for what the writer still does under a sustained load.
 	CheckpointInterval time.Duration
 	// UnreadCounts bounds how many users' unread counts the store keeps in
 	// memory, so that the count every connecting client is sent at connect
@@ -98,8 +99,16 @@ const lockSuffix = "-herald.lock"
 const DefaultCheckpointInterval = time.Second
 
 // writerCheckpoint is the WAL size (in pages, 80 MB) at which the writer
-// checkpoints by itself: a safety net, should the background checkpoints
-// fall behind.
+// checkpoints by itself. Only a checkpoint that finds the whole log copied
+// lets the writer start the log again from the top, and under a sustained
+// load commits land while every background checkpoint runs. So the log
+// grows to this size, and the commit that reaches it copies what the
+// background left and syncs the log and the database: 50–100 ms on a
+// virtual disk, about once a second at 15,000 notifications a second. A
+// background RESTART checkpoint every 500 ms, with the database synced
+// before it, cut that to a 10–13 ms wait twice a second, without moving the
+// throughput or the p99, and it holds the writer while a slow reader
+// finishes; not done (BENCHMARKS.md).
 const writerCheckpoint = 20000
 
 // Store is the SQL store on a SQLite database: herald.Store,
