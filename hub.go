@@ -15,6 +15,14 @@ type Conn interface {
 	Send(m *Message) bool
 }
 
+// BatchConn is a Conn that also takes several messages at once, in order,
+// so that it can write them together (BatchDeliverer). It returns false as
+// Send does, once one of them is refused.
+type BatchConn interface {
+	Conn
+	SendBatch(ms []*Message) bool
+}
+
 // Hub is a node's one index of live connections, by user and by channel, so
 // a send to one user or one channel costs time in proportion to its
 // recipients; the transports find their own connections through it too.

@@ -91,6 +91,17 @@ type Publisher interface {
 	Publish(ctx context.Context, m *Message) (int, error)
 }
 
+// BatchPublisher is a Publisher that also takes several messages for one
+// audience at once, in order, such as a new notification and the unread
+// count that follows it: each connection then gets them together and can
+// write them with one system call. It returns how many local connections
+// accepted them all. Callers use it when their Publisher has it and publish
+// one by one otherwise; the messages reach clients the same either way.
+type BatchPublisher interface {
+	Publisher
+	PublishBatch(ctx context.Context, ms []*Message) (int, error)
+}
+
 // Broker carries messages between Herald nodes. The in-memory broker (single
 // node) hands each published message straight to the local Deliverer; the Redis
 // broker carries it to every node that has interest in its audience.
@@ -114,4 +125,12 @@ type Interest interface {
 // returns how many accepted it. It never blocks on a slow connection.
 type Deliverer interface {
 	Deliver(m *Message) int
+}
+
+// BatchDeliverer is a Deliverer that also hands several messages for one
+// audience (the first one's) to each local connection at once, in order, for
+// BatchPublisher. It returns how many connections accepted them all.
+type BatchDeliverer interface {
+	Deliverer
+	DeliverBatch(ms []*Message) int
 }

@@ -233,6 +233,32 @@ var recipients = sync.Pool{New: func() any { s := make([]herald.Conn, 0, 64); re
 // accepted it. Each recipient only queues the shared payload, so a slow client
 // never delays the others or the caller; no lock is held while it sends.
 func (h *Hub) Deliver(m *herald.Message) int {
+	return h.deliver(m, func(c herald.Conn) bool { return c.Send(m) })
+}
+
+// DeliverBatch hands ms, all for the audience of ms[0], to its local
+// connections: each gets them at once (herald.BatchConn) or one by one. It
+// returns how many accepted them all.
+func (h *Hub) DeliverBatch(ms []*herald.Message) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return h.deliver(ms[0], func(c herald.Conn) bool {
+		if bc, ok := c.(herald.BatchConn); ok {
+			return bc.SendBatch(ms)
+		}
+		for _, m := range ms {
+			if !c.Send(m) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// deliver calls send for each local connection of m's audience and returns
+// how many times it reported true.
+func (h *Hub) deliver(m *herald.Message, send func(herald.Conn) bool) int {
 	buf := recipients.Get().(*[]herald.Conn)
 	to := (*buf)[:0]
 	switch m.To.Kind {
@@ -252,7 +278,7 @@ func (h *Hub) Deliver(m *herald.Message) int {
 	}
 	n := 0
 	for _, c := range to {
-		if c.Send(m) {
+		if send(c) {
 			n++
 		}
 	}

@@ -234,3 +234,49 @@ func TestUserConnectionsComeAndGo(t *testing.T) {
 		t.Fatalf("after all left: %+v, OfUser %v", st, h.OfUser("a"))
 	}
 }
+
+// batchConn is a conn that takes batches, recording each.
+type batchConn struct {
+	conn
+	mu      sync.Mutex
+	batches [][]*herald.Message
+}
+
+func (c *batchConn) SendBatch(ms []*herald.Message) bool {
+	if c.full {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches = append(c.batches, ms)
+	return true
+}
+
+// DeliverBatch hands the whole batch to each connection of its audience:
+// at once to one that takes batches, one by one to one that does not, and
+// counts those that took it all.
+func TestDeliverBatch(t *testing.T) {
+	h := hub.New(hub.Config{})
+	batcher, plain, full, other := &batchConn{conn: conn{user: "a"}}, &conn{user: "a"}, &conn{user: "a", full: true}, &conn{user: "b"}
+	for _, c := range []herald.Conn{batcher, plain, full, other} {
+		if err := h.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := []*herald.Message{msg(herald.ToUser, "a", ""), msg(herald.ToUser, "a", "")}
+	if n := h.DeliverBatch(ms); n != 2 {
+		t.Errorf("DeliverBatch reached %d connections, want 2 (the full one refuses)", n)
+	}
+	if len(batcher.batches) != 1 || len(batcher.batches[0]) != 2 || batcher.batches[0][0] != ms[0] || batcher.batches[0][1] != ms[1] {
+		t.Errorf("the batch connection got %v, want the batch once", batcher.batches)
+	}
+	if plain.got.Load() != 2 {
+		t.Errorf("the plain connection got %d messages, want 2", plain.got.Load())
+	}
+	if other.got.Load() != 0 {
+		t.Errorf("another user's connection got %d messages", other.got.Load())
+	}
+	if n := h.DeliverBatch(nil); n != 0 {
+		t.Errorf("an empty batch reached %d connections", n)
+	}
+}

@@ -62,7 +62,7 @@ func (s *Service) Create(ctx context.Context, ns []*herald.NewNotification) ([]h
 		}
 		pctx, cancel := s.afterCommit(ctx)
 		for _, p := range pubs {
-			s.lines.flush(pctx, p, func(m *herald.Message) { s.send(pctx, m) })
+			s.lines.flush(pctx, p, func(ms []*herald.Message) { s.sendAll(pctx, ms) })
 		}
 		cancel()
 	}

@@ -144,6 +144,22 @@ func (s *Service) send(ctx context.Context, m *herald.Message) {
 	}
 }
 
+// sendAll publishes ms, all for one user, at once when the Publisher takes
+// batches, so that each of the user's connections can write a notification
+// and the count after it together; one by one otherwise.
+func (s *Service) sendAll(ctx context.Context, ms []*herald.Message) {
+	bp, ok := s.pub.(herald.BatchPublisher)
+	if !ok || len(ms) < 2 {
+		for _, m := range ms {
+			s.send(ctx, m)
+		}
+		return
+	}
+	if _, err := bp.PublishBatch(ctx, ms); err != nil {
+		s.log.Warn("inbox: publish failed; the client recovers on resume", "user", ms[0].To.Name, "err", err)
+	}
+}
+
 // countMessageFor returns the unread count message of u for userID: the
 // newest version replaces an older one wherever it waits.
 func countMessageFor(userID string, u herald.Unread) *herald.Message {

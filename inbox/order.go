@@ -51,9 +51,9 @@ func (l *lines) add(p *publication) {
 }
 
 // flush returns once p is published: it publishes the user's queue in order
-// itself, or waits while another goroutine does. It gives up waiting when ctx
+// itself, each publication's messages in one call of send, or waits while another goroutine does. It gives up waiting when ctx
 // ends (p is still published, by that other goroutine).
-func (l *lines) flush(ctx context.Context, p *publication, send func(*herald.Message)) {
+func (l *lines) flush(ctx context.Context, p *publication, send func([]*herald.Message)) {
 	l.mu.Lock()
 	u := l.users[p.user]
 	if u == nil || u.draining {
@@ -70,9 +70,7 @@ func (l *lines) flush(ctx context.Context, p *publication, send func(*herald.Mes
 		u.queue[0] = nil
 		u.queue = u.queue[1:]
 		l.mu.Unlock()
-		for _, m := range next.msgs {
-			send(m)
-		}
+		send(next.msgs)
 		close(next.done)
 		l.mu.Lock()
 	}

@@ -215,7 +215,7 @@ func (s *Service) fanOut(ctx context.Context, id string) bool {
 		if len(pubs) > 0 {
 			pctx, cancel := s.afterCommit(ctx)
 			for _, p := range pubs {
-				s.lines.flush(pctx, p, func(m *herald.Message) { s.send(pctx, m) })
+				s.lines.flush(pctx, p, func(ms []*herald.Message) { s.sendAll(pctx, ms) })
 			}
 			cancel()
 		}

@@ -68,3 +68,53 @@ func TestBrokerRunReturnsWhenContextEnds(t *testing.T) {
 		t.Fatalf("Run = %v, want nil", err)
 	}
 }
+
+// batchRecorder is a recorder that takes batches too.
+type batchRecorder struct {
+	recorder
+	batches [][]*herald.Message
+}
+
+func (r *batchRecorder) DeliverBatch(ms []*herald.Message) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches = append(r.batches, ms)
+	return r.accp
+}
+
+// PublishBatch hands the batch over whole to a Deliverer that takes
+// batches, one message at a time to one that does not, and refuses what
+// Publish refuses.
+func TestBrokerPublishBatch(t *testing.T) {
+	ctx := context.Background()
+	to := herald.Audience{Kind: herald.ToUser, Name: "alice"}
+	ms := []*herald.Message{{To: to, Payload: []byte(`{"i":1}`)}, {To: to, Payload: []byte(`{"i":2}`)}}
+
+	br := &batchRecorder{recorder: recorder{accp: 2}}
+	if n, err := memory.NewBroker(br).PublishBatch(ctx, ms); err != nil || n != 2 {
+		t.Fatalf("PublishBatch = %d, %v; want 2, nil", n, err)
+	}
+	if len(br.batches) != 1 || len(br.batches[0]) != 2 || br.batches[0][0] != ms[0] || len(br.got) != 0 {
+		t.Fatalf("a batch deliverer got batches %v and messages %v, want the batch once", br.batches, br.got)
+	}
+
+	r := &recorder{accp: 1}
+	b := memory.NewBroker(r)
+	if n, err := b.PublishBatch(ctx, ms); err != nil || n != 1 {
+		t.Fatalf("PublishBatch = %d, %v; want 1, nil", n, err)
+	}
+	if len(r.got) != 2 || r.got[0] != ms[0] || r.got[1] != ms[1] {
+		t.Fatalf("a plain deliverer got %v, want both messages in order", r.got)
+	}
+	if _, err := b.PublishBatch(ctx, []*herald.Message{ms[0], nil}); herald.CodeOf(err) != herald.EINVALID {
+		t.Fatalf("a batch holding nil: %v, want EINVALID", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := b.PublishBatch(cancelled, ms); err == nil {
+		t.Fatal("PublishBatch with a canceled context succeeded")
+	}
+	if len(r.got) != 2 {
+		t.Fatalf("refused batches reached the deliverer: %d messages", len(r.got))
+	}
+}

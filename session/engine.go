@@ -169,4 +169,9 @@ type Outbound struct {
 	// Force queues past the queue limit (held messages released after a
 	// replay, which were already counted against the held limit).
 	Force bool
+	// More says that the session hands the transport another message at
+	// once, on the same goroutine (Session.SendBatch): the transport may
+	// queue this one without starting a write, and write both together when
+	// the last, which never has More, arrives.
+	More bool
 }

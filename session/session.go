@@ -141,26 +141,74 @@ func (s *Session) Send(m *herald.Message) bool {
 	return ok
 }
 
-// deliverLocked hands m on, unless it is a notification this session was
-// already sent by a replay, or a versioned Latest message older than one
-// handed on before (counts from several nodes may arrive out of order).
+// SendBatch hands ms on in order as Send does, and lets the transport
+// write them together: each but the last message handed on goes with
+// Outbound.More. While a replay holds live messages, or when one of ms is
+// a close order, they go one by one through Send.
+func (s *Session) SendBatch(ms []*herald.Message) bool {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return false
+	}
+	oneByOne := s.replaying
+	for _, m := range ms {
+		oneByOne = oneByOne || m.Close != 0
+	}
+	if oneByOne {
+		s.mu.Unlock()
+		for _, m := range ms {
+			if !s.Send(m) {
+				return false
+			}
+		}
+		return true
+	}
+	defer s.mu.Unlock()
+	var last *herald.Message // admitted, not yet handed on
+	for _, m := range ms {
+		if !s.admitLocked(m) {
+			continue
+		}
+		if last != nil && !s.handLocked(last, false, true) {
+			return false
+		}
+		last = m
+	}
+	return last == nil || s.handLocked(last, false, false)
+}
+
+// deliverLocked hands m on, unless admitLocked drops it.
 func (s *Session) deliverLocked(m *herald.Message, force bool) bool {
+	return !s.admitLocked(m) || s.handLocked(m, force, false)
+}
+
+// admitLocked records m's seq and version and reports whether m is to be
+// handed on: not when it is a notification this session was already sent
+// by a replay, a seq marker, or a versioned Latest message not newer than
+// one handed on before (counts from several nodes may arrive out of order).
+func (s *Session) admitLocked(m *herald.Message) bool {
 	if m.Seq != 0 {
 		if s.dedupe && s.seqs.has(m.Seq) {
-			return true
+			return false
 		}
 		s.seqs.mark(m.Seq)
 		if len(m.Payload) == 0 {
-			return true // a seq marker: the seq is used, nothing is sent
+			return false // a seq marker: the seq is used, nothing is sent
 		}
 	}
 	if m.Latest && m.Version != 0 {
 		if m.Version <= s.version {
-			return true
+			return false
 		}
 		s.version = m.Version
 	}
-	if !s.t.Send(Outbound{Msg: m, Force: force}) {
+	return true
+}
+
+// handLocked gives m to the transport; a refusal closes the session.
+func (s *Session) handLocked(m *herald.Message, force, more bool) bool {
+	if !s.t.Send(Outbound{Msg: m, Force: force, More: more}) {
 		s.closed.Store(true)
 		return false
 	}

@@ -65,7 +65,9 @@ func (st *stream) Send(o session.Outbound) bool {
 			}
 			st.queue = append(st.queue, ev)
 			st.mu.Unlock()
-			st.signal()
+			if !o.More { // the next Send, on this goroutine, wakes the writer for both
+				st.signal()
+			}
 			st.srv.metrics.MessagesOut.Inc()
 			return true
 		}

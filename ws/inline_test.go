@@ -24,23 +24,46 @@ func TestUserSendsAreWrittenInline(t *testing.T) {
 	c.send(map[string]any{"type": "subscribe", "channel": "room"})
 	c.readType("subscribed")
 
-	before := ws.InlineWrites(e.ws)
-	if n := e.hub.Deliver(toUser("alice", `{"type":"hello","i":1}`)); n != 1 {
-		t.Fatalf("delivered to %d connections, want 1", n)
-	}
-	if got := ws.InlineWrites(e.ws) - before; got != 1 {
-		t.Fatalf("%d inline writes for one message to a user, want 1", got)
-	}
-	e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "room"}, Payload: []byte(`{"type":"hello","i":2}`)})
-	if got := ws.InlineWrites(e.ws) - before; got != 1 {
-		t.Fatalf("%d inline writes after a channel message, want still 1: channels go through the pool", got)
-	}
-	e.hub.Deliver(toUser("alice", `{"type":"hello","i":3}`))
-	for want := 1.0; want <= 3; want++ {
-		if m := c.readType("hello"); m["i"] != want {
-			t.Fatalf("message %v, want i=%v", m, want)
+	i := 0.0
+	hello := func() *herald.Message { i++; return toUser("alice", fmt.Sprintf(`{"type":"hello","i":%v}`, i)) }
+	read := func() {
+		t.Helper()
+		if m := c.readType("hello"); m["i"] != i {
+			t.Fatalf("message %v, want i=%v", m, i)
 		}
 	}
+	writtenInline(t, e, func() { e.hub.Deliver(hello()) }, read)
+	before := ws.InlineWrites(e.ws)
+	e.hub.Deliver(&herald.Message{To: herald.Audience{Kind: herald.ToChannel, Name: "room"}, Payload: []byte(fmt.Sprintf(`{"type":"hello","i":%v}`, i+1))})
+	i++
+	if got := ws.InlineWrites(e.ws) - before; got != 0 {
+		t.Fatalf("%d inline writes for a channel message, want 0: channels go through the pool", got)
+	}
+	read()
+	e.hub.Deliver(hello())
+	read()
+}
+
+// writtenInline calls send, which writes to an idle connection, and wants
+// one inline write for it; read takes what send wrote. The connection may
+// still be finishing a pool write (the greeting, a reply) when the test
+// sends; the send then goes through the pool, and it is tried again.
+func writtenInline(t *testing.T, e *env, send, read func()) {
+	t.Helper()
+	for range 50 {
+		before := ws.InlineWrites(e.ws)
+		send()
+		read()
+		switch got := ws.InlineWrites(e.ws) - before; got {
+		case 1:
+			return
+		case 0:
+			time.Sleep(time.Millisecond) // the pool was still at it
+		default:
+			t.Fatalf("%d inline writes for one send, want 1", got)
+		}
+	}
+	t.Fatal("never written on the sender's goroutine")
 }
 
 // A pool write leaves a write deadline behind; once it has passed, the next
@@ -120,5 +143,53 @@ func TestSlowConsumerOfUserSends(t *testing.T) {
 	// machine; no fast one is.
 	if n := counter(t, m.QueueOverflows); n > 1 {
 		t.Errorf("%v connections closed as too slow, want only the slow one", n)
+	}
+}
+
+// A batch to one user (a notification and the count after it) is written
+// with one system call, its messages in order, and again after a message
+// of the batch is dropped as stale.
+func TestUserBatchIsOneWrite(t *testing.T) {
+	e := newEnv(t, hub.Config{}, nil)
+	c, _ := e.connect("alice")
+	note := func(seq int64) *herald.Message {
+		m := toUser("alice", fmt.Sprintf(`{"type":"hello","seq":%d}`, seq))
+		m.Seq = seq
+		return m
+	}
+	count := func(v int64) *herald.Message {
+		m := toUser("alice", fmt.Sprintf(`{"type":"count","version":%d}`, v))
+		m.Latest, m.Version = true, v
+		return m
+	}
+
+	seq := int64(0)
+	writtenInline(t, e, func() {
+		seq++
+		if n := e.hub.DeliverBatch([]*herald.Message{note(seq), count(seq)}); n != 1 {
+			t.Fatalf("delivered to %d connections, want 1", n)
+		}
+	}, func() {
+		if m := c.readType("hello"); m["seq"] != float64(seq) {
+			t.Fatalf("got %v, want seq %d", m, seq)
+		}
+		if m := c.read(); m["type"] != "count" || m["version"] != float64(seq) {
+			t.Fatalf("got %v, want the count of version %d next", m, seq)
+		}
+	})
+
+	// The count is not newer than the one sent: the notification goes alone,
+	// still written at once, and the stale count is never sent.
+	writtenInline(t, e, func() {
+		seq++
+		e.hub.DeliverBatch([]*herald.Message{note(seq), count(1)})
+	}, func() {
+		if m := c.readType("hello"); m["seq"] != float64(seq) {
+			t.Fatalf("got %v, want seq %d", m, seq)
+		}
+	})
+	e.hub.Deliver(toUser("alice", `{"type":"hello","seq":0}`))
+	if m := c.read(); m["type"] != "hello" || m["seq"] != 0.0 {
+		t.Fatalf("got %v, want seq 0: the stale count must not be sent", m)
 	}
 }
