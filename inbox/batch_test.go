@@ -27,8 +27,7 @@ func (r *batchRecorder) PublishBatch(ctx context.Context, ms []*herald.Message) 
 
 // With a Publisher that takes batches, a create publishes each user's
 // notifications and count as one batch, for the user's connections to write
-// together, in the order one-by-one publishing has; a lone message goes by
-// Publish.
+// together, in the order one-by-one publishing has.
 func TestCreatePublishesEachUsersMessagesAsOneBatch(t *testing.T) {
 	ctx := context.Background()
 	rec := &batchRecorder{}

@@ -51,8 +51,9 @@ func (l *lines) add(p *publication) {
 }
 
 // flush returns once p is published: it publishes the user's queue in order
-// itself, each publication's messages in one call of send, or waits while another goroutine does. It gives up waiting when ctx
-// ends (p is still published, by that other goroutine).
+// itself, each publication's messages in one call of send, or waits while
+// another goroutine does. It gives up waiting when ctx ends (p is still
+// published, by that other goroutine).
 func (l *lines) flush(ctx context.Context, p *publication, send func([]*herald.Message)) {
 	l.mu.Lock()
 	u := l.users[p.user]
