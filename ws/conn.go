@@ -114,13 +114,8 @@ func (c *conn) Send(o session.Outbound) bool {
 			} else {
 				c.queue = append(c.queue, c.own(o.Data))
 			}
-			if o.More {
-				// The next Send, on this goroutine, writes both.
-				c.mu.Unlock()
-				c.srv.metrics.MessagesOut.Inc()
-				return true
-			}
-			start := c.startWriterLocked()
+			// With More, the next Send, on this goroutine, writes both.
+			start := !o.More && c.startWriterLocked()
 			inline := start && canWriteNow && c.raw != nil && o.Msg != nil && o.Msg.To.Kind == herald.ToUser && !o.Force && !o.Wait
 			c.mu.Unlock()
 			c.srv.metrics.MessagesOut.Inc()

@@ -58,7 +58,10 @@ type Config struct {
 	// session.Engine.Resync.
 	MaxReplays   int
 	ResyncJitter time.Duration
-	Writers      int // goroutines writing channel and broadcast messages for all connections (a message to one user is written by its sender: see flushInline); default 2×GOMAXPROCS
+	// Writers is how many goroutines write channel and broadcast messages
+	// for all connections (a message to one user is written by its sender:
+	// see flushInline); default 2×GOMAXPROCS.
+	Writers int
 	// NoPoller gives every connection a reader goroutine instead of waiting
 	// for idle connections with epoll (Linux), which costs about 4 KiB of
 	// stack per idle connection more.

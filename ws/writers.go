@@ -35,9 +35,9 @@ const (
 
 // writers is a small fixed set of goroutines that write for every
 // connection (but a message to one user on a connection nothing is writing,
-// which its sender writes: see flushInline). A connection with frames queued waits in one FIFO line; while it
-// waits, more frames pile up behind the first, and the worker that reaches it
-// writes them all with one writev. That batching, and not starting a goroutine
+// which its sender writes: see flushInline). A connection with frames queued
+// waits in one FIFO line; while it waits, more frames pile up behind the
+// first, and the worker that reaches it writes them all with one writev. That batching, and not starting a goroutine
 // per burst, is what keeps the CPU cost of a fan-out delivery low.
 type writers struct {
 	n          int
